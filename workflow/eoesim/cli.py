@@ -1,0 +1,97 @@
+"""The ``eoesim`` command: validate a study, check which simulators are available, run one point."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from eoesim import __version__
+from eoesim.config import load_study
+from eoesim.errors import EoesimError
+from eoesim.plan import ResultPaths, plan_study
+from eoesim.simulators.base import get_simulator, registry
+from eoesim.site import load_site_config, site_config_path
+
+log = logging.getLogger("eoesim")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    study = load_study(args.config)
+    plan = plan_study(study, load_site_config(args.site))
+    runs = sum(len(r) for r in plan.runs.values())
+    sys.stdout.write(
+        f"{args.config}: valid study {study.name!r}: {len(study.points)} design point(s), {runs} simulator run(s)\n"
+    )
+    for choice in plan.fidelity.values():
+        sys.stdout.write(f"  {choice.simulator}: {choice.requested} -> {choice.chosen} ({choice.reason})\n")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    site = load_site_config(args.site)
+    sys.stdout.write(f"eoesim {__version__}; site config: {args.site or site_config_path()}\n")
+    rows = []
+    for name in sorted(registry()):
+        avail = get_simulator(name, site.get(name, {})).availability()
+        rows.append({"simulator": name, "available": avail.available, "mode": avail.mode,
+                     "version": avail.version, "detail": avail.detail})
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        for r in rows:
+            state = "available" if r["available"] else "NOT available"
+            sys.stdout.write(f"{r['simulator']:<14} {state:<14} mode={r['mode']:<8} version={r['version']}"
+                             f"{'  (' + r['detail'] + ')' if r['detail'] else ''}\n")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run every simulator run of one design point (or all points) outside Snakemake."""
+    from eoesim.jobs import run_simulation
+
+    study = load_study(args.config)
+    plan = plan_study(study, load_site_config(args.site))
+    paths = ResultPaths(Path(args.results), study.name)
+    point_ids = [args.point] if args.point else [p.id for p in study.points]
+    for pid in point_ids:
+        study.point(pid)
+        for sim, run_id in plan.point_runs[pid].items():
+            rows = run_simulation(sim, plan.runs[sim][run_id], plan.site.get(sim, {}), run_id,
+                                  paths.run_dir(sim, run_id), paths.logs_dir(sim, run_id))
+            sys.stdout.write(f"{sim} {run_id}: {len(rows)} rows -> {paths.run_dir(sim, run_id)}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eoesim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"eoesim {__version__}")
+    parser.add_argument("--site", help="site config file (default: $EOESIM_SIMULATORS or config/simulators.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="validate a study config and list its design points")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("doctor", help="list each simulator, whether it is available, mode and version")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+    p = sub.add_parser("run", help="run one design point's simulators without Snakemake")
+    p.add_argument("config")
+    p.add_argument("--point", help="design point id (default: every point)")
+    p.add_argument("--results", default="results")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except EoesimError as exc:
+        sys.stderr.write(f"eoesim: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""Load and validate a study config, and expand its sweep into design points.
+
+Validation uses the same JSON Schema (workflow/schemas/config.schema.yaml) that Snakemake checks at
+DAG-build time, fills in its defaults, and turns every violation into one line that names the key path,
+the bad value and what is allowed. Design point ids are the first 12 hex digits of the sha256 of the
+canonical JSON of the point's resolved parameters.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import yaml
+
+from eoesim.eoe.expert import Expert, resolve_expert
+from eoesim.errors import ConfigError
+from eoesim.provenance import canonical_json
+from eoesim.schema import iter_value_errors, load_schema, validate_against
+
+POINT_ID_LEN = 12
+#: keys of the study that are not parameters of a design point
+NON_PARAMETER_KEYS = ("study", "sweep")
+
+
+def validate(config: Mapping[str, Any], source: str = "config") -> dict:
+    """A validated copy of a study config with defaults filled in."""
+    return validate_against(config, load_schema(), source, "study config")
+
+
+def schema_at(key: str) -> dict | None:
+    """The sub-schema of a dotted key path (``hardware.chiplet.array``), or None if there is none."""
+    node = load_schema()
+    for part in key.split("."):
+        node = node.get("properties", {}).get(part)
+        if node is None:
+            return None
+    return node
+
+
+def sweepable_keys() -> list[str]:
+    """Every dotted path a sweep may name."""
+    def walk(node: dict, prefix: str) -> Iterator[str]:
+        for name, sub in node.get("properties", {}).items():
+            if name in NON_PARAMETER_KEYS:
+                continue
+            path = f"{prefix}.{name}" if prefix else name
+            yield path
+            yield from walk(sub, path)
+
+    return sorted(walk(load_schema(), ""))
+
+
+def set_path(config: dict, key: str, value: Any) -> None:
+    node = config
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def get_path(config: Mapping[str, Any], key: str) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _check_sweep(sweep: Mapping[str, Any], source: str) -> None:
+    problems = []
+    for kind in ("grid", "zip"):
+        for key, values in sweep.get(kind, {}).items():
+            where = f"sweep.{kind}.{key}"
+            sub = schema_at(key)
+            if sub is None or key.split(".")[0] in NON_PARAMETER_KEYS:
+                near = [k for k in sweepable_keys() if k.split(".")[0] == key.split(".")[0]] or sweepable_keys()
+                problems.append(f"{where}: unknown key path {key!r}; allowed: dotted paths such as {near[:12]}")
+                continue
+            for i, value in enumerate(values):
+                problems += iter_value_errors(value, sub, ["sweep", kind, key, i])
+    lengths = {k: len(v) for k, v in sweep.get("zip", {}).items()}
+    if len(set(lengths.values())) > 1:
+        problems.append(f"sweep.zip: lists of unequal length {lengths}; allowed: lists of one common length")
+    overlap = set(sweep.get("grid", {})) & set(sweep.get("zip", {}))
+    if overlap:
+        problems.append(f"sweep: keys {sorted(overlap)} are in both grid and zip; allowed: each key in one of them")
+    if problems:
+        raise ConfigError(f"{source}: invalid sweep:\n  " + "\n  ".join(problems))
+
+
+def expand_sweep(sweep: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The overrides of each design point: the grid's cartesian product times the zip's rows, in order."""
+    grid = sweep.get("grid", {})
+    zipped = sweep.get("zip", {})
+    grid_rows = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
+    zip_rows = [dict(zip(zipped, row)) for row in zip(*zipped.values())] if zipped else [{}]
+    return [{**g, **z} for g in grid_rows for z in zip_rows]
+
+
+def point_id(params: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(params).encode()).hexdigest()[:POINT_ID_LEN]
+
+
+@dataclass(frozen=True)
+class DesignPoint:
+    """One resolved design point: the full parameter set (config minus study/sweep) and its swept values."""
+
+    id: str
+    overrides: Mapping[str, Any]
+    params: Mapping[str, Any]
+
+    @property
+    def experts(self) -> list[Expert]:
+        return [resolve_expert(e, f"eoe.experts[{i}]") for i, e in enumerate(self.params["eoe"]["experts"])]
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    seed: int
+    config: Mapping[str, Any]
+    points: tuple[DesignPoint, ...]
+    source: str
+
+    @property
+    def sweep_keys(self) -> list[str]:
+        return list(self.config["sweep"]["grid"]) + list(self.config["sweep"]["zip"])
+
+    def point(self, pid: str) -> DesignPoint:
+        for p in self.points:
+            if p.id == pid:
+                return p
+        raise ConfigError(f"design point {pid!r} is not a point of study {self.name!r}")
+
+
+def _check_semantics(params: Mapping[str, Any], where: str) -> None:
+    names = [e["name"] for e in params["eoe"]["experts"]]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{where}eoe.experts: duplicate expert names {dupes}; allowed: unique names")
+    for i, spec in enumerate(params["eoe"]["experts"]):
+        resolve_expert(spec, f"{where}eoe.experts[{i}]")
+
+
+def build_study(config: Mapping[str, Any], source: str = "config") -> Study:
+    """Validate a config mapping and expand it into a Study with its design points."""
+    data = validate(config, source)
+    _check_sweep(data["sweep"], source)
+    base = {k: v for k, v in data.items() if k not in NON_PARAMETER_KEYS}
+    points, seen = [], set()
+    for overrides in expand_sweep(data["sweep"]):
+        params = copy.deepcopy(base)
+        for key, value in overrides.items():
+            set_path(params, key, value)
+        label = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        params = validate(params, f"{source} (design point {label})" if label else source)
+        _check_semantics(params, f"{source}: " + (f"design point {label}: " if label else ""))
+        pid = point_id(params)
+        if pid in seen:
+            raise ConfigError(f"{source}: sweep: the design point {label} appears twice; allowed: distinct points")
+        seen.add(pid)
+        points.append(DesignPoint(id=pid, overrides=overrides, params=params))
+    return Study(name=data["study"], seed=data["seed"], config=data, points=tuple(points), source=source)
+
+
+def load_study(path: str | Path) -> Study:
+    """Read a study YAML file and build it; a missing or unreadable file is a ConfigError."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: study config file does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a study config must be a mapping of keys, got {type(raw).__name__}")
+    return build_study(raw, str(path))

@@ -1,0 +1,1 @@
+"""The Ensemble-of-Experts workload model: experts, routers, composition, morphologies, mapping."""

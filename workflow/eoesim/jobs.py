@@ -1,0 +1,51 @@
+"""The work of each Snakemake job, as plain functions (the rule scripts and the CLI call these)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from eoesim.errors import ParseError
+from eoesim.execute import execute_run
+from eoesim.simulators.base import get_simulator
+
+DEFAULT_TIMEOUT_S = 3600.0
+
+
+def run_simulation(
+    simulator: str,
+    params: Mapping[str, Any],
+    site: Mapping[str, Any],
+    run_id: str,
+    run_dir: Path,
+    logs_dir: Path,
+) -> pd.DataFrame:
+    """Render, run, check, parse and publish one run of ``simulator`` (see execute.execute_run)."""
+    sim = get_simulator(simulator, site)
+    return execute_run(
+        sim, params, run_id, Path(run_dir), Path(logs_dir), sim.runner(),
+        float(site.get("timeout_s", DEFAULT_TIMEOUT_S)), sim.identity(),
+    )
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV through a temporary file and a rename, so no reader ever sees half a table."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def collect_table(result_csvs: Sequence[Path], out: Path) -> pd.DataFrame:
+    """Concatenate the per-run result.csv files (in the given order) into one tidy table."""
+    frames = []
+    for path in result_csvs:
+        try:
+            frames.append(pd.read_csv(path))
+        except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+            raise ParseError(path, f"unreadable result table: {exc}") from None
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    write_csv_atomic(table, out)
+    return table

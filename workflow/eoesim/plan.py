@@ -1,0 +1,124 @@
+"""Which simulator runs a study needs, where their results go, and the fidelity chosen for each.
+
+Used by the Snakemake rules (through common.smk) and by the ``eoesim`` CLI alike, so both agree on
+run ids and paths. A simulator's run id is the point id of its own slice of the design point, so design
+points that differ only in parameters a simulator ignores share its runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from eoesim.config import Study, point_id
+from eoesim.errors import ConfigError
+from eoesim.simulators.base import Simulator, get_simulator, registry
+from eoesim.site import load_site_config
+
+
+@dataclass(frozen=True)
+class ResultPaths:
+    """The layout of ``results/<study>/`` (DESIGN.md section 4)."""
+
+    root: Path
+    study: str
+
+    @property
+    def base(self) -> Path:
+        return Path(self.root) / self.study
+
+    @property
+    def points_csv(self) -> Path:
+        return self.base / "points.csv"
+
+    def run_dir(self, sim: str, run_id: str) -> Path:
+        return self.base / "runs" / sim / run_id
+
+    def logs_dir(self, sim: str, run_id: str) -> Path:
+        return self.base / "logs" / sim / run_id
+
+    def table(self, sim: str) -> Path:
+        return self.base / "tables" / f"{sim}.csv"
+
+
+@dataclass(frozen=True)
+class FidelityChoice:
+    simulator: str
+    requested: str
+    chosen: str
+    reason: str
+
+
+def choose_fidelity(sim: Simulator, requested: str) -> FidelityChoice:
+    """Resolve simulate | surrogate | auto for one simulator, or raise ConfigError saying how to fix it.
+
+    ``auto`` with neither the simulator nor a calibrated surrogate available leaves the component out
+    (chosen = "none") and records why; ``simulate`` or ``surrogate`` that cannot be honoured is an error.
+    """
+    avail = sim.availability()
+    if requested in ("simulate", "auto") and avail.available:
+        return FidelityChoice(sim.name, requested, "simulate", f"{sim.name} {avail.version} available ({avail.mode})")
+    if requested == "simulate":
+        raise ConfigError(
+            f"fidelity.{sim.name}: 'simulate' but {sim.name} is not available here ({avail.detail or avail.version}); "
+            f"allowed: provide it in the site config (config/simulators.yaml, section {sim.name}) or choose "
+            "'surrogate' or 'auto'"
+        )
+    if requested == "surrogate":
+        raise ConfigError(
+            f"fidelity.{sim.name}: 'surrogate' but no calibrated surrogate of {sim.name} is installed; "
+            f"allowed: 'simulate' or 'auto' with {sim.name} provided in the site config"
+        )
+    return FidelityChoice(
+        sim.name, requested, "none",
+        f"{sim.name} not available ({avail.detail or avail.version}) and no calibrated surrogate installed",
+    )
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    study: Study
+    site: Mapping[str, Any]
+    fidelity: Mapping[str, FidelityChoice]
+    #: simulator -> run id -> that simulator's point parameters
+    runs: Mapping[str, Mapping[str, Mapping[str, Any]]]
+    #: design point id -> simulator -> run id
+    point_runs: Mapping[str, Mapping[str, str]]
+
+    def simulator(self, name: str) -> Simulator:
+        return get_simulator(name, self.site.get(name, {}))
+
+    def points_frame(self) -> pd.DataFrame:
+        """points.csv: one row per design point with its swept values and its run id per simulator."""
+        rows = []
+        for p in self.study.points:
+            row: dict[str, Any] = {"point_id": p.id}
+            for key, value in p.overrides.items():
+                row[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
+            for sim, run_id in self.point_runs[p.id].items():
+                row[f"{sim}_run_id"] = run_id
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan:
+    """Resolve fidelities and enumerate the simulator runs of every design point."""
+    site = dict(site) if site is not None else load_site_config()
+    fidelity, runs, point_runs = {}, {}, {}
+    requested = study.config["fidelity"]
+    for name in registry():
+        sim = get_simulator(name, site.get(name, {}))
+        fidelity[name] = choose_fidelity(sim, requested[name])
+    for p in study.points:
+        point_runs[p.id] = {}
+        for name, choice in fidelity.items():
+            if choice.chosen != "simulate":
+                continue
+            sim = get_simulator(name, site.get(name, {}))
+            params = sim.point_params(p.params)
+            run_id = point_id({"simulator": name, **params})
+            runs.setdefault(name, {})[run_id] = params
+            point_runs[p.id][name] = run_id
+    return StudyPlan(study=study, site=site, fidelity=fidelity, runs=runs, point_runs=point_runs)

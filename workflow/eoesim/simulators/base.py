@@ -1,0 +1,165 @@
+"""The one adapter interface every simulator (and later every surrogate) implements, and its registry.
+
+An adapter turns a simulator's slice of a design point into native input files (jinja2 templates from
+``templates/<name>/`` only), an argument vector, resource needs, and parses the native outputs into a
+tidy pandas DataFrame with units in its column names.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
+
+import jinja2
+import pandas as pd
+
+from eoesim.errors import ConfigError, RenderError, SimulatorUnavailableError
+from eoesim.paths import templates_dir
+from eoesim.runners import DockerRunner, Runner
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one run of a simulator needs; fed to Snakemake ``resources:`` (and so to SLURM)."""
+
+    cores: int = 1
+    mem_mb: int = 1024
+    runtime_min: int = 10
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a simulator can run here, how, and which version (what ``eoesim doctor`` prints)."""
+
+    available: bool
+    mode: str
+    version: str
+    detail: str = ""
+
+
+class Simulator(ABC):
+    """Base class of every simulator adapter.
+
+    ``point`` everywhere is the simulator's own slice of a design point: a plain, JSON-serialisable
+    mapping of resolved parameters (see ``point_params``). Its hash is the run's directory name.
+    """
+
+    name: ClassVar[str]
+    #: bumped when the adapter's rendering or parsing changes the results (part of a run's identity)
+    adapter_version: ClassVar[str] = "1"
+
+    def __init__(self, site: Mapping[str, Any] | None = None):
+        self.site = dict(site or {})
+
+    @classmethod
+    def schema(cls) -> dict:
+        """This simulator's section of the study schema (JSON Schema as a dict)."""
+        from eoesim.schema import load_schema
+
+        return load_schema()["properties"]["workload"]["properties"].get(cls.name, {})
+
+    @abstractmethod
+    def point_params(self, study: Mapping[str, Any]) -> dict:
+        """The resolved parameters of this simulator for one (already resolved) study design point."""
+
+    @abstractmethod
+    def render(self, point: Mapping[str, Any], rundir: Path) -> list[Path]:
+        """Write the simulator's native inputs into ``rundir``; return their paths."""
+
+    @abstractmethod
+    def argv(self, rundir: Path) -> list[str]:
+        """The argument vector that runs the simulator on the inputs in ``rundir`` (never a shell string)."""
+
+    @abstractmethod
+    def resources(self, point: Mapping[str, Any]) -> Resources:
+        """Cores, memory and run time one run of ``point`` needs."""
+
+    @abstractmethod
+    def check(self, rundir: Path, returncode: int) -> None:
+        """Raise SimulatorError unless the run in ``rundir`` succeeded (exit code, messages, outputs)."""
+
+    @abstractmethod
+    def parse(self, rundir: Path) -> pd.DataFrame:
+        """Tidy rows of the run's outputs; raise ParseError naming the file (and line) on bad output."""
+
+    @abstractmethod
+    def availability(self) -> Availability:
+        """Whether the simulator is installed/configured here, in which mode, and its version."""
+
+    def annotate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        """Join parsed rows with what the point knows (parameters, layer names, derived units)."""
+        return rows
+
+    def runner(self) -> Runner:
+        """How to start the simulator, from the site config: ``mode: docker`` + ``image``, else native."""
+        if self.site.get("mode") == "docker":
+            image = self.site.get("image")
+            if not image:
+                raise SimulatorUnavailableError(
+                    f"{self.name}: mode is docker but no image is set; set {self.name}.image in the site "
+                    "config (config/simulators.yaml or $EOESIM_SIMULATORS)"
+                )
+            return DockerRunner(mode="docker", image=image)
+        return Runner(mode=self.site.get("mode", "native"))
+
+    def identity(self) -> dict[str, Any]:
+        """What ran, for run.json and the rows' ``source``: version, mode, binary sha256 or image id."""
+        avail = self.availability()
+        return {"version": avail.version, "mode": avail.mode}
+
+    def version(self) -> str:
+        """The simulator's own version/commit as reported by the binary or package."""
+        return self.availability().version
+
+    def render_template(self, template: str, dest: Path, **context: Any) -> Path:
+        """Render ``templates/<name>/<template>`` to ``dest`` with undefined variables as errors."""
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates_dir() / self.name)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+        try:
+            text = env.get_template(template).render(**context)
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"{self.name}: rendering {template} failed: {exc}") from exc
+        dest.write_text(text)
+        return dest
+
+
+#: modules under eoesim.simulators that define (and register) one adapter each
+ADAPTER_MODULES = ("scalesim",)
+_REGISTRY: dict[str, type[Simulator]] = {}
+
+
+def register(cls: type[Simulator]) -> type[Simulator]:
+    """Class decorator: add an adapter to the registry, checking it is complete and its name is new."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise TypeError(f"{cls.__name__}: adapter name must be an identifier, got {name!r}")
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise TypeError(f"simulator {name!r} is registered twice ({_REGISTRY[name].__name__}, {cls.__name__})")
+    if getattr(cls, "__abstractmethods__", None):
+        missing = ", ".join(sorted(cls.__abstractmethods__))
+        raise TypeError(f"{cls.__name__} does not implement: {missing}")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def registry() -> dict[str, type[Simulator]]:
+    """All registered adapters by name (imports the adapter modules on first use)."""
+    for module in ADAPTER_MODULES:
+        importlib.import_module(f"eoesim.simulators.{module}")
+    return dict(_REGISTRY)
+
+
+def get_simulator(name: str, site: Mapping[str, Any] | None = None) -> Simulator:
+    """An adapter instance by registry name; an unknown name lists the valid ones."""
+    adapters = registry()
+    if name not in adapters:
+        raise ConfigError(f"simulator: {name!r} is not a known simulator; allowed: {sorted(adapters)}")
+    return adapters[name](site)
+
+

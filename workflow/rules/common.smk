@@ -1,0 +1,74 @@
+"""Validation at DAG-build time, the study plan, and every input/params/resources function."""
+import json
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+from eoesim.config import build_study  # noqa: E402
+from eoesim.errors import EoesimError  # noqa: E402
+from eoesim.plan import ResultPaths, plan_study  # noqa: E402
+
+try:
+    STUDY = build_study(config, source="study config")
+    PLAN = plan_study(STUDY)
+except EoesimError as exc:
+    raise WorkflowError(str(exc)) from None
+validate(config, "../schemas/config.schema.yaml")
+
+PATHS = ResultPaths(root=Path("results"), study=STUDY.name)
+SIMULATORS = sorted(PLAN.runs)
+
+
+wildcard_constraints:
+    study=STUDY.name,
+    simulator="|".join(SIMULATORS) or "none",
+    run_id="[0-9a-f]{12}",
+
+
+def get_final_outputs(wildcards):
+    return [str(PATHS.points_csv)] + [str(PATHS.table(sim)) for sim in SIMULATORS]
+
+
+def get_points_json(wildcards):
+    return PLAN.points_frame().to_json(orient="records")
+
+
+def get_run_params(wildcards):
+    return json.dumps(PLAN.runs[wildcards.simulator][wildcards.run_id], sort_keys=True)
+
+
+def get_run_site(wildcards):
+    return json.dumps(PLAN.site.get(wildcards.simulator, {}), sort_keys=True)
+
+
+def get_run_dir(wildcards):
+    return str(PATHS.run_dir(wildcards.simulator, wildcards.run_id))
+
+
+def get_logs_dir(wildcards):
+    return str(PATHS.logs_dir(wildcards.simulator, wildcards.run_id))
+
+
+def _run_resources(wildcards):
+    sim = PLAN.simulator(wildcards.simulator)
+    return sim.resources(PLAN.runs[wildcards.simulator][wildcards.run_id])
+
+
+def get_run_threads(wildcards):
+    return _run_resources(wildcards).cores
+
+
+def get_run_mem_mb(wildcards):
+    return _run_resources(wildcards).mem_mb
+
+
+def get_run_runtime(wildcards):
+    return _run_resources(wildcards).runtime_min
+
+
+def get_table_inputs(wildcards):
+    return [str(PATHS.run_dir(wildcards.simulator, rid) / "result.csv") for rid in PLAN.runs[wildcards.simulator]]

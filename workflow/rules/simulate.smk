@@ -1,0 +1,44 @@
+"""Design points, simulator runs and the per-simulator tidy tables."""
+
+
+rule write_points:
+    output:
+        "results/{study}/points.csv",
+    params:
+        points=get_points_json,
+    log:
+        "results/{study}/logs/write_points.log",
+    localrule: True
+    script:
+        "../scripts/write_points.py"
+
+
+rule run_simulator:
+    output:
+        run_json="results/{study}/runs/{simulator}/{run_id}/run.json",
+        result="results/{study}/runs/{simulator}/{run_id}/result.csv",
+    params:
+        point=get_run_params,
+        site=get_run_site,
+        run_dir=get_run_dir,
+        logs_dir=get_logs_dir,
+    log:
+        "results/{study}/logs/{simulator}/{run_id}.log",
+    threads: get_run_threads
+    resources:
+        mem_mb=get_run_mem_mb,
+        runtime=get_run_runtime,
+    script:
+        "../scripts/run_simulator.py"
+
+
+rule collect_table:
+    input:
+        get_table_inputs,
+    output:
+        "results/{study}/tables/{simulator}.csv",
+    log:
+        "results/{study}/logs/collect_{simulator}.log",
+    localrule: True
+    script:
+        "../scripts/collect_table.py"

@@ -1,0 +1,19 @@
+"""Rule run_simulator: one simulator run of one design point."""
+import json
+import logging
+
+from _logging import to_log
+
+from eoesim.jobs import run_simulation
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+to_log(sm.log[0])
+try:
+    rows = run_simulation(
+        sm.wildcards.simulator, json.loads(sm.params.point), json.loads(sm.params.site),
+        sm.wildcards.run_id, sm.params.run_dir, sm.params.logs_dir,
+    )
+    logging.info("%s run %s: %d rows", sm.wildcards.simulator, sm.wildcards.run_id, len(rows))
+except Exception:
+    logging.exception("run failed")
+    raise
