@@ -1,16 +1,13 @@
 """Validation at DAG-build time, the study plan, and every input/params/resources function."""
 import json
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-
-from eoesim.config import build_study  # noqa: E402
-from eoesim.errors import EoesimError  # noqa: E402
-from eoesim.plan import ResultPaths, plan_study  # noqa: E402
+from eoesim.config import build_study
+from eoesim.errors import EoesimError
+from eoesim.plan import ResultPaths, plan_study
 
 try:
     STUDY = build_study(config, source="study config")

@@ -1,0 +1,1 @@
+"""Surrogate fitting and paper figures (package eoesim.analysis, mapped from analysis/)."""
