@@ -9,6 +9,8 @@ rule write_points:
     log:
         "results/{study}/logs/write_points.log",
     localrule: True
+    conda:
+        "../envs/eoesim.yaml"
     script:
         "../scripts/write_points.py"
 
@@ -28,6 +30,8 @@ rule run_simulator:
     resources:
         mem_mb=get_run_mem_mb,
         runtime=get_run_runtime,
+    conda:
+        "../envs/eoesim.yaml"
     script:
         "../scripts/run_simulator.py"
 
@@ -40,5 +44,7 @@ rule collect_table:
     log:
         "results/{study}/logs/collect_{simulator}.log",
     localrule: True
+    conda:
+        "../envs/eoesim.yaml"
     script:
         "../scripts/collect_table.py"

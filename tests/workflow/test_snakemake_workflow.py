@@ -1,0 +1,125 @@
+"""The Snakemake workflow on a tiny study in a temporary directory, with real SCALE-Sim runs."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+TINY = {
+    "study": "tiny",
+    "eoe": {"experts": [{"name": "t", "layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2,
+                         "d_ff": 64, "vocab": 100}]},
+    "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
+    "hardware": {"chiplet": {"dataflow": "os"}},
+    "sweep": {"grid": {"hardware.chiplet.array": [[8, 8], [16, 16]]}},
+}
+
+
+def snakemake(workdir, *args):
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "study.yaml"), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def job_counts(output):
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.M)}
+
+
+def write_study(workdir, study):
+    (workdir / "study.yaml").write_text(yaml.safe_dump(study))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("wf")
+    write_study(workdir, TINY)
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return workdir
+
+
+def test_study_produces_points_runs_and_tidy_table(finished):
+    base = finished / "results" / "tiny"
+    points = pd.read_csv(base / "points.csv")
+    assert len(points) == 2 and points["point_id"].str.fullmatch(r"[0-9a-f]{12}").all()
+    table = pd.read_csv(base / "tables" / "scalesim.csv")
+    assert len(table) == 2 * 6  # two design points x six GEMMs of one layer
+    assert set(table["run_id"]) == set(points["scalesim_run_id"])
+    assert set(table["gemm"]) == {"qkv_proj", "attn_score", "attn_value", "out_proj", "ffn_up", "ffn_down"}
+    for col in ("total_cycles", "stall_cycles", "compute_util_pct", "mapping_efficiency_pct",
+                "ifmap_sram_bw_words_per_cycle", "ofmap_dram_bw_words_per_cycle",
+                "dram_filter_reads_words", "fidelity", "source"):
+        assert col in table.columns
+    assert (table["fidelity"] == "simulate").all() and (table["source"] == "scalesim 3.0.0").all()
+    for run_id, rows in table.groupby("run_id"):
+        rundir = base / "runs" / "scalesim" / run_id
+        compute = (rundir / "outputs" / "run" / "COMPUTE_REPORT.csv").read_text().splitlines()[1:]
+        native = [int(line.split(",")[2]) for line in compute]
+        assert list(rows.sort_values("layer_id")["total_cycles"]) == native
+        record = json.loads((rundir / "run.json").read_text())
+        assert record["run_id"] == run_id and record["exit_code"] == 0
+        assert (rundir / "stdout.log").exists() and (rundir / "stderr.log").exists()
+    small = table[table["array_rows"] == 8]["total_cycles"].sum()
+    large = table[table["array_rows"] == 16]["total_cycles"].sum()
+    assert small > large
+
+
+def test_rerunning_a_finished_study_runs_nothing(finished):
+    proc = snakemake(finished, "-n")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_changing_one_swept_value_runs_only_the_affected_point(finished):
+    base = finished / "results" / "tiny"
+    points = pd.read_csv(base / "points.csv")
+    kept_run = points["scalesim_run_id"].iloc[0]
+    kept_json = base / "runs" / "scalesim" / kept_run / "run.json"
+    before = kept_json.stat().st_mtime_ns
+    study = json.loads(json.dumps(TINY))
+    study["sweep"]["grid"]["hardware.chiplet.array"] = [[8, 8], [12, 12]]
+    write_study(finished, study)
+    dry = snakemake(finished, "-n")
+    counts = job_counts(dry.stdout)
+    assert counts.get("run_simulator") == 1, dry.stdout
+    proc = snakemake(finished)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert kept_json.stat().st_mtime_ns == before
+    table = pd.read_csv(base / "tables" / "scalesim.csv")
+    assert sorted(set(table["array_rows"])) == [8, 12]
+
+
+def test_bad_config_fails_before_any_job_and_keeps_results(finished):
+    table = finished / "results" / "tiny" / "tables" / "scalesim.csv"
+    before = table.read_bytes()
+    study = json.loads(json.dumps(TINY))
+    study["hardware"]["chiplet"]["dataflow"] = "rs"
+    write_study(finished, study)
+    proc = snakemake(finished)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert "hardware.chiplet.dataflow: 'rs' is not allowed; allowed: one of ['os', 'ws', 'is']" in err
+    assert "run_simulator" not in err
+    assert table.read_bytes() == before
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([SNAKEMAKE, "--lint", "--snakefile", str(REPO / "Snakefile")], cwd=REPO,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+
+
+def test_dry_run_of_the_default_study_plans_nine_runs():
+    proc = subprocess.run([SNAKEMAKE, "-n", "--snakefile", str(REPO / "Snakefile")], cwd=REPO,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
