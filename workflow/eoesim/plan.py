@@ -114,10 +114,12 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
     for p in study.points:
         point_runs[p.id] = {}
         for name, choice in fidelity.items():
+            sim = get_simulator(name, site.get(name, {}))
+            # every adapter checks its cross-field rules on every point, whatever its fidelity,
+            # so a bad study fails at DAG-build time and not when a simulator becomes available
+            params = sim.point_params(p.params)
             if choice.chosen != "simulate":
                 continue
-            sim = get_simulator(name, site.get(name, {}))
-            params = sim.point_params(p.params)
             run_id = point_id({"simulator": name, **params})
             runs.setdefault(name, {})[run_id] = params
             point_runs[p.id][name] = run_id

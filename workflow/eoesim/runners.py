@@ -54,7 +54,7 @@ def run_process(
                 raise SimulatorError(
                     f"timed out after {timeout_s:g} s and was killed: {' '.join(argv)}"
                 ) from None
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, PermissionError) as exc:
         raise SimulatorUnavailableError(f"cannot start {argv[0]!r}: {exc.strerror}") from exc
     return ProcessResult(returncode=returncode, argv=argv)
 
