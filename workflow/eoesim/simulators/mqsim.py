@@ -1,0 +1,294 @@
+"""MQSim adapter: the SSD tier that cold experts are loaded from and checkpoints are written to.
+
+Renders ``ssdconfig.xml`` and ``workload.xml`` (one IO_Scenario of 1..8 flows) from templates/mqsim/,
+writes one DiskSim ASCII trace per trace flow (``mqsim_trace``), runs
+``MQSim -i ssdconfig.xml -w workload.xml`` in the run directory with stdin from /dev/null (MQSim waits
+on ``cin.get()`` otherwise - the runner always does that - and a timeout kills the process group), and
+parses ``workload_scenario_1.xml``, stdout and the response-time logs (``mqsim_results``).
+
+Success needs ALL of: exit code 0; no ``ERROR:`` line; none of MQSim's silent-fallback messages (a wrong
+root element or a missing input makes it print "Using MQSim's default configuration." / "... default
+workload definitions." and carry on with rc 0); "Simulation complete"; every scenario file present,
+parseable and reporting as many flash chips as we configured; and every trace flow having read and
+serviced its whole trace (MQSim stops silently at a malformed line).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import signal
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from eoesim.errors import ParseError, SimulatorError, SimulatorUnavailableError
+from eoesim.paths import project_root
+from eoesim.runners import STDERR_LOG, STDOUT_LOG, docker_image_id
+from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.mqsim_config import resolve_point
+from eoesim.simulators.mqsim_results import (
+    load_results, read_chips, read_flow_table, read_flows, read_stdout_flows, scenario_path,
+)
+from eoesim.simulators.mqsim_trace import description_from_params, generate_requests, write_trace
+
+CONFIG_FILE = "ssdconfig.xml"
+WORKLOAD_FILE = "workload.xml"
+WORKLOAD_STEM = "workload"
+COMPLETE_MARKER = "Simulation complete"
+#: stdout lines that mean MQSim ignored our input and ran something else (rc 0)
+FALLBACK_MESSAGES = (
+    "Using MQSim's default configuration",
+    "Using MQSim's default workload definitions",
+    "Error in the SSD configuration file!",
+    "Error in the workload definition file!",
+    "The specified SSD configuration file does not exist",
+    "The specified workload definition file does not exist",
+    "Bad value for percentage of trace file",
+)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.is_file() else ""
+
+
+def expected_scenarios(workload_xml: Path) -> int:
+    """How many IO_Scenario elements our workload.xml has (= result files MQSim must write)."""
+    try:
+        root = ET.parse(workload_xml).getroot()
+    except (FileNotFoundError, ET.ParseError) as exc:
+        raise SimulatorError(f"cannot read the rendered {workload_xml.name}: {exc}") from None
+    return len(root.findall("IO_Scenario"))
+
+
+def configured_chips(ssdconfig: Path) -> int | None:
+    """Channels x chips per channel of our ssdconfig.xml (None if it cannot be read)."""
+    try:
+        dev = ET.parse(ssdconfig).getroot().find("Device_Parameter_Set")
+        return int(dev.findtext("Flash_Channel_Count")) * int(dev.findtext("Chip_No_Per_Channel"))
+    except (FileNotFoundError, ET.ParseError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def trace_line_counts(rundir: Path, workload_xml: Path) -> dict[tuple[int, int], int]:
+    """(scenario, flow index) -> lines of that trace flow's trace file (for the truncation check)."""
+    root = ET.parse(workload_xml).getroot()
+    counts = {}
+    for s, scen in enumerate(root.findall("IO_Scenario"), start=1):
+        for i, flow in enumerate(scen):
+            if flow.tag != "IO_Flow_Parameter_Set_Trace_Based":
+                continue
+            trace = rundir / (flow.findtext("File_Path") or "").strip()
+            pct = int((flow.findtext("Percentage_To_Be_Executed") or "100").strip())
+            relay = int((flow.findtext("Relay_Count") or "1").strip())
+            if trace.is_file():
+                with open(trace, "rb") as fh:
+                    lines = sum(1 for _ in fh)
+                # MQSim: replay > 1 -> lines * replays; else int(pct/100 * lines)
+                counts[(s, i)] = lines * relay if relay != 1 else int(pct / 100 * lines)
+    return counts
+
+
+@register
+class MQSim(Simulator):
+    name = "mqsim"
+    adapter_version = "1"
+
+    # ----------------------------------------------------------------- point and inputs
+    def point_params(self, study: Mapping[str, Any]) -> dict:
+        return resolve_point(study["workload"]["mqsim"], study.get("seed", 1))
+
+    def render(self, point: Mapping[str, Any], rundir: Path) -> list[Path]:
+        rundir = Path(rundir)
+        paths = [
+            self.render_template("ssdconfig.xml.j2", rundir / CONFIG_FILE, ssd=point["ssd"]),
+            self.render_template("workload.xml.j2", rundir / WORKLOAD_FILE, flows=point["flows"]),
+        ]
+        for i, flow in enumerate(point["flows"]):
+            if flow["kind"] != "trace":
+                continue
+            desc = description_from_params(flow["io"], flow["trace_seed"], f"workload.mqsim.flows[{i}].io")
+            paths.append(write_trace(rundir / flow["trace_file"], generate_requests(desc)))
+        return paths
+
+    # ----------------------------------------------------------------- running
+    def _binary(self) -> str | None:
+        """The native binary as an absolute path, or None if it is not configured / not found."""
+        binary = self.site.get("binary")
+        if not binary:
+            return None
+        if "/" in binary or binary.startswith("~"):
+            path = Path(binary).expanduser()
+            if not path.is_absolute():
+                path = project_root() / path
+            return str(path.resolve()) if path.is_file() and os.access(path, os.X_OK) else None
+        return shutil.which(binary)
+
+    def argv(self, rundir: Path) -> list[str]:
+        if self.site.get("mode") == "docker":
+            exe = self.site.get("image_binary", "MQSim")
+        else:
+            exe = self._binary()
+            if exe is None:
+                raise SimulatorUnavailableError(self._unavailable_detail())
+        # exactly 4 arguments (MQSim requires argc == 5); paths relative to the run directory (= cwd)
+        return [exe, "-i", CONFIG_FILE, "-w", WORKLOAD_FILE]
+
+    def resources(self, point: Mapping[str, Any]) -> Resources:
+        # Shared calibration: 2000 requests take 0.6-6 s below saturation, a saturated 1-MiB burst up to
+        # 142 s. Budget 1 min per 20k trace/synthetic requests on top of 5 min. Memory grows with the
+        # device's page count: the default 512-GiB device (67M pages) peaked at 2.0 GB RSS (measured with
+        # MQSim 7ec40e3), i.e. ~31 B/page; 40 B/page + 512 MB leaves a margin.
+        requests = 0
+        for flow in point["flows"]:
+            if flow["kind"] == "trace":
+                requests += flow["io"]["total_requests"] * flow["relay_count"]
+            else:
+                requests += flow["synthetic"]["total_requests"] or 100_000
+        f = point["ssd"]["flash"]
+        pages = (point["ssd"]["channels"] * point["ssd"]["chips_per_channel"] * f["dies_per_chip"]
+                 * f["planes_per_die"] * f["blocks_per_plane"] * f["pages_per_block"])
+        mem_mb = 512 + int(pages * 40 / 2**20)
+        return Resources(cores=1, mem_mb=mem_mb, runtime_min=5 + math.ceil(requests / 20_000))
+
+    # ----------------------------------------------------------------- checking
+    def check(self, rundir: Path, returncode: int) -> None:
+        rundir = Path(rundir)
+        stdout, stderr = _read(rundir / STDOUT_LOG), _read(rundir / STDERR_LOG)
+        errors = [ln.strip() for ln in (stderr + "\n" + stdout).splitlines() if ln.strip().startswith("ERROR:")]
+        if returncode != 0:
+            detail = errors[0] if errors else "no ERROR: line"
+            if not errors and "Standalone Usage" in stdout:
+                detail = "MQSim printed its usage text (wrong arguments)"
+            if returncode < 0:
+                detail = f"killed by signal {-returncode} ({_signal_name(-returncode)}); {detail}"
+            raise SimulatorError(f"MQSim exited with code {returncode}: {detail}")
+        if errors:
+            raise SimulatorError(f"MQSim reported an error despite exit code 0: {errors[0]}")
+        fallbacks = [m for m in FALLBACK_MESSAGES if m in stdout]
+        if fallbacks:
+            raise SimulatorError(
+                f"MQSim ignored its inputs and fell back to built-in defaults ({fallbacks[0]!r}); "
+                "the rendered ssdconfig.xml/workload.xml were not used"
+            )
+        if COMPLETE_MARKER not in stdout:
+            raise SimulatorError(f"stdout lacks {COMPLETE_MARKER!r} (the run did not finish)")
+        n = expected_scenarios(rundir / WORKLOAD_FILE)
+        chips = configured_chips(rundir / CONFIG_FILE)
+        for k in range(1, n + 1):
+            path = scenario_path(rundir, WORKLOAD_STEM, k)
+            if not path.is_file():
+                raise SimulatorError(f"scenario result file {path.name} is missing ({n} scenario(s) expected)")
+            try:
+                load_results(path)
+                read_flows(path)
+                reported = len(read_chips(path))
+            except ParseError as exc:
+                raise SimulatorError(f"scenario result file is unusable: {exc}") from None
+            if chips is not None and reported != chips:
+                raise SimulatorError(
+                    f"{path.name} reports {reported} flash chips but {CONFIG_FILE} configures {chips}: "
+                    "MQSim did not simulate the rendered SSD"
+                )
+        printed = read_stdout_flows(rundir / STDOUT_LOG)
+        for (s, i), lines in trace_line_counts(rundir, rundir / WORKLOAD_FILE).items():
+            flows = printed.get(s, [])
+            if i >= len(flows):
+                raise SimulatorError(f"stdout has no summary of scenario {s} flow {i}")
+            got = flows[i]
+            if got["requests_generated"] != lines:
+                raise SimulatorError(
+                    f"scenario {s} flow {i} ({got['flow_name']}) generated {got['requests_generated']} requests "
+                    f"but its trace has {lines}: MQSim stopped reading the trace early (malformed line?)"
+                )
+            if got["requests_serviced"] != got["requests_generated"]:
+                raise SimulatorError(
+                    f"scenario {s} flow {i} ({got['flow_name']}) serviced only {got['requests_serviced']} of "
+                    f"{got['requests_generated']} requests"
+                )
+
+    # ----------------------------------------------------------------- results
+    def parse(self, rundir: Path) -> pd.DataFrame:
+        return read_flow_table(Path(rundir), stem=WORKLOAD_STEM, ssdconfig=CONFIG_FILE, stdout=STDOUT_LOG)
+
+    def annotate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        ssd, flash = point["ssd"], point["ssd"]["flash"]
+        params = {
+            "host_interface": ssd["host_interface"], "pcie_lanes": ssd["pcie_lanes"],
+            "channels": ssd["channels"], "chips_per_channel": ssd["chips_per_channel"],
+            "dies_per_chip": flash["dies_per_chip"], "planes_per_die": flash["planes_per_die"],
+            "flash_technology": flash["technology"], "page_size_bytes": flash["page_size_bytes"],
+            "overprovisioning_ratio": ssd["overprovisioning_ratio"],
+            "caching_mechanism": ssd["caching_mechanism"],
+        }
+        out = rows.copy()
+        for i, (key, value) in enumerate(params.items()):
+            out.insert(i, key, value)
+        per_flow = []
+        for i, flow in enumerate(point["flows"]):
+            entry = {"flow_index": i, "priority_class": flow["priority_class"],
+                     "caching_mode": flow["caching_mode"], "flow_logical_sectors": flow["logical_sectors"]}
+            if flow["kind"] == "trace":
+                entry["request_size_kib"] = flow["io"]["request_size_kib"]
+                entry["arrival_process"] = flow["io"]["arrival"]["process"]
+                entry["mean_interval_us"] = flow["io"]["arrival"]["mean_interval_us"]
+            else:
+                entry["synthetic_generator"] = flow["synthetic"]["generator"]
+            per_flow.append(entry)
+        return out.merge(pd.DataFrame(per_flow), on="flow_index", how="left", validate="many_to_one")
+
+    # ----------------------------------------------------------------- availability
+    def _unavailable_detail(self) -> str:
+        binary = self.site.get("binary")
+        if not binary:
+            return ("set mqsim.binary in config/simulators.yaml (or $EOESIM_SIMULATORS) to an MQSim executable "
+                    "built from github.com/CMU-SAFARI/MQSim")
+        return f"mqsim.binary {binary!r} is not an executable file here; fix mqsim.binary in the site config"
+
+    def _image(self) -> str:
+        image = self.site.get("image")
+        if not image:
+            raise SimulatorUnavailableError(
+                "mqsim: mode is docker but no image is set; set mqsim.image in config/simulators.yaml")
+        return image
+
+    def availability(self) -> Availability:
+        if self.site.get("mode") == "docker":
+            try:
+                image_id = docker_image_id(self._image())
+            except SimulatorUnavailableError as exc:
+                return Availability(False, "docker", "unknown", str(exc))
+            return Availability(True, "docker", self.site.get("commit") or f"image {image_id[:19]}", self._image())
+        exe = self._binary()
+        if exe is None or not Path(exe).is_file():
+            return Availability(False, "native", "not installed", self._unavailable_detail())
+        version = self.site.get("commit") or f"sha256:{_sha256(Path(exe))[:12]}"
+        return Availability(True, "native", version, exe)
+
+    def identity(self) -> dict[str, Any]:
+        avail = self.availability()
+        ident: dict[str, Any] = {"version": avail.version, "mode": avail.mode}
+        if avail.mode == "docker":
+            ident["image_id"] = docker_image_id(self._image())
+        elif avail.available:
+            ident["binary"] = avail.detail
+            ident["binary_sha256"] = _sha256(Path(avail.detail))
+        return ident
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
