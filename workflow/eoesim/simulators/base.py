@@ -130,7 +130,7 @@ class Simulator(ABC):
 
 
 #: modules under eoesim.simulators that define (and register) one adapter each
-ADAPTER_MODULES = ("scalesim",)
+ADAPTER_MODULES = ("scalesim", "mqsim", "ramulator", "garnet", "rapidchiplet")
 _REGISTRY: dict[str, type[Simulator]] = {}
 
 
