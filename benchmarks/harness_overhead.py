@@ -3,7 +3,7 @@
 Harness path = render + run (subprocess) + check + parse + provenance + atomic publish (execute_run).
 Bare call = a fresh interpreter calling scalesim's Python API on the same rendered files, with the
 same save_disk_space=True setting (the CLI ``python -m scalesim.scale`` always writes ~45 MB of traces
-per layer, which would flatter the harness). The two alternate, PAIRS times; prints the median ratio.
+per layer, which would flatter the harness). The two alternate (the first of each pair alternating too), PAIRS times; prints the median ratio.
 Target: <= 1.05.
 
     .venv/bin/python benchmarks/harness_overhead.py [--pairs 5] [--config config/config.yaml] [--point ID]
@@ -51,15 +51,22 @@ def main() -> None:
         inputs.mkdir()
         sim.render(params, inputs)
         for i in range(args.pairs):
-            t0 = time.perf_counter()
-            execute_run(sim, params, run_id, tmp / f"h{i}" / run_id, tmp / f"h{i}" / "logs", runner, 3600, identity)
-            harness.append(time.perf_counter() - t0)
-            code = BARE.format(c=str(inputs / CONFIG_FILE), t=str(inputs / TOPOLOGY_FILE),
-                               l=str(inputs / LAYOUT_FILE), o=str(tmp / f"b{i}"))
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            bare.append(time.perf_counter() - t0)
+            def run_harness():
+                execute_run(sim, params, run_id, tmp / f"h{i}" / run_id, tmp / f"h{i}" / "logs", runner, 3600,
+                            identity)
+
+            def run_bare():
+                code = BARE.format(c=str(inputs / CONFIG_FILE), t=str(inputs / TOPOLOGY_FILE),
+                                   l=str(inputs / LAYOUT_FILE), o=str(tmp / f"b{i}"))
+                subprocess.run([sys.executable, "-c", code], check=True, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+            # alternate which side goes first, so warm-up and load drift do not favour one side
+            order = [(harness, run_harness), (bare, run_bare)]
+            for times, fn in order if i % 2 == 0 else reversed(order):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
     ratios = [h / b for h, b in zip(harness, bare)]
     sys.stdout.write(f"design point {point.id} (scalesim run {run_id}): {dict(point.overrides)}\n")
     sys.stdout.write("pair  harness_s  bare_s  ratio\n")
