@@ -59,8 +59,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         study.point(pid)
         for sim, run_id in plan.point_runs[pid].items():
             rows = run_simulation(sim, plan.runs[sim][run_id], plan.site.get(sim, {}), run_id,
-                                  paths.run_dir(sim, run_id), paths.logs_dir(sim, run_id))
+                                  paths.run_dir(sim, run_id), paths.logs_dir(sim, run_id), paths.cache)
             sys.stdout.write(f"{sim} {run_id}: {len(rows)} rows -> {paths.run_dir(sim, run_id)}\n")
+    return 0
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    from eoesim.why import explain_run_dir, explain_study
+
+    site = load_site_config(args.site)
+    target = Path(args.path)
+    if target.is_file():
+        lines = explain_study(target, Path(args.results), site)
+    else:
+        lines = explain_run_dir(target, site)
+    sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 
@@ -80,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--point", help="design point id (default: every point)")
     p.add_argument("--results", default="results")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("why", help="explain why a run (dir) or every run of a study (config) re-runs or is reused")
+    p.add_argument("path", help="a run directory results/<study>/runs/<sim>/<id>, or a study config file")
+    p.add_argument("--results", default="results", help="results root (for a study config)")
+    p.set_defaults(func=cmd_why)
     return parser
 
 

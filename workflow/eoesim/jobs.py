@@ -8,6 +8,7 @@ import pandas as pd
 
 from eoesim.errors import ParseError
 from eoesim.execute import execute_run
+from eoesim.reuse import RunCache
 from eoesim.simulators.base import get_simulator
 
 DEFAULT_TIMEOUT_S = 3600.0
@@ -20,12 +21,14 @@ def run_simulation(
     run_id: str,
     run_dir: Path,
     logs_dir: Path,
+    cache_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """Render, run, check, parse and publish one run of ``simulator`` (see execute.execute_run)."""
+    """Render, run (or reuse from ``cache_dir``), check, parse and publish one run (see execute.execute_run)."""
     sim = get_simulator(simulator, site)
     return execute_run(
         sim, params, run_id, Path(run_dir), Path(logs_dir), sim.runner(),
         float(site.get("timeout_s", DEFAULT_TIMEOUT_S)), sim.identity(),
+        RunCache(Path(cache_dir)) if cache_dir is not None else None,
     )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from eoesim.config import Study, point_id
 from eoesim.errors import ConfigError
+from eoesim.reuse import cache_root
 from eoesim.simulators.base import Simulator, get_simulator, registry
 from eoesim.site import load_site_config
 
@@ -41,6 +42,11 @@ class ResultPaths:
 
     def table(self, sim: str) -> Path:
         return self.base / "tables" / f"{sim}.csv"
+
+    @property
+    def cache(self) -> Path | None:
+        """The shared run cache (across studies): ``$EOESIM_CACHE`` or ``<results root>/.cache``."""
+        return cache_root(Path(self.root))
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ def get_run_dir(wildcards):
     return str(PATHS.run_dir(wildcards.simulator, wildcards.run_id))
 
 
+def get_cache_dir(wildcards):
+    return str(PATHS.cache) if PATHS.cache is not None else ""
+
+
 def get_logs_dir(wildcards):
     return str(PATHS.logs_dir(wildcards.simulator, wildcards.run_id))
 

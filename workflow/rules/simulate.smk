@@ -24,6 +24,7 @@ rule run_simulator:
         site=get_run_site,
         run_dir=get_run_dir,
         logs_dir=get_logs_dir,
+        cache_dir=get_cache_dir,
     log:
         "results/{study}/logs/{simulator}/{run_id}.log",
     threads: get_run_threads

@@ -11,7 +11,7 @@ to_log(sm.log[0])
 try:
     rows = run_simulation(
         sm.wildcards.simulator, json.loads(sm.params.point), json.loads(sm.params.site),
-        sm.wildcards.run_id, sm.params.run_dir, sm.params.logs_dir,
+        sm.wildcards.run_id, sm.params.run_dir, sm.params.logs_dir, sm.params.cache_dir or None,
     )
     logging.info("%s run %s: %d rows", sm.wildcards.simulator, sm.wildcards.run_id, len(rows))
 except Exception:

@@ -109,6 +109,15 @@ class Simulator(ABC):
         avail = self.availability()
         return {"version": avail.version, "mode": avail.mode}
 
+    #: identity() fields that say WHAT ran (not where): they enter a run's content key (eoesim.reuse)
+    CONTENT_IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = (
+        "version", "variant", "binary_sha256", "booksim_sha256", "image_id", "package", "numpy",
+    )
+
+    def content_identity(self, identity: Mapping[str, Any]) -> dict[str, Any]:
+        """The machine-independent part of ``identity()``: same simulator build => same value anywhere."""
+        return {k: identity[k] for k in self.CONTENT_IDENTITY_FIELDS if k in identity}
+
     def version(self) -> str:
         """The simulator's own version/commit as reported by the binary or package."""
         return self.availability().version
