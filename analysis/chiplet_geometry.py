@@ -1,0 +1,183 @@
+"""Inter-chiplet topologies of RapidChiplet and their route statistics under its default routing.
+
+Chiplets are numbered row-major (grids) or row by row (hexamesh), as RapidChiplet's placement
+generators do. Links:
+
+* mesh: neighbours in a row / column (span 1 pitch);
+* torus: mesh + a wrap-around link per row and column (span C-1 / R-1; a 2-wide dimension's wrap
+  duplicates the mesh link and collapses, as in RapidChiplet's analytical link summary);
+* folded_torus: per row/column links i <-> i+2 plus both end pairs (span 2, ends 1);
+* flattened_butterfly: every pair in the same row or column (span = distance);
+* hexamesh: hexagonal placement of radius r (rows of r+1 .. 2r+1 .. r+1 chiplets), 6 neighbours.
+
+Routing is RapidChiplet's ``shortest_path_lowest_id_first`` (SPLIF): minimal hop count, and among
+equally short next hops the lowest chiplet id. Traffic weights are RapidChiplet's: random_uniform
+and transpose send 1/n_dst of a unit load per source; hotspot sends p=0.5 to n=4 hotspots picked at
+random (RapidChiplet draws them from Python's RNG), here replaced by its expectation over the choice
+of hotspots.
+
+For each (topology, rows, cols, traffic) the module returns the traffic-weighted mean hop count and
+mean span, the (hops, span) pairs of all communicating chiplets, the largest directed link load per
+unit injection and the number of PHYs per chiplet. Cached; pure Python (milliseconds per design).
+"""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+
+import numpy as np
+
+TOPOLOGIES = ("mesh", "torus", "folded_torus", "flattened_butterfly", "hexamesh")
+TRAFFICS = ("random_uniform", "transpose", "hotspot")
+N_HOTSPOTS = 4
+P_HOTSPOT = 0.5
+
+
+def _grid_links(topology: str, rows: int, cols: int) -> dict[tuple[int, int], tuple[int, bool]]:
+    """Undirected links (a, b) with a < b -> (span in chiplet pitches, long).
+
+    A link is *short* when it joins facing PHYs of adjacent chiplets (mesh links, torus links inside
+    a row/column) and *long* otherwise (torus wrap-arounds - which replace the duplicate mesh link of
+    a 2-wide dimension -, every folded-torus and flattened-butterfly link): long links run over or
+    around chiplets and their length grows with the span.
+    """
+    links: dict[tuple[int, int], tuple[int, bool]] = {}
+
+    def add(a: int, b: int, span: int, long: bool) -> None:
+        if a != b:
+            links[(min(a, b), max(a, b))] = (span, long)
+
+    def line(ids: list[int]) -> None:
+        k = len(ids)
+        if topology in ("mesh", "torus"):
+            for i in range(k - 1):
+                add(ids[i], ids[i + 1], 1, topology == "torus" and k == 2)
+            if topology == "torus" and k > 2:
+                add(ids[0], ids[-1], k - 1, True)
+        elif topology == "folded_torus":
+            if k == 2:
+                add(ids[0], ids[1], 1, True)
+            for i in range(k - 2):
+                add(ids[i], ids[i + 2], 2, True)
+            if k > 2:
+                add(ids[0], ids[1], 1, True)
+                add(ids[k - 2], ids[k - 1], 1, True)
+        elif topology == "flattened_butterfly":
+            for i, j in combinations(range(k), 2):
+                add(ids[i], ids[j], j - i, True)
+        else:
+            raise ValueError(f"unknown grid topology {topology!r}")
+
+    for r in range(rows):
+        line([r * cols + c for c in range(cols)])
+    for c in range(cols):
+        line([r * cols + c for r in range(rows)])
+    return links
+
+
+def _hexamesh_links(radius: int) -> tuple[int, dict[tuple[int, int], tuple[int, bool]]]:
+    per_row = list(range(radius + 1, 2 * radius + 1)) + list(range(2 * radius + 1, radius, -1))
+    start = [sum(per_row[:i]) for i in range(len(per_row))]
+    links: dict[tuple[int, int], int] = {}
+    for row, n in enumerate(per_row):
+        for col in range(n):
+            a = start[row] + col
+            if col + 1 < n:
+                links[(a, a + 1)] = (1, False)
+            if row + 1 < len(per_row):
+                nxt = per_row[row + 1]
+                cands = (col, col + 1) if nxt > n else (col - 1, col)
+                for c2 in cands:
+                    if 0 <= c2 < nxt:
+                        links[(a, start[row + 1] + c2)] = (1, False)
+    return sum(per_row), links
+
+
+@dataclass(frozen=True)
+class RouteStats:
+    n_chiplets: int
+    n_phys: int
+    mean_hops: float
+    mean_long_hops: float
+    mean_long_span: float
+    pairs: np.ndarray          # (n_pairs, 3): hops, long hops, summed span of long hops (unique rows)
+    max_link_load: float       # largest directed link load, unit load per source
+    total_load: float
+
+
+def _traffic(n: int, traffic: str, rows: int, cols: int) -> dict[tuple[int, int], float]:
+    out: dict[tuple[int, int], float] = {}
+    if traffic == "random_uniform":
+        for s in range(n):
+            for d in range(n):
+                if s != d:
+                    out[(s, d)] = 1.0 / (n - 1)
+    elif traffic == "transpose":
+        for s in range(n):
+            r, c = divmod(s, cols)
+            d = c * cols + r
+            if d != s:
+                out[(s, d)] = 1.0
+    elif traffic == "hotspot":
+        # expectation over a uniformly random hotspot set of size h: P(d is a hotspot) = h / n
+        h = min(N_HOTSPOTS, n - 1)
+        w = (h / n) * P_HOTSPOT / h + (1 - h / n) * (1 - P_HOTSPOT) / max(n - h, 1)
+        for s in range(n):
+            for d in range(n):
+                if s != d:
+                    out[(s, d)] = w
+    else:
+        raise ValueError(f"unknown traffic {traffic!r}")
+    return out
+
+
+@lru_cache(maxsize=512)
+def route_stats(topology: str, rows: int, cols: int, traffic: str) -> RouteStats:
+    """Route statistics of one design (``rows`` = hexamesh radius and ``cols`` ignored for hexamesh)."""
+    if topology == "hexamesh":
+        n, links = _hexamesh_links(rows)
+        n_phys = 6
+    else:
+        n = rows * cols
+        links = _grid_links(topology, rows, cols)
+        n_phys = (rows - 1) + (cols - 1) if topology == "flattened_butterfly" else 4
+    adj: dict[int, list[tuple[int, tuple[int, bool]]]] = defaultdict(list)
+    for (a, b), kind in links.items():
+        adj[a].append((b, kind))
+        adj[b].append((a, kind))
+    # SPLIF: per destination BFS, next hop = lowest-id neighbour one hop closer
+    nexthop = {}
+    for dst in range(n):
+        dist = {dst: 0}
+        q = deque([dst])
+        while q:
+            u = q.popleft()
+            for v, _ in adj[u]:
+                if v not in dist:
+                    dist[v] = dist[u] + 1
+                    q.append(v)
+        for u in range(n):
+            if u != dst:
+                nexthop[(u, dst)] = min((v, s) for v, s in adj[u] if dist.get(v, 1 << 30) == dist[u] - 1)
+    flows = _traffic(n, traffic, rows, cols)
+    load: dict[tuple[int, int], float] = defaultdict(float)
+    pairs, wsum, hsum, lsum, ssum = [], 0.0, 0.0, 0.0, 0.0
+    for (s, d), w in flows.items():
+        u, hops, nlong, span = s, 0, 0, 0
+        while u != d:
+            v, (sp, long) = nexthop[(u, d)]
+            load[(u, v)] += w
+            hops += 1
+            if long:
+                nlong += 1
+                span += sp
+            u = v
+        pairs.append((hops, nlong, span))
+        wsum += w
+        hsum += w * hops
+        lsum += w * nlong
+        ssum += w * span
+    return RouteStats(n, n_phys, hsum / wsum, lsum / wsum, ssum / wsum,
+                      np.unique(np.array(pairs, dtype=float), axis=0), max(load.values()), wsum)

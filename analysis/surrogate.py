@@ -1,0 +1,472 @@
+"""The common surrogate interface: a fitted analytical model of one simulator's result table.
+
+A surrogate maps input columns (the simulator's design parameters) to output metric columns (units in
+their names), vectorised with numpy over a DataFrame of points. It carries
+
+* ``params`` (name -> value) and ``uncertainty`` (name -> 1-sigma standard error from the least-squares
+  Jacobian, scaled by the residual variance),
+* a ``Domain``: min/max of every numeric input and the levels of every categorical input seen in
+  training, plus surrogate-specific constraints (e.g. "offered load <= 0.9 x fitted saturation");
+  a query outside it warns with ``OutOfDomainWarning`` or, in strict mode, raises ``OutOfDomainError``,
+* ``training`` (dataset path, its sha256, rows used per metric) and ``validation`` (k-fold
+  cross-validated MAPE and max error per metric, and the same for leave-one-group-out, where a whole
+  parameter value - an injection rate, a mesh size, an array shape - is held out at a time).
+
+Packs are JSON files (``save``/``load``); ``load`` instantiates the class registered for the pack's
+simulator (never a class named by the file). The fitting helpers here (``least_squares_fit``,
+``cross_validate``) are shared by all simulator modules.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from eoesim.errors import ConfigError, EoesimError
+
+PACK_FORMAT = "eoesim-surrogate/1"
+
+
+class OutOfDomainWarning(UserWarning):
+    """A surrogate was queried outside the domain its validated error applies to."""
+
+
+class OutOfDomainError(EoesimError):
+    """Strict mode: a surrogate was queried outside its domain of validity."""
+
+
+class FitError(EoesimError):
+    """A surrogate could not be fitted (too few rows, missing columns, or the optimiser failed)."""
+
+
+# --------------------------------------------------------------------------------------------- metrics
+def abs_pct_errors(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """|predicted - actual| / |actual| in percent, elementwise."""
+    actual = np.asarray(actual, dtype=float)
+    return 100.0 * np.abs(np.asarray(predicted, dtype=float) - actual) / np.abs(actual)
+
+
+def mape(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean absolute percentage error (percent)."""
+    err = abs_pct_errors(actual, predicted)
+    return float(np.mean(err)) if err.size else float("nan")
+
+
+def max_ape(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Maximum absolute percentage error (percent)."""
+    err = abs_pct_errors(actual, predicted)
+    return float(np.max(err)) if err.size else float("nan")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------- domain
+@dataclass
+class Domain:
+    """Where a surrogate's validated error applies: numeric ranges, categorical levels, constraints.
+
+    ``constraints`` are human-readable descriptions of the surrogate-specific checks (the checks
+    themselves are the surrogate's ``constraint_violations``); they are stored in the pack for readers.
+    """
+
+    numeric: dict[str, tuple[float, float]] = field(default_factory=dict)
+    categorical: dict[str, list[Any]] = field(default_factory=dict)
+    constraints: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, numeric: Iterable[str], categorical: Iterable[str]) -> "Domain":
+        num = {c: (float(frame[c].min()), float(frame[c].max())) for c in numeric}
+        cat = {c: sorted({_plain(v) for v in frame[c].unique()}, key=str) for c in categorical}
+        return cls(num, cat)
+
+    def violations(self, frame: pd.DataFrame) -> list[tuple[np.ndarray, str]]:
+        """(row mask, message) for every range or level the frame leaves."""
+        out = []
+        for col, (lo, hi) in self.numeric.items():
+            values = frame[col].to_numpy(dtype=float)
+            tol = 1e-9 * max(1.0, abs(lo), abs(hi))
+            bad = (values < lo - tol) | (values > hi + tol) | ~np.isfinite(values)
+            if bad.any():
+                worst = values[bad][0]
+                out.append((bad, f"{col}={_plain(worst)} outside the fitted range [{_plain(lo)}, {_plain(hi)}] "
+                                 f"({int(bad.sum())} row(s))"))
+        for col, levels in self.categorical.items():
+            values = frame[col].to_numpy()
+            bad = ~pd.Series(values).isin(levels).to_numpy()
+            if bad.any():
+                out.append((bad, f"{col}={_plain(values[bad][0])!r} is not a fitted level; allowed: {levels} "
+                                 f"({int(bad.sum())} row(s))"))
+        return out
+
+    def to_dict(self) -> dict:
+        return {"numeric": {k: list(v) for k, v in self.numeric.items()},
+                "categorical": dict(self.categorical), "constraints": list(self.constraints)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Domain":
+        return cls({k: (float(v[0]), float(v[1])) for k, v in data.get("numeric", {}).items()},
+                   {k: list(v) for k, v in data.get("categorical", {}).items()},
+                   list(data.get("constraints", [])))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars (for JSON and messages)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
+    return value
+
+
+# --------------------------------------------------------------------------------------------- fitting
+@dataclass
+class LsqResult:
+    params: dict[str, float]
+    uncertainty: dict[str, float]
+    cost: float
+    n: int
+
+
+def least_squares_fit(
+    residuals: Callable[[np.ndarray], np.ndarray],
+    names: Sequence[str],
+    x0: Sequence[float],
+    lower: Sequence[float] | None = None,
+    upper: Sequence[float] | None = None,
+    loss: str = "linear",
+) -> LsqResult:
+    """Minimise ``sum(residuals(x)**2)`` with scipy.optimize.least_squares (trust-region reflective).
+
+    The 1-sigma uncertainty of each parameter is sqrt(diag((J^T J)^-1) * s^2) with s^2 the residual
+    variance (sum of squares / (n - p)); a parameter the data do not constrain gets ``inf``.
+    """
+    x0 = np.asarray(x0, dtype=float)
+    lo = np.full_like(x0, -np.inf) if lower is None else np.asarray(lower, dtype=float)
+    hi = np.full_like(x0, np.inf) if upper is None else np.asarray(upper, dtype=float)
+    x0 = np.clip(x0, np.nextafter(lo, np.inf), np.nextafter(hi, -np.inf))
+    res = optimize.least_squares(residuals, x0, bounds=(lo, hi), loss=loss, x_scale="jac", max_nfev=20000)
+    if not np.all(np.isfinite(res.x)):
+        raise FitError(f"least squares did not converge: {res.message}")
+    r = res.fun
+    n, p = r.size, x0.size
+    dof = max(n - p, 1)
+    s2 = float(r @ r) / dof
+    jac = res.jac
+    try:
+        jtj = jac.T @ jac
+        cov = np.linalg.pinv(jtj) * s2
+        diag = np.diag(cov)
+        rank_ok = np.abs(np.diag(jtj)) > 1e-12 * max(np.abs(np.diag(jtj)).max(), 1e-300)
+        sig = np.where(rank_ok & (diag >= 0), np.sqrt(np.abs(diag)), np.inf)
+    except np.linalg.LinAlgError:
+        sig = np.full(p, np.inf)
+    return LsqResult(dict(zip(names, map(float, res.x))), dict(zip(names, map(float, sig))),
+                     float(res.cost), int(n))
+
+
+def level_index(values: np.ndarray | pd.Series, levels: Sequence[Any]) -> np.ndarray:
+    """Integer code of each value in ``levels`` (-1 where absent), vectorised (one hash pass)."""
+    codes = pd.Index(list(levels)).get_indexer(pd.Index(np.asarray(values)))
+    return codes.astype(np.int64, copy=False)
+
+
+# --------------------------------------------------------------------------------------------- base class
+class Surrogate(ABC):
+    """Base class of every simulator surrogate (see the module docstring).
+
+    Subclasses declare ``simulator``, ``form``, ``inputs`` (numeric), ``categorical_inputs``,
+    ``outputs`` and ``primary`` (the metrics the accuracy target applies to), ``holdout_groups`` (what the
+    leave-one-group-out validation holds out), and implement ``_fit`` and ``_predict``. Training
+    frames hold the input columns and the output columns; a NaN output marks a row as not a valid
+    target for that metric (e.g. a saturated, non-steady-state latency).
+    """
+
+    simulator: ClassVar[str]
+    form: ClassVar[str]
+    inputs: ClassVar[tuple[str, ...]] = ()
+    categorical_inputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
+    primary: ClassVar[tuple[str, ...]] = ()
+    #: columns the leave-one-group-out validation holds out, one at a time (each value in turn)
+    holdout_groups: ClassVar[tuple[str, ...]] = ()
+    #: extra training-frame columns ``_fit`` needs besides inputs and outputs (e.g. a saturation flag)
+    training_columns: ClassVar[tuple[str, ...]] = ()
+    #: the pack's file stem (``<pack>.json``) and registry key; defaults to ``simulator``
+    pack: ClassVar[str] = ""
+    #: numeric inputs that are excluded from the min/max domain (e.g. derived or unbounded by nature)
+    unbounded_inputs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self.params: dict[str, float] = {}
+        self.uncertainty: dict[str, float] = {}
+        self.domain = Domain()
+        self.training: dict[str, Any] = {}
+        self.validation: dict[str, Any] = {}
+        self.notes: list[str] = []
+
+    # ---- to implement
+    @abstractmethod
+    def _fit(self, frame: pd.DataFrame) -> None:
+        """Set ``self.params`` and ``self.uncertainty`` from a validated training frame."""
+
+    @abstractmethod
+    def _predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Every output column as a numpy array aligned with ``frame`` (no domain checks here)."""
+
+    def constraint_violations(self, frame: pd.DataFrame,
+                              values: Mapping[str, np.ndarray] | None = None) -> list[tuple[np.ndarray, str]]:
+        """Surrogate-specific domain checks beyond ranges and levels: (row mask, message) pairs.
+
+        ``values`` are the predictions for ``frame`` when already computed (saves a second evaluation).
+        """
+        return []
+
+    def constraint_descriptions(self) -> list[str]:
+        """Human-readable text of ``constraint_violations`` (stored in the pack's domain)."""
+        return []
+
+    # ---- public API
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.inputs) + tuple(self.categorical_inputs)
+
+    def _require(self, frame: pd.DataFrame, cols: Iterable[str], what: str) -> None:
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ConfigError(f"{self.simulator} surrogate: {what} lacks column(s) {missing}; "
+                              f"required: {list(cols)}")
+
+    def fit(self, frame: pd.DataFrame) -> "Surrogate":
+        """Fit the parameters on ``frame`` (inputs + outputs) and set the domain from it."""
+        self._require(frame, self.columns, "training frame")
+        self._require(frame, self.outputs, "training frame")
+        if len(frame) < 3:
+            raise FitError(f"{self.simulator} surrogate: {len(frame)} training rows are too few")
+        frame = frame.reset_index(drop=True)
+        bounded = [c for c in self.inputs if c not in self.unbounded_inputs]
+        self.domain = Domain.from_frame(frame, bounded, self.categorical_inputs)
+        self._fit(frame)
+        self.domain.constraints = self.constraint_descriptions()
+        self.training.setdefault("n_rows", int(len(frame)))
+        self.training["n_train"] = {m: int(frame[m].notna().sum()) for m in self.outputs}
+        return self
+
+    def check_domain(self, frame: pd.DataFrame, strict: bool = False,
+                     values: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Boolean array: row inside the domain. Warns (or raises in strict mode) for rows outside."""
+        problems = self.domain.violations(frame)
+        problems += self.constraint_violations(frame, values)
+        inside = np.ones(len(frame), dtype=bool)
+        for mask, _ in problems:
+            inside &= ~mask
+        if problems:
+            text = f"{self.simulator} surrogate ({self.form}) queried outside its domain of validity: " + \
+                "; ".join(msg for _, msg in problems)
+            if strict:
+                raise OutOfDomainError(text + " (strict mode)")
+            warnings.warn(text, OutOfDomainWarning, stacklevel=3)
+        return inside
+
+    def predict(self, frame: pd.DataFrame, strict: bool = False, check: bool = True) -> pd.DataFrame:
+        """Predicted outputs for every row of ``frame`` (same index) plus a boolean ``in_domain`` column."""
+        self._require(frame, self.columns, "query")
+        if not self.params:
+            raise FitError(f"{self.simulator} surrogate is not fitted")
+        if check and strict:
+            self.check_domain(frame, strict=True)  # raise before computing anything
+        values = self._predict(frame)
+        inside = self.check_domain(frame, False, values) if check else np.ones(len(frame), dtype=bool)
+        out = pd.DataFrame(values, index=frame.index, copy=False)
+        out["in_domain"] = inside
+        return out
+
+    # ---- persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PACK_FORMAT,
+            "simulator": self.simulator,
+            "pack": self.pack or self.simulator,
+            "form": self.form,
+            "inputs": list(self.inputs),
+            "categorical_inputs": list(self.categorical_inputs),
+            "outputs": list(self.outputs),
+            "primary": list(self.primary),
+            "params": {k: _json_float(v) for k, v in self.params.items()},
+            "uncertainty": {k: _json_float(v) for k, v in self.uncertainty.items()},
+            "domain": self.domain.to_dict(),
+            "training": self.training,
+            "validation": self.validation,
+            "notes": list(self.notes),
+            "docstring": (type(self).__doc__ or "").strip(),
+        }
+
+    def save(self, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(_jsonable(self.to_dict()), indent=1, sort_keys=False) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Surrogate":
+        if data.get("format") != PACK_FORMAT:
+            raise ConfigError(f"surrogate pack: format {data.get('format')!r} is not supported; "
+                              f"allowed: {PACK_FORMAT!r}")
+        if data.get("pack", data.get("simulator")) != (cls.pack or cls.simulator) or data.get("form") != cls.form:
+            raise ConfigError(f"surrogate pack is {data.get('simulator')}/{data.get('form')}, "
+                              f"not {cls.simulator}/{cls.form}")
+        obj = cls()
+        obj.params = {k: float(v) for k, v in data["params"].items()}
+        obj.uncertainty = {k: float(v) for k, v in data.get("uncertainty", {}).items()}
+        obj.domain = Domain.from_dict(data.get("domain", {}))
+        obj.training = dict(data.get("training", {}))
+        obj.validation = dict(data.get("validation", {}))
+        obj.notes = list(data.get("notes", []))
+        return obj
+
+    def clone_unfitted(self) -> "Surrogate":
+        """A fresh instance of the same class (for cross-validation)."""
+        return type(self)()
+
+    def copy(self) -> "Surrogate":
+        return copy.deepcopy(self)
+
+
+def _json_float(v: float) -> float | str:
+    return v if math.isfinite(v) else ("inf" if v > 0 else ("-inf" if v < 0 else "nan"))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return _json_float(obj)
+    return obj
+
+
+# --------------------------------------------------------------------------------------------- registry
+SURROGATES: dict[str, type[Surrogate]] = {}
+#: modules of eoesim.analysis that define (and register) one surrogate class each
+SURROGATE_MODULES = ("surrogate_scalesim", "surrogate_garnet", "surrogate_ramulator", "surrogate_mqsim",
+                     "surrogate_rapidchiplet")
+
+
+def import_surrogate_modules() -> dict[str, type[Surrogate]]:
+    """Import every surrogate module (filling the registry); return the registry."""
+    import importlib
+
+    for module in SURROGATE_MODULES:
+        importlib.import_module(f"eoesim.analysis.{module}")
+    return dict(SURROGATES)
+
+
+def register_surrogate(cls: type[Surrogate]) -> type[Surrogate]:
+    """Class decorator: the surrogate class ``load`` instantiates for packs of ``cls.simulator``."""
+    if getattr(cls, "__abstractmethods__", None):
+        raise TypeError(f"{cls.__name__} does not implement {sorted(cls.__abstractmethods__)}")
+    if not cls.pack:
+        cls.pack = cls.simulator
+    if cls.pack in SURROGATES and SURROGATES[cls.pack] is not cls:
+        raise TypeError(f"surrogate pack {cls.pack!r} registered twice")
+    SURROGATES[cls.pack] = cls
+    return cls
+
+
+def load(path: Path) -> Surrogate:
+    """Load a pack written by ``Surrogate.save`` into the class registered for its simulator."""
+    import_surrogate_modules()
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"surrogate pack {path}: unreadable ({exc})") from None
+    name = data.get("pack", data.get("simulator"))
+    if name not in SURROGATES:
+        raise ConfigError(f"surrogate pack {path}: {name!r} has no surrogate class; "
+                          f"allowed: {sorted(SURROGATES)}")
+    return SURROGATES[name].from_dict(data)
+
+
+# --------------------------------------------------------------------------------------------- validation
+def _fold_predictions(make: Callable[[], Surrogate], frame: pd.DataFrame,
+                      folds: Sequence[np.ndarray]) -> pd.DataFrame:
+    """Out-of-fold predictions: for each fold, fit on the rest and predict the fold."""
+    proto = make()
+    pred = pd.DataFrame(np.nan, index=frame.index, columns=list(proto.outputs))
+    for test_idx in folds:
+        train = frame.drop(index=frame.index[test_idx])
+        model = make().fit(train)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfDomainWarning)
+            out = model.predict(frame.iloc[test_idx], check=False)
+        pred.iloc[test_idx] = out[list(proto.outputs)].to_numpy()
+    return pred
+
+
+def _error_summary(frame: pd.DataFrame, pred: pd.DataFrame, outputs: Iterable[str]) -> dict[str, dict]:
+    summary = {}
+    for m in outputs:
+        # rows whose measured value is 0 (e.g. zero hops) have no relative error and are skipped
+        ok = frame[m].notna().to_numpy() & pred[m].notna().to_numpy() & (frame[m].to_numpy(float) != 0)
+        a, p = frame[m].to_numpy(float)[ok], pred[m].to_numpy(float)[ok]
+        summary[m] = {"mape_pct": round(mape(a, p), 4), "max_ape_pct": round(max_ape(a, p), 4), "n": int(ok.sum())}
+    return summary
+
+
+def cross_validate(make: Callable[[], Surrogate], frame: pd.DataFrame, k: int = 5, seed: int = 0) -> dict:
+    """k-fold cross-validated MAPE and max error per output (random folds, fixed seed)."""
+    frame = frame.reset_index(drop=True)
+    order = np.random.default_rng(seed).permutation(len(frame))
+    folds = [np.sort(f) for f in np.array_split(order, k)]
+    pred = _fold_predictions(make, frame, folds)
+    return {"k": k, "seed": seed, "metrics": _error_summary(frame, pred, make().outputs)}
+
+
+def group_holdout(make: Callable[[], Surrogate], frame: pd.DataFrame, by: str | Sequence[str],
+                  groups: Sequence[Any] | None = None) -> dict:
+    """Leave-one-group-out error: hold out every row with one value of ``by`` at a time.
+
+    ``groups`` restricts which values are held out (e.g. interior values only, where extrapolation
+    beyond the fitted range is not what held-out data will ask). A group whose removal makes the
+    model unfittable (e.g. the only rows of a categorical level) is skipped and listed.
+    """
+    frame = frame.reset_index(drop=True)
+    keys = frame[by].astype(str).agg("|".join, axis=1) if not isinstance(by, str) else frame[by]
+    values = list(pd.unique(keys)) if groups is None else list(groups)
+    pred = pd.DataFrame(np.nan, index=frame.index, columns=list(make().outputs))
+    skipped, per_group = [], {}
+    for g in values:
+        test = np.flatnonzero((keys == g).to_numpy())
+        if test.size == 0 or test.size == len(frame):
+            continue
+        try:
+            part = _fold_predictions(make, frame, [test])
+        except (FitError, ConfigError, ValueError, np.linalg.LinAlgError) as exc:
+            skipped.append(f"{g}: {exc}")
+            continue
+        pred.iloc[test] = part.iloc[test].to_numpy()
+        per_group[str(_plain(g))] = _error_summary(frame.iloc[test], part.iloc[test], make().primary)
+    return {"by": by if isinstance(by, str) else list(by),
+            "metrics": _error_summary(frame, pred, make().outputs),
+            "per_group": per_group, "skipped": skipped}
