@@ -68,6 +68,9 @@ def test_study_produces_points_runs_and_tidy_table(finished):
         record = json.loads((rundir / "run.json").read_text())
         assert record["run_id"] == run_id and record["exit_code"] == 0
         assert (rundir / "stdout.log").exists() and (rundir / "stderr.log").exists()
+    for sim in ("garnet", "ramulator", "mqsim", "rapidchiplet"):  # no binaries here: calibrated surrogates
+        predicted = pd.read_csv(base / "tables" / f"{sim}.csv")
+        assert (predicted["fidelity"] == "surrogate").all() and predicted["source"].str.startswith("surrogate").all()
     small = table[table["array_rows"] == 8]["total_cycles"].sum()
     large = table[table["array_rows"] == 16]["total_cycles"].sum()
     assert small > large

@@ -48,7 +48,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run every simulator run of one design point (or all points) outside Snakemake."""
+    """Run the simulated runs of one design point (or all points) outside Snakemake (surrogates: the workflow)."""
     from eoesim.jobs import run_simulation
 
     study = load_study(args.config)
@@ -58,6 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for pid in point_ids:
         study.point(pid)
         for sim, run_id in plan.point_runs[pid].items():
+            if plan.fidelity[sim].chosen != "simulate":
+                continue
             rows = run_simulation(sim, plan.runs[sim][run_id], plan.site.get(sim, {}), run_id,
                                   paths.run_dir(sim, run_id), paths.logs_dir(sim, run_id), paths.cache)
             sys.stdout.write(f"{sim} {run_id}: {len(rows)} rows -> {paths.run_dir(sim, run_id)}\n")

@@ -16,6 +16,7 @@ from eoesim.config import Study, point_id
 from eoesim.errors import ConfigError
 from eoesim.reuse import cache_root
 from eoesim.simulators.base import Simulator, get_simulator, registry
+from eoesim.surrogates import surrogate_status
 from eoesim.site import load_site_config
 
 
@@ -57,11 +58,12 @@ class FidelityChoice:
     reason: str
 
 
-def choose_fidelity(sim: Simulator, requested: str) -> FidelityChoice:
+def choose_fidelity(sim: Simulator, requested: str, sample_point: Mapping[str, Any] | None = None) -> FidelityChoice:
     """Resolve simulate | surrogate | auto for one simulator, or raise ConfigError saying how to fix it.
 
-    ``auto`` with neither the simulator nor a calibrated surrogate available leaves the component out
-    (chosen = "none") and records why; ``simulate`` or ``surrogate`` that cannot be honoured is an error.
+    ``auto`` = the real simulator where available, else its calibrated surrogate, else the component is
+    left out (chosen = "none") with the reason recorded. ``simulate`` or ``surrogate`` that cannot be
+    honoured is an error naming what to provide.
     """
     avail = sim.availability()
     if requested in ("simulate", "auto") and avail.available:
@@ -72,15 +74,14 @@ def choose_fidelity(sim: Simulator, requested: str) -> FidelityChoice:
             f"allowed: provide it in the site config (config/simulators.yaml, section {sim.name}) or choose "
             "'surrogate' or 'auto'"
         )
+    has_surrogate, why = surrogate_status(sim, sample_point)
+    if has_surrogate:
+        reason = why if requested == "surrogate" else f"{sim.name} not available ({avail.version}); {why}"
+        return FidelityChoice(sim.name, requested, "surrogate", reason)
     if requested == "surrogate":
-        raise ConfigError(
-            f"fidelity.{sim.name}: 'surrogate' but no calibrated surrogate of {sim.name} is installed; "
-            f"allowed: 'simulate' or 'auto' with {sim.name} provided in the site config"
-        )
-    return FidelityChoice(
-        sim.name, requested, "none",
-        f"{sim.name} not available ({avail.detail or avail.version}) and no calibrated surrogate installed",
-    )
+        raise ConfigError(f"fidelity.{sim.name}: 'surrogate' is not possible: {why}; "
+                          f"allowed: 'simulate' or 'auto' with {sim.name} provided in the site config")
+    return FidelityChoice(sim.name, requested, "none", f"{sim.name} not available ({avail.version}) and {why}")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ class StudyPlan:
     runs: Mapping[str, Mapping[str, Mapping[str, Any]]]
     #: design point id -> simulator -> run id
     point_runs: Mapping[str, Mapping[str, str]]
+
+    def simulators(self, chosen: str) -> list[str]:
+        """Simulators whose runs are made at fidelity ``chosen`` (simulate or surrogate), sorted."""
+        return sorted(n for n, c in self.fidelity.items() if c.chosen == chosen and n in self.runs)
 
     def simulator(self, name: str) -> Simulator:
         return get_simulator(name, self.site.get(name, {}))
@@ -116,7 +121,8 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
     requested = study.config["fidelity"]
     for name in registry():
         sim = get_simulator(name, site.get(name, {}))
-        fidelity[name] = choose_fidelity(sim, requested[name])
+        sample = sim.point_params(study.points[0].params)
+        fidelity[name] = choose_fidelity(sim, requested[name], sample)
     for p in study.points:
         point_runs[p.id] = {}
         for name, choice in fidelity.items():
@@ -124,7 +130,7 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
             # every adapter checks its cross-field rules on every point, whatever its fidelity,
             # so a bad study fails at DAG-build time and not when a simulator becomes available
             params = sim.point_params(p.params)
-            if choice.chosen != "simulate":
+            if choice.chosen == "none":
                 continue
             run_id = point_id({"simulator": name, **params})
             runs.setdefault(name, {})[run_id] = params

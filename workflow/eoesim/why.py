@@ -56,9 +56,9 @@ def explain_study(config: Path, results_root: Path, site: Mapping[str, Any]) -> 
     paths = ResultPaths(Path(results_root), study.name)
     cache = RunCache(paths.cache) if paths.cache is not None else None
     lines = []
-    for name, runs in sorted(plan.runs.items()):
+    for name in plan.simulators("simulate"):
         sim = plan.simulator(name)
-        for run_id, params in runs.items():
+        for run_id, params in plan.runs[name].items():
             run_dir = paths.run_dir(name, run_id)
             if (run_dir / RUN_JSON).is_file():
                 lines += explain_run_dir(run_dir, plan.site)
@@ -70,6 +70,8 @@ def explain_study(config: Path, results_root: Path, site: Mapping[str, Any]) -> 
             else:
                 lines.append(f"{run_dir}: will execute - no finished run has content key {key[:16]}")
     for choice in plan.fidelity.values():
-        if choice.chosen != "simulate":
+        if choice.chosen == "surrogate":
+            lines.append(f"{choice.simulator}: predicted by its surrogate, always recomputed ({choice.reason})")
+        elif choice.chosen == "none":
             lines.append(f"{choice.simulator}: no runs ({choice.reason})")
     return lines

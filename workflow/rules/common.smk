@@ -18,6 +18,9 @@ validate(config, "../schemas/config.schema.yaml")
 
 PATHS = ResultPaths(root=Path("results"), study=STUDY.name)
 SIMULATORS = sorted(PLAN.runs)
+SIMULATED = PLAN.simulators("simulate")
+SURROGATE = PLAN.simulators("surrogate")
+NO_MATCH = "(?!x)x"
 
 
 wildcard_constraints:
@@ -69,6 +72,10 @@ def get_run_mem_mb(wildcards):
 
 def get_run_runtime(wildcards):
     return _run_resources(wildcards).runtime_min
+
+
+def get_surrogate_runs(wildcards):
+    return json.dumps(PLAN.runs[wildcards.simulator], sort_keys=True)
 
 
 def get_table_inputs(wildcards):

@@ -42,6 +42,8 @@ rule collect_table:
         get_table_inputs,
     output:
         "results/{study}/tables/{simulator}.csv",
+    wildcard_constraints:
+        simulator="|".join(SIMULATED) or NO_MATCH,
     log:
         "results/{study}/logs/collect_{simulator}.log",
     localrule: True
@@ -49,3 +51,20 @@ rule collect_table:
         "../envs/eoesim.yaml"
     script:
         "../scripts/collect_table.py"
+
+
+rule predict_surrogate:
+    output:
+        "results/{study}/tables/{simulator}.csv",
+    wildcard_constraints:
+        simulator="|".join(SURROGATE) or NO_MATCH,
+    params:
+        runs=get_surrogate_runs,
+        strict=config["strict_surrogate_domain"],
+    log:
+        "results/{study}/logs/predict_{simulator}.log",
+    localrule: True
+    conda:
+        "../envs/eoesim.yaml"
+    script:
+        "../scripts/predict_surrogate.py"

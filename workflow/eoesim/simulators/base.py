@@ -109,6 +109,20 @@ class Simulator(ABC):
         avail = self.availability()
         return {"version": avail.version, "mode": avail.mode}
 
+    #: pack column -> this adapter's table column, for predictions of the calibrated surrogate
+    surrogate_columns: ClassVar[dict[str, str]] = {}
+
+    def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
+        """The calibrated surrogate's input rows for ``point`` (its pack's input columns).
+
+        Adapters without a surrogate mapping keep this default, so ``fidelity: surrogate`` is an error for them.
+        """
+        raise SimulatorUnavailableError(f"{self.name}: no calibrated surrogate mapping for this adapter")
+
+    def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        """Derive, from surrogate predictions, the table columns a simulated run's annotate() derives."""
+        return rows
+
     #: identity() fields that say WHAT ran (not where): they enter a run's content key (eoesim.reuse)
     CONTENT_IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = (
         "version", "variant", "binary_sha256", "booksim_sha256", "image_id", "package", "numpy",

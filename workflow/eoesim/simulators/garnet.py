@@ -304,6 +304,20 @@ class Garnet(Simulator):
         return out
 
     # ---- environment --------------------------------------------------------------------------------
+    surrogate_columns = {"avg_packet_latency_cycles": "average_packet_latency_cycles", "avg_hops": "average_hops"}
+
+    def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
+        """Mesh_XY points as the calibrated pack's inputs (the pack was fitted on square XY meshes)."""
+        if point["topology"] != "Mesh_XY":
+            raise SimulatorUnavailableError(
+                f"garnet: the calibrated surrogate covers topology Mesh_XY only, not {point['topology']!r}")
+        return pd.DataFrame([{
+            "vnet": "all", "mesh_rows": point["mesh_rows"], "mesh_cols": point["num_cpus"] // point["mesh_rows"],
+            "pattern": point["synthetic"], "injection_rate": point["injection_rate"],
+            "vcs_per_vnet": point["vcs_per_vnet"], "link_latency": point["link_latency_cycles"],
+            "router_latency": point["router_latency_cycles"],
+        }])
+
     def availability(self) -> Availability:
         if self._availability is None:
             self._availability = self._probe()

@@ -268,6 +268,34 @@ class MQSim(Simulator):
         version = self.site.get("commit") or f"sha256:{_sha256(Path(exe))[:12]}"
         return Availability(True, "native", version, exe)
 
+    surrogate_columns = {"response_time_us": "device_response_time_mean_us"}
+
+    def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
+        """One row per trace flow: its request size, read share of bytes and nominal offered load.
+
+        The calibrated pack was fitted on Poisson trace flows (offered load = request bytes / mean gap).
+        """
+        ssd, flash = point["ssd"], point["ssd"]["flash"]
+        rows = []
+        for index, flow in enumerate(point["flows"]):
+            if flow["kind"] != "trace":
+                raise SimulatorUnavailableError("mqsim: the calibrated surrogate covers trace flows only, "
+                                                f"not flows[{index}].kind = {flow['kind']!r}")
+            io = flow["io"]
+            reads = sum(e["weight_bytes"] * e["loads"] for e in io["expert_loads"])
+            writes = sum(c["bytes"] * c["writes"] for c in io["checkpoint_writes"])
+            size_bytes = io["request_size_kib"] * 1024
+            gap_us = io["arrival"]["mean_interval_us"]
+            rows.append({
+                "scenario": 1, "flow_index": index, "channels": ssd["channels"],
+                "chips_per_channel": ssd["chips_per_channel"], "dies_per_chip": flash["dies_per_chip"],
+                "planes_per_die": flash["planes_per_die"], "flash_technology": flash["technology"],
+                "request_size_KiB": io["request_size_kib"],
+                "read_fraction": reads / (reads + writes) if reads + writes else 1.0,
+                "offered_load_MBps": size_bytes / gap_us if gap_us else float("inf"),
+            })
+        return pd.DataFrame(rows)
+
     def identity(self) -> dict[str, Any]:
         avail = self.availability()
         ident: dict[str, Any] = {"version": avail.version, "mode": avail.mode}

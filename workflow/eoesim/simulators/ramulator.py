@@ -409,6 +409,22 @@ class Ramulator(Simulator):
         version = info.get("version") or "2.1"
         return Availability(True, "native", f"v2.1 ({version})", info.get("file", ""))
 
+    surrogate_columns = {"avg_read_latency_ns": "system_avg_read_latency_ns",
+                         "avg_read_latency_cycles": "system_avg_read_latency_cycles"}
+
+    def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
+        """The memory system as the calibrated pack's inputs: standard, pattern, channels, mix, offered load."""
+        return pd.DataFrame([{
+            "standard": point["standard"], "pattern": point["pattern"], "channels": point["channels"],
+            "read_fraction": point["read_fraction"],
+            "offered_load_frac_of_peak": point["offered_bandwidth_bytes_per_s"] / point["peak_bandwidth_bytes_per_s"],
+        }])
+
+    def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        out = rows.copy()
+        out["system_achieved_bandwidth_bytes_per_s"] = out.pop("achieved_bandwidth_GBps") * 1e9
+        return out
+
     def identity(self) -> dict[str, Any]:
         avail = self.availability()
         ident: dict[str, Any] = {"version": avail.version, "mode": avail.mode, "variant": self.variant()}

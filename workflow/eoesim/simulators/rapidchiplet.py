@@ -312,6 +312,17 @@ class RapidChiplet(Simulator):
                   else f"BookSim NOT built ({BOOKSIM_BINARY} missing: booksim.enabled runs fail; make in booksim2/src)")
         return Availability(True, "native", _commit(Path(checkout)), f"{checkout}; {detail}")
 
+    surrogate_columns = {"latency_avg_cycles": "latency_avg_cycles",
+                         "aggregate_throughput_bits_per_cycle": "aggregate_throughput_bits_per_cycle"}
+
+    def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
+        """The package as the calibrated analytical pack's inputs (grid topologies, whole-grid traffic)."""
+        rows, cols = point["grid"]
+        return pd.DataFrame([{
+            "record": "package", "topology": point["topology"], "traffic_pattern": point["traffic"]["pattern"],
+            "n_chiplets": rows * cols, "grid_rows": rows, "grid_cols": cols, "hex_radius": 0,
+        }])
+
     def identity(self) -> dict[str, Any]:
         avail = self.availability()
         ident: dict[str, Any] = {"version": avail.version, "mode": avail.mode}

@@ -118,6 +118,19 @@ class ScaleSim(Simulator):
             out.insert(i, key, value)
         return out
 
+    def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
+        """One row per GEMM, with the same layer columns and parameters as a simulated run's table."""
+        rows = pd.DataFrame(point["gemms"]).rename(columns={"name": "layer"})
+        rows.insert(0, "layer_id", range(len(rows)))
+        for key in ("array_rows", "array_cols", "dataflow", "interface_bandwidth"):
+            rows[key] = point[key]
+        return rows
+
+    def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        out = rows.copy()
+        out["compute_latency_ns"] = out["total_cycles"] / point["freq_ghz"]
+        return out
+
     def availability(self) -> Availability:
         if self._mode() == "docker":
             try:
