@@ -102,3 +102,86 @@ def resolve_expert(spec: Mapping[str, Any], path: str) -> Expert:
             "allowed: a divisor of heads"
         )
     return Expert(name=spec["name"], **fields)
+
+
+# --- derived sizes and per-token work (used by the EoE stitcher) -------------------------------------
+#
+# Counting conventions (stated once, used everywhere):
+# - weights of a layer: q and o projections d*d each, k and v projections d*(kv_heads*head_dim) each,
+#   FFN up d*d_ff (twice when gated) and down d_ff*d, two RMS/LayerNorm gains of d; no biases;
+# - the token embedding (vocab*d) and the LM head (d*vocab) are counted separately (untied), plus a final
+#   norm of d. This reproduces LLaMA-style counts exactly (small-1b = 1,100,048,384, TinyLlama-1.1B);
+#   GPT-2-style models with tied embeddings and learned positions (small-125m/350m) count higher than
+#   their published sizes because the tied head is counted twice and biases/positions are ignored.
+# - the KV cache stores keys and values of every layer at the weight precision.
+
+#: bytes of one token id moved between chiplets (int32)
+TOKEN_ID_BYTES = 4
+
+
+def _layer_param_count(e: "Expert") -> int:
+    d, kv = e.d_model, e.kv_heads * e.head_dim
+    attn = 2 * d * d + 2 * d * kv
+    ffn = (3 if e.gated_ffn else 2) * d * e.d_ff
+    return attn + ffn + 2 * d
+
+
+def param_count(e: "Expert") -> int:
+    """Number of parameters (see the counting conventions above)."""
+    return e.layers * _layer_param_count(e) + 2 * e.vocab * e.d_model + e.d_model
+
+
+def param_bytes(e: "Expert") -> float:
+    """Bytes of all weights at ``bytes_per_weight`` (what an expert load moves SSD -> DDR -> HBM)."""
+    return param_count(e) * e.bytes_per_weight
+
+
+def streamed_weight_bytes(e: "Expert") -> float:
+    """Weight bytes read from memory by one forward step: everything but the embedding table, of which a
+    step reads only the rows of its tokens (negligible)."""
+    return (param_count(e) - e.vocab * e.d_model) * e.bytes_per_weight
+
+
+def kv_bytes_per_token(e: "Expert") -> float:
+    """KV-cache bytes one token adds: keys and values of every layer, ``2*layers*kv_heads*head_dim``."""
+    return 2 * e.layers * e.kv_heads * e.head_dim * e.bytes_per_weight
+
+
+def lm_head_gemm(e: "Expert", batch: int = 1) -> Gemm:
+    """The LM-head projection of the last position of each sequence (prefill and decode alike)."""
+    return Gemm("lm_head", batch, e.vocab, e.d_model)
+
+
+def forward_gemms(e: "Expert", phase: str, seq_len: int, batch: int = 1) -> list[tuple[Gemm, int]]:
+    """All GEMMs of one forward pass as ``(gemm, repeats)``: each layer GEMM repeated ``layers`` times,
+    then the LM head once."""
+    return [(g, e.layers) for g in e.layer_gemms(phase, seq_len, batch)] + [(lm_head_gemm(e, batch), 1)]
+
+
+def forward_macs(e: "Expert", phase: str, seq_len: int, batch: int = 1) -> int:
+    return sum(g.macs * r for g, r in forward_gemms(e, phase, seq_len, batch))
+
+
+def flops_per_token(e: "Expert", context_len: int) -> int:
+    """FLOPs (2 per MAC) to generate one token that attends to ``context_len`` cached tokens."""
+    return 2 * forward_macs(e, "decode", context_len, 1)
+
+
+def prefill_flops(e: "Expert", prompt_tokens: int) -> int:
+    """FLOPs of the prefill of one prompt (all layers; LM head of the last position only)."""
+    return 2 * forward_macs(e, "prefill", prompt_tokens, 1)
+
+
+def shape_key(e: "Expert") -> tuple:
+    """The fields that determine sizes and GEMMs (two experts with one shape_key cost the same)."""
+    return tuple(getattr(e, f) for f in SHAPE_FIELDS) + (e.bytes_per_weight,)
+
+
+def resolve_experts(specs, path: str = "eoe.experts") -> list[Expert]:
+    """Every expert of ``eoe.experts``, resolved (names are checked for uniqueness)."""
+    experts = [resolve_expert(s, f"{path}[{i}]") for i, s in enumerate(specs)]
+    names = [x.name for x in experts]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{path}: duplicate expert names {dupes}; allowed: unique names")
+    return experts

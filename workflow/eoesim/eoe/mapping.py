@@ -1,0 +1,87 @@
+"""Mapping experts onto chiplets.
+
+Experts are taken in morphology order (consecutive stages / siblings next to each other) and laid along
+the grid's snake walk (``Hardware.snake_order``), so neighbouring experts land on adjacent chiplets.
+
+- ``one_to_one``: expert i -> one chiplet; needs no more experts than chiplets.
+- ``one_to_many``: a large expert split over ``chiplets_per_expert`` adjacent chiplets (tensor parallel:
+  its GEMMs are split across them and each forward pass ends with an all-reduce); default
+  ``floor(chiplets / experts)``.
+- ``many_to_one``: cold experts colocated: on ``chiplets_used`` chiplets (default ``ceil(experts/2)``) the
+  ``chiplets_used - 1`` most popular experts get a chiplet each and all the others share the last one.
+- ``many_to_many``: every expert has ``replicas`` copies spread over the grid (replica j of the i-th
+  expert on snake position ``i + j*floor(chiplets/replicas)``), so chiplets host several experts and
+  experts live on several chiplets; request r uses replica ``r mod replicas``.
+
+A placement is a tuple of replicas, each a tuple of the chiplets its shards run on.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from eoesim.eoe.hardware import Hardware
+from eoesim.errors import ConfigError
+
+STRATEGIES = ("one_to_one", "one_to_many", "many_to_one", "many_to_many")
+DEFAULTS: dict[str, Any] = {
+    "strategy": "one_to_one", "chiplets_per_expert": None, "chiplets_used": None, "replicas": 2,
+    "router_chiplet": 0,
+}
+
+
+@dataclass(frozen=True)
+class ExpertMapping:
+    strategy: str
+    placements: Mapping[str, tuple[tuple[int, ...], ...]]
+    router_chiplet: int
+
+    def replica(self, expert: str, request: int) -> tuple[int, ...]:
+        reps = self.placements[expert]
+        return reps[request % len(reps)] if len(reps) > 1 else reps[0]
+
+    def experts_on(self, chiplet: int) -> list[str]:
+        return [e for e, reps in self.placements.items() if any(chiplet in r for r in reps)]
+
+
+def build_mapping(cfg: Mapping[str, Any] | None, order: Sequence[str], hw: Hardware,
+                  popularity: Mapping[str, float], path: str = "mapping") -> ExpertMapping:
+    cfg = {**DEFAULTS, **(cfg or {})}
+    strategy = cfg["strategy"]
+    n, c = len(order), hw.n_chiplets
+    snake = hw.snake_order()
+    router = int(cfg["router_chiplet"])
+    if not 0 <= router < c:
+        raise ConfigError(f"{path}.router_chiplet: {router} is not allowed; allowed: 0..{c - 1}")
+    placements: dict[str, tuple[tuple[int, ...], ...]] = {}
+    if strategy == "one_to_one":
+        if n > c:
+            raise ConfigError(f"{path}.strategy: one_to_one maps {n} experts onto {c} chiplets; allowed: at most "
+                              f"{c} experts (or many_to_one / many_to_many)")
+        placements = {e: ((snake[i],),) for i, e in enumerate(order)}
+    elif strategy == "one_to_many":
+        s = int(cfg["chiplets_per_expert"] or max(1, c // n))
+        if s < 1 or s * n > c:
+            raise ConfigError(f"{path}.chiplets_per_expert: {s} x {n} experts needs {s * n} chiplets, the grid has "
+                              f"{c}; allowed: at most {c // n}")
+        placements = {e: (tuple(snake[i * s:(i + 1) * s]),) for i, e in enumerate(order)}
+    elif strategy == "many_to_one":
+        used = int(cfg["chiplets_used"] or max(1, math.ceil(n / 2)))
+        if not 1 <= used <= c:
+            raise ConfigError(f"{path}.chiplets_used: {used} is not allowed; allowed: 1..{c}")
+        hot = sorted(order, key=lambda e: (-popularity.get(e, 0.0), order.index(e)))[: max(0, min(used, n) - 1)]
+        hot_set = set(hot)
+        solo = [e for e in order if e in hot_set]  # keep morphology order among the hot ones
+        placements = {e: ((snake[i],),) for i, e in enumerate(solo)}
+        shared = snake[len(solo)] if len(solo) < c else snake[-1]
+        placements.update({e: ((shared,),) for e in order if e not in hot_set})
+    elif strategy == "many_to_many":
+        r = int(cfg["replicas"])
+        if not 1 <= r <= c:
+            raise ConfigError(f"{path}.replicas: {r} is not allowed; allowed: 1..{c}")
+        stride = max(1, c // r)
+        placements = {e: tuple((snake[(i + j * stride) % c],) for j in range(r)) for i, e in enumerate(order)}
+    else:
+        raise ConfigError(f"{path}.strategy: {strategy!r} is not allowed; allowed: {list(STRATEGIES)}")
+    return ExpertMapping(strategy=strategy, placements=placements, router_chiplet=router)

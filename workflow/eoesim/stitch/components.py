@@ -1,0 +1,135 @@
+"""The pluggable source of every op's latency: the ComponentModel interface and a table-backed model.
+
+A ComponentModel answers four questions, each with an ``Estimate`` that says how it knows:
+
+- ``gemm_cycles(gemm, chiplet)`` - cycles of one GEMM (all its ``instances``) on a chiplet (SCALE-Sim);
+- ``memory_transfer(nbytes, tier)`` - seconds to move ``nbytes`` through ``hbm`` or ``ddr`` (Ramulator);
+- ``ssd_read(nbytes)`` - seconds to read ``nbytes`` sequentially from the SSD (MQSim);
+- ``network_transfer(nbytes, hops)`` - seconds to move ``nbytes`` over ``hops`` package links
+  (Garnet / RapidChiplet).
+
+``Estimate.fidelity`` (e.g. simulate | surrogate | table | nominal) and ``Estimate.source`` (which run,
+table or fit) are counted per op in the summary; ``rel_error`` (e.g. a surrogate's held-out MAPE as a
+fraction) feeds the latency error propagation; ``energy_j``, when a model knows the energy, replaces the
+constants of energy_constants.csv for that op.
+
+The stitcher memoizes answers per distinct argument, so a model may be slow-ish per call.
+``TableComponentModel`` answers from explicit numbers (GEMM cycle tables, bandwidths, latencies); it is
+what tests use with hand inputs, and ``TableComponentModel.nominal(hw)`` builds the roofline-style model
+of the hardware config's datasheet numbers (fidelity ``nominal``) for when no simulator data exists.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Mapping, NamedTuple
+
+from eoesim.eoe.expert import Gemm
+from eoesim.eoe.hardware import ChipletSpec, Hardware
+from eoesim.errors import ConfigError
+
+TIERS = ("hbm", "ddr")
+
+
+class Estimate(NamedTuple):
+    """One component answer (a NamedTuple: cheap to create, immutable)."""
+
+    value: float  # cycles (gemm_cycles) or seconds (everything else)
+    fidelity: str
+    source: str
+    rel_error: float | None = None
+    energy_j: float | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.fidelity}:{self.source}"
+
+
+class ComponentModel(ABC):
+    """Where op latencies come from. Implementations must be deterministic."""
+
+    @abstractmethod
+    def gemm_cycles(self, gemm: Gemm, chiplet: ChipletSpec) -> Estimate:
+        """Cycles of ``gemm`` (all ``gemm.instances``) on ``chiplet``."""
+
+    @abstractmethod
+    def memory_transfer(self, nbytes: float, tier: str) -> Estimate:
+        """Seconds to stream ``nbytes`` from/to memory tier ``tier`` (``hbm`` or ``ddr``)."""
+
+    @abstractmethod
+    def ssd_read(self, nbytes: float) -> Estimate:
+        """Seconds to read ``nbytes`` (one expert's weights, sequential) from the SSD."""
+
+    @abstractmethod
+    def network_transfer(self, nbytes: float, hops: int) -> Estimate:
+        """Seconds to move ``nbytes`` across ``hops`` links of the package network (hops >= 1)."""
+
+
+class TableComponentModel(ComponentModel):
+    """Latencies from explicit numbers.
+
+    - ``gemm_cycles``: ``{(m, n, k): cycles of one instance}``; a shape not in the table costs
+      ``default_cycles`` per instance if given, else ``ceil(m*n*k / macs_per_cycle)`` per instance if
+      ``macs_per_cycle`` is given, else raises ConfigError naming the shape. Instances run back to back.
+    - memory: ``latency_s[tier] + nbytes / bandwidth[tier]``; SSD: ``ssd_latency_s + nbytes/ssd_bandwidth``;
+      network: ``hops * hop_latency_s + nbytes / link_bandwidth`` (cut-through).
+    """
+
+    def __init__(self, *, gemm_cycles: Mapping[tuple[int, int, int], float] | None = None,
+                 macs_per_cycle: float | None = None, default_cycles: float | None = None,
+                 memory_bandwidth_bytes_per_s: Mapping[str, float],
+                 memory_latency_s: Mapping[str, float] | None = None,
+                 ssd_bandwidth_bytes_per_s: float, ssd_latency_s: float = 0.0,
+                 link_bandwidth_bytes_per_s: float, hop_latency_s: float = 0.0,
+                 fidelity: str = "table", source: str = "hand input",
+                 rel_error: Mapping[str, float] | None = None) -> None:
+        self.table = {tuple(int(x) for x in k): float(v) for k, v in (gemm_cycles or {}).items()}
+        self.macs_per_cycle = macs_per_cycle
+        self.default_cycles = default_cycles
+        self.mem_bw = dict(memory_bandwidth_bytes_per_s)
+        self.mem_lat = dict(memory_latency_s or {})
+        self.ssd_bw, self.ssd_lat = float(ssd_bandwidth_bytes_per_s), float(ssd_latency_s)
+        self.link_bw, self.hop_lat = float(link_bandwidth_bytes_per_s), float(hop_latency_s)
+        self.fidelity, self.source = fidelity, source
+        self.rel_error = dict(rel_error or {})  # per method name: gemm | memory | ssd | network
+
+    def _est(self, value: float, what: str, source: str | None = None) -> Estimate:
+        return Estimate(float(value), self.fidelity, source or self.source, self.rel_error.get(what))
+
+    def gemm_cycles(self, gemm: Gemm, chiplet: ChipletSpec) -> Estimate:
+        key = (gemm.m, gemm.n, gemm.k)
+        if key in self.table:
+            return self._est(self.table[key] * gemm.instances, "gemm")
+        if self.default_cycles is not None:
+            return self._est(self.default_cycles * gemm.instances, "gemm")
+        if self.macs_per_cycle:
+            per = math.ceil(gemm.m * gemm.n * gemm.k / self.macs_per_cycle)
+            return self._est(per * gemm.instances, "gemm")
+        raise ConfigError(f"component table: no cycles for GEMM {gemm.name} (m={gemm.m}, n={gemm.n}, k={gemm.k}); "
+                          "allowed: a shape of the table (or give macs_per_cycle)")
+
+    def memory_transfer(self, nbytes: float, tier: str) -> Estimate:
+        if tier not in self.mem_bw:
+            raise ConfigError(f"component table: no bandwidth for memory tier {tier!r}; allowed: {sorted(self.mem_bw)}")
+        return self._est(self.mem_lat.get(tier, 0.0) + nbytes / self.mem_bw[tier], "memory")
+
+    def ssd_read(self, nbytes: float) -> Estimate:
+        return self._est(self.ssd_lat + nbytes / self.ssd_bw, "ssd")
+
+    def network_transfer(self, nbytes: float, hops: int) -> Estimate:
+        return self._est(hops * self.hop_lat + nbytes / self.link_bw, "network")
+
+    @classmethod
+    def nominal(cls, hw: Hardware) -> "TableComponentModel":
+        """The hardware config's datasheet numbers: an ideal systolic array (rows*cols MACs per cycle),
+        tier bandwidth + latency, SSD bandwidth + read latency, link latency + bandwidth. Not a simulation:
+        fidelity ``nominal``."""
+        c = hw.chiplet
+        return cls(macs_per_cycle=c.rows * c.cols,
+                   memory_bandwidth_bytes_per_s={"hbm": hw.hbm.bandwidth_bytes_per_s,
+                                                 "ddr": hw.ddr.bandwidth_bytes_per_s},
+                   memory_latency_s={"hbm": hw.hbm.latency_s, "ddr": hw.ddr.latency_s},
+                   ssd_bandwidth_bytes_per_s=hw.ssd.bandwidth_bytes_per_s, ssd_latency_s=hw.ssd.latency_s,
+                   link_bandwidth_bytes_per_s=hw.link_bandwidth_bytes_per_s,
+                   hop_latency_s=hw.link_latency_cycles * c.cycle_s,
+                   fidelity="nominal", source="hardware config datasheet values")
