@@ -76,6 +76,30 @@ def test_study_produces_points_runs_and_tidy_table(finished):
     assert small > large
 
 
+def test_e2e_stage_writes_summary_timeline_and_table(finished):
+    base = finished / "results" / "tiny"
+    points = pd.read_csv(base / "points.csv")
+    summary = pd.read_csv(base / "e2e" / "summary.csv")
+    assert sorted(summary["point"]) == sorted(points["point_id"])
+    assert (summary["requests"] > 0).all() and (summary["e2e_latency_p99_s"] >= summary["e2e_latency_p50_s"]).all()
+    for pid in points["point_id"]:
+        point_summary = json.loads((base / "e2e" / pid / "summary.json").read_text())
+        fidelities = {f for c in point_summary["component_sources"] for f in c["fidelities"]}
+        assert fidelities <= {"simulate", "surrogate", "nominal"} and "surrogate" in fidelities
+        trace = json.loads((base / "e2e" / pid / "timeline.json").read_text())
+        events = trace["traceEvents"] if isinstance(trace, dict) else trace
+        spans = [e for e in events if e.get("ph") == "X"]
+        assert spans and all(e["dur"] >= 0 and "ts" in e and "tid" in e for e in spans)
+
+
+def test_e2e_summaries_are_deterministic(finished):
+    base = finished / "results" / "tiny" / "e2e"
+    before = {p: p.read_bytes() for p in sorted(base.glob("*/summary.json"))}
+    proc = snakemake(finished, "--forcerun", "stitch_e2e")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {p: p.read_bytes() for p in sorted(base.glob("*/summary.json"))} == before
+
+
 def test_rerunning_a_finished_study_runs_nothing(finished):
     proc = snakemake(finished, "-n")
     assert proc.returncode == 0

@@ -44,6 +44,13 @@ class ResultPaths:
     def table(self, sim: str) -> Path:
         return self.base / "tables" / f"{sim}.csv"
 
+    def e2e_dir(self, point_id: str) -> Path:
+        return self.base / "e2e" / point_id
+
+    @property
+    def e2e_summary_csv(self) -> Path:
+        return self.base / "e2e" / "summary.csv"
+
     @property
     def cache(self) -> Path | None:
         """The shared run cache (across studies): ``$EOESIM_CACHE`` or ``<results root>/.cache``."""

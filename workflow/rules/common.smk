@@ -27,10 +27,11 @@ wildcard_constraints:
     study=STUDY.name,
     simulator="|".join(SIMULATORS) or "none",
     run_id="[0-9a-f]{12}",
+    point="[0-9a-f]{12}",
 
 
 def get_final_outputs(wildcards):
-    return [str(PATHS.points_csv)] + [str(PATHS.table(sim)) for sim in SIMULATORS]
+    return [str(PATHS.points_csv), str(PATHS.e2e_summary_csv)] + [str(PATHS.table(sim)) for sim in SIMULATORS]
 
 
 def get_points_json(wildcards):
@@ -80,3 +81,21 @@ def get_surrogate_runs(wildcards):
 
 def get_table_inputs(wildcards):
     return [str(PATHS.run_dir(wildcards.simulator, rid) / "result.csv") for rid in PLAN.runs[wildcards.simulator]]
+
+
+def get_e2e_tables(wildcards):
+    return [str(PATHS.table(sim)) for sim in sorted(PLAN.point_runs[wildcards.point])]
+
+
+def get_point_params(wildcards):
+    return json.dumps(STUDY.point(wildcards.point).params, sort_keys=True)
+
+
+def get_point_runs(wildcards):
+    runs = {sim: {"run_id": rid, "table": str(PATHS.table(sim)), "point": PLAN.runs[sim][rid]}
+            for sim, rid in PLAN.point_runs[wildcards.point].items()}
+    return json.dumps(runs, sort_keys=True)
+
+
+def get_e2e_summaries(wildcards):
+    return [str(PATHS.e2e_dir(p.id) / "summary.json") for p in STUDY.points]

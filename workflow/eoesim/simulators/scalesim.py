@@ -35,12 +35,19 @@ class ScaleSim(Simulator):
     def point_params(self, study: Mapping[str, Any]) -> dict:
         chiplet = study["hardware"]["chiplet"]
         wl = study["workload"]["scalesim"]
-        gemms = []
+        # experts of the same shape share their GEMMs: each distinct GEMM is simulated once, and the row
+        # names every expert it stands for ("code+math")
+        by_shape: dict[tuple, dict] = {}
         for i, spec in enumerate(study["eoe"]["experts"]):
             expert = resolve_expert(spec, f"eoe.experts[{i}]")
             for g in expert.layer_gemms(wl["phase"], wl["seq_len"], wl["batch"]):
-                gemms.append({"name": f"{expert.name}.{g.name}", "expert": expert.name, "gemm": g.name,
-                              "m": g.m, "n": g.n, "k": g.k, "instances": g.instances})
+                key = (g.name, g.m, g.n, g.k, g.instances)
+                if key in by_shape:
+                    by_shape[key]["expert"] += f"+{expert.name}"
+                else:
+                    by_shape[key] = {"expert": expert.name, "gemm": g.name,
+                                     "m": g.m, "n": g.n, "k": g.k, "instances": g.instances}
+        gemms = [dict(g, name=f"{g['expert']}.{g['gemm']}") for g in by_shape.values()]
         return {
             "array_rows": chiplet["array"][0],
             "array_cols": chiplet["array"][1],

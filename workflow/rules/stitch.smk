@@ -1,0 +1,33 @@
+"""End-to-end EoE runs: per design point, stitch the component tables into latency, energy and a timeline."""
+
+
+rule stitch_e2e:
+    input:
+        get_e2e_tables,
+    output:
+        summary="results/{study}/e2e/{point}/summary.json",
+        timeline="results/{study}/e2e/{point}/timeline.json",
+    params:
+        point=get_point_params,
+        runs=get_point_runs,
+    log:
+        "results/{study}/logs/stitch_e2e/{point}.log",
+    localrule: True
+    conda:
+        "../envs/eoesim.yaml"
+    script:
+        "../scripts/stitch_e2e.py"
+
+
+rule summarize_e2e:
+    input:
+        get_e2e_summaries,
+    output:
+        "results/{study}/e2e/summary.csv",
+    log:
+        "results/{study}/logs/summarize_e2e.log",
+    localrule: True
+    conda:
+        "../envs/eoesim.yaml"
+    script:
+        "../scripts/summarize_e2e.py"
