@@ -79,6 +79,29 @@ def cmd_why(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_saturation(args: argparse.Namespace) -> int:
+    from eoesim.jobs import write_csv_atomic
+    from eoesim.saturation import search_saturation
+    from eoesim.simulators.garnet_sweep import rate_grid
+
+    study = load_study(args.config)
+    plan = plan_study(study, load_site_config(args.site))
+    pid = args.point or study.points[0].id
+    study.point(pid)
+    paths = ResultPaths(Path(args.results), study.name)
+    search = search_saturation(plan, pid, rate_grid(args.start, args.stop, args.step), args.factor, paths)
+    out = paths.base / "saturation" / f"garnet_{pid}.csv"
+    write_csv_atomic(search.evaluations, out)
+    res = search.result
+    sys.stdout.write(search.evaluations.to_string(index=False) + "\n")
+    sys.stdout.write(
+        f"design point {pid} ({search.fidelity}): zero-load latency {res.zero_load_latency:.3f} cycles, "
+        f"threshold {res.threshold_latency:.3f}; saturation rate {res.saturation_rate} "
+        f"(last unsaturated {res.last_unsaturated_rate}) pkts/node/cycle; evaluations -> {out}\n"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eoesim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"eoesim {__version__}")
@@ -99,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="a run directory results/<study>/runs/<sim>/<id>, or a study config file")
     p.add_argument("--results", default="results", help="results root (for a study config)")
     p.set_defaults(func=cmd_why)
+    p = sub.add_parser("saturation", help="bisect a Garnet design point's injection rate for saturation")
+    p.add_argument("config")
+    p.add_argument("--point", help="design point id (default: the first point)")
+    p.add_argument("--start", type=float, default=0.02)
+    p.add_argument("--stop", type=float, default=0.9)
+    p.add_argument("--step", type=float, default=0.02)
+    p.add_argument("--factor", type=float, default=3.0, help="saturated: latency > factor x zero-load latency")
+    p.add_argument("--results", default="results")
+    p.set_defaults(func=cmd_saturation)
     return parser
 
 
