@@ -10,6 +10,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/stitch.smk"
+include: "workflow/rules/surrogate.smk"
 
 
 rule all:

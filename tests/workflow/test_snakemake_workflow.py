@@ -92,6 +92,16 @@ def test_e2e_stage_writes_summary_timeline_and_table(finished):
         assert spans and all(e["dur"] >= 0 and "ts" in e and "tid" in e for e in spans)
 
 
+def test_surrogate_refit_on_the_study_runs_and_parity_plots(finished):
+    base = finished / "results" / "tiny"
+    fitted = json.loads((base / "surrogates" / "scalesim.json").read_text())
+    assert fitted["training"]["n_rows"] == 12
+    assert fitted["training"]["dataset"].endswith("tables/scalesim.csv")
+    figures = sorted((base / "figures" / "parity_scalesim").rglob("*.png"))
+    assert {p.parent.name for p in figures} == {"shipped_pack", "study_fit"}
+    assert all(p.stat().st_size > 5000 for p in figures)
+
+
 def test_e2e_summaries_are_deterministic(finished):
     base = finished / "results" / "tiny" / "e2e"
     before = {p: p.read_bytes() for p in sorted(base.glob("*/summary.json"))}
