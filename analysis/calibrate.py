@@ -31,9 +31,9 @@ import pandas as pd
 
 from eoesim.analysis import (surrogate_garnet, surrogate_mqsim, surrogate_ramulator, surrogate_rapidchiplet,
                              surrogate_scalesim)
-from eoesim.analysis.surrogate import (OutOfDomainWarning, Surrogate, _error_summary, _fold_predictions,
-                                       sha256_file)
+from eoesim.analysis.surrogate import OutOfDomainWarning, Surrogate, _error_summary, _fold_predictions
 from eoesim.errors import ConfigError
+from eoesim.provenance import sha256_file
 
 log = logging.getLogger(__name__)
 

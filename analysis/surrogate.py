@@ -19,7 +19,6 @@ simulator (never a class named by the file). The fitting helpers here (``least_s
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import warnings
@@ -66,14 +65,6 @@ def max_ape(actual: np.ndarray, predicted: np.ndarray) -> float:
     """Maximum absolute percentage error (percent)."""
     err = abs_pct_errors(actual, predicted)
     return float(np.max(err)) if err.size else float("nan")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------- domain

@@ -177,7 +177,7 @@ def test_read_trace_parses_the_real_tpcc_trace_head(golden):
 def test_read_trace_is_strict_and_names_the_line(tmp_path, line, what):
     path = tmp_path / "bad.trace"
     path.write_text(f"10 0 0 8 1\n{line}\n")
-    with pytest.raises(ParseError, match=re.escape(f"bad.trace:2: ") + ".*" + re.escape(what)):
+    with pytest.raises(ParseError, match=re.escape("bad.trace:2: ") + ".*" + re.escape(what)):
         read_trace(path)
 
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from eoesim.analysis import calibrate, packs
-from eoesim.analysis.surrogate import OutOfDomainError, OutOfDomainWarning, mape, sha256_file
+from eoesim.analysis.surrogate import OutOfDomainError, OutOfDomainWarning, mape
+from eoesim.provenance import sha256_file
 from eoesim.errors import ConfigError
 
 PACKS = list(calibrate.DATASETS)

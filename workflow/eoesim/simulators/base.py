@@ -17,7 +17,7 @@ import pandas as pd
 
 from eoesim.errors import ConfigError, RenderError, SimulatorUnavailableError
 from eoesim.paths import templates_dir
-from eoesim.runners import DockerRunner, Runner
+from eoesim.runners import DockerRunner, Runner, docker_image_id
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,17 @@ class Simulator(ABC):
                 )
             return DockerRunner(mode="docker", image=image)
         return Runner(mode=self.site.get("mode", "native"))
+
+    def docker_availability(self, version_prefix: str = "") -> Availability:
+        """Availability in docker mode: the image named by ``<name>.image`` exists in the local engine."""
+        image = self.site.get("image")
+        if not image:
+            return Availability(False, "docker", "unknown", f"set {self.name}.image in config/simulators.yaml")
+        try:
+            image_id = docker_image_id(image)
+        except SimulatorUnavailableError as exc:
+            return Availability(False, "docker", "unknown", str(exc))
+        return Availability(True, "docker", f"{version_prefix}image {image_id[:19]}", image)
 
     def identity(self) -> dict[str, Any]:
         """What ran, for run.json and the rows' ``source``: version, mode, binary sha256 or image id."""

@@ -14,7 +14,6 @@ serviced its whole trace (MQSim stops silently at a malformed line).
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import shutil
@@ -27,6 +26,7 @@ import pandas as pd
 
 from eoesim.errors import ParseError, SimulatorError, SimulatorUnavailableError
 from eoesim.paths import project_root
+from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, docker_image_id
 from eoesim.simulators.base import Availability, Resources, Simulator, register
 from eoesim.simulators.mqsim_config import resolve_point
@@ -265,7 +265,7 @@ class MQSim(Simulator):
         exe = self._binary()
         if exe is None or not Path(exe).is_file():
             return Availability(False, "native", "not installed", self._unavailable_detail())
-        version = self.site.get("commit") or f"sha256:{_sha256(Path(exe))[:12]}"
+        version = self.site.get("commit") or f"sha256:{sha256_file(Path(exe))[:12]}"
         return Availability(True, "native", version, exe)
 
     surrogate_columns = {"response_time_us": "device_response_time_mean_us"}
@@ -303,7 +303,7 @@ class MQSim(Simulator):
             ident["image_id"] = docker_image_id(self._image())
         elif avail.available:
             ident["binary"] = avail.detail
-            ident["binary_sha256"] = _sha256(Path(avail.detail))
+            ident["binary_sha256"] = sha256_file(Path(avail.detail))
         return ident
 
 
@@ -313,10 +313,3 @@ def _signal_name(number: int) -> str:
     except ValueError:
         return "unknown signal"
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -358,14 +358,7 @@ class Ramulator(Simulator):
         except ConfigError as exc:
             return Availability(False, self._mode(), "unknown", str(exc))
         if self._mode() == "docker":
-            image = self.site.get("image")
-            if not image:
-                return Availability(False, "docker", "unknown", "set ramulator.image in config/simulators.yaml")
-            try:
-                image_id = docker_image_id(image)
-            except SimulatorUnavailableError as exc:
-                return Availability(False, "docker", "unknown", str(exc))
-            return Availability(True, "docker", f"{variant} image {image_id[:19]}", image)
+            return self.docker_availability(f"{variant} ")
         if variant == "v2.0":
             return self._availability_v20()
         return self._availability_v21()

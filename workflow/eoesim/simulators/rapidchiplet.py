@@ -19,7 +19,6 @@ stays 0), no "ERROR:" line, and the results file; parse then requires every requ
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -31,6 +30,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from eoesim.errors import RenderError, SimulatorError, SimulatorUnavailableError
+from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import rapidchiplet_json
 from eoesim.simulators.base import Availability, Resources, Simulator, register
@@ -288,14 +288,7 @@ class RapidChiplet(Simulator):
     # ---- where it lives -----------------------------------------------------------------------------
     def availability(self) -> Availability:
         if self._mode() == "docker":
-            image = self.site.get("image")
-            if not image:
-                return Availability(False, "docker", "unknown", "set rapidchiplet.image in config/simulators.yaml")
-            try:
-                image_id = docker_image_id(image)
-            except SimulatorUnavailableError as exc:
-                return Availability(False, "docker", "unknown", str(exc))
-            return Availability(True, "docker", f"image {image_id[:19]}", image)
+            return self.docker_availability()
         checkout = self.site.get("checkout")
         if not checkout:
             return Availability(False, "native", "not configured",
@@ -334,7 +327,7 @@ class RapidChiplet(Simulator):
         ident["python"] = self.site.get("python", "python3")
         booksim = checkout / BOOKSIM_BINARY
         if booksim.is_file():
-            ident["booksim_sha256"] = hashlib.sha256(booksim.read_bytes()).hexdigest()
+            ident["booksim_sha256"] = sha256_file(booksim)
         return ident
 
 
