@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean-results
+.PHONY: run test install install-cluster clean-results
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# the SLURM executor plugin (see requirements-cluster.txt for why it is installed without its deps)
+install-cluster: $(STAMP)
+	$(BIN)/pip install --quiet --no-deps -r requirements-cluster.txt
 
 run: $(STAMP)
 	$(BIN)/snakemake

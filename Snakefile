@@ -1,10 +1,21 @@
 """EoE-CoSim: study config -> design points -> simulator runs -> tidy tables. See README.md."""
 from snakemake.utils import min_version
 
+from eoesim.site import load_site_config
+
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
+
+
+# with --sdm apptainer, every rule runs inside the harness image named by harness.container in the site
+# config (config/simulators.yaml or $EOESIM_SIMULATORS), e.g. /path/eoesim.sif
+HARNESS_CONTAINER = load_site_config()["harness"]["container"]
+if HARNESS_CONTAINER:
+
+    container: HARNESS_CONTAINER
+
 
 
 include: "workflow/rules/common.smk"

@@ -26,7 +26,7 @@ POINT = {
 class MustNotRun(Runner):
     """A runner that fails if the simulator is started: proves a result came from the cache."""
 
-    def run(self, argv, rundir, timeout_s):
+    def run(self, argv, rundir, timeout_s, inputs=()):
         raise SimulatorError("the simulator was started although an identical run is cached")
 
 

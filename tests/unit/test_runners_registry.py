@@ -48,6 +48,17 @@ def test_docker_argv_has_no_network_runs_as_user_and_mounts_the_run_dir(tmp_path
     assert Runner(mode="native").command(["a", Path("b")], tmp_path) == ["a", "b"]
 
 
+def test_docker_argv_mounts_rendered_inputs_read_only(tmp_path):
+    (tmp_path / "sub").mkdir()
+    inputs = [tmp_path / "scale.cfg", tmp_path / "sub" / "topology.csv"]
+    argv = DockerRunner(mode="docker", image="sim:1").command(["x"], tmp_path, inputs)
+    mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
+    root = tmp_path.resolve()
+    assert mounts == [f"{root}:/run", f"{root}/scale.cfg:/run/scale.cfg:ro",
+                      f"{root}/sub/topology.csv:/run/sub/topology.csv:ro"]
+    assert argv.index("-w") > argv.index(mounts[-1])  # the read-only mounts shadow the run dir's files
+
+
 def test_registry_rejects_incomplete_and_duplicate_adapters():
     class Incomplete(Simulator):
         name = "incomplete"

@@ -31,7 +31,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     site = load_site_config(args.site)
-    sys.stdout.write(f"eoesim {__version__}; site config: {args.site or site_config_path()}\n")
+    if not args.json:
+        sys.stdout.write(f"eoesim {__version__}; site config: {args.site or site_config_path()}\n")
     rows = []
     for name in sorted(registry()):
         avail = get_simulator(name, site.get(name, {})).availability()

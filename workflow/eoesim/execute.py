@@ -82,14 +82,14 @@ def execute_run(
         inputs = sim.render(point, tmp)
         hashes = input_hashes(tmp, inputs)
         key = run_key(sim.name, sim.adapter_version, content_identity, hashes)
-        argv = runner.command(sim.argv(tmp), tmp)
+        argv = runner.command(sim.argv(tmp), tmp, inputs)
         entry = cache.lookup(sim.name, key) if cache is not None else None
         if entry is not None:
             cache.restore(entry, tmp)
             returncode = json.loads((entry / RUN_JSON).read_text())["exit_code"]
             reused_from = str(entry)
         else:
-            returncode = runner.run(sim.argv(tmp), tmp, timeout_s).returncode
+            returncode = runner.run(sim.argv(tmp), tmp, timeout_s, inputs).returncode
         sim.check(tmp, returncode)
         rows = sim.annotate(sim.parse(tmp), point)
     except (SimulatorError, ParseError) as exc:

@@ -66,16 +66,17 @@ class Runner:
     mode: str
     env: Mapping[str, str] = field(default_factory=dict)
 
-    def command(self, argv: Sequence[str], rundir: Path) -> list[str]:
+    def command(self, argv: Sequence[str], rundir: Path, inputs: Sequence[Path] = ()) -> list[str]:
         return [str(a) for a in argv]
 
-    def run(self, argv: Sequence[str], rundir: Path, timeout_s: float) -> ProcessResult:
-        return run_process(self.command(argv, rundir), rundir, timeout_s, self.env)
+    def run(self, argv: Sequence[str], rundir: Path, timeout_s: float, inputs: Sequence[Path] = ()) -> ProcessResult:
+        return run_process(self.command(argv, rundir, inputs), rundir, timeout_s, self.env)
 
 
 @dataclass(frozen=True)
 class DockerRunner(Runner):
-    """Runs the argv inside ``image`` with no network, as the invoking user, ``rundir`` mounted at /run.
+    """Runs the argv inside ``image`` with no network, as the invoking user, ``rundir`` mounted at /run
+    and the rendered inputs mounted over it read-only.
 
     The adapter's argv must use paths relative to the run directory (the container's working dir).
     """
@@ -83,8 +84,8 @@ class DockerRunner(Runner):
     image: str = ""
     docker: str = "docker"
 
-    def command(self, argv: Sequence[str], rundir: Path) -> list[str]:
-        return docker_argv(self.image, argv, rundir, docker=self.docker, env=self.env)
+    def command(self, argv: Sequence[str], rundir: Path, inputs: Sequence[Path] = ()) -> list[str]:
+        return docker_argv(self.image, argv, rundir, docker=self.docker, env=self.env, readonly=inputs)
 
 
 def docker_argv(
@@ -93,13 +94,20 @@ def docker_argv(
     rundir: Path,
     docker: str = "docker",
     env: Mapping[str, str] | None = None,
+    readonly: Sequence[Path] = (),
 ) -> list[str]:
-    """``docker run --rm --network none --user UID:GID -v RUNDIR:/run -w /run IMAGE ARGV...``."""
+    """``docker run --rm --network none --user UID:GID -v RUNDIR:/run [-v INPUT:/run/INPUT:ro ...] -w /run
+    IMAGE ARGV...`` (``readonly``: files inside ``rundir`` the simulator may read but not change)."""
     cmd = [
         docker, "run", "--rm", "--network", "none",
         "--user", f"{os.getuid()}:{os.getgid()}",
-        "-v", f"{Path(rundir).resolve()}:/run", "-w", "/run",
+        "-v", f"{Path(rundir).resolve()}:/run",
     ]
+    for path in readonly:
+        rel = Path(os.path.relpath(Path(path).absolute(), Path(rundir).absolute()))
+        if rel.parts and rel.parts[0] != "..":
+            cmd += ["-v", f"{Path(rundir).resolve() / rel}:/run/{rel.as_posix()}:ro"]
+    cmd += ["-w", "/run"]
     for key, value in sorted((env or {}).items()):
         cmd += ["-e", f"{key}={value}"]
     return cmd + [image] + [str(a) for a in argv]
@@ -116,3 +124,13 @@ def docker_image_id(image: str, docker: str = "docker") -> str:
     if proc.returncode != 0:
         raise SimulatorUnavailableError(f"docker image {image!r} is not available: {proc.stderr.strip()}")
     return proc.stdout.strip()
+
+
+def docker_image_label(image: str, label: str, docker: str = "docker") -> str | None:
+    """The value of ``label`` on ``image`` (None when the image has no such label)."""
+    proc = subprocess.run(
+        [docker, "image", "inspect", "--format", f'{{{{ index .Config.Labels "{label}" }}}}', image],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+    )
+    value = proc.stdout.strip()
+    return value if proc.returncode == 0 and value and value != "<no value>" else None

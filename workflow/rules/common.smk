@@ -21,6 +21,8 @@ SIMULATORS = sorted(PLAN.runs)
 SIMULATED = PLAN.simulators("simulate")
 SURROGATE = PLAN.simulators("surrogate")
 NO_MATCH = "(?!x)x"
+#: resources of the light rules that run on the submitting host (still declared, for profiles and SLURM)
+LOCAL_RESOURCES = {"mem_mb": 1024, "runtime": 10, "cpus_per_task": 1}
 #: simulated components whose study table is in their calibration dataset's format, so the study's own
 #: real runs can refit the surrogate form (the others are fitted from analysis/calibration/ datasets)
 FITTABLE = [sim for sim in SIMULATED if sim in ("scalesim",)]

@@ -8,6 +8,9 @@ rule write_points:
         points=get_points_json,
     log:
         "results/{study}/logs/write_points.log",
+    threads: 1
+    resources:
+        **LOCAL_RESOURCES,
     localrule: True
     conda:
         "../envs/eoesim.yaml"
@@ -31,6 +34,7 @@ rule run_simulator:
     resources:
         mem_mb=get_run_mem_mb,
         runtime=get_run_runtime,
+        cpus_per_task=get_run_threads,
     conda:
         "../envs/eoesim.yaml"
     script:
@@ -46,6 +50,9 @@ rule collect_table:
         simulator="|".join(SIMULATED) or NO_MATCH,
     log:
         "results/{study}/logs/collect_{simulator}.log",
+    threads: 1
+    resources:
+        **LOCAL_RESOURCES,
     localrule: True
     conda:
         "../envs/eoesim.yaml"
@@ -63,6 +70,9 @@ rule predict_surrogate:
         strict=config["strict_surrogate_domain"],
     log:
         "results/{study}/logs/predict_{simulator}.log",
+    threads: 1
+    resources:
+        **LOCAL_RESOURCES,
     localrule: True
     conda:
         "../envs/eoesim.yaml"

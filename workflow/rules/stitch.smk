@@ -12,6 +12,9 @@ rule stitch_e2e:
         runs=get_point_runs,
     log:
         "results/{study}/logs/stitch_e2e/{point}.log",
+    threads: 1
+    resources:
+        **LOCAL_RESOURCES,
     localrule: True
     conda:
         "../envs/eoesim.yaml"
@@ -26,6 +29,9 @@ rule summarize_e2e:
         "results/{study}/e2e/summary.csv",
     log:
         "results/{study}/logs/summarize_e2e.log",
+    threads: 1
+    resources:
+        **LOCAL_RESOURCES,
     localrule: True
     conda:
         "../envs/eoesim.yaml"

@@ -10,6 +10,9 @@ rule fit_surrogate:
         simulator="|".join(FITTABLE) or NO_MATCH,
     log:
         "results/{study}/logs/fit_surrogate_{simulator}.log",
+    threads: 1
+    resources:
+        **LOCAL_RESOURCES,
     localrule: True
     conda:
         "../envs/eoesim.yaml"
@@ -27,6 +30,9 @@ rule plot_parity:
         simulator="|".join(FITTABLE) or NO_MATCH,
     log:
         "results/{study}/logs/plot_parity_{simulator}.log",
+    threads: 1
+    resources:
+        **LOCAL_RESOURCES,
     localrule: True
     conda:
         "../envs/eoesim.yaml"

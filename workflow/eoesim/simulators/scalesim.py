@@ -15,7 +15,7 @@ import pandas as pd
 
 from eoesim.eoe.expert import resolve_expert
 from eoesim.errors import SimulatorError, SimulatorUnavailableError
-from eoesim.runners import STDOUT_LOG, DockerRunner, Runner, docker_image_id
+from eoesim.runners import STDOUT_LOG, DockerRunner, Runner, docker_image_id, docker_image_label
 from eoesim.simulators.base import Availability, Resources, Simulator, register
 from eoesim.simulators.scalesim_reports import REPORTS, read_reports
 
@@ -25,6 +25,8 @@ CONFIG_FILE = "scale.cfg"
 TOPOLOGY_FILE = "topology.csv"
 LAYOUT_FILE = "layout.csv"
 COMPLETE_BANNER = "SCALE SIM Run Complete"
+#: image label with the scalesim version a SCALE-Sim image provides (set by containers/Dockerfile)
+VERSION_LABEL = "io.eoesim.scalesim.version"
 
 
 @register
@@ -140,11 +142,13 @@ class ScaleSim(Simulator):
 
     def availability(self) -> Availability:
         if self._mode() == "docker":
-            try:
-                image_id = docker_image_id(self._image())
-            except SimulatorUnavailableError as exc:
-                return Availability(False, "docker", "unknown", str(exc))
-            return Availability(True, "docker", f"image {image_id[:19]}", self._image())
+            avail = self.docker_availability()
+            if not avail.available:
+                return avail
+            # the harness image states the scalesim version it installed (containers/Dockerfile), so that
+            # docker-mode rows carry the same source as python-mode rows; run.json keeps the image id
+            version = docker_image_label(self._image(), VERSION_LABEL)
+            return Availability(True, "docker", version or avail.version, avail.detail)
         try:
             version = importlib.metadata.version("scalesim")
         except importlib.metadata.PackageNotFoundError:
