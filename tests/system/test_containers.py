@@ -11,6 +11,7 @@ sources). No image registry is used. If no engine can be started, the tests FAIL
 from __future__ import annotations
 
 import json
+import sys
 import os
 import shutil
 
@@ -82,6 +83,24 @@ def test_image_meets_the_scalesim_contract(image):
     assert doctor.returncode == 0, doctor.stderr
     rows = {r["simulator"]: r for r in json.loads(doctor.stdout)}
     assert rows["scalesim"]["available"] and rows["scalesim"]["version"] == "3.0.0"
+
+
+def test_doctor_checks_a_configured_image_against_the_contract(image, tmp_path):
+    """`eoesim doctor` runs external/simulators.yaml's image_check commands inside configured images."""
+    from eoesim.contracts import check_image
+
+    assert all(c.ok for c in check_image("scalesim", {"image": image}))
+    garnet = check_image("garnet", {"image": image, "binary": "/opt/gem5/gem5.opt", "configs": "/opt/gem5/configs"})
+    assert not any(c.ok for c in garnet) and garnet[0].command == ("test", "-x", "/opt/gem5/gem5.opt")
+    assert "set mqsim.image_binary" in check_image("mqsim", {"image": image, "image_binary": None})[0].detail
+    site = tmp_path / "site.yaml"
+    site.write_text(f"scalesim: {{mode: docker, image: '{image}'}}\n"
+                    f"garnet: {{mode: docker, image: '{image}', binary: /opt/gem5/gem5.opt, configs: /opt/gem5/configs}}\n")
+    proc = run([sys.executable, "-m", "eoesim.cli", "doctor", "--json"], timeout=300,
+               env={"EOESIM_SIMULATORS": str(site)})
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["simulator"]: r for r in json.loads(proc.stdout)}
+    assert rows["scalesim"]["available"] and all(c["ok"] for c in rows["scalesim"]["contract"])
 
 
 def test_compose_workflow_gives_the_same_tables_as_the_native_run(image, native, tmp_path):

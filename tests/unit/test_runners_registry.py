@@ -97,3 +97,13 @@ def test_docker_mode_without_image_says_which_key_to_set():
     with pytest.raises(SimulatorUnavailableError, match="set scalesim.image"):
         sim.runner()
     assert sim.availability().available is False
+
+
+def test_every_adapter_has_a_pinned_upstream_and_an_image_contract():
+    from eoesim.contracts import load_contracts
+
+    contracts = load_contracts()
+    assert set(contracts) == set(registry())
+    for name, entry in contracts.items():
+        assert entry["upstream"] and entry["version"] and entry["license"] and entry["contract"], name
+        assert entry["image_check"] and all(isinstance(cmd, list) and cmd for cmd in entry["image_check"]), name

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from eoesim import __version__
 from eoesim.config import load_study
+from eoesim.contracts import check_image
 from eoesim.errors import EoesimError
 from eoesim.plan import ResultPaths, plan_study
 from eoesim.simulators.base import get_simulator, registry
@@ -36,8 +37,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     rows = []
     for name in sorted(registry()):
         avail = get_simulator(name, site.get(name, {})).availability()
-        rows.append({"simulator": name, "available": avail.available, "mode": avail.mode,
-                     "version": avail.version, "detail": avail.detail})
+        row = {"simulator": name, "available": avail.available, "mode": avail.mode,
+               "version": avail.version, "detail": avail.detail}
+        if avail.mode == "docker" and avail.available:
+            checks = check_image(name, site[name])
+            row["contract"] = [{"command": list(c.command), "ok": c.ok, "detail": c.detail} for c in checks]
+            row["available"] = all(c.ok for c in checks)
+        rows.append(row)
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
@@ -45,6 +51,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             state = "available" if r["available"] else "NOT available"
             sys.stdout.write(f"{r['simulator']:<14} {state:<14} mode={r['mode']:<8} version={r['version']}"
                              f"{'  (' + r['detail'] + ')' if r['detail'] else ''}\n")
+            for check in r.get("contract", []):
+                mark = "ok  " if check["ok"] else "FAIL"
+                sys.stdout.write(f"    image contract {mark} {' '.join(check['command'])}: {check['detail']}\n")
     return 0
 
 
