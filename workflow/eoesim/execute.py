@@ -71,6 +71,10 @@ def execute_run(
     instead of running the simulator (and still checked and parsed); a new successful run is stored.
     """
     final_dir = Path(final_dir)
+    # a run killed hard (kill -9, power loss) leaves its temporary directory behind; one job owns a run id
+    # at a time (Snakemake: one job per output), so any such leftover of this run id is garbage
+    for stale in final_dir.parent.glob(f".tmp-{final_dir.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = final_dir.parent / f".tmp-{final_dir.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     started, t0 = _now(), time.monotonic()
