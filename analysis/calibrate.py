@@ -76,18 +76,18 @@ DATASETS: dict[str, Dataset] = {
 NOTES: dict[str, list[str]] = {
     "scalesim": ["Exact on every calibration row (the form is SCALE-Sim's own compute model); valid for "
                  "interface_bandwidth calc only (no DRAM stalls)."],
-    "garnet": ["Steady-state latency only: injection rates above 0.6 x the fitted saturation rate are outside the "
-               "domain (up to 0.7 x: max error 19 %; beyond: no steady state in gem5's fixed-length runs)."],
+    "garnet": ["Validated up to 0.9 x the fitted saturation rate, which is capped by the accepted throughput "
+               "gem5 measured under overload (max error 7.9 % inside the domain)."],
     "ramulator": ["Latency inside the knee (0.85-1.05 x the fitted bandwidth ceiling) is outside the domain: leaving "
                   "one load level out errs by up to 3x there. Below the knee the measured curves are not smooth "
                   "(e.g. DDR4 sequential 34, 40, 38, 48 ns at 0.1-0.65 of peak): ~5 % when a load level is held out.",
                   "read_fraction is fitted at 0.7 and 1.0 only; in between the curve parameters are interpolated."],
-    "mqsim": ["Does not reach the 3 % target: ~15 % CV MAPE on response time. MQSim's mixed read/write capacity is "
-              "set by its write-cache/firmware path (barely scales with channels) and is only captured on average; "
-              "saturation throughput itself errs by ~25 %, so the load fraction the queueing term sees is uncertain."],
-    "rapidchiplet": ["Hotspot traffic: RapidChiplet draws the hotspots at random; the surrogate predicts the "
-                     "expectation over the draw, so hotspot throughput errs by ~40 % (latency is unaffected). "
-                     "random_uniform/transpose throughput is exact."],
+    "mqsim": ["Does not reach the 3 % target: ~6 % CV, ~7 % leave-one-load/size-out on response time within "
+              "0.7 x the fitted saturation; the runs themselves vary 1-17 % between seeds at 0.75 x; an off-grid spot "
+              "check errs ~10 %, biased low."],
+    "rapidchiplet": ["Hotspot metrics are exact given the run's seed column (RapidChiplet's Python RNG seed, "
+                     "which picks the hotspots); without it the query is out of domain. random_uniform/transpose "
+                     "throughput is exact."],
     "rapidchiplet_booksim": ["random_uniform traffic, mesh/torus only in the training data; points above 0.8 x the "
                              "fitted saturation are single noisy BookSim runs and outside the domain."],
 }

@@ -12,9 +12,13 @@ generators do. Links:
 
 Routing is RapidChiplet's ``shortest_path_lowest_id_first`` (SPLIF): minimal hop count, and among
 equally short next hops the lowest chiplet id. Traffic weights are RapidChiplet's: random_uniform
-and transpose send 1/n_dst of a unit load per source; hotspot sends p=0.5 to n=4 hotspots picked at
-random (RapidChiplet draws them from Python's RNG), here replaced by its expectation over the choice
-of hotspots.
+and transpose send 1/n_dst of a unit load per source; hotspot sends p=0.5 to n=4 hotspots and the
+rest to the other chiplets. RapidChiplet draws the hotspots with ``random.sample(chiplet_ids, 4)``
+from Python's global RNG, and nothing else in a SPLIF run draws from it before that call (the only
+other users are the permutation pattern and the ``sptmr`` routing), so a run seeded with
+``random.seed(seed)`` picks exactly ``hotspot_set(n, seed)`` - the same Mersenne-Twister stream
+and the same ``sample`` algorithm (CPython >= 3.2). With the seed the hotspot metrics are computed
+exactly; without it the traffic is replaced by its expectation over the choice of hotspots.
 
 For each (topology, rows, cols, traffic) the module returns the traffic-weighted mean hop count and
 mean span, the (hops, span) pairs of all communicating chiplets, the largest directed link load per
@@ -22,6 +26,7 @@ unit injection and the number of PHYs per chiplet. Cached; pure Python (millisec
 """
 from __future__ import annotations
 
+import random
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from functools import lru_cache
@@ -107,7 +112,43 @@ class RouteStats:
     total_load: float
 
 
-def _traffic(n: int, traffic: str, rows: int, cols: int) -> dict[tuple[int, int], float]:
+def hotspot_set(n_chiplets: int, seed: int) -> tuple[int, ...]:
+    """The hotspot chiplets RapidChiplet picks after ``random.seed(seed)`` (its generate_hotspot_traffic).
+
+    ``random.sample(range(n), k)`` and ``random.sample(list(range(n)), k)`` draw the same numbers (the
+    algorithm only indexes the population); the order matters for nothing downstream.
+    """
+    return tuple(random.Random(int(seed)).sample(range(n_chiplets), min(N_HOTSPOTS, n_chiplets)))
+
+
+def _hotspot_traffic(n: int, hotspots: tuple[int, ...]) -> dict[tuple[int, int], float]:
+    """RapidChiplet's hotspot traffic for a known hotspot set, per source chiplet (unit load per source).
+
+    A source sends p to the hotspots other than itself and 1 - p to the other non-hotspots; when a
+    group has no destination its share is carried to the next group only (hotspots -> others), as
+    in RapidChiplet's loop - so with n = 4 chiplets (all hotspots) half of every source's load is
+    dropped, which lowers the aggregate load.
+    """
+    hot = [c for c in range(n) if c in set(hotspots)]
+    others = [c for c in range(n) if c not in set(hotspots)]
+    out: dict[tuple[int, int], float] = {}
+    for s in range(n):
+        unused = 0.0
+        for group, share in ((hot, P_HOTSPOT), (others, 1.0 - P_HOTSPOT)):
+            share += unused
+            active = [d for d in group if d != s]
+            if active:
+                for d in active:
+                    out[(s, d)] = share / len(active)
+            else:
+                unused = share
+    return out
+
+
+def _traffic(n: int, traffic: str, rows: int, cols: int,
+             hotspots: tuple[int, ...] | None = None) -> dict[tuple[int, int], float]:
+    if traffic == "hotspot" and hotspots is not None:
+        return _hotspot_traffic(n, hotspots)
     out: dict[tuple[int, int], float] = {}
     if traffic == "random_uniform":
         for s in range(n):
@@ -133,9 +174,19 @@ def _traffic(n: int, traffic: str, rows: int, cols: int) -> dict[tuple[int, int]
     return out
 
 
-@lru_cache(maxsize=512)
-def route_stats(topology: str, rows: int, cols: int, traffic: str) -> RouteStats:
-    """Route statistics of one design (``rows`` = hexamesh radius and ``cols`` ignored for hexamesh)."""
+def n_chiplets_of(topology: str, rows: int, cols: int) -> int:
+    """Chiplet count of a design (``rows`` = hexamesh radius)."""
+    return 3 * rows * (rows + 1) + 1 if topology == "hexamesh" else rows * cols
+
+
+@lru_cache(maxsize=2048)
+def route_stats(topology: str, rows: int, cols: int, traffic: str,
+                hotspots: tuple[int, ...] | None = None) -> RouteStats:
+    """Route statistics of one design (``rows`` = hexamesh radius and ``cols`` ignored for hexamesh).
+
+    ``hotspots``: the hotspot chiplets of hotspot traffic (``hotspot_set``); None = expectation over
+    a uniformly random choice.
+    """
     if topology == "hexamesh":
         n, links = _hexamesh_links(rows)
         n_phys = 6
@@ -161,7 +212,7 @@ def route_stats(topology: str, rows: int, cols: int, traffic: str) -> RouteStats
         for u in range(n):
             if u != dst:
                 nexthop[(u, dst)] = min((v, s) for v, s in adj[u] if dist.get(v, 1 << 30) == dist[u] - 1)
-    flows = _traffic(n, traffic, rows, cols)
+    flows = _traffic(n, traffic, rows, cols, hotspots)
     load: dict[tuple[int, int], float] = defaultdict(float)
     pairs, wsum, hsum, lsum, ssum = [], 0.0, 0.0, 0.0, 0.0
     for (s, d), w in flows.items():

@@ -293,6 +293,8 @@ class MQSim(Simulator):
                 "request_size_KiB": io["request_size_kib"],
                 "read_fraction": reads / (reads + writes) if reads + writes else 1.0,
                 "offered_load_MBps": size_bytes / gap_us if gap_us else float("inf"),
+                # an expert load or checkpoint is one contiguous LBA range, read/written in order
+                "pattern": "sequential",
             })
         return pd.DataFrame(rows)
 

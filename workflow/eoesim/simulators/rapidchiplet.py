@@ -314,6 +314,8 @@ class RapidChiplet(Simulator):
         return pd.DataFrame([{
             "record": "package", "topology": point["topology"], "traffic_pattern": point["traffic"]["pattern"],
             "n_chiplets": rows * cols, "grid_rows": rows, "grid_cols": cols, "hex_radius": 0,
+            # the RNG seed that picks hotspot chiplets, as the rendered run uses it
+            "seed": point["seed"] or 0,
         }])
 
     def identity(self) -> dict[str, Any]:
