@@ -85,6 +85,12 @@ def get_run_runtime(wildcards):
     return _run_resources(wildcards).runtime_min
 
 
+def get_surrogate_packs(wildcards):
+    from eoesim.analysis.packs import SIMULATOR_PACKS, pack_path
+
+    return [str(pack_path(pack)) for pack in SIMULATOR_PACKS[wildcards.simulator]]
+
+
 def get_surrogate_runs(wildcards):
     return json.dumps(PLAN.runs[wildcards.simulator], sort_keys=True)
 

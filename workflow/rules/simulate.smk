@@ -61,6 +61,8 @@ rule collect_table:
 
 
 rule predict_surrogate:
+    input:
+        get_surrogate_packs,
     output:
         "results/{study}/tables/{simulator}.csv",
     wildcard_constraints:
