@@ -16,6 +16,7 @@ from eoesim.config import Study, point_id
 from eoesim.errors import ConfigError
 from eoesim.reuse import cache_root
 from eoesim.simulators.base import Simulator, get_simulator, registry
+from eoesim.stitch.e2e import check_point
 from eoesim.surrogates import surrogate_status
 from eoesim.site import load_site_config
 
@@ -131,6 +132,8 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
         sample = sim.point_params(study.points[0].params)
         fidelity[name] = choose_fidelity(sim, requested[name], sample)
     for p in study.points:
+        # the EoE description's cross-field rules (morphology names, capacities, trace file), before any job
+        check_point(p.params, base_dir=Path.cwd())
         point_runs[p.id] = {}
         for name, choice in fidelity.items():
             sim = get_simulator(name, site.get(name, {}))
