@@ -358,7 +358,7 @@ class Garnet(Simulator):
         detail = f"{where}; {what}; Garnet_standalone {'built in' if info.garnet_standalone else 'NOT built in'} " \
                  f"(from {info.how})"
         if not info.garnet_standalone:
-            detail += "; garnet_synth_traffic.py needs a Garnet_standalone build (scons build/Garnet_standalone/gem5.opt)"
+            detail += "; garnet_synth_traffic.py needs a Garnet_standalone build (build/Garnet_standalone/gem5.opt)"
         return Availability(info.garnet_standalone, mode, info.version, detail)
 
     def identity(self) -> dict[str, Any]:
