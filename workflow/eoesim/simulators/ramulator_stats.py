@@ -169,10 +169,7 @@ def load_v20_stdout(path: Path, expected_channels: int | None = None) -> RawStat
     if not isinstance(doc, dict) or not isinstance(doc.get("MemorySystem"), dict):
         raise ParseError(path, "stats YAML has no MemorySystem mapping (output truncated?)", last_line)
     mem = doc["MemorySystem"]
-    for key in V20_MEMORY_STATS:
-        if key not in mem:
-            raise ParseError(path, f"MemorySystem lacks {key} (output truncated?)", last_line)
-        _number(mem[key], path, f"MemorySystem.{key}", None)
+    _require_numbers(mem, V20_MEMORY_STATS, "MemorySystem", path, last_line)
     blocks = mem.get("Controller")
     blocks = list(blocks) if isinstance(blocks, Repeated) else ([blocks] if blocks is not None else [])
     controllers: dict[int, dict[str, Any]] = {}
@@ -194,6 +191,14 @@ def load_v20_stdout(path: Path, expected_channels: int | None = None) -> RawStat
     return RawStats("v2.0", path, dict(mem), controllers, str(frontend.get("impl", "")), last_line)
 
 
+def _require_numbers(mapping: dict, keys, label: str, path: Path, last_line: int) -> None:
+    """Every key of ``keys`` is in ``mapping`` and numeric, else ParseError (the output was cut short)."""
+    for key in keys:
+        if key not in mapping:
+            raise ParseError(path, f"{label} lacks {key} (output truncated?)", last_line)
+        _number(mapping[key], path, f"{label}.{key}", None)
+
+
 def load_v21_stats(path: Path, expected_channels: int | None = None) -> RawStats:
     """Read a Ramulator 2.1 stats file (``json.dump(sim.stats)`` or ``sim.stats_yaml``)."""
     path = Path(path)
@@ -211,10 +216,7 @@ def load_v21_stats(path: Path, expected_channels: int | None = None) -> RawStats
     if not isinstance(doc, dict) or not isinstance(doc.get("memory_system"), dict):
         raise ParseError(path, "stats have no memory_system mapping", last_line)
     mem = doc["memory_system"]
-    for key in V21_MEMORY_STATS:
-        if key not in mem:
-            raise ParseError(path, f"memory_system lacks {key}", last_line)
-        _number(mem[key], path, f"memory_system.{key}", None)
+    _require_numbers(mem, V21_MEMORY_STATS, "memory_system", path, last_line)
     ctrl = mem.get("controller")
     blocks = ctrl if isinstance(ctrl, list) else ([ctrl] if ctrl is not None else [])
     controllers: dict[int, dict[str, Any]] = {}
