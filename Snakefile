@@ -9,6 +9,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 # with --sdm apptainer, every rule runs inside the harness image named by harness.container in the site
 # config (config/simulators.yaml or $EOESIM_SIMULATORS), e.g. /path/eoesim.sif
 HARNESS_CONTAINER = load_site_config()["harness"]["container"]
@@ -22,6 +25,12 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/stitch.smk"
 include: "workflow/rules/surrogate.smk"
+include: "workflow/rules/figures_e2e.smk"
+include: "workflow/rules/figures_components.smk"
+include: "workflow/rules/dse.smk"
+include: "workflow/rules/sanity.smk"
+include: "workflow/rules/failure.smk"
+include: "workflow/rules/lowering.smk"
 
 
 rule all:

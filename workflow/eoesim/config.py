@@ -23,7 +23,7 @@ from eoesim.schema import iter_value_errors, load_schema, validate_against
 
 POINT_ID_LEN = 12
 #: keys of the study that are not parameters of a design point
-NON_PARAMETER_KEYS = ("study", "sweep")
+NON_PARAMETER_KEYS = ("study", "sweep", "figures", "dse", "sanity")
 
 
 def validate(config: Mapping[str, Any], source: str = "config") -> dict:

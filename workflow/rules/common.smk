@@ -35,13 +35,20 @@ wildcard_constraints:
     point="[0-9a-f]{12}",
 
 
+#: functions of no arguments, each returning more targets of `rule all`; a rules file registers its own
+FINAL_TARGETS = []
+
+
 def get_final_outputs(wildcards):
-    return (
+    targets = (
         [str(PATHS.points_csv), str(PATHS.e2e_summary_csv)]
         + [str(PATHS.table(sim)) for sim in SIMULATORS]
         + [str(PATHS.base / "surrogates" / f"{sim}.json") for sim in FITTABLE]
         + [str(PATHS.base / "figures" / f"parity_{sim}") for sim in FITTABLE]
     )
+    for extra in FINAL_TARGETS:
+        targets += [str(t) for t in extra()]
+    return targets
 
 
 def get_points_json(wildcards):

@@ -1,0 +1,1 @@
+"""Design-space exploration: sampled sweeps, Pareto fronts and the refine step."""
