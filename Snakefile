@@ -32,6 +32,7 @@ include: "workflow/rules/dse.smk"
 include: "workflow/rules/sanity.smk"
 include: "workflow/rules/failure.smk"
 include: "workflow/rules/lowering.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

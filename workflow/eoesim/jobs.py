@@ -34,10 +34,15 @@ def run_simulation(
 
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
     """Write a CSV through a temporary file and a rename, so no reader ever sees half a table."""
+    write_text_atomic(path, frame.to_csv(index=False))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary file and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
+    tmp.write_text(text)
     tmp.replace(path)
 
 

@@ -26,7 +26,11 @@ rule summarize_e2e:
     input:
         get_e2e_summaries,
     output:
-        "results/{study}/e2e/summary.csv",
+        report(
+            "results/{study}/e2e/summary.csv",
+            caption="../report/e2e_summary.rst",
+            category="End-to-end",
+        ),
     log:
         "results/{study}/logs/summarize_e2e.log",
     threads: 1
