@@ -33,6 +33,7 @@ include: "workflow/rules/sanity.smk"
 include: "workflow/rules/failure.smk"
 include: "workflow/rules/lowering.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/calibrate.smk"
 
 
 rule all:
