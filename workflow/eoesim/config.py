@@ -16,6 +16,8 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
+from eoesim.dse.objectives import check_dse
+from eoesim.dse.sampling import check_ranges, sample_rows
 from eoesim.eoe.expert import Expert, resolve_expert
 from eoesim.errors import ConfigError
 from eoesim.provenance import canonical_json
@@ -69,35 +71,52 @@ def get_path(config: Mapping[str, Any], key: str) -> Any:
     return node
 
 
+def _unknown_key(where: str, key: str) -> str:
+    near = [k for k in sweepable_keys() if k.split(".")[0] == key.split(".")[0]] or sweepable_keys()
+    return f"{where}: unknown key path {key!r}; allowed: dotted paths such as {near[:12]}"
+
+
+def _is_known(key: str) -> bool:
+    return schema_at(key) is not None and key.split(".")[0] not in NON_PARAMETER_KEYS
+
+
 def _check_sweep(sweep: Mapping[str, Any], source: str) -> None:
     problems = []
     for kind in ("grid", "zip"):
         for key, values in sweep.get(kind, {}).items():
             where = f"sweep.{kind}.{key}"
-            sub = schema_at(key)
-            if sub is None or key.split(".")[0] in NON_PARAMETER_KEYS:
-                near = [k for k in sweepable_keys() if k.split(".")[0] == key.split(".")[0]] or sweepable_keys()
-                problems.append(f"{where}: unknown key path {key!r}; allowed: dotted paths such as {near[:12]}")
+            if not _is_known(key):
+                problems.append(_unknown_key(where, key))
                 continue
             for i, value in enumerate(values):
-                problems += iter_value_errors(value, sub, ["sweep", kind, key, i])
+                problems += iter_value_errors(value, schema_at(key), ["sweep", kind, key, i])
+    ranges = (sweep.get("sample") or {}).get("ranges", {})
+    unknown = [key for key in ranges if not _is_known(key)]
+    problems += [_unknown_key(f"sweep.sample.ranges.{key}", key) for key in unknown]
+    problems += check_ranges({k: v for k, v in ranges.items() if k not in unknown}, schema_at)
     lengths = {k: len(v) for k, v in sweep.get("zip", {}).items()}
     if len(set(lengths.values())) > 1:
         problems.append(f"sweep.zip: lists of unequal length {lengths}; allowed: lists of one common length")
-    overlap = set(sweep.get("grid", {})) & set(sweep.get("zip", {}))
-    if overlap:
-        problems.append(f"sweep: keys {sorted(overlap)} are in both grid and zip; allowed: each key in one of them")
+    kinds = {"grid": set(sweep.get("grid", {})), "zip": set(sweep.get("zip", {})), "sample": set(ranges)}
+    for (a, keys_a), (b, keys_b) in itertools.combinations(kinds.items(), 2):
+        if keys_a & keys_b:
+            problems.append(f"sweep: keys {sorted(keys_a & keys_b)} are in both {a} and {b}; "
+                            "allowed: each key in one of grid, zip and sample")
     if problems:
         raise ConfigError(f"{source}: invalid sweep:\n  " + "\n  ".join(problems))
 
 
-def expand_sweep(sweep: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The overrides of each design point: the grid's cartesian product times the zip's rows, in order."""
+def expand_sweep(sweep: Mapping[str, Any], seed: int = 1) -> list[dict[str, Any]]:
+    """The overrides of each design point: the grid's cartesian product times the zip's rows times the
+    sampled points (``sweep.sample``, seeded by its own seed or else ``seed``), in order."""
     grid = sweep.get("grid", {})
     zipped = sweep.get("zip", {})
+    sample = sweep.get("sample")
     grid_rows = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
     zip_rows = [dict(zip(zipped, row)) for row in zip(*zipped.values())] if zipped else [{}]
-    return [{**g, **z} for g in grid_rows for z in zip_rows]
+    sample_seed = seed if not sample or sample.get("seed") is None else sample["seed"]
+    sample_rows_ = sample_rows(sample, sample_seed, schema_at) if sample else [{}]
+    return [{**g, **z, **s} for g in grid_rows for z in zip_rows for s in sample_rows_]
 
 
 def point_id(params: Mapping[str, Any]) -> str:
@@ -127,7 +146,8 @@ class Study:
 
     @property
     def sweep_keys(self) -> list[str]:
-        return list(self.config["sweep"]["grid"]) + list(self.config["sweep"]["zip"])
+        sweep = self.config["sweep"]
+        return list(sweep["grid"]) + list(sweep["zip"]) + list((sweep.get("sample") or {}).get("ranges", {}))
 
     def point(self, pid: str) -> DesignPoint:
         for p in self.points:
@@ -145,18 +165,25 @@ def _check_semantics(params: Mapping[str, Any], where: str) -> None:
         resolve_expert(spec, f"{where}eoe.experts[{i}]")
 
 
+def _point_params(validated: Mapping[str, Any]) -> dict:
+    """A design point's parameters: the validated point minus the non-parameter sections (the validator
+    fills them with their defaults), so editing figures, dse, sanity or the sweep never changes point ids."""
+    return {k: v for k, v in validated.items() if k not in NON_PARAMETER_KEYS}
+
+
 def build_study(config: Mapping[str, Any], source: str = "config") -> Study:
     """Validate a config mapping and expand it into a Study with its design points."""
     data = validate(config, source)
     _check_sweep(data["sweep"], source)
+    check_dse(data["dse"], source)
     base = {k: v for k, v in data.items() if k not in NON_PARAMETER_KEYS}
     points, seen = [], set()
-    for overrides in expand_sweep(data["sweep"]):
+    for overrides in expand_sweep(data["sweep"], data["seed"]):
         params = copy.deepcopy(base)
         for key, value in overrides.items():
             set_path(params, key, value)
         label = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
-        params = validate(params, f"{source} (design point {label})" if label else source)
+        params = _point_params(validate(params, f"{source} (design point {label})" if label else source))
         _check_semantics(params, f"{source}: " + (f"design point {label}: " if label else ""))
         pid = point_id(params)
         if pid in seen:
