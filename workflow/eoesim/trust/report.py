@@ -1,0 +1,52 @@
+"""Run the sanity checks of one study and write checks.csv plus an HTML summary for the Snakemake report."""
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from eoesim.trust.checks import raise_on_errors, registry, run_checks
+
+log = logging.getLogger(__name__)
+STATUS_ORDER = {"fail": 0, "warn": 1, "pass": 2}
+
+
+def load_tables(paths: list[str | Path]) -> dict[str, pd.DataFrame]:
+    """``tables/<simulator>.csv`` files by simulator name (the file stem)."""
+    return {Path(p).stem: pd.read_csv(p) for p in paths}
+
+
+def summary_html(results: pd.DataFrame, study: str) -> str:
+    """A self-contained HTML page: counts, then one table row per (check, simulator), worst first."""
+    counts = results["status"].value_counts().to_dict()
+    ordered = results.assign(_o=results["status"].map(STATUS_ORDER)).sort_values(["_o", "check", "simulator"])
+    colour = {"fail": "#f4cccc", "warn": "#fff2cc", "pass": "#d9ead3"}
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in results.columns)
+    body = "".join(
+        f"<tr style='background:{colour[r['status']]}'>"
+        + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in results.columns) + "</tr>"
+        for _, r in ordered.iterrows()
+    )
+    why = "".join(f"<li><b>{html.escape(c.name)}</b> ({c.severity}): {html.escape(c.why)}</li>"
+                  for c in registry().values())
+    return (f"<html><head><meta charset='utf-8'><title>Sanity checks: {html.escape(study)}</title></head><body>"
+            f"<h1>Sanity checks of study {html.escape(study)}</h1>"
+            f"<p>{counts.get('fail', 0)} failed, {counts.get('warn', 0)} warnings, {counts.get('pass', 0)} passed.</p>"
+            f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>"
+            f"<h2>Why each check exists</h2><ul>{why}</ul></body></html>")
+
+
+def sanity_check_study(tables: list[str | Path], runs_root: str | Path, overrides: Mapping[str, str],
+                       checks_csv: str | Path, summary: str | Path, study: str) -> pd.DataFrame:
+    """Check every table; raise SanityCheckError (nothing written) when an error-severity check fails."""
+    results = run_checks(load_tables(tables), Path(runs_root), overrides)
+    for row in results[results["status"] != "pass"].itertuples():
+        log.warning("%s [%s] %s: %s (%s)", row.check, row.simulator, row.status, row.message, row.sample_rows)
+    raise_on_errors(results)
+    Path(checks_csv).parent.mkdir(parents=True, exist_ok=True)
+    results.to_csv(checks_csv, index=False)
+    Path(summary).write_text(summary_html(results, study))
+    return results
