@@ -14,6 +14,9 @@ the grid's snake walk (``Hardware.snake_order``), so neighbouring experts land o
   experts live on several chiplets; request r uses replica ``r mod replicas``.
 
 A placement is a tuple of replicas, each a tuple of the chiplets its shards run on.
+
+When a chiplet fails (eoesim.stitch.failures), ``failover_chiplet`` picks the chiplet that takes over all
+it ran - a spare (idle) one or the least-loaded one in use - and ``move_chiplet`` rewrites the placements.
 """
 from __future__ import annotations
 
@@ -85,3 +88,53 @@ def build_mapping(cfg: Mapping[str, Any] | None, order: Sequence[str], hw: Hardw
     else:
         raise ConfigError(f"{path}.strategy: {strategy!r} is not allowed; allowed: {list(STRATEGIES)}")
     return ExpertMapping(strategy=strategy, placements=placements, router_chiplet=router)
+
+
+FAILOVER_POLICIES = ("spare", "least_loaded")
+
+
+def chiplet_load(mapping: ExpertMapping, popularity: Mapping[str, float]) -> dict[int, float]:
+    """Expected share of expert runs per chiplet: each expert's popularity split over its replicas (every
+    shard of a replica carries the replica's share)."""
+    load: dict[int, float] = {}
+    for expert, reps in mapping.placements.items():
+        for rep in reps:
+            for chip in rep:
+                load[chip] = load.get(chip, 0.0) + popularity.get(expert, 0.0) / len(reps)
+    return load
+
+
+def failover_chiplet(mapping: ExpertMapping, failed: int, policy: str, hw: Hardware,
+                     popularity: Mapping[str, float], dead: set[int], path: str = "failures") -> int:
+    """The chiplet that takes over everything ``failed`` ran (its experts and, if it is the router, routing).
+
+    ``spare``: the nearest chiplet (fewest hops, then lowest id) that hosts no expert and is not the router;
+    ``least_loaded``: co-location - among the surviving chiplets already in use (hosting an expert or the
+    router; any surviving chiplet if none is), the one with the least expected load (``chiplet_load``),
+    ties by hops then id. Idle chiplets are left alone, so the two policies differ whenever spares exist.
+    ``dead`` are chiplets that failed earlier (never chosen).
+    """
+    alive = [c for c in range(hw.n_chiplets) if c != failed and c not in dead]
+    load = chiplet_load(mapping, popularity)
+    if policy == "spare":
+        candidates = [c for c in alive if c not in load and c != mapping.router_chiplet]
+        if not candidates:
+            raise ConfigError(f"{path}.policy: 'spare' but no chiplet is free when chiplet {failed} fails (every "
+                              "surviving chiplet hosts an expert or the router); allowed: least_loaded, or a mapping "
+                              "that leaves a chiplet free")
+        return min(candidates, key=lambda c: (hw.hops(failed, c), c))
+    if policy == "least_loaded":
+        if not alive:
+            raise ConfigError(f"{path}: chiplet {failed} fails and no chiplet survives; allowed: at least one "
+                              "chiplet that never fails")
+        used = [c for c in alive if c in load or c == mapping.router_chiplet] or alive
+        return min(used, key=lambda c: (load.get(c, 0.0), hw.hops(failed, c), c))
+    raise ConfigError(f"{path}.policy: {policy!r} is not allowed; allowed: {list(FAILOVER_POLICIES)}")
+
+
+def move_chiplet(mapping: ExpertMapping, failed: int, to: int) -> ExpertMapping:
+    """The mapping with chiplet ``failed`` replaced by ``to`` in every placement (and as the router)."""
+    placements = {e: tuple(tuple(to if c == failed else c for c in rep) for rep in reps)
+                  for e, reps in mapping.placements.items()}
+    router = to if mapping.router_chiplet == failed else mapping.router_chiplet
+    return ExpertMapping(strategy=mapping.strategy, placements=placements, router_chiplet=router)

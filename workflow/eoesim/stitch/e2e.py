@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from eoesim.stitch.components import ComponentModel
 from eoesim.stitch.energy import EnergyModel
+from eoesim.stitch.failures import failure_summary
 from eoesim.stitch.lowering import OpGraph, _Lowerer, gc_paused, lower
 from eoesim.stitch.scheduler import Schedule, schedule
 from eoesim.stitch.summary import summarize
@@ -41,8 +42,12 @@ def stitch_point(params: Mapping[str, Any], model: ComponentModel | None = None,
     servers = [r.servers for r in graph.resources]
     with gc_paused():
         sched = schedule(graph.res, graph.dur, graph.release, graph.dep_src, graph.dep_dst, servers,
-                         graph.rel if graph.has_rel else None, graph.res2, graph.dur2, graph.rel2)
-    return E2EResult(summarize(graph, sched, grid_intensity(params, energy)), graph, sched)
+                         graph.rel if graph.has_rel else None, graph.res2, graph.dur2, graph.rel2, graph.disruptions)
+    summary = summarize(graph, sched, grid_intensity(params, energy))
+    if graph.failure is not None:  # recovery is measured against the same requests stitched without failures
+        base = stitch_point({k: v for k, v in params.items() if k != "failures"}, model, seed, base_dir, energy)
+        summary.update(failure_summary(graph, sched, base.graph, base.schedule))
+    return E2EResult(summary, graph, sched)
 
 
 def check_point(params: Mapping[str, Any], base_dir: str | Path | None = None) -> None:

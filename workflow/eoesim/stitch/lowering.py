@@ -32,6 +32,10 @@ A compute phase (prefill, decode, merge) is one op holding two resources: it sta
 and HBM are both free, holds HBM for its transfer time and the chiplet until both its compute and its
 transfer are done (the roofline max on an idle system: a chiplet cannot compute ahead of its weights).
 Lowering happens in arrival order, which also decides cache residency.
+
+Failures (``failures``, see eoesim.stitch.failures): when lowering reaches the first request arriving at or
+after a chiplet failure, the reloads of the failed chiplet's experts are emitted (released at the
+failure, request -1) and the requests from there on are lowered onto the mapping after the failure.
 """
 from __future__ import annotations
 
@@ -58,6 +62,8 @@ from eoesim.errors import ConfigError
 from eoesim.stitch.components import ComponentModel, TableComponentModel
 from eoesim.stitch.costs import CostBook, allreduce_bytes
 from eoesim.stitch.energy import COMPONENTS, EnergyModel
+from eoesim.stitch.failures import ChipletFailure, FailureRun, disruptions, plan_failures
+from eoesim.stitch.scheduler import Disruptions
 
 OP_KINDS = ("route", "load_ssd", "load_ddr", "prefetch_ssd", "prefetch_ddr", "prefill", "decode", "transfer",
             "allreduce", "compose", "merge")
@@ -110,10 +116,16 @@ class OpGraph:
     cache: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
     gemms: list = field(default_factory=list)  # every distinct GEMM the component model was asked about
+    failure: FailureRun | None = None  # the point's failures (None: nothing fails)
 
     @property
     def n_ops(self) -> int:
         return int(self.res.shape[0])
+
+    @property
+    def disruptions(self) -> Disruptions | None:
+        """What the scheduler must apply (failures), or None."""
+        return self.failure.disruptions if self.failure is not None else None
 
 
 class _Lowerer:
@@ -152,6 +164,7 @@ class _Lowerer:
                               "allowed: a boolean or an integer >= 0")
         if self.cache.policy == "static":
             self.prefetch_n = 0  # nothing moves under a static hot set
+        self.failures = plan_failures(params.get("failures"), self.hw, self.mapping, self.popularity, self.sizes)
         scfg = {**STITCH_DEFAULTS, **(params.get("stitch") or {})}
         self.chunk = int(scfg["decode_chunk_tokens"])
         if self.chunk < 0:
@@ -188,6 +201,10 @@ class _Lowerer:
         self.extra_energy = dict.fromkeys(COMPONENTS, 0.0)
         self.ready: dict[Any, list[int]] = {}
         self.ddr_ready: dict[Any, int] = {}
+        self.fail_ops: list[int] = []  # reload ops of failures, released at their failure
+        self.fail_release: list[float] = []
+        self.gates: list[list[int]] = []  # per chiplet failure: its reload ops
+        self.reload_src: list[dict[str, str]] = []  # per chiplet failure: expert -> tier reloaded from
 
     @staticmethod
     def _all_nodes(node: Node):
@@ -239,6 +256,32 @@ class _Lowerer:
         if self.cache.policy != "static":
             self.ready[key] = [d_op]
         return [d_op]
+
+    def fail_chiplet(self, f: ChipletFailure) -> None:
+        """Reload the failed chiplet's experts that are in HBM (from DDR, else SSD -> DDR) for its
+        replacement, released at the failure; lower later requests onto the mapping after it."""
+        em, gate, src = self.energy_model, [], {}
+        for name, nbytes in f.moved:
+            if self.cache.resident(name) != "hbm":
+                continue
+            deps: list[int] = []
+            if name not in self.cache.ddr.items:
+                s_op = self.op(self.SSD, self.costs.ssd(nbytes), K_LOAD_SSD, [])
+                self.ssd_ops.append((s_op, name))
+                self.extra_energy["ddr"] += em.memory_j(nbytes, "ddr")
+                self.fail_ops.append(s_op)
+                deps = [s_op]
+            d_op = self.op(self.DDR, self.costs.memory(nbytes, "ddr"), K_LOAD_DDR, deps)
+            self.extra_energy["hbm"] += em.memory_j(nbytes, "hbm")
+            self.fail_ops.append(d_op)
+            gate.append(d_op)
+            self.ready[name] = [d_op]
+            src[name] = "ssd" if deps else "ddr"
+        self.fail_release += [f.at_s] * (len(self.fail_ops) - len(self.fail_release))
+        self.gates.append(gate)
+        self.reload_src.append(src)
+        self.mapping = f.mapping_after
+        self.rchip = f.mapping_after.router_chiplet
 
     def prefetch(self, names: list[str], deps: list[int]) -> None:
         for name in names[: self.prefetch_n]:
@@ -415,12 +458,17 @@ class _Lowerer:
         rq = self.requests
         prompt, output = rq.prompt_tokens.tolist(), rq.output_tokens.tolist()
         root = self.morph.root
+        pending = list(self.failures.chiplets) if self.failures is not None else []
         for r in range(len(rq)):
+            while pending and pending[0].at_s <= rq.arrival_s[r]:
+                self.fail_chiplet(pending.pop(0))
             self.r, self.p_tok, self.o_tok = r, prompt[r], output[r]
             self.req_start.append(len(self.d_cnt))
             first, ends, _ = self.lower_node(root, [], self.rchip, self.p_tok)
             self.first.extend((r, i) for i in first)
             self.end.extend((r, i) for i in ends)
+        while pending:
+            self.fail_chiplet(pending.pop(0))
         fr = np.array(self.first, dtype=np.int64).reshape(-1, 2)
         en = np.array(self.end, dtype=np.int64).reshape(-1, 2)
         c_dur, c_en, c_rel, c_has, c_lab, c_bytes = self.costs.columns()
@@ -444,14 +492,22 @@ class _Lowerer:
                 a, b = divmod(p, n_lab)
                 names = set(self.costs.label_names[a].split("+")) | set(self.costs.label_names[b].split("+"))
                 label[pair == p] = self.costs.label_id(frozenset(names))
+        release = rq.arrival_s[req]
+        transfers = np.array(self.xfers, dtype=float).reshape(-1, 4)
+        failure = None
+        if self.failures is not None:
+            req[self.fail_ops] = -1
+            release[self.fail_ops] = self.fail_release
+            failure = FailureRun(self.failures, disruptions(self.failures, self.hw, len(self.resources), self.gates,
+                                                            transfers, self.model), self.reload_src)
         return OpGraph(
             resources=self.resources,
             res=ops[:, 0].copy(), dur=c_dur[cost], rel=c_rel[cost], res2=res2.copy(),
             dur2=np.where(has2, c_dur[c2], 0.0), rel2=np.where(has2, c_rel[c2], 0.0),
-            release=rq.arrival_s[req], kind=kind, req=req, label=label,
+            release=release, kind=kind, req=req, label=label,
             dep_src=np.array(self.d_src, dtype=np.int64), dep_dst=dep_dst,
             nbytes=c_bytes[cost], nbytes2=np.where(has2, c_bytes[c2], 0.0),
-            transfers=np.array(self.xfers, dtype=float).reshape(-1, 4), loads=self.ssd_ops,
+            transfers=transfers, loads=self.ssd_ops,
             first_req=fr[:, 0], first_op=fr[:, 1], end_req=en[:, 0], end_op=en[:, 1],
             label_names=list(self.costs.label_names), energy_j=energy,
             has_rel=bool(c_has[cost].any() or c_has[c2][has2].any()),
@@ -464,7 +520,7 @@ class _Lowerer:
                   "expert_popularity": {e: self.popularity[e] for e in self.morph.placement_order()},
                   "decode_chunk_tokens": self.chunk, "prefetch": self.prefetch_n,
                   "distinct_gemms": len(self.costs.gemms_queried())},
-            gemms=self.costs.gemms_queried(),
+            gemms=self.costs.gemms_queried(), failure=failure,
         )
 
 

@@ -17,13 +17,36 @@ Error propagation (when ``rel`` is given): each op's finish-time variance is the
 decided its start - the dependency that finished last, the op it queued behind, or none when it started
 at its release - plus ``(rel * dur)^2`` (or ``(rel2 * dur2)^2`` when the secondary part is longer):
 independent errors across ops, accumulated along the path that determined each finish time.
+
+Failures (``disruptions``, built by eoesim.stitch.failures): a chiplet failing at ``t_f`` serves no op
+that would finish after ``t_f``. An op taken from the heap whose (would-be) finish on a failed chiplet is
+after ``t_f`` moves to the chiplet's replacement: not started yet -> re-mapped; started before ``t_f``
+(in flight) -> aborted at ``t_f`` (the chiplet was busy until then) and re-executed from the start. Either
+way it becomes ready again at ``t_f`` or when the failure's reload ops (the moved experts' weights) have
+all finished, whichever is later, and is scheduled on its new chiplet like any op. A degraded link
+lengthens the network ops whose route crosses it and that start after the degradation by their
+serialization time x (1 / bandwidth_factor - 1) (the slowest degraded link on the route counts).
+With disruptions, ``res`` and ``dur`` are updated in place to where and how long each op finally ran.
 """
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+
+@dataclass
+class Disruptions:
+    """What fails while the schedule runs (see the module docstring); built by eoesim.stitch.failures."""
+
+    fail_at: list[float]  # per resource: when it fails (inf = never)
+    replacement: list[int]  # per resource: the resource its ops move to after it failed (-1 = none)
+    gate_of: list[int]  # per resource: the reload group its moved ops wait for (-1 = none)
+    gates: list[list[int]]  # per reload group: its ops (the moved experts' weight loads)
+    slow: dict[int, tuple[float, list[tuple[float, float]]]] = field(default_factory=dict)
+    # ^ network op -> (serialization seconds, [(degraded from, bandwidth factor), ...] of the links it crosses)
 
 
 @dataclass
@@ -33,6 +56,9 @@ class Schedule:
     lane: np.ndarray  # server index within the op's primary resource
     busy_s: np.ndarray  # per resource: total service time (dur on primaries + dur2 on secondaries)
     var: np.ndarray | None  # per op: variance of the finish time (s^2), when errors were propagated
+    #: with disruptions: ``moved`` [(op, from resource, to resource, aborted at or None)], ``slowed`` [op],
+    #: ``gate_s`` [time each reload group finished]
+    disrupted: dict[str, Any] | None = None
 
     @property
     def makespan_s(self) -> float:
@@ -48,7 +74,8 @@ def _successors(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[list[int], li
 
 def schedule(res: np.ndarray, dur: np.ndarray, release: np.ndarray, dep_src: np.ndarray, dep_dst: np.ndarray,
              servers: list[int], rel: np.ndarray | None = None, res2: np.ndarray | None = None,
-             dur2: np.ndarray | None = None, rel2: np.ndarray | None = None) -> Schedule:
+             dur2: np.ndarray | None = None, rel2: np.ndarray | None = None,
+             disruptions: Disruptions | None = None) -> Schedule:
     n = int(res.shape[0])
     nres = len(servers)
     if dep_src.size and (dep_src >= dep_dst).any():
@@ -76,6 +103,17 @@ def schedule(res: np.ndarray, dur: np.ndarray, release: np.ndarray, dep_src: np.
         var = [0.0] * n
         why = [-1] * n  # dependency that set the ready time
         last = [-1] * nres  # last op served on each single-server resource
+    never = float("inf")
+    fail_at = disruptions.fail_at if disruptions is not None else [never] * nres
+    if disruptions is not None:
+        slow = disruptions.slow
+        gate_left = [len(g) for g in disruptions.gates]
+        gate_of_op = {op: k for k, g in enumerate(disruptions.gates) for op in g}
+        gate_s = [never if left else 0.0 for left in gate_left]
+        waiting: list[list[int]] = [[] for _ in disruptions.gates]
+        moved: list[tuple[int, int, int, float | None]] = []
+        slowed: list[int] = []
+        aborted_busy = [0.0] * nres
     roots = np.flatnonzero(np.bincount(dep_dst, minlength=n) == 0)
     roots = roots[np.argsort(release[roots], kind="stable")].tolist()
     root_t = [ready[i] for i in roots]
@@ -108,13 +146,34 @@ def schedule(res: np.ndarray, dur: np.ndarray, release: np.ndarray, dep_src: np.
                     if track:
                         prev = last[r2]
                 d2 = dur2_l[i]
-                free[r2] = (t if t > s else s) + d2
                 if d2 > d:
                     d = d2
             if t >= s:
                 s = t
                 prev = why[i] if track else -1
             e = s + d
+            if e > fail_at[r]:  # the chiplet fails before this op would finish: move it
+                tf = fail_at[r]
+                if s < tf:  # in flight: the work until the failure is lost
+                    aborted_busy[r] += tf - s
+                    if r2 >= 0:
+                        free[r2] = s + dur2_l[i]
+                    moved.append((i, r, disruptions.replacement[r], tf))
+                else:
+                    moved.append((i, r, disruptions.replacement[r], None))
+                res_l[i] = disruptions.replacement[r]
+                if ready[i] < tf:
+                    ready[i] = tf
+                k = disruptions.gate_of[r]
+                if gate_s[k] == never:
+                    waiting[k].append(i)
+                else:
+                    if gate_s[k] > ready[i]:
+                        ready[i] = gate_s[k]
+                    push(heap, (ready[i], i))
+                continue
+            if r2 >= 0:
+                free[r2] = s + dur2_l[i]
             free[r] = e
             if track:
                 last[r] = i
@@ -123,6 +182,13 @@ def schedule(res: np.ndarray, dur: np.ndarray, release: np.ndarray, dep_src: np.
         else:
             f, srv, prev_op = pop(pool)
             s = t if t >= f else f
+            if disruptions is not None and i in slow:
+                ser, links = slow[i]
+                factor = min((b for a, b in links if a <= s), default=1.0)
+                if factor < 1.0:
+                    d += ser * (1.0 / factor - 1.0)
+                    dur_l[i] = d
+                    slowed.append(i)
             e = s + d
             push(pool, (e, srv, i))
             lane[i] = srv
@@ -143,11 +209,28 @@ def schedule(res: np.ndarray, dur: np.ndarray, release: np.ndarray, dep_src: np.
             indeg[j] -= 1
             if indeg[j] == 0:
                 push(heap, (ready[j], j))
-    if any(indeg):
+        if disruptions is not None and i in gate_of_op:  # a reload finished; its group may release moved ops
+            k = gate_of_op[i]
+            gate_left[k] -= 1
+            if not gate_left[k]:
+                gate_s[k] = max(finish[g] for g in disruptions.gates[k])
+                for j in waiting[k]:
+                    if gate_s[k] > ready[j]:
+                        ready[j] = gate_s[k]
+                    push(heap, (ready[j], j))
+                waiting[k] = []
+    if any(indeg) or (disruptions is not None and any(waiting)):
         raise ValueError("op graph: some ops never became ready (a dependency cycle)")
+    disrupted = None
+    if disruptions is not None:
+        res[:] = res_l
+        dur[:] = dur_l
+        disrupted = {"moved": moved, "slowed": slowed, "gate_s": gate_s, "aborted_busy_s": aborted_busy}
     busy = np.bincount(res, weights=dur, minlength=nres) if n else np.zeros(nres)
     has2 = res2 >= 0
     if has2.any():
         busy = busy + np.bincount(res2[has2], weights=dur2[has2], minlength=nres)
+    if disruptions is not None:
+        busy = busy + np.array(aborted_busy)
     return Schedule(start=np.array(start), finish=np.array(finish), lane=np.array(lane, dtype=np.int64),
-                    busy_s=busy, var=np.array(var) if track else None)
+                    busy_s=busy, var=np.array(var) if track else None, disrupted=disrupted)
