@@ -18,7 +18,10 @@ Definitions (seconds unless the key says otherwise):
 - ``component_sources``: op counts per (op kind, provenance label); a label is the ``+``-joined set of
   the ``fidelity:source`` of every component answer the op used (e.g. its GEMMs and its HBM traffic);
   ``fidelity_ops``: how many ops used each fidelity (an op using two counts for both);
-- ``ops``: op counts per kind.
+- ``ops``: op counts per kind;
+- ``latency_breakdown_s``: where the mean request's e2e latency goes, by category (mean over requests of
+  seconds; the categories of a request sum to its e2e latency, so their means sum to ``e2e_latency_s.mean``).
+  See :func:`latency_breakdown` for the attribution.
 
 Nothing here depends on wall-clock time, so the same inputs give the same summary.
 """
@@ -34,6 +37,13 @@ from eoesim.stitch.lowering import OP_KINDS, OpGraph, kind_counts
 from eoesim.stitch.scheduler import Schedule
 
 PERCENTILES = (50, 95, 99)
+#: categories of the latency breakdown, in stacking order
+BREAKDOWN_CATEGORIES = ("routing", "expert_load", "compute", "memory", "network", "composition", "queueing")
+#: breakdown category of each op kind's service time (see latency_breakdown)
+KIND_CATEGORY = {"route": "routing", "load_ssd": "expert_load", "load_ddr": "expert_load",
+                 "prefetch_ssd": "expert_load", "prefetch_ddr": "expert_load", "prefill": "compute",
+                 "decode": "compute", "merge": "compute", "transfer": "network", "allreduce": "network",
+                 "compose": "composition"}
 
 
 def _stats(x: np.ndarray) -> dict[str, float | None]:
@@ -54,6 +64,63 @@ def request_times(graph: OpGraph, sched: Schedule) -> tuple[np.ndarray, np.ndarr
     np.maximum.at(first, graph.first_req, sched.finish[graph.first_op])
     np.maximum.at(end, graph.end_req, sched.finish[graph.end_op])
     return first, end
+
+
+def latency_breakdown(graph: OpGraph, sched: Schedule) -> np.ndarray:
+    """Seconds of each request's e2e latency per category (rows: requests, columns: BREAKDOWN_CATEGORIES).
+
+    Attribution along the request's critical path, walked back from its completing op (the end op that
+    finishes last) to its arrival. An op's ready time is the later of its release and its dependencies'
+    finishes; the op covers ``[ready, finish]`` of the path:
+
+    - ``[ready, start]``: waiting for a busy resource (or, for a compute phase, for HBM) -> ``queueing``;
+    - ``[start, finish]``: its service, in the category of its kind (KIND_CATEGORY); a compute phase
+      (prefill, decode, merge) that holds HBM longer than it computes (memory-bound) splits it into
+      ``compute`` for the first ``dur`` seconds and ``memory`` for the rest (its HBM transfer time beyond
+      its compute time).
+
+    The walk continues at the dependency that finished last (it set the ready time) and stops where the
+    ready time is at or before the request's arrival. A dependency on another request's op (an expert
+    load still in flight) is followed too - waiting for it is expert load - and clipped at this request's
+    arrival. The segments tile ``[arrival, completion]`` without gaps, so a request's categories sum to
+    its e2e latency; a single request on an idle system has no queueing.
+    """
+    n_req = len(graph.requests)
+    rows = [[0.0] * len(BREAKDOWN_CATEGORIES) for _ in range(n_req)]
+    col = {c: j for j, c in enumerate(BREAKDOWN_CATEGORIES)}
+    kind_col = [col[KIND_CATEGORY[k]] for k in OP_KINDS]
+    c_compute, c_memory, c_queue = col["compute"], col["memory"], col["queueing"]
+    order = np.argsort(graph.dep_dst, kind="stable")
+    preds = graph.dep_src[order].tolist()
+    ptr = np.searchsorted(graph.dep_dst[order], np.arange(graph.n_ops + 1)).tolist()
+    last = np.lexsort((sched.finish[graph.end_op], graph.end_req))
+    is_last = np.r_[graph.end_req[last][1:] != graph.end_req[last][:-1], True]
+    end_of = dict(zip(graph.end_req[last][is_last].tolist(), graph.end_op[last][is_last].tolist()))
+    start, finish = sched.start.tolist(), sched.finish.tolist()
+    release, dur, kind = graph.release.tolist(), graph.dur.tolist(), graph.kind.tolist()
+    split = ((graph.res2 >= 0) & (graph.dur2 > graph.dur)).tolist()
+    arrival = graph.requests.arrival_s.tolist()
+    for r, i in end_of.items():
+        t0 = arrival[r]
+        row = rows[r]
+        while True:
+            s, f = start[i], finish[i]
+            if split[i]:
+                c_end = s + dur[i]
+                row[c_compute] += max(0.0, c_end - max(s, t0))
+                row[c_memory] += max(0.0, f - max(c_end, t0))
+            else:
+                row[kind_col[kind[i]]] += max(0.0, f - max(s, t0))
+            ready, pred = release[i], -1
+            for k in range(ptr[i], ptr[i + 1]):
+                j = preds[k]
+                if finish[j] > ready:
+                    ready, pred = finish[j], j
+            row[c_queue] += max(0.0, s - max(ready, t0))
+            if pred < 0 or ready <= t0:
+                break
+            i = pred
+    return np.array(rows).reshape(n_req, len(BREAKDOWN_CATEGORIES))
 
 
 def summarize(graph: OpGraph, sched: Schedule, grid_intensity_gco2_per_kwh: float) -> dict[str, Any]:
@@ -118,6 +185,7 @@ def summarize(graph: OpGraph, sched: Schedule, grid_intensity_gco2_per_kwh: floa
         "component_sources": sources,
         "fidelity_ops": dict(sorted(fidelity_ops.items())),
         "ops": {"total": graph.n_ops, **kind_counts(graph)},
+        "latency_breakdown_s": dict(zip(BREAKDOWN_CATEGORIES, latency_breakdown(graph, sched).mean(axis=0).tolist())),
         "model": graph.info,
     }
 
@@ -144,4 +212,6 @@ def summary_row(point_id: str, summary: dict[str, Any]) -> dict[str, Any]:
     row["carbon_g_per_1k_tokens"] = summary["carbon_g_per_1k_tokens"]
     err = summary["latency_rel_error"]
     row["e2e_latency_rel_error_mean"] = err["e2e_mean"] if err else None
+    for k, v in summary["latency_breakdown_s"].items():
+        row[f"breakdown_{k}_s"] = v
     return row
