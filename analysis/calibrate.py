@@ -112,6 +112,16 @@ def _summaries(frame: pd.DataFrame, pred: pd.DataFrame, outputs, inside: np.ndar
             "in_domain": _error_summary(frame[inside], pred[inside], outputs)}
 
 
+def cv_predictions(make: Callable[[], Surrogate], frame: pd.DataFrame) -> pd.DataFrame:
+    """Out-of-fold predictions of every output (the k-fold CV the packs' errors are computed from).
+
+    ``frame`` must have a 0..n-1 index (``reset_index(drop=True)``): the folds are positions.
+    """
+    order = np.random.default_rng(CV_SEED).permutation(len(frame))
+    folds = [np.sort(f) for f in np.array_split(order, CV_FOLDS)]
+    return _fold_predictions(make, frame, folds)
+
+
 def validate(model: Surrogate, frame: pd.DataFrame, breakdown: str | None = None) -> dict:
     """In-sample, k-fold CV and leave-one-group-out errors of ``model``'s class on ``frame``."""
     make = type(model)
@@ -122,9 +132,7 @@ def validate(model: Surrogate, frame: pd.DataFrame, breakdown: str | None = None
         fitted = model.predict(frame, check=False)
     out: dict = {"in_sample": _summaries(frame, fitted, model.outputs, inside),
                  "n_rows": int(len(frame)), "n_in_domain": int(inside.sum())}
-    order = np.random.default_rng(CV_SEED).permutation(len(frame))
-    folds = [np.sort(f) for f in np.array_split(order, CV_FOLDS)]
-    cv_pred = _fold_predictions(make, frame, folds)
+    cv_pred = cv_predictions(make, frame)
     out["cv"] = {"k": CV_FOLDS, "seed": CV_SEED, **_summaries(frame, cv_pred, model.outputs, inside)}
     if breakdown:
         out["cv_by_" + breakdown] = {
@@ -176,11 +184,20 @@ def fit_pack(name: str, raw: pd.DataFrame, source: Path | None = None, validate_
     return model
 
 
+def write_pack(name: str, dataset: Path, out: Path, notes: list[str] | None = None) -> Path:
+    """Fit and validate pack ``name`` on the dataset CSV ``dataset`` (its hash goes into the pack); write ``out``.
+
+    Used for the shipped datasets (``calibrate``) and for datasets made from a study's real runs (rule
+    calibrate_pack, eoesim.analysis.study_calibration); ``notes`` are added to the pack's notes.
+    """
+    model = fit_pack(name, pd.read_csv(dataset), Path(dataset))
+    model.notes = [*model.notes, *(notes or [])]
+    return model.save(Path(out))
+
+
 def calibrate(name: str, calibration_dir: Path | None = None, out_dir: Path | None = None) -> Path:
     """Fit, validate and write ``<out_dir>/<name>.json`` from the shipped calibration dataset."""
-    src = dataset_path(name, calibration_dir)
-    model = fit_pack(name, pd.read_csv(src), src)
-    return model.save(Path(out_dir or PACKS_DIR) / f"{name}.json")
+    return write_pack(name, dataset_path(name, calibration_dir), Path(out_dir or PACKS_DIR) / f"{name}.json")
 
 
 def main(argv: list[str] | None = None) -> int:

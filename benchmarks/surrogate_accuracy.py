@@ -19,58 +19,35 @@ from pathlib import Path
 import pandas as pd
 
 from eoesim.analysis import calibrate
+from eoesim.analysis.accuracy import TARGET_PCT, Errors, metric_errors
 from eoesim.analysis.packs import PACKS_DIR, available_packs, load_pack
-
-TARGET_PCT = 3.0
-
-
-def _num(x) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def rows_for(model) -> list[dict]:
+    """The printed rows of one pack (errors from eoesim.analysis.accuracy, the figure's source too)."""
     v = model.validation
     out = []
-    for metric in model.outputs:
-        scope = "in_domain"
-        cv = v.get("cv", {}).get(scope, {}).get(metric, {})
-        if not cv.get("n"):   # e.g. a saturation throughput, measured only on rows outside the load domain
-            scope = "all_rows"
-            cv = v.get("cv", {}).get(scope, {}).get(metric, {})
-        groups = {col: g.get(scope, {}).get(metric, {}) for col, g in v.get("group_holdout", {}).items()}
-        g_txt = "; ".join(f"{col}: {_num(g.get('mape_pct')):.2f}" for col, g in groups.items()
-                          if math.isfinite(_num(g.get("mape_pct"))))
-        worst = max([_num(cv.get("max_ape_pct"))] + [_num(g.get("max_ape_pct")) for g in groups.values()],
-                    key=lambda x: -1 if math.isnan(x) else x)
-        primary = metric in model.primary
-        cv_mape = _num(cv.get("mape_pct"))
-        status = ""
-        if primary:
-            held = [_num(g.get("mape_pct")) for g in groups.values()]
-            held = [h for h in held if math.isfinite(h)]
-            status = "ok" if cv_mape <= TARGET_PCT and all(h <= TARGET_PCT for h in held) else "MISSES 3%"
+    for e in metric_errors(model):
+        g_txt = "; ".join(f"{col}: {g.mape_pct:.2f}" for col, g in e.held_out.items() if math.isfinite(g.mape_pct))
         out.append({
-            "pack": model.pack or model.simulator,
-            "metric": metric + (" *" if primary else "") + (" (all rows)" if scope == "all_rows" else ""),
-            "n_train": model.training.get("n_train", {}).get(metric, ""),
-            "cv_mape_pct": round(cv_mape, 2),
+            "pack": e.pack,
+            "metric": e.metric + (" *" if e.primary else "") + (" (all rows)" if e.scope == "all_rows" else ""),
+            "n_train": "" if e.n_train is None else e.n_train,
+            "cv_mape_pct": round(e.cv.mape_pct, 2),
             "group_held_out_mape_pct": g_txt or "-",
-            "max_err_pct": round(worst, 1),
-            "target": status,
+            "max_err_pct": round(e.max_err_pct, 1),
+            "target": ("ok" if e.meets_target else f"MISSES {TARGET_PCT:g}%") if e.primary else "",
             "domain": f"{v.get('n_in_domain', '?')}/{v.get('n_rows', '?')} rows; "
                       + " | ".join(model.domain.constraints[:1]),
         })
         by = [k for k in v if k.startswith("cv_by_")]
-        if primary and by:
+        if e.primary and by:
             for level, stats in v[by[0]].items():
-                s = stats.get(metric, {})
-                if s.get("n"):
-                    out.append({"pack": "", "metric": f"  {by[0][6:]}={level}", "n_train": s.get("n"),
-                                "cv_mape_pct": round(_num(s.get("mape_pct")), 2), "group_held_out_mape_pct": "",
-                                "max_err_pct": round(_num(s.get("max_ape_pct")), 1), "target": "", "domain": ""})
+                s = Errors.from_dict(stats.get(e.metric, {}))
+                if s.n:
+                    out.append({"pack": "", "metric": f"  {by[0][6:]}={level}", "n_train": s.n,
+                                "cv_mape_pct": round(s.mape_pct, 2), "group_held_out_mape_pct": "",
+                                "max_err_pct": round(s.max_ape_pct, 1), "target": "", "domain": ""})
     return out
 
 

@@ -115,16 +115,6 @@ def test_calibrate_regenerates_a_pack(tmp_path):
         assert fresh["params"][k] == pytest.approx(v, rel=1e-6, abs=1e-9)
 
 
-def test_parity_plots_are_written_per_metric(tmp_path):
-    from eoesim.analysis.parity import parity_plot
-
-    model = packs.load_pack("garnet")
-    frame = calibrate.DATASETS["garnet"].training_frame(pd.read_csv(calibrate.dataset_path("garnet")))
-    paths = parity_plot(model, frame, tmp_path)
-    assert [p.name for p in paths] == ["parity_garnet_avg_packet_latency_cycles.png", "parity_garnet_avg_hops.png"]
-    assert all(p.stat().st_size > 5000 for p in paths)
-
-
 @pytest.mark.slow
 def test_scalesim_pack_matches_a_fresh_real_run_outside_the_training_shapes(tmp_path):
     """Runs the real SCALE-Sim (PyPI scalesim, through the harness) on GEMMs and arrays not in the dataset."""

@@ -44,7 +44,6 @@ def get_final_outputs(wildcards):
         [str(PATHS.points_csv), str(PATHS.e2e_summary_csv)]
         + [str(PATHS.table(sim)) for sim in SIMULATORS]
         + [str(PATHS.base / "surrogates" / f"{sim}.json") for sim in FITTABLE]
-        + [str(PATHS.base / "figures" / f"parity_{sim}") for sim in FITTABLE]
     )
     for extra in FINAL_TARGETS:
         targets += [str(t) for t in extra()]

@@ -1,16 +1,13 @@
-"""Rule plot_parity: predicted vs simulated, for the shipped pack and for the study's own fit."""
-from pathlib import Path
-
+"""Rule plot_parity: held-out (5-fold CV) surrogate prediction vs the real runs, per primary metric of a pack."""
 import pandas as pd
 from _logging import to_log
 
-from eoesim.analysis.packs import load_pack
-from eoesim.analysis.parity import parity_plot
+from eoesim.analysis.parity import heldout_predictions
 from eoesim.analysis.surrogate import load
+from eoesim.figures.parity_figures import plot_parity
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
-table = pd.read_csv(sm.input.table)
-out = Path(sm.output[0])
-parity_plot(load_pack(sm.wildcards.simulator), table, out / "shipped_pack")
-parity_plot(load(Path(sm.input.fitted)), table, out / "study_fit")
+pack = sm.wildcards.pack
+data = heldout_predictions(pack, load(sm.input.model), pd.read_csv(sm.input.data), sm.params.data_source)
+plot_parity(data, sm.params.stem)
