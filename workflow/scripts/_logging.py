@@ -7,3 +7,5 @@ def to_log(path: str) -> None:
     handle = open(path, "w")
     sys.stderr = handle
     logging.basicConfig(stream=handle, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # matplotlib's PDF backend subsets fonts through fontTools, which logs every table at INFO
+    logging.getLogger("fontTools").setLevel(logging.WARNING)

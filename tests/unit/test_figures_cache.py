@@ -1,0 +1,292 @@
+"""Figures cache_sensitivity and expert_load_cdf: re-stitched variants of a design point under memory pressure.
+
+The points are stitched without simulator tables (datasheet and SCALE-Sim-surrogate answers) or with a
+hand-made MQSim row, so the tests are fast and check the figure logic, not a simulator.
+"""
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eoesim.config import build_study
+from eoesim.eoe.expert import param_bytes, resolve_experts
+from eoesim.eoe.hardware import GIB, build_hardware
+from eoesim.errors import ConfigError
+from eoesim.figures import cache_sensitivity as cs
+from eoesim.figures import expert_load_cdf as el
+from eoesim.figures.style import FigureError
+from eoesim.plan import plan_study
+from eoesim.stitch.e2e import stitch_point
+from eoesim.stitch.lowering import OP_KINDS
+from eoesim.stitch.study_model import StudyComponentModel
+from eoesim.stitch.variants import Restitcher, residency_overrides, with_overrides
+
+EXPERTS = [{"name": n, "preset": "tiny-25m"} for n in ("code", "math", "med", "law")]
+STUDY = {
+    "study": "cache_fig",
+    "eoe": {"experts": EXPERTS, "router": {"kind": "topk", "k": 2},
+            "requests": {"rate_per_s": 20, "count": 150, "zipf_skew": 1.1,
+                         "prompt_tokens": {"dist": "fixed", "value": 32},
+                         "output_tokens": {"dist": "fixed", "value": 8}}},
+    "hardware": {"chiplet": {"array": [32, 32]}},
+    "mapping": {"strategy": "one_to_one", "cache_policy": "lru", "prefetch": 1},
+    "figures": {"cache_sensitivity": {"zipf_skews": [0.0, 1.0, 2.0], "prefetch": [0, 1]}},
+}
+EXPERT_BYTES = param_bytes(resolve_experts(EXPERTS)[0])
+
+
+def study(**figures):
+    cfg = copy.deepcopy(STUDY)
+    for section, values in figures.items():
+        cfg["figures"].setdefault(section, {}).update(values)
+    return build_study(cfg, "test")
+
+
+def restitcher(s, pid=None):
+    pid = pid or s.points[0].id
+    return Restitcher({"point": pid, "params": s.point(pid).params, "runs": {}})
+
+
+def test_the_budget_holds_exactly_that_many_experts():
+    params = study().points[0].params
+    ov = residency_overrides(params, 2, 0)
+    assert ov["hardware.memory.hbm.capacity_gib"] * GIB == 2 * EXPERT_BYTES
+    assert ov["hardware.memory.ddr.capacity_gib"] == 0
+    assert residency_overrides(params, None, None) == {}
+    graph = stitch_point(with_overrides(params, {**ov, "mapping.cache_policy": "static"})).graph
+    assert len(graph.cache["hot_set"]) == 2
+
+
+def test_settings_resolve_the_point_and_list_static_once_then_each_prefetch_depth():
+    s = study()
+    settings = cs.settings(s)
+    assert settings.point == s.points[0].id and settings.hbm_experts is None and settings.ddr_experts == 0
+    assert settings.pressure.counts(s.points[0].params) == (2, 0)  # null: half of the four experts
+    lines = cs.lines(settings, s.points[0].params)
+    assert [(x.policy, x.prefetch, x.as_configured) for x in lines] == [
+        ("static", 0, False), ("lru", 0, False), ("lru", 1, False), ("lfu", 0, False), ("lfu", 1, False),
+        ("lru", 1, True)]
+    assert cs.CacheSensitivity.from_dict(settings.to_dict()) == settings
+
+
+@pytest.fixture(scope="module")
+def sweep_frame():
+    s = study()
+    settings = cs.settings(s)
+    return s, settings, cs.sweep(restitcher(s), settings)
+
+
+def test_each_row_is_the_stitch_of_the_same_overrides(sweep_frame):
+    s, _, frame = sweep_frame
+    assert len(frame) == 6 * 3
+    row = frame[(frame["series"] == "LFU + prefetch 1") & (frame["zipf_skew"] == 2.0)].iloc[0]
+    params = copy.deepcopy(dict(s.points[0].params))
+    params["eoe"]["requests"]["zipf_skew"] = 2.0
+    params["mapping"].update(cache_policy="lfu", prefetch=1)
+    params["hardware"]["memory"]["hbm"]["capacity_gib"] = 2 * EXPERT_BYTES / GIB
+    params["hardware"]["memory"]["ddr"]["capacity_gib"] = 0.0
+    model = StudyComponentModel(build_hardware(params["hardware"]), {}, {})  # no tables, as in restitcher()
+    summary = stitch_point(params, model).summary
+    assert row["hit_rate"] == summary["cache"]["hit_rate"]
+    assert row["ssd_loads"] == summary["cache"]["ssd_loads"] and row["accesses"] == 2 * 150
+    assert row["e2e_latency_mean_s"] == summary["e2e_latency_s"]["mean"]
+    assert row["hbm_capacity_gib"] * GIB == 2 * EXPERT_BYTES
+
+
+def test_the_reference_line_is_the_point_as_configured(sweep_frame):
+    *_, frame = sweep_frame
+    ref = frame[frame["as_configured"]]
+    assert set(ref["series"]) == {"as configured (16 GiB HBM)"} and (ref["hit_rate"] == 1.0).all()
+    assert ref["hbm_experts"].isna().all() and (ref["hbm_capacity_gib"] == 16.0).all()
+    pressed = frame[~frame["as_configured"]]
+    assert (pressed["hit_rate"] < 1.0).all() and (pressed["ssd_loads"] > 0).all()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_static_hit_rate_never_falls_as_the_skew_grows_when_requests_go_home(seed):
+    """Guaranteed for a static hot set (the most popular experts) when every request runs its home expert
+    (router kind fixed, one domain per expert): domains are drawn by inverse CDF from the same uniforms, so a
+    request's domain rank can only fall as the skew grows, and the hit rate is the share of requests whose
+    domain is hot. (With a noisy top-k router it holds only in expectation: moving a request's affinity bonus
+    from one hot expert to another can change its other, noise-picked expert from hot to cold.)"""
+    cfg = copy.deepcopy(STUDY)
+    cfg["seed"] = seed
+    cfg["eoe"]["router"] = {"kind": "fixed"}
+    s = build_study(cfg, "test")
+    settings = cs.CacheSensitivity(point=s.points[0].id, zipf_skews=tuple(np.linspace(0, 4, 9)),
+                                   policies=("static",), prefetch=(0,), memory_pressure=True, hbm_experts=2,
+                                   ddr_experts=0,
+                                   requests=None, latency_metric="e2e_latency", latency_stat="mean",
+                                   reference=False)
+    frame = cs.sweep(restitcher(s), settings)
+    hit = frame["hit_rate"].to_numpy()
+    assert (np.diff(hit) >= 0).all() and hit[-1] > hit[0]
+    domains = [stitch_point(with_overrides(s.points[0].params, {"eoe.requests.zipf_skew": x})).graph.requests.domain
+               for x in settings.zipf_skews]
+    assert hit == pytest.approx([float(np.mean(d < 2)) for d in domains])  # hot set = the two first experts
+
+
+def test_the_plot_writes_pdf_png_and_the_plotted_rows(sweep_frame, tmp_path):
+    _, settings, frame = sweep_frame
+    paths = cs.plot(frame, tmp_path / "cache_sensitivity", settings)
+    assert paths["pdf"].stat().st_size > 5000 and paths["png"].stat().st_size > 20000
+    pd.testing.assert_frame_equal(pd.read_csv(paths["csv"]), frame, check_dtype=False)
+
+
+@pytest.mark.parametrize("figures, fragments", [
+    ({"cache_sensitivity": {"point": 5}}, ["figures.cache_sensitivity.point", "5", "0..0"]),
+    ({"cache_sensitivity": {"point": "0123456789ab"}}, ["figures.cache_sensitivity.point", "'0123456789ab'"]),
+    ({"cache_sensitivity": {"hbm_experts": 4}}, ["figures.cache_sensitivity.hbm_experts", "4", "below the 4"]),
+])
+def test_cross_field_errors_name_key_value_and_allowed(figures, fragments):
+    with pytest.raises(ConfigError) as info:
+        cs.settings(study(**figures))
+    assert all(f in str(info.value) for f in fragments), str(info.value)
+
+
+@pytest.mark.parametrize("budget", [{"hbm_experts": 4}, {"ddr_experts": 9}])
+def test_expert_load_budget_is_checked_on_every_stitched_point(budget):
+    s = study(expert_load=budget)
+    (key, value), = budget.items()
+    with pytest.raises(ConfigError, match=rf"figures\.expert_load\.{key}: {value} is not allowed; allowed: an "
+                                          "integer below the 4 experts"):
+        el.settings(s, plan_study(s, {}))
+
+
+def test_a_single_expert_study_leaves_both_figures_out_unless_a_budget_is_given():
+    cfg = copy.deepcopy(STUDY)
+    cfg["eoe"]["experts"] = EXPERTS[:1]
+    cfg["eoe"]["router"] = {"kind": "topk", "k": 1}
+    s = build_study(cfg, "test")
+    assert cs.settings(s) is None and el.settings(s, plan_study(s, {})) is None
+    cfg["figures"]["cache_sensitivity"]["hbm_experts"] = 1
+    with pytest.raises(ConfigError, match=r"figures\.cache_sensitivity\.hbm_experts: 1 is not allowed"):
+        cs.settings(build_study(cfg, "test"))
+
+
+def test_without_memory_pressure_the_point_keeps_its_capacities(sweep_frame):
+    s = study(cache_sensitivity={"memory_pressure": False, "hbm_experts": 1})
+    settings = cs.settings(s)
+    line = cs.lines(settings, s.points[0].params)[1]
+    assert cs.overrides(settings, s.points[0].params, 0.5, line) == {
+        "eoe.requests.zipf_skew": 0.5, "mapping.cache_policy": "lru", "mapping.prefetch": 0}
+
+
+def test_a_hot_set_the_budget_cannot_hold_is_rejected_naming_the_figure():
+    cfg = copy.deepcopy(STUDY)
+    cfg["mapping"]["hot_set"] = ["code", "math", "med"]
+    with pytest.raises(ConfigError, match=r"^figures\.cache_sensitivity: .*mapping\.hot_set: .*allowed: a hot "
+                                          "set that fits"):
+        cs.settings(build_study(cfg, "test"))
+
+
+def test_a_trace_point_has_no_skew_to_sweep(tmp_path):
+    trace = tmp_path / "trace.csv"
+    trace.write_text("arrival_s,domain,prompt_tokens,output_tokens\n0.0,0,16,4\n")
+    cfg = copy.deepcopy(STUDY)
+    cfg["eoe"]["requests"] = {"arrival": "trace", "trace_file": str(trace)}
+    with pytest.raises(ConfigError, match=r"figures\.cache_sensitivity\.point: 0 .*allowed: a point with"):
+        cs.settings(build_study(cfg, "test"))
+
+
+# --- expert_load_cdf ----------------------------------------------------------------------------------
+MQSIM_POINT = {"ssd": {"channels": 8, "chips_per_channel": 4, "flash": {"technology": "TLC"}}}
+
+
+def ssd_study():
+    cfg = copy.deepcopy(STUDY)
+    cfg["sweep"] = {"grid": {"hardware.ssd.read_bandwidth_gb_per_s": [1.0, 7.0],
+                             "hardware.chiplet.dataflow": ["os", "ws"]}}
+    return build_study(cfg, "test")
+
+
+def test_points_group_by_ssd_configuration_in_point_order():
+    s = ssd_study()
+    groups = el.ssd_configurations(plan_study(s, {}))
+    assert [g["ssd"]["read_bandwidth_gb_per_s"] for g in groups] == [1.0, 7.0]
+    assert [g["points"] for g in groups] == [[p.id for p in s.points[:2]], [p.id for p in s.points[2:]]]
+    assert el.stitched_points(el.ExpertLoad("first", True, 2, 0, None), groups[1]) == [s.points[2].id]
+    assert el.stitched_points(el.ExpertLoad("all", True, 2, 0, None), groups[1]) == [p.id for p in s.points[2:]]
+
+
+def test_labels_say_what_set_the_read_time_and_stay_distinct():
+    a = {"ssd": {"read_bandwidth_gb_per_s": 1.0, "read_latency_us": 60.0}, "mqsim": MQSIM_POINT, "mqsim_run_id": "a"}
+    b = {**a, "ssd": {"read_bandwidth_gb_per_s": 7.0, "read_latency_us": 60.0}, "mqsim_run_id": "b"}
+    assert el.labels([a, b], [{"nominal"}, {"nominal"}]) == ["datasheet 1 GB/s, 60 µs", "datasheet 7 GB/s, 60 µs"]
+    assert el.labels([a], [{"simulate"}]) == ["MQSim 8x4 TLC (simulate)"]
+    assert el.labels([a, b], [{"surrogate"}, {"surrogate"}]) == [
+        "MQSim 8x4 TLC (surrogate); datasheet 1 GB/s, 60 µs", "MQSim 8x4 TLC (surrogate); datasheet 7 GB/s, 60 µs"]
+
+
+@pytest.fixture(scope="module")
+def load_frame():
+    s = ssd_study()
+    plan = plan_study(s, {})
+    settings = el.settings(s, plan)
+    groups = el.ssd_configurations(plan)
+    rs = {pid: restitcher(s, pid) for g in groups for pid in el.stitched_points(settings, g)}
+    return s, rs, settings, el.collect(groups, rs, settings)
+
+
+def test_each_ssd_read_is_timed_from_its_issue_until_the_expert_is_in_hbm(load_frame):
+    s, rs, settings, frame = load_frame
+    pid = s.points[0].id
+    rows = frame[frame["point"] == pid]
+    result = rs[pid].stitch(el.overrides(settings, rs[pid].params))
+    graph, sched = result.graph, result.schedule
+    assert len(rows) == result.summary["cache"]["ssd_loads"] + result.summary["cache"]["prefetch_loads"] > 0
+    ops = sorted(op for op, _ in graph.loads)
+    starts = np.sort(sched.start[ops])
+    np.testing.assert_array_equal(np.sort(rows["ssd_start_s"].to_numpy()), starts)
+    for op in ops[:20]:
+        row = rows[(rows["ssd_start_s"] == sched.start[op]) & (rows["request"] == graph.req[op])].iloc[0]
+        deps = graph.dep_src[graph.dep_dst == op]
+        issue = max([graph.release[op], *sched.finish[deps]])
+        assert row["issue_s"] == issue and row["ssd_queue_s"] == pytest.approx(sched.start[op] - issue)
+        assert row["ssd_service_s"] == pytest.approx(graph.dur[op])
+        assert OP_KINDS[graph.kind[op + 1]] in ("load_ddr", "prefetch_ddr")
+        assert row["hbm_ready_s"] == sched.finish[op + 1]
+        assert row["load_latency_s"] == pytest.approx(row["ssd_queue_s"] + row["ssd_service_s"] + row["ddr_to_hbm_s"])
+
+
+def test_the_datasheet_read_time_follows_the_ssd_bandwidth(load_frame):
+    _, _, _, frame = load_frame
+    service = frame.groupby("ssd_read_bandwidth_gb_per_s")["ssd_service_s"].agg(["min", "max"])
+    for bw, (lo, hi) in service.iterrows():
+        assert lo == pytest.approx(hi) == pytest.approx(60e-6 + EXPERT_BYTES / (bw * 1e9))
+    assert list(frame["ssd_config"].unique()) == ["datasheet 1 GB/s, 60 µs", "datasheet 7 GB/s, 60 µs"]
+    for _, rows in frame.groupby("ssd_config"):
+        assert rows["load_latency_s"].is_monotonic_increasing
+        np.testing.assert_allclose(rows["cdf"], np.arange(1, len(rows) + 1) / len(rows))
+
+
+def test_an_mqsim_row_sets_the_read_time_and_the_label(tmp_path):
+    s = study()
+    table = tmp_path / "mqsim.csv"
+    pd.DataFrame([{"run_id": "r1", "device_response_time_mean_us": 200.0, "throughput_bytes_per_s": 1.0e9,
+                   "fidelity": "simulate", "source": "MQSim test row"}]).to_csv(table, index=False)
+    pid = s.points[0].id
+    r = Restitcher({"point": pid, "params": s.point(pid).params,
+                    "runs": {"mqsim": {"run_id": "r1", "table": str(table), "point": MQSIM_POINT}}})
+    group = {"ssd": s.points[0].params["hardware"]["ssd"], "mqsim": MQSIM_POINT, "mqsim_run_id": "r1",
+             "points": [pid]}
+    frame = el.collect([group], {pid: r}, el.ExpertLoad("first", True, 2, 0, None))
+    assert frame["ssd_service_s"].to_numpy() == pytest.approx(200e-6 + EXPERT_BYTES / 1e9)
+    assert set(frame["ssd_config"]) == {"MQSim 8x4 TLC (simulate)"}
+    assert frame["provenance"].str.contains("simulate:MQSim test row").all()
+
+
+def test_no_ssd_reads_is_an_error_naming_the_budget():
+    s = study()
+    pid = s.points[0].id
+    group = {"ssd": s.points[0].params["hardware"]["ssd"], "mqsim": None, "mqsim_run_id": None, "points": [pid]}
+    with pytest.raises(FigureError, match="allowed: figures.expert_load.memory_pressure true"):
+        el.collect([group], {pid: restitcher(s)}, el.ExpertLoad("first", False, None, 0, None))
+
+
+def test_the_cdf_plot_writes_pdf_png_and_the_plotted_rows(load_frame, tmp_path):
+    *_, frame = load_frame
+    paths = el.plot(frame, tmp_path / "expert_load_cdf")
+    assert paths["pdf"].stat().st_size > 5000 and paths["png"].stat().st_size > 20000
+    pd.testing.assert_frame_equal(pd.read_csv(paths["csv"]), frame, check_dtype=False)

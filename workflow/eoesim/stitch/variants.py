@@ -1,0 +1,128 @@
+"""Re-stitching a design point with parameter overrides, from the same component tables its e2e stitch used.
+
+A figure that asks "what if" of a design point - another Zipf skew, another cache policy, less HBM - must
+not re-run a simulator: the latency of every op still comes from the point's own rows of the study's
+tables (``StudyComponentModel``), exactly as in ``stitch_e2e``. Only the EoE description (requests,
+mapping, memory capacities) changes. ``point_inputs`` gives the JSON-able description of a point the
+Snakemake rules pass to their scripts (its parameters and, per simulator, its run id, table and
+simulator point, as ``get_point_runs`` does for ``stitch_e2e``).
+
+The memory-pressure scenario of the cache figures (``MemoryPressure``) sizes HBM and DDR in *experts*:
+``n`` experts of residency = ``n`` times the largest expert's parameter bytes, so any ``n`` experts fit
+together.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from eoesim.config import set_path
+from eoesim.eoe.expert import param_bytes, resolve_experts
+from eoesim.eoe.hardware import GIB, build_hardware
+from eoesim.errors import ConfigError
+from eoesim.stitch.e2e import E2EResult, check_point, stitch_point
+from eoesim.stitch.point_job import point_tables
+from eoesim.stitch.study_model import StudyComponentModel
+
+#: the capacity keys the memory-pressure scenario overrides, per tier
+CAPACITY_KEYS = {"hbm": "hardware.memory.hbm.capacity_gib", "ddr": "hardware.memory.ddr.capacity_gib"}
+
+
+def point_inputs(plan, paths, pid: str) -> dict[str, Any]:
+    """``{"point", "params", "runs"}`` of design point ``pid`` (``plan``: StudyPlan, ``paths``: ResultPaths)."""
+    runs = {sim: {"run_id": rid, "table": str(paths.table(sim)), "point": plan.runs[sim][rid]}
+            for sim, rid in plan.point_runs[pid].items()}
+    return {"point": pid, "params": plan.study.point(pid).params, "runs": runs}
+
+
+def with_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``params`` with each dotted key of ``overrides`` set."""
+    out = copy.deepcopy(dict(params))
+    for key, value in overrides.items():
+        set_path(out, key, value)
+    return out
+
+
+def largest_expert_bytes(params: Mapping[str, Any]) -> float:
+    return max(param_bytes(e) for e in resolve_experts(params["eoe"]["experts"]))
+
+
+def residency_overrides(params: Mapping[str, Any], hbm_experts: int | None,
+                        ddr_experts: int | None) -> dict[str, float]:
+    """Capacity overrides holding ``hbm_experts`` / ``ddr_experts`` of the largest expert (None: unchanged)."""
+    size = largest_expert_bytes(params)
+    out = {}
+    for tier, count in (("hbm", hbm_experts), ("ddr", ddr_experts)):
+        if count is not None:
+            out[CAPACITY_KEYS[tier]] = count * size / GIB  # exact: integer bytes over a power of two
+    return out
+
+
+@dataclass(frozen=True)
+class MemoryPressure:
+    """HBM and DDR capacities in experts (``enabled`` false: the point's own capacities).
+
+    ``hbm_experts`` None = half the point's experts (at least one), so the default makes some of them miss
+    whatever the ensemble's size; an explicit budget is the user's and is checked by ``check``.
+    """
+
+    enabled: bool
+    hbm_experts: int | None
+    ddr_experts: int
+
+    def counts(self, params: Mapping[str, Any]) -> tuple[int, int] | None:
+        """(HBM, DDR) experts for this point, or None without pressure."""
+        if not self.enabled:
+            return None
+        n = len(params["eoe"]["experts"])
+        return (max(1, n // 2) if self.hbm_experts is None else self.hbm_experts), self.ddr_experts
+
+    def overrides(self, params: Mapping[str, Any]) -> dict[str, float]:
+        counts = self.counts(params)
+        return residency_overrides(params, *counts) if counts else {}
+
+    def can_miss(self, params: Mapping[str, Any]) -> bool:
+        """Whether some expert of the point stays out of HBM (always true without pressure: unknowable)."""
+        counts = self.counts(params)
+        return counts is None or counts[0] < len(params["eoe"]["experts"])
+
+    def check(self, params: Mapping[str, Any], key: str, point: str, tiers: tuple[str, ...]) -> None:
+        """ConfigError if an explicit budget of one of ``tiers`` holds every expert of the point."""
+        if not self.enabled:
+            return
+        n = len(params["eoe"]["experts"])
+        for tier in tiers:
+            value = getattr(self, f"{tier}_experts")
+            if value is not None and value >= n:
+                raise ConfigError(f"{key}.{tier}_experts: {value} is not allowed; allowed: an integer below the "
+                                  f"{n} experts of design point {point} (with every expert resident in "
+                                  f"{tier.upper()} none is ever loaded into it)")
+
+
+def check_variant(params: Mapping[str, Any], overrides: Mapping[str, Any], where: str,
+                  base_dir: str | Path | None = None) -> None:
+    """Raise ConfigError if the overridden point cannot be stitched (e.g. its hot set no longer fits in the
+    smaller HBM), saying which setting (``where``) asked for the variant."""
+    try:
+        check_point(with_overrides(params, overrides), base_dir=base_dir)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: the design point re-stitched with {dict(overrides)} is invalid: {exc}") from None
+
+
+class Restitcher:
+    """Stitches variants of one design point; its table rows are read once (``inputs``: see point_inputs)."""
+
+    def __init__(self, inputs: Mapping[str, Any], base_dir: str | Path | None = None):
+        self.point = inputs["point"]
+        self.params = inputs["params"]
+        self.runs = inputs["runs"]
+        self.base_dir = base_dir
+        self.tables = point_tables(self.runs)
+        self.sim_points = {sim: info["point"] for sim, info in self.runs.items()}
+
+    def stitch(self, overrides: Mapping[str, Any]) -> E2EResult:
+        params = with_overrides(self.params, overrides)
+        model = StudyComponentModel(build_hardware(params["hardware"]), self.tables, self.sim_points)
+        return stitch_point(params, model, base_dir=self.base_dir)
