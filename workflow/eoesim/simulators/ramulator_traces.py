@@ -29,11 +29,11 @@ pair, see the adapter); SimpleO3's ``bubbles`` set the instructions between load
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from eoesim.errors import ConfigError
+from eoesim.errors import ConfigError, ParseError, RenderError
 
 PATTERNS = ("sequential", "strided", "random")
 FRONTENDS = ("LoadStoreTrace", "SimpleO3")
@@ -166,3 +166,45 @@ def write_trace(path: Path, frontend: str, stream: AccessStream) -> TraceSummary
     lines, summary = generate(frontend, stream)
     Path(path).write_text("\n".join(lines) + "\n")
     return summary
+
+
+def write_loadstore(path: Path, addresses_bytes, is_write) -> TraceSummary:
+    """Write given requests (parallel sequences: byte addresses, write flags) as a LoadStoreTrace, in order.
+
+    For traces lowered from a workload (an EoE design point, a SCALE-Sim DRAM trace) rather than generated
+    from an AccessStream; RenderError for an empty or negative-address request list (Ramulator would run
+    nothing / wrap the address).
+    """
+    addrs = [int(a) for a in addresses_bytes]
+    writes = [bool(w) for w in is_write]
+    if not addrs or len(addrs) != len(writes):
+        raise RenderError(f"{path}: {len(addrs)} addresses and {len(writes)} write flags; allowed: equal, >= 1")
+    if min(addrs) < 0:
+        raise RenderError(f"{path}: negative address {min(addrs)}; allowed: addresses >= 0")
+    Path(path).write_text("".join(f"{'ST' if w else 'LD'} {a:#x}\n" for a, w in zip(addrs, writes)))
+    n_w = sum(writes)
+    return TraceSummary("LoadStoreTrace", len(addrs), len(addrs) - n_w, n_w, len(addrs), min(addrs), max(addrs))
+
+
+def read_loadstore(path: Path) -> list[tuple[bool, int]]:
+    """Parse a LoadStoreTrace the way Ramulator 2's loader does, strictly: ``(is_write, address)`` per line.
+
+    Ramulator splits each line on spaces and needs exactly two tokens, ``LD`` or ``ST`` then an address
+    (decimal or ``0x`` hex, read with ``std::stoll(.., 0)``); anything else is a ParseError (file, line).
+    """
+    out = []
+    with open(path, encoding="ascii", errors="replace") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            tokens = raw.rstrip("\n").split(" ")
+            if len(tokens) != 2 or tokens[0] not in ("LD", "ST"):
+                raise ParseError(path, f"not '<LD|ST> <address>': {raw.rstrip()!r}", lineno)
+            try:
+                addr = int(tokens[1], 0)
+            except ValueError:
+                raise ParseError(path, f"address {tokens[1]!r} is not decimal or 0x-hex", lineno) from None
+            if addr < 0:
+                raise ParseError(path, f"negative address {addr}", lineno)
+            out.append((tokens[0] == "ST", addr))
+    if not out:
+        raise ParseError(path, "the trace is empty")
+    return out

@@ -1,0 +1,17 @@
+"""Rule plot_memory_coupling: compute-only vs memory-coupled cycles per chiplet configuration."""
+import logging
+from pathlib import Path
+
+import pandas as pd
+from _logging import to_log
+
+from eoesim.figures import memory_coupling
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+to_log(sm.log[0])
+logging.captureWarnings(True)
+try:
+    memory_coupling.plot(pd.read_csv(sm.input.table), Path(sm.output.pdf))
+except Exception:
+    logging.exception("plot_memory_coupling failed")
+    raise
