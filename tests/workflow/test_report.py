@@ -1,0 +1,73 @@
+"""`snakemake --report` on a finished tiny study: every figure, table and caption of the run is in it."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+REPORT_DIR = REPO / "workflow" / "report"
+
+TINY = {
+    "study": "tiny",
+    "eoe": {"experts": [{"name": "t", "layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2,
+                         "d_ff": 64, "vocab": 100}],
+            "requests": {"count": 50}},
+    "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
+    "hardware": {"chiplet": {"dataflow": "os"}},
+    "sweep": {"grid": {"hardware.chiplet.array": [[8, 8], [16, 16]]}},
+}
+
+
+def snakemake(workdir, *args):
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "study.yaml"), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def first_sentence(rst: Path) -> str:
+    """The caption's first words, as plain text (no rst markup), to find in the rendered report."""
+    text = " ".join(rst.read_text().split())
+    return re.split(r"[`*{:(]", text, maxsplit=1)[0].strip()[:40]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("report")
+    (workdir / "study.yaml").write_text(yaml.safe_dump(TINY))
+    run = snakemake(workdir)
+    assert run.returncode == 0, run.stderr[-3000:]
+    built = snakemake(workdir, "--report", "results/report.html")
+    assert built.returncode == 0, built.stderr[-3000:]
+    return workdir, (workdir / "results" / "report.html").read_text()
+
+
+def test_report_holds_every_figure_with_its_caption(report):
+    workdir, html = report
+    figures = sorted((workdir / "results" / "tiny" / "figures").glob("*.pdf"))
+    assert figures, "the study drew no figures"
+    for pdf in figures:
+        assert pdf.name in html or pdf.with_suffix(".png").name in html, pdf.name
+    captions = [c for c in REPORT_DIR.glob("*.rst") if c.name != "workflow.rst"]
+    missing = [c.name for c in captions if first_sentence(c) not in html]
+    referenced = [c.name for c in captions
+                  if any(c.name in r.read_text() for r in (REPO / "workflow" / "rules").glob("*.smk"))]
+    assert not set(missing) & set(referenced), f"captions not rendered: {sorted(set(missing) & set(referenced))}"
+
+
+def test_report_holds_config_fidelity_and_run_statistics(report):
+    workdir, html = report
+    for name in ("study.yaml", "fidelity.csv", "summary.csv"):
+        assert name in html
+    assert "Statistics" in html
+    assert first_sentence(REPORT_DIR / "workflow.rst").split("**")[0] in html
+    record = yaml.safe_load((workdir / "results" / "tiny" / "study.yaml").read_text())
+    assert record["eoe"]["requests"]["count"] == 50 and record["study"] == "tiny"
+    fidelity = (workdir / "results" / "tiny" / "fidelity.csv").read_text().splitlines()
+    assert fidelity[0] == "simulator,requested,chosen,reason"
+    assert any(line.startswith("scalesim,simulate,simulate,") for line in fidelity)
