@@ -6,7 +6,7 @@ import pytest
 
 from eoesim.analysis.calibrate import write_pack
 from eoesim.provenance import sha256_file
-from test_snakemake_workflow import snakemake, write_study
+from snakemake_runner import snakemake, write_study
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,6 @@ Finished points are never lost or re-run, no row is duplicated, and no half-writ
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import pytest
 import yaml
 
 from conftest import REPO
+from snakemake_runner import SNAKEMAKE
 
 pytestmark = pytest.mark.slow
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 ARRAYS = [[8, 8], [10, 10], [12, 12], [14, 14]]
 STUDY = {
     "study": "crash",

@@ -1,8 +1,6 @@
 """The DSE stage on tiny studies: a sampled sweep at surrogate fidelity, the refine checkpoint re-running
 the top-k points with the real SCALE-Sim, pareto.csv and figure pareto; and a plain grid without refine."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from snakemake_runner import snakemake
 
 pytestmark = pytest.mark.slow
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 EXPERT = {"name": "t", "layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2, "d_ff": 64, "vocab": 100}
 BASE = {
     # prompts of exactly seq_len tokens: the prefill GEMMs are the shapes SCALE-Sim runs
@@ -35,9 +32,7 @@ def run_study(workdir: Path, study: dict) -> Path:
     (workdir / "study.yaml").write_text(yaml.safe_dump(study))
     base = Path("results") / study["study"]
     targets = [str(base / "points.csv"), str(base / "dse" / "pareto.csv"), str(base / "figures" / "pareto.pdf")]
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "study.yaml"), "--cores", "2", *targets]
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = snakemake(workdir, *targets)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return workdir / base
 

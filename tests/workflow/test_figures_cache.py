@@ -13,7 +13,7 @@ from eoesim.figures import expert_load_cdf
 from eoesim.simulators.base import get_simulator
 from eoesim.stitch.e2e import stitch_point
 from eoesim.stitch.study_model import StudyComponentModel
-from test_snakemake_workflow import job_counts, snakemake, write_study
+from snakemake_runner import job_counts, snakemake, write_study
 
 pytestmark = pytest.mark.slow
 SHAPE = {"layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2, "d_ff": 64, "vocab": 100}

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from eoesim.analysis import calibrate
-from test_snakemake_workflow import TINY, snakemake, write_study
+from snakemake_runner import TINY, snakemake, write_study
 
 pytestmark = pytest.mark.slow
 FIGURES = ["noc_latency", "memory_load", "surrogate_errors", "parity_scalesim", "parity_garnet",

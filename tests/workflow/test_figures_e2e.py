@@ -1,20 +1,16 @@
 """The e2e figure rules on a tiny study: each writes a non-empty PDF, PNG and CSV, and the CSV holds the values
 of its source (e2e/summary.csv, the load curves, the chosen point's timeline.json)."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from snakemake_runner import snakemake
 from eoesim.figures.timeline_excerpt import busiest_window, excerpt, trace_events
 from eoesim.stitch.summary import BREAKDOWN_CATEGORIES
 
 pytestmark = pytest.mark.slow
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 REQUESTS = 60
 TINY = {
     "study": "tiny",
@@ -30,10 +26,6 @@ TINY = {
 FIGURES = ("latency_breakdown", "latency_vs_rate", "timeline")
 
 
-def snakemake(workdir, *args):
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "study.yaml"), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")

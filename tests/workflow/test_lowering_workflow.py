@@ -9,7 +9,7 @@ from eoesim.config import build_study
 from eoesim.simulators.mqsim_trace import read_trace
 from eoesim.simulators.ramulator_traces import read_loadstore
 from eoesim.stitch.coupling import config_totals, dataflow_winners
-from test_snakemake_workflow import snakemake, write_study
+from snakemake_runner import snakemake, write_study
 
 pytestmark = pytest.mark.slow
 

@@ -1,33 +1,16 @@
 """`snakemake --report` on a finished tiny study: every figure, table and caption of the run is in it."""
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import REPO
+from snakemake_runner import TINY, snakemake
 
 pytestmark = pytest.mark.slow
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 REPORT_DIR = REPO / "workflow" / "report"
-
-TINY = {
-    "study": "tiny",
-    "eoe": {"experts": [{"name": "t", "layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2,
-                         "d_ff": 64, "vocab": 100}],
-            "requests": {"count": 50}},
-    "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
-    "hardware": {"chiplet": {"dataflow": "os"}},
-    "sweep": {"grid": {"hardware.chiplet.array": [[8, 8], [16, 16]]}},
-}
-
-
-def snakemake(workdir, *args):
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "study.yaml"), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+STUDY = {**TINY, "eoe": {**TINY["eoe"], "requests": {"count": 50}}}
 
 
 def first_sentence(rst: Path) -> str:
@@ -39,7 +22,7 @@ def first_sentence(rst: Path) -> str:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("report")
-    (workdir / "study.yaml").write_text(yaml.safe_dump(TINY))
+    (workdir / "study.yaml").write_text(yaml.safe_dump(STUDY))
     run = snakemake(workdir)
     assert run.returncode == 0, run.stderr[-3000:]
     built = snakemake(workdir, "--report", "results/report.html")

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from test_snakemake_workflow import TINY, snakemake, write_study
+from snakemake_runner import TINY, snakemake, write_study
 
 pytestmark = pytest.mark.slow
 CHECKS = "results/tiny/sanity/checks.csv"

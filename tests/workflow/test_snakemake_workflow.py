@@ -1,42 +1,14 @@
 """The Snakemake workflow on a tiny study in a temporary directory, with real SCALE-Sim runs."""
 import json
-import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from conftest import REPO
+from snakemake_runner import SNAKEMAKE, TINY, job_counts, snakemake, write_study
 
 pytestmark = pytest.mark.slow
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-
-TINY = {
-    "study": "tiny",
-    "eoe": {"experts": [{"name": "t", "layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2,
-                         "d_ff": 64, "vocab": 100}]},
-    "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
-    "hardware": {"chiplet": {"dataflow": "os"}},
-    "sweep": {"grid": {"hardware.chiplet.array": [[8, 8], [16, 16]]}},
-}
-
-
-def snakemake(workdir, *args):
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "study.yaml"), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-
-
-def job_counts(output):
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.M)}
-
-
-def write_study(workdir, study):
-    (workdir / "study.yaml").write_text(yaml.safe_dump(study))
-
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):

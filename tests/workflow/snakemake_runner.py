@@ -1,0 +1,37 @@
+"""Running the real Snakefile on a study in a temporary directory, shared by the workflow tests."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+#: one one-layer expert, two chiplet configurations: the smallest study with real SCALE-Sim runs
+TINY = {
+    "study": "tiny",
+    "eoe": {"experts": [{"name": "t", "layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2,
+                         "d_ff": 64, "vocab": 100}]},
+    "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
+    "hardware": {"chiplet": {"dataflow": "os"}},
+    "sweep": {"grid": {"hardware.chiplet.array": [[8, 8], [16, 16]]}},
+}
+
+
+def snakemake(workdir, *args, **run_kw):
+    """Run snakemake on ``workdir/study.yaml`` with the repository's Snakefile (2 cores)."""
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(Path(workdir) / "study.yaml"), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, **run_kw)
+
+
+def job_counts(output):
+    """Snakemake's job-stats table as {rule: count}."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.M)}
+
+
+def write_study(workdir, study):
+    (Path(workdir) / "study.yaml").write_text(yaml.safe_dump(study))
