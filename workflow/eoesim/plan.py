@@ -122,6 +122,28 @@ class StudyPlan:
         return pd.DataFrame(rows)
 
 
+#: relative difference allowed between hardware.memory.hbm.bandwidth_gb_per_s and Ramulator's peak
+HBM_BANDWIDTH_TOLERANCE = 0.01
+
+
+def check_hbm_bandwidth(study_params: Mapping[str, Any], ramulator_point: Mapping[str, Any], where: str) -> None:
+    """The stitcher times HBM transfers with Ramulator's achieved bandwidth when Ramulator models an HBM
+    standard, so the study's HBM bandwidth must be the peak of the memory Ramulator is configured as;
+    otherwise a change of ``hardware.memory.hbm.bandwidth_gb_per_s`` would silently have no effect."""
+    standard = str(ramulator_point.get("standard", ""))
+    peak = ramulator_point.get("peak_bandwidth_bytes_per_s")
+    if not standard.startswith("HBM") or not peak:
+        return
+    asked = float(study_params["hardware"]["memory"]["hbm"]["bandwidth_gb_per_s"])
+    peak_gb = float(peak) / 1e9
+    if abs(asked - peak_gb) > HBM_BANDWIDTH_TOLERANCE * peak_gb:
+        wl = study_params["workload"]["ramulator"]
+        raise ConfigError(
+            f"{where}: hardware.memory.hbm.bandwidth_gb_per_s: {asked:g} is not allowed; allowed: {peak_gb:g}, the "
+            f"peak of the memory Ramulator models (workload.ramulator: {standard}, {wl['channels']} channels), or "
+            "change workload.ramulator.channels / standard to a memory with that peak")
+
+
 def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan:
     """Resolve fidelities and enumerate the simulator runs of every design point."""
     site = dict(site) if site is not None else load_site_config()
@@ -140,6 +162,8 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
             # every adapter checks its cross-field rules on every point, whatever its fidelity,
             # so a bad study fails at DAG-build time and not when a simulator becomes available
             params = sim.point_params(p.params)
+            if name == "ramulator":
+                check_hbm_bandwidth(p.params, params, f"{study.source}: design point {p.id}")
             if choice.chosen == "none":
                 continue
             run_id = point_id({"simulator": name, **params})
