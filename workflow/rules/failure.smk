@@ -1,20 +1,6 @@
 """Chiplet-failure scenarios: throughput over time around the failure of every point with `failures`."""
 
 
-def failure_points():
-    """Design points whose parameters have failure events."""
-    return [p.id for p in STUDY.points if (p.params.get("failures") or {}).get("events")]
-
-
-def failure_targets():
-    if not failure_points():
-        return []
-    return [str(PATHS.base / "figures" / f"failure_throughput.{ext}") for ext in ("pdf", "png", "csv")]
-
-
-FINAL_TARGETS.append(failure_targets)
-
-
 rule plot_failure_throughput:
     input:
         summaries=get_e2e_summaries,

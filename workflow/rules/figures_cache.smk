@@ -5,53 +5,6 @@ Both re-stitch design points from their own component tables under the memory-pr
 against the study here, at DAG-build time. A figure none of whose points can miss (single-expert
 points under the default budget) is left out of `rule all` (settings None, with a warning).
 """
-from eoesim.figures import cache_sensitivity as cache_fig
-from eoesim.figures import expert_load_cdf as load_fig
-from eoesim.stitch.variants import point_inputs
-
-try:
-    CACHE_SENSITIVITY = cache_fig.settings(STUDY)
-    EXPERT_LOAD = load_fig.settings(STUDY, PLAN)
-except EoesimError as exc:
-    raise WorkflowError(str(exc)) from None
-SSD_CONFIGURATIONS = load_fig.ssd_configurations(PLAN)
-
-
-def _required(settings, figure):
-    if settings is None:
-        raise WorkflowError(f"figure {figure} is left out of study {STUDY.name}: none of its design points can "
-                            "miss in the expert cache (a single expert each)")
-    return settings
-
-
-def _tables_of(points):
-    return sorted({str(PATHS.table(sim)) for pid in points for sim in PLAN.point_runs[pid]})
-
-
-def _expert_load_points():
-    return [pid for group in SSD_CONFIGURATIONS for pid in load_fig.stitched_points(EXPERT_LOAD, group)]
-
-
-def get_cache_sensitivity_tables(wildcards):
-    return _tables_of([_required(CACHE_SENSITIVITY, "cache_sensitivity").point])
-
-
-def get_cache_sensitivity_job(wildcards):
-    settings = _required(CACHE_SENSITIVITY, "cache_sensitivity")
-    return json.dumps({"settings": settings.to_dict(), "point": point_inputs(PLAN, PATHS, settings.point)},
-                      sort_keys=True)
-
-
-def get_expert_load_tables(wildcards):
-    _required(EXPERT_LOAD, "expert_load_cdf")
-    return _tables_of(_expert_load_points())
-
-
-def get_expert_load_job(wildcards):
-    settings = _required(EXPERT_LOAD, "expert_load_cdf")
-    return json.dumps({"settings": settings.to_dict(), "configurations": SSD_CONFIGURATIONS,
-                       "points": {pid: point_inputs(PLAN, PATHS, pid) for pid in _expert_load_points()}},
-                      sort_keys=True)
 
 
 rule plot_cache_sensitivity:
@@ -102,12 +55,3 @@ rule plot_expert_load_cdf:
         "../envs/eoesim.yaml"
     script:
         "../scripts/plot_expert_load_cdf.py"
-
-
-def cache_figure_targets():
-    names = [name for name, settings in (("cache_sensitivity", CACHE_SENSITIVITY), ("expert_load_cdf", EXPERT_LOAD))
-             if settings is not None]
-    return [PATHS.base / "figures" / f"{name}.{ext}" for name in names for ext in ("pdf", "png", "csv")]
-
-
-FINAL_TARGETS.append(cache_figure_targets)

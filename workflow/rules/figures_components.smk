@@ -1,19 +1,5 @@
 """Component figures: NoC latency vs injection rate (figure 3) and memory bandwidth/latency vs offered
 load (figure 4), real simulator runs as markers and the calibrated surrogates as lines."""
-from eoesim.analysis.calibrate import dataset_path
-from eoesim.analysis.packs import pack_path
-
-
-def component_figure_inputs(simulator, pack):
-    """The pack, its calibration dataset and (when the study has the simulator) the study's table."""
-
-    def inputs(wildcards):
-        out = {"pack": str(pack_path(pack)), "calibration": str(dataset_path(pack))}
-        if simulator in SIMULATORS:
-            out["table"] = str(PATHS.table(simulator))
-        return out
-
-    return inputs
 
 
 rule plot_noc_latency:
@@ -64,11 +50,3 @@ rule plot_memory_load:
         "../envs/eoesim.yaml"
     script:
         "../scripts/plot_memory_load.py"
-
-
-def component_figure_targets():
-    return [PATHS.base / "figures" / f"{name}{ext}" for name in ("noc_latency", "memory_load")
-            for ext in (".pdf", ".png", ".csv")]
-
-
-FINAL_TARGETS.append(component_figure_targets)

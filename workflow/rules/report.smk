@@ -1,14 +1,6 @@
 """What the Snakemake report shows besides figures: the resolved study config and the fidelity choices."""
 
 
-def get_fidelity_json(wildcards):
-    return json.dumps([vars(choice) for choice in PLAN.fidelity.values()], sort_keys=True)
-
-
-def get_resolved_config(wildcards):
-    return json.dumps(STUDY.config, sort_keys=True)
-
-
 rule write_study_record:
     output:
         config=report(
@@ -34,10 +26,3 @@ rule write_study_record:
         "../envs/eoesim.yaml"
     script:
         "../scripts/write_study_record.py"
-
-
-def study_record_targets():
-    return [PATHS.base / "study.yaml", PATHS.base / "fidelity.csv"]
-
-
-FINAL_TARGETS.append(study_record_targets)

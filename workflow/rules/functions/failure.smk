@@ -1,0 +1,13 @@
+"""Input functions, constants and rule-all targets of rules/failure.smk (Snakemake's linter wants them apart from rules)."""
+def failure_points():
+    """Design points whose parameters have failure events."""
+    return [p.id for p in STUDY.points if (p.params.get("failures") or {}).get("events")]
+
+
+def failure_targets():
+    if not failure_points():
+        return []
+    return [str(PATHS.base / "figures" / f"failure_throughput.{ext}") for ext in ("pdf", "png", "csv")]
+
+
+FINAL_TARGETS.append(failure_targets)
