@@ -7,10 +7,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from eoesim.analysis.scalesim_sram import DATAFLOWS
 from eoesim.analysis.surrogate import (OutOfDomainError, OutOfDomainWarning, Surrogate, least_squares_fit,
                                        level_index, register_surrogate)
-
-DATAFLOWS = ("os", "ws", "is")
 
 
 def spatio_temporal(m, n, k, dataflow_code):

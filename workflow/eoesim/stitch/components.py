@@ -1,6 +1,7 @@
 """The pluggable source of every op's latency: the ComponentModel interface and a table-backed model.
 
-A ComponentModel answers four questions, each with an ``Estimate`` that says how it knows:
+A ComponentModel answers four questions, each with an ``Estimate`` that says how it knows (and a fifth,
+``gemm_sram_words``, for the energy of a GEMM's on-chip SRAM traffic):
 
 - ``gemm_cycles(gemm, chiplet)`` - cycles of one GEMM (all its ``instances``) on a chiplet (SCALE-Sim);
 - ``memory_transfer(nbytes, tier)`` - seconds to move ``nbytes`` through ``hbm`` or ``ddr`` (Ramulator);
@@ -24,6 +25,7 @@ import math
 from abc import ABC, abstractmethod
 from typing import Mapping, NamedTuple
 
+from eoesim.analysis.scalesim_sram import sram_access_words
 from eoesim.eoe.expert import Gemm
 from eoesim.eoe.hardware import ChipletSpec, Hardware
 from eoesim.errors import ConfigError
@@ -64,6 +66,11 @@ class ComponentModel(ABC):
     def network_transfer(self, nbytes: float, hops: int) -> Estimate:
         """Seconds to move ``nbytes`` across ``hops`` links of the package network (hops >= 1)."""
 
+    def gemm_sram_words(self, gemm: Gemm, chiplet: ChipletSpec) -> tuple[float, float, float] | None:
+        """(ifmap reads, filter reads, ofmap writes) in SRAM words of ONE instance of ``gemm`` on ``chiplet``,
+        or None when the model does not know them (its GEMMs then cost no SRAM energy)."""
+        return None
+
 
 class TableComponentModel(ComponentModel):
     """Latencies from explicit numbers.
@@ -73,6 +80,8 @@ class TableComponentModel(ComponentModel):
       ``macs_per_cycle`` is given, else raises ConfigError naming the shape. Instances run back to back.
     - memory: ``latency_s[tier] + nbytes / bandwidth[tier]``; SSD: ``ssd_latency_s + nbytes/ssd_bandwidth``;
       network: ``hops * hop_latency_s + nbytes / link_bandwidth`` (cut-through).
+    - ``gemm_sram_words``: with ``analytic_sram``, SCALE-Sim's exact count for the chiplet's array and
+      dataflow (a systolic array's operand traffic is geometry, not a measurement); else unknown (None).
     """
 
     def __init__(self, *, gemm_cycles: Mapping[tuple[int, int, int], float] | None = None,
@@ -82,7 +91,7 @@ class TableComponentModel(ComponentModel):
                  ssd_bandwidth_bytes_per_s: float, ssd_latency_s: float = 0.0,
                  link_bandwidth_bytes_per_s: float, hop_latency_s: float = 0.0,
                  fidelity: str = "table", source: str = "hand input",
-                 rel_error: Mapping[str, float] | None = None) -> None:
+                 rel_error: Mapping[str, float] | None = None, analytic_sram: bool = False) -> None:
         self.table = {tuple(int(x) for x in k): float(v) for k, v in (gemm_cycles or {}).items()}
         self.macs_per_cycle = macs_per_cycle
         self.default_cycles = default_cycles
@@ -92,6 +101,7 @@ class TableComponentModel(ComponentModel):
         self.link_bw, self.hop_lat = float(link_bandwidth_bytes_per_s), float(hop_latency_s)
         self.fidelity, self.source = fidelity, source
         self.rel_error = dict(rel_error or {})  # per method name: gemm | memory | ssd | network
+        self.analytic_sram = analytic_sram
 
     def _est(self, value: float, what: str, source: str | None = None) -> Estimate:
         return Estimate(float(value), self.fidelity, source or self.source, self.rel_error.get(what))
@@ -119,11 +129,14 @@ class TableComponentModel(ComponentModel):
     def network_transfer(self, nbytes: float, hops: int) -> Estimate:
         return self._est(hops * self.hop_lat + nbytes / self.link_bw, "network")
 
+    def gemm_sram_words(self, gemm: Gemm, chiplet: ChipletSpec) -> tuple[float, float, float] | None:
+        return analytic_sram_words(gemm, chiplet) if self.analytic_sram else None
+
     @classmethod
     def nominal(cls, hw: Hardware) -> "TableComponentModel":
-        """The hardware config's datasheet numbers: an ideal systolic array (rows*cols MACs per cycle),
-        tier bandwidth + latency, SSD bandwidth + read latency, link latency + bandwidth. Not a simulation:
-        fidelity ``nominal``."""
+        """The hardware config's datasheet numbers: an ideal systolic array (rows*cols MACs per cycle, its
+        dataflow's SRAM traffic), tier bandwidth + latency, SSD bandwidth + read latency, link latency +
+        bandwidth. Not a simulation: fidelity ``nominal``."""
         c = hw.chiplet
         return cls(macs_per_cycle=c.rows * c.cols,
                    memory_bandwidth_bytes_per_s={"hbm": hw.hbm.bandwidth_bytes_per_s,
@@ -132,4 +145,10 @@ class TableComponentModel(ComponentModel):
                    ssd_bandwidth_bytes_per_s=hw.ssd.bandwidth_bytes_per_s, ssd_latency_s=hw.ssd.latency_s,
                    link_bandwidth_bytes_per_s=hw.link_bandwidth_bytes_per_s,
                    hop_latency_s=hw.link_latency_cycles * c.cycle_s,
-                   fidelity="nominal", source="hardware config datasheet values")
+                   fidelity="nominal", source="hardware config datasheet values", analytic_sram=True)
+
+
+def analytic_sram_words(gemm: Gemm, chiplet: ChipletSpec) -> tuple[float, float, float]:
+    """SCALE-Sim 3.0.0's SRAM word counts of one instance of ``gemm`` on ``chiplet`` (exact, see
+    eoesim.analysis.scalesim_sram.sram_access_words)."""
+    return sram_access_words(gemm.m, gemm.n, gemm.k, chiplet.rows, chiplet.cols, chiplet.dataflow)

@@ -1,5 +1,9 @@
 """Op costs (seconds, joules, relative error, provenance label) from a ComponentModel, memoized.
 
+An op's joules are split in two: its primary component's (MACs for compute phases, bytes for transfers)
+and the SRAM joules of its GEMMs (energy.py: the model's SRAM word counts x bytes per weight x the
+chiplet's per-buffer SRAM energy per byte; 0 when the model knows no counts or gives ``energy_j``).
+
 One op often aggregates many component answers - a prefill is every GEMM of every layer, a decode op
 is every GEMM of many tokens at growing context - so an op's provenance label is the set of the
 ``fidelity:source`` labels it used, and its relative error is the cost-weighted mean of its parts'
@@ -42,13 +46,16 @@ def shard_gemm(g: Gemm, s: int) -> Gemm:
 
 class CostBook:
     """Interned op costs: every distinct cost gets an integer id; ``columns()`` returns, per id, seconds,
-    joules, relative error (0 when unknown), whether an error was known, and the provenance label id."""
+    joules, relative error (0 when unknown), whether an error was known, the provenance label id, bytes
+    moved and SRAM joules."""
 
     def __init__(self, model: ComponentModel, chiplet: ChipletSpec, energy: EnergyModel) -> None:
         self.model, self.chiplet, self.energy = model, chiplet, energy
         self.label_names: list[str] = []
         self._label_ids: dict[frozenset[str], int] = {}
         self._gemm: dict[Gemm, Estimate] = {}
+        self._sram_jpb = energy.buffer_sram_j_per_byte(dict(chiplet.sram_kib))
+        self._gemm_sram: dict[Gemm, float] = {}  # SRAM joules of all instances at one byte per word
         self._memo: dict[tuple, int] = {}
         self._prefill: dict[tuple, dict[int, int]] = {}
         self._mem: dict[str, dict[float, int]] = {"hbm": {}, "ddr": {}}
@@ -63,8 +70,11 @@ class CostBook:
         self.c_has: list[bool] = []
         self.c_lab: list[int] = []
         self.c_bytes: list[float] = []
+        self.c_sram: list[float] = []
 
-    def new(self, dur: float, energy_j: float, rel: float, has: bool, label: int, nbytes: float = 0.0) -> int:
+    def new(self, dur: float, energy_j: float, rel: float, has: bool, label: int, nbytes: float = 0.0,
+            sram_j: float = 0.0) -> int:
+        self.c_sram.append(sram_j)
         self.c_bytes.append(nbytes)
         self.c_dur.append(dur)
         self.c_en.append(energy_j)
@@ -74,10 +84,12 @@ class CostBook:
         return len(self.c_dur) - 1
 
     def columns(self) -> tuple[np.ndarray, ...]:
-        """Per cost id: seconds, joules, relative error, error known, label id, bytes moved (0 for compute)."""
+        """Per cost id: seconds, joules (primary component), relative error, error known, label id, bytes moved
+        (0 for compute), SRAM joules (0 but for GEMMs)."""
         return (np.array(self.c_dur, dtype=float), np.array(self.c_en, dtype=float),
                 np.array(self.c_rel, dtype=float), np.array(self.c_has, dtype=bool),
-                np.array(self.c_lab, dtype=np.int64), np.array(self.c_bytes, dtype=float))
+                np.array(self.c_lab, dtype=np.int64), np.array(self.c_bytes, dtype=float),
+                np.array(self.c_sram, dtype=float))
 
     # --- labels --------------------------------------------------------------------------------
     def label_id(self, labels: frozenset[str]) -> int:
@@ -103,23 +115,37 @@ class CostBook:
             est = self._gemm[g] = self.model.gemm_cycles(g, self.chiplet)
         return est
 
+    def sram_j(self, g: Gemm) -> float:
+        """SRAM joules of all instances of ``g`` at one byte per word (0 when the model knows no counts)."""
+        j = self._gemm_sram.get(g)
+        if j is None:
+            words = self.model.gemm_sram_words(g, self.chiplet)
+            j = 0.0 if words is None else g.instances * sum(w * e for w, e in zip(words, self._sram_jpb))
+            self._gemm_sram[g] = j
+        return j
+
     def _gemms(self, items: list[tuple[Gemm, int]], bytes_per_weight: float):
-        """(seconds, joules, sum r_i t_i, has_rel, labels) of GEMMs run back to back on one chiplet."""
+        """(seconds, MAC joules, SRAM joules, sum r_i t_i, has_rel, labels) of GEMMs run back to back on one
+        chiplet."""
         cyc_s = self.chiplet.cycle_s
         mac_j = self.energy.mac_j(bytes_per_weight)
-        t = e = rw = 0.0
+        t = e = sj = rw = 0.0
         has = False
         labels = set()
         for g, rep in items:
             est = self.gemm_estimate(g)
             dt = est.value * cyc_s * rep
             t += dt
-            e += (est.energy_j if est.energy_j is not None else g.macs * mac_j) * rep
+            if est.energy_j is None:
+                e += g.macs * mac_j * rep
+                sj += self.sram_j(g) * rep
+            else:
+                e += est.energy_j * rep
             if est.rel_error is not None:
                 has = True
                 rw += est.rel_error * dt
             labels.add(est.label)
-        return t, e, rw, has, labels
+        return t, e, sj * bytes_per_weight, rw, has, labels
 
     def gemms_queried(self) -> list[Gemm]:
         """Every distinct GEMM the component model was asked about (what a simulator must cover)."""
@@ -129,9 +155,10 @@ class CostBook:
         key = ("gemm", g, bytes_per_weight, extra_cycles)
         c = self._memo.get(key)
         if c is None:
-            t, e, rw, has, labels = self._gemms([(g, 1)], bytes_per_weight)
+            t, e, sj, rw, has, labels = self._gemms([(g, 1)], bytes_per_weight)
             t += extra_cycles * self.chiplet.cycle_s
-            c = self._memo[key] = self.new(t, e, rw / t if t > 0 else 0.0, has, self.label_id(frozenset(labels)))
+            c = self._memo[key] = self.new(t, e, rw / t if t > 0 else 0.0, has, self.label_id(frozenset(labels)),
+                                           sram_j=sj)
         return c
 
     def fixed_cycles_op(self, cycles: int) -> int:
@@ -158,13 +185,14 @@ class CostBook:
         c = memo.get(prompt_tokens)
         if c is None:
             items = [(shard_gemm(g, shards), r) for g, r in forward_gemms(e, "prefill", prompt_tokens, 1)]
-            t, en, rw, has, labels = self._gemms(items, e.bytes_per_weight)
-            c = memo[prompt_tokens] = self.new(t, en, rw / t if t > 0 else 0.0, has, self.label_id(frozenset(labels)))
+            t, en, sj, rw, has, labels = self._gemms(items, e.bytes_per_weight)
+            c = memo[prompt_tokens] = self.new(t, en, rw / t if t > 0 else 0.0, has, self.label_id(frozenset(labels)),
+                                               sram_j=sj)
         return c
 
     def decode_table(self, e: Expert, shards: int, upto: int) -> dict:
         """Per-context decode costs of one shard of ``e`` for contexts 1..upto (at least), with prefix sums
-        ``P`` (seconds), ``PE`` (joules), ``PR`` (sum r_i t_i) indexed by context."""
+        ``P`` (seconds), ``PE`` (MAC joules), ``PS`` (SRAM joules), ``PR`` (sum r_i t_i) indexed by context."""
         key = (self._key(e), shards)
         tab = self._decode.get(key)
         if tab is None or tab["n"] < upto:
@@ -172,21 +200,24 @@ class CostBook:
             start = tab["n"] + 1 if tab else 1
             t = list(tab["t"]) if tab else [0.0]
             en = list(tab["e"]) if tab else [0.0]
+            sr = list(tab["s"]) if tab else [0.0]
             rw = list(tab["rw"]) if tab else [0.0]
             lab = list(tab["lab"]) if tab else [-1]
             has = tab["has"] if tab else False
             for L in range(start, n + 1):
                 items = [(shard_gemm(g, shards), r) for g, r in forward_gemms(e, "decode", L, 1)]
-                ti, ei, rwi, hi, labels = self._gemms(items, e.bytes_per_weight)
+                ti, ei, si, rwi, hi, labels = self._gemms(items, e.bytes_per_weight)
                 t.append(ti)
                 en.append(ei)
+                sr.append(si)
                 rw.append(rwi)
                 lab.append(self.label_id(frozenset(labels)))
                 has = has or hi
             lab_arr = np.array(lab)
-            tab = {"n": n, "t": t, "e": en, "rw": rw, "lab": lab, "has": has,
+            tab = {"n": n, "t": t, "e": en, "s": sr, "rw": rw, "lab": lab, "has": has,
                    "P": np.concatenate([[0.0], np.cumsum(t)]).tolist(),
                    "PE": np.concatenate([[0.0], np.cumsum(en)]).tolist(),
+                   "PS": np.concatenate([[0.0], np.cumsum(sr)]).tolist(),
                    "PR": np.concatenate([[0.0], np.cumsum(rw)]).tolist(),
                    "uniform": bool((lab_arr[1:] == lab_arr[1]).all())}
             self._decode[key] = tab
@@ -197,7 +228,7 @@ class CostBook:
         tab = self._decode.get((self._key(e), shards))
         if tab is None or tab["n"] < ctx_to:
             tab = self.decode_table(e, shards, ctx_to)
-        P, PE, PR = tab["P"], tab["PE"], tab["PR"]
+        P, PE, PS, PR = tab["P"], tab["PE"], tab["PS"], tab["PR"]
         t = P[ctx_to] - P[ctx_from]
         rw = PR[ctx_to] - PR[ctx_from]
         if tab["uniform"]:
@@ -207,7 +238,8 @@ class CostBook:
             for i in set(tab["lab"][ctx_from:ctx_to]):
                 labs.update(self.label_names[i].split("+"))
             lid = self.label_id(frozenset(labs))
-        return self.new(t, PE[ctx_to] - PE[ctx_from], rw / t if t > 0 else 0.0, tab["has"], lid)
+        return self.new(t, PE[ctx_to] - PE[ctx_from], rw / t if t > 0 else 0.0, tab["has"], lid,
+                        sram_j=PS[ctx_to] - PS[ctx_from])
 
     # --- memory, SSD, network --------------------------------------------------------------------
     def memory(self, nbytes: float, tier: str) -> int:

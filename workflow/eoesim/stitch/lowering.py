@@ -70,7 +70,7 @@ OP_KINDS = ("route", "load_ssd", "load_ddr", "prefetch_ssd", "prefetch_ddr", "pr
 (K_ROUTE, K_LOAD_SSD, K_LOAD_DDR, K_PF_SSD, K_PF_DDR, K_PREFILL, K_DECODE, K_TRANSFER, K_ALLREDUCE, K_COMPOSE,
  K_MERGE) = range(len(OP_KINDS))
 #: energy component of each op kind's primary cost (a secondary cost is always HBM traffic; loads also
-#: write their destination tier, which is added separately)
+#: write their destination tier, which is added separately; the SRAM joules of GEMM costs go to ``sram``)
 KIND_COMPONENT = ("compute", "ssd", "ddr", "ssd", "ddr", "compute", "compute", "network", "network", "compute",
                   "compute")
 COMPOSITION_DEFAULT = "representation_average"
@@ -471,7 +471,7 @@ class _Lowerer:
             self.fail_chiplet(pending.pop(0))
         fr = np.array(self.first, dtype=np.int64).reshape(-1, 2)
         en = np.array(self.end, dtype=np.int64).reshape(-1, 2)
-        c_dur, c_en, c_rel, c_has, c_lab, c_bytes = self.costs.columns()
+        c_dur, c_en, c_rel, c_has, c_lab, c_bytes, c_sram = self.costs.columns()
         ops = np.array(self.ops, dtype=np.int64).reshape(-1, 5)
         n_ops = ops.shape[0]
         cost, kind, res2, cost2 = ops[:, 1], ops[:, 2], ops[:, 3], ops[:, 4]
@@ -483,6 +483,7 @@ class _Lowerer:
         comp_of_kind = np.array([COMPONENTS.index(c) for c in KIND_COMPONENT], dtype=np.int64)
         by_comp = np.bincount(comp_of_kind[kind], weights=c_en[cost], minlength=len(COMPONENTS))
         by_comp[COMPONENTS.index("hbm")] += float(c_en[c2][has2].sum())
+        by_comp[COMPONENTS.index("sram")] += float(c_sram[cost].sum())  # GEMM costs' SRAM share (0 elsewhere)
         energy = {c: float(by_comp[i]) + self.extra_energy[c] for i, c in enumerate(COMPONENTS)}
         label = c_lab[cost]
         if has2.any():  # an op's provenance is the union of its two costs' labels

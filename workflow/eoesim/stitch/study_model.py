@@ -8,6 +8,9 @@ row's ``fidelity`` and ``source``:
   a shape SCALE-Sim was not run on (other prompt lengths, decode) comes from the calibrated SCALE-Sim
   surrogate for this array and dataflow (fidelity ``surrogate``; exact for ``interface_bandwidth: calc``,
   datasheet roofline otherwise).
+- GEMM SRAM traffic (energy): the same SCALE-Sim row's ``sram_ifmap_reads_words``,
+  ``sram_filter_reads_words``, ``sram_ofmap_writes_words``; a shape without a simulated row gets SCALE-Sim's
+  exact count for this array and dataflow (components.analytic_sram_words, checked against real runs).
 - HBM transfers: Ramulator's system read latency and achieved bandwidth for the memory system and
   access stream of ``workload.ramulator`` (when that is an HBM standard); DDR, and HBM without a usable
   Ramulator row: the hardware config's datasheet values (fidelity ``nominal``).
@@ -28,7 +31,9 @@ import pandas as pd
 
 from eoesim.eoe.expert import Gemm
 from eoesim.eoe.hardware import ChipletSpec, Hardware
-from eoesim.stitch.components import ComponentModel, Estimate, TableComponentModel
+from eoesim.stitch.components import ComponentModel, Estimate, TableComponentModel, analytic_sram_words
+
+SRAM_WORD_COLUMNS = ("sram_ifmap_reads_words", "sram_filter_reads_words", "sram_ofmap_writes_words")
 
 
 def _finite(value: Any) -> bool:
@@ -56,10 +61,14 @@ class StudyComponentModel(ComponentModel):
         self.points = points
         scalesim = tables.get("scalesim")
         self.gemms: dict[tuple[int, int, int], tuple[float, str, str]] = {}
+        self.sram: dict[tuple[int, int, int], tuple[float, float, float]] = {}
         if scalesim is not None:
             for row in scalesim.to_dict("records"):
-                self.gemms[(int(row["m"]), int(row["n"]), int(row["k"]))] = (
-                    float(row["total_cycles"]), row["fidelity"], row["source"])
+                key = (int(row["m"]), int(row["n"]), int(row["k"]))
+                self.gemms[key] = (float(row["total_cycles"]), row["fidelity"], row["source"])
+                if row.get("fidelity") == "simulate" and all(_finite(row.get(c)) for c in SRAM_WORD_COLUMNS):
+                    ifmap, filt, ofmap = (float(row[c]) for c in SRAM_WORD_COLUMNS)
+                    self.sram[key] = (ifmap, filt, ofmap)
         self.hbm = self._first(tables.get("ramulator"), ("system_avg_read_latency_ns",
                                                          "system_achieved_bandwidth_bytes_per_s"))
         self.ssd = self._first(tables.get("mqsim"), ("device_response_time_mean_us",))
@@ -81,6 +90,13 @@ class StudyComponentModel(ComponentModel):
             self.gemms[key] = self._scalesim_surrogate(gemm, chiplet)
         cycles, fidelity, source = self.gemms[key]
         return Estimate(cycles * gemm.instances, fidelity, source, 0.0 if fidelity == "simulate" else None)
+
+    def gemm_sram_words(self, gemm: Gemm, chiplet: ChipletSpec) -> tuple[float, float, float]:
+        key = (gemm.m, gemm.n, gemm.k)
+        words = self.sram.get(key)
+        if words is None:
+            words = self.sram[key] = analytic_sram_words(gemm, chiplet)
+        return words
 
     def _scalesim_surrogate(self, gemm: Gemm, chiplet: ChipletSpec) -> tuple[float, str, str]:
         from eoesim.analysis.packs import load_pack, source_label

@@ -11,7 +11,7 @@ Definitions (seconds unless the key says otherwise):
 - ``utilization``: busy time / span per chiplet (mean, max, list), per memory tier, SSD, network (busy
   time / (span x channels));
 - ``cache``: accesses by tier (hit = the expert was in HBM), prefetches;
-- ``energy``: joules by component (compute, hbm, ddr, ssd, network), total, per output token;
+- ``energy``: joules by component (compute, sram, hbm, ddr, ssd, network), total, per output token;
   ``carbon_g_per_1k_tokens`` = energy of 1000 output tokens at ``grid_intensity_gco2_per_kwh``;
 - ``latency_rel_error``: when component models gave relative errors, the propagated relative standard
   error of each request's e2e latency (``sqrt(var(finish)) / latency``), as mean / p95 / max; else null;
