@@ -87,7 +87,9 @@ def result_bytes(workdir):
     base = workdir / "results" / "tiny"
     files = [base / "points.csv", *(base / "tables").glob("*.csv"), *(base / "e2e").rglob("*.json"),
              *(base / "e2e").rglob("*.csv"), *(base / "surrogates").glob("*.json"),
-             *(base / "runs").glob("*/*/result.csv")]
+             *(base / "runs").glob("*/*/result.csv"), *(base / "figures").glob("*.csv"),
+             *(base / "sanity").glob("*.csv"), *(p for p in (base / "workloads").rglob("*") if p.is_file()),
+             *(base / "coupling").glob("*.csv"), *(base / "dse").rglob("*.csv"), base / "study.yaml"]
     return {str(p.relative_to(base)): p.read_bytes() for p in files}
 
 
