@@ -31,7 +31,7 @@ import pandas as pd
 
 from eoesim.analysis import (surrogate_garnet, surrogate_mqsim, surrogate_ramulator, surrogate_rapidchiplet,
                              surrogate_scalesim)
-from eoesim.analysis.surrogate import OutOfDomainWarning, Surrogate, _error_summary, _fold_predictions
+from eoesim.analysis.surrogate import FitError, OutOfDomainWarning, Surrogate, _error_summary, _fold_predictions
 from eoesim.errors import ConfigError
 from eoesim.provenance import sha256_file
 
@@ -149,7 +149,7 @@ def validate(model: Surrogate, frame: pd.DataFrame, breakdown: str | None = None
             test = np.flatnonzero((frame[col] == value).to_numpy())
             try:
                 part = _fold_predictions(make, frame, [test])
-            except Exception as exc:  # a fold that cannot be fitted is reported, not fatal
+            except (FitError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:  # reported, not fatal
                 skipped.append(f"{value}: {exc}")
                 continue
             pred.iloc[test] = part.iloc[test].to_numpy()
