@@ -14,19 +14,11 @@ import re
 from pathlib import Path
 
 from eoesim.provenance import sha256_file
+from eoesim.simulators.mqsim import FALLBACK_MESSAGES
 from eoesim.trust.checks import Finding, TableContext, check, simulated_only
 
 ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet")
 STDOUT = "stdout.log"
-#: MQSim prints these and carries on with built-in defaults, exit code 0 (CONTRACTS.md section 1)
-MQSIM_FALLBACKS = (
-    "Using MQSim's default configuration",
-    "Using MQSim's default workload definitions",
-    "Error in the SSD configuration file!",
-    "Error in the workload definition file!",
-    "The specified SSD configuration file does not exist",
-    "The specified workload definition file does not exist",
-)
 GEM5_ARGS = "garnet_synth_traffic.args"
 GEM5_CONFIG = "m5out/config.json"
 SCALESIM_CONFIG = "scale.cfg"
@@ -81,7 +73,7 @@ def rendered_input_overwritten(ctx: TableContext) -> list[Finding]:
 
 # ---------------------------------------------------------------------------------------------- MQSim
 def mqsim_fallbacks(stdout: str) -> list[str]:
-    return [m for m in MQSIM_FALLBACKS if m in stdout]
+    return [m for m in FALLBACK_MESSAGES if m in stdout]
 
 
 @check("mqsim_defaults_fallback", "error", ("mqsim",),
