@@ -35,3 +35,12 @@ def job_counts(output):
 
 def write_study(workdir, study):
     (Path(workdir) / "study.yaml").write_text(yaml.safe_dump(study))
+
+
+def draw_figures(workdir, study, names, *extra_targets):
+    """Run ``study`` in ``workdir`` up to the figures ``names`` (plus any other targets); its results dir."""
+    write_study(workdir, study)
+    base = f"results/{study['study']}"
+    proc = snakemake(workdir, *extra_targets, *(f"{base}/figures/{name}.pdf" for name in names))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Path(workdir) / base

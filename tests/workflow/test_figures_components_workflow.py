@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from eoesim.analysis import calibrate
-from snakemake_runner import TINY, snakemake, write_study
+from snakemake_runner import TINY, draw_figures
 
 pytestmark = pytest.mark.slow
 FIGURES = ["noc_latency", "memory_load", "surrogate_errors", "parity_scalesim", "parity_garnet",
@@ -14,12 +14,7 @@ FIGURES = ["noc_latency", "memory_load", "surrogate_errors", "parity_scalesim", 
 
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("figc")
-    write_study(workdir, TINY)
-    targets = [f"results/tiny/figures/{name}.pdf" for name in FIGURES]
-    proc = snakemake(workdir, *targets)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return workdir / "results" / "tiny"
+    return draw_figures(tmp_path_factory.mktemp("figc"), TINY, FIGURES)
 
 
 @pytest.mark.parametrize("name", FIGURES)

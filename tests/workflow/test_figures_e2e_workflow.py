@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from snakemake_runner import snakemake
+from snakemake_runner import draw_figures, snakemake
 from eoesim.figures.timeline_excerpt import busiest_window, excerpt, trace_events
 from eoesim.stitch.summary import BREAKDOWN_CATEGORIES
 
@@ -30,12 +30,7 @@ FIGURES = ("latency_breakdown", "latency_vs_rate", "timeline")
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("figures_e2e")
-    (workdir / "study.yaml").write_text(yaml.safe_dump(TINY))
-    targets = [f"results/tiny/figures/{name}.pdf" for name in FIGURES]
-    proc = snakemake(workdir, *targets)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return workdir / "results" / "tiny"
+    return draw_figures(tmp_path_factory.mktemp("figures_e2e"), TINY, FIGURES)
 
 
 @pytest.mark.parametrize("name", FIGURES)
