@@ -1,0 +1,1 @@
+"""The event-driven serving engine: model instances with iteration-level schedulers on the modelled package."""
