@@ -134,7 +134,10 @@ def check_hbm_bandwidth(study_params: Mapping[str, Any], ramulator_point: Mappin
     peak = ramulator_point.get("peak_bandwidth_bytes_per_s")
     if not standard.startswith("HBM") or not peak:
         return
-    asked = float(study_params["hardware"]["memory"]["hbm"]["bandwidth_gb_per_s"])
+    asked = study_params["hardware"]["memory"]["hbm"].get("bandwidth_gb_per_s")
+    if asked is None:  # derived from the memory Ramulator models
+        return
+    asked = float(asked)
     peak_gb = float(peak) / 1e9
     if abs(asked - peak_gb) > HBM_BANDWIDTH_TOLERANCE * peak_gb:
         wl = study_params["workload"]["ramulator"]

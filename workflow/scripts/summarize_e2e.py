@@ -6,7 +6,7 @@ import pandas as pd
 from _logging import to_log
 
 from eoesim.jobs import write_csv_atomic
-from eoesim.stitch.summary import summary_row
+from eoesim.serving.columns import summary_row
 
 to_log(snakemake.log[0])  # noqa: F821 (injected by Snakemake)
 rows = [summary_row(Path(path).parent.name, json.loads(Path(path).read_text()))

@@ -11,14 +11,14 @@ from typing import Any, Mapping
 import pandas as pd
 
 from eoesim.errors import ConfigError
+from eoesim.serving.columns import summary_row
 
 LATENCY_OBJECTIVES = ("e2e_latency_p99_s", "e2e_latency_mean_s")
 ENERGY_OBJECTIVE = "energy_per_token_j"
 AREA_OBJECTIVE = "area_mm2"
 AREA_COLUMN = "total_chiplet_area_mm2"
-#: summary.json path of each e2e objective
-SUMMARY_PATHS = {"e2e_latency_p99_s": ("e2e_latency_s", "p99"), "e2e_latency_mean_s": ("e2e_latency_s", "mean"),
-                 ENERGY_OBJECTIVE: ("energy", "per_token_j")}
+#: the e2e objectives, columns of e2e/summary.csv (eoesim.serving.columns)
+OBJECTIVE_COLUMNS = ("e2e_latency_p99_s", "e2e_latency_mean_s", ENERGY_OBJECTIVE)
 #: axis labels with units
 LABELS = {"e2e_latency_p99_s": "p99 end-to-end latency (s)", "e2e_latency_mean_s": "Mean end-to-end latency (s)",
           ENERGY_OBJECTIVE: "Energy per token (mJ)", AREA_OBJECTIVE: "Chiplet area (mm²)"}
@@ -39,10 +39,8 @@ def latency_objective(objectives: list[str]) -> str:
 
 def summary_objectives(summary: Mapping[str, Any]) -> dict[str, float]:
     """The e2e objectives of one stitched summary.json."""
-    out = {}
-    for name, (section, key) in SUMMARY_PATHS.items():
-        out[name] = float(summary[section][key])
-    return out
+    row = summary_row("", summary)
+    return {name: float(row[name]) for name in OBJECTIVE_COLUMNS}
 
 
 def point_areas(rapidchiplet: pd.DataFrame | None, point_runs: Mapping[str, str]) -> dict[str, float]:

@@ -5,7 +5,8 @@ derived here: grid coordinates and hop counts, a snake order that makes consecut
 tier capacities, and the nominal numbers a component model may fall back on. The latency of each
 component comes from a ComponentModel (simulators or surrogates), not from this module.
 
-Units: bandwidths in the config are in GB/s (10^9 bytes per second), capacities in GiB (2^30 bytes).
+Units: bandwidths in the config are in GB/s (10^9 bytes per second), capacities in GiB (2^30 bytes). HBM
+capacity and bandwidth are per stack (``hardware.memory.hbm.stacks``; eoesim.serving.package).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from eoesim.errors import ConfigError
 
 GIB = 1 << 30
 GB = 1e9
+#: one HBM2 stack (1024 bit x 2 Gb/s) when neither the study nor Ramulator says otherwise
+HBM_DEFAULT_GB_PER_S = 256.0
 
 #: defaults of every field read here; the proposed schema carries the same values
 DEFAULTS: dict[str, Any] = {
@@ -23,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "package": {"grid": [4, 4], "topology": "mesh", "link_latency_cycles": 2,
                 "link_bandwidth_gb_per_s": 128.0, "network_channels": None},
     "memory": {
-        "hbm": {"capacity_gib": 16.0, "bandwidth_gb_per_s": 256.0, "latency_ns": 100.0},
+        "hbm": {"capacity_gib": 16.0, "bandwidth_gb_per_s": None, "latency_ns": 100.0},
         "ddr": {"capacity_gib": 64.0, "bandwidth_gb_per_s": 51.2, "latency_ns": 80.0},
     },
     "ssd": {"capacity_gib": 1024.0, "read_bandwidth_gb_per_s": 3.5, "read_latency_us": 60.0},
@@ -129,7 +132,7 @@ def build_hardware(cfg: Mapping[str, Any] | None) -> Hardware:
         link_latency_cycles=int(pkg["link_latency_cycles"]),
         link_bandwidth_bytes_per_s=float(pkg["link_bandwidth_gb_per_s"]) * GB,
         network_channels=int(channels),
-        hbm=Tier("hbm", float(hbm["capacity_gib"]) * GIB, float(hbm["bandwidth_gb_per_s"]) * GB,
+        hbm=Tier("hbm", float(hbm["capacity_gib"]) * GIB, float(hbm["bandwidth_gb_per_s"] or HBM_DEFAULT_GB_PER_S) * GB,
                  float(hbm["latency_ns"]) * 1e-9),
         ddr=Tier("ddr", float(ddr["capacity_gib"]) * GIB, float(ddr["bandwidth_gb_per_s"]) * GB,
                  float(ddr["latency_ns"]) * 1e-9),

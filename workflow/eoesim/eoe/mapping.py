@@ -12,6 +12,10 @@ the grid's snake walk (``Hardware.snake_order``), so neighbouring experts land o
 - ``many_to_many``: every expert has ``replicas`` copies spread over the grid (replica j of the i-th
   expert on snake position ``i + j*floor(chiplets/replicas)``), so chiplets host several experts and
   experts live on several chiplets; request r uses replica ``r mod replicas``.
+- ``replicate``: every expert once (``chiplets_per_expert`` chiplets each, default 1), then the remaining
+  groups of the ``chiplets_used`` chiplets (default all) host replicas of the hot experts, apportioned to
+  their popularity by the D'Hondt rule (the next replica goes to the expert with the highest popularity /
+  replicas so far), so the whole package serves and hot experts get the most instances.
 
 A placement is a tuple of replicas, each a tuple of the chiplets its shards run on.
 
@@ -27,7 +31,7 @@ from typing import Any, Mapping, Sequence
 from eoesim.eoe.hardware import Hardware
 from eoesim.errors import ConfigError
 
-STRATEGIES = ("one_to_one", "one_to_many", "many_to_one", "many_to_many")
+STRATEGIES = ("one_to_one", "one_to_many", "many_to_one", "many_to_many", "replicate")
 DEFAULTS: dict[str, Any] = {
     "strategy": "one_to_one", "chiplets_per_expert": None, "chiplets_used": None, "replicas": 2,
     "router_chiplet": 0,
@@ -85,9 +89,38 @@ def build_mapping(cfg: Mapping[str, Any] | None, order: Sequence[str], hw: Hardw
             raise ConfigError(f"{path}.replicas: {r} is not allowed; allowed: 1..{c}")
         stride = max(1, c // r)
         placements = {e: tuple((snake[(i + j * stride) % c],) for j in range(r)) for i, e in enumerate(order)}
+    elif strategy == "replicate":
+        placements = _replicate(cfg, order, hw, popularity, path)
     else:
         raise ConfigError(f"{path}.strategy: {strategy!r} is not allowed; allowed: {list(STRATEGIES)}")
     return ExpertMapping(strategy=strategy, placements=placements, router_chiplet=router)
+
+
+def _replicate(cfg: Mapping[str, Any], order: Sequence[str], hw: Hardware, popularity: Mapping[str, float],
+               path: str) -> dict[str, tuple[tuple[int, ...], ...]]:
+    n, c = len(order), hw.n_chiplets
+    s = int(cfg["chiplets_per_expert"] or 1)
+    used = int(cfg["chiplets_used"] or c)
+    if not 1 <= used <= c:
+        raise ConfigError(f"{path}.chiplets_used: {used} is not allowed; allowed: 1..{c}")
+    slots = used // s
+    if slots < n:
+        raise ConfigError(f"{path}.strategy: replicate needs a group of {s} chiplet(s) per expert, {n * s} in all; "
+                          f"allowed: at most {slots} experts on {used} chiplets (or fewer chiplets_per_expert)")
+    counts = {e: 1 for e in order}
+    for _ in range(slots - n):
+        best = max(order, key=lambda e: (popularity.get(e, 0.0) / counts[e], -order.index(e)))
+        counts[best] += 1
+    snake = hw.snake_order()
+    groups = [tuple(snake[j * s:(j + 1) * s]) for j in range(slots)]
+    placements: dict[str, list[tuple[int, ...]]] = {e: [groups[i]] for i, e in enumerate(order)}
+    nxt = n
+    for rank in range(1, max(counts.values())):
+        for e in order:
+            if counts[e] > rank:
+                placements[e].append(groups[nxt])
+                nxt += 1
+    return {e: tuple(reps) for e, reps in placements.items()}
 
 
 FAILOVER_POLICIES = ("spare", "least_loaded")

@@ -1,7 +1,12 @@
 """The request stream of an EoE run: arrivals, prompt/output lengths and domains.
 
-Either generated (Poisson arrivals at ``rate_per_s``; lengths from a distribution; domains from a Zipf
-popularity) or read from a CSV trace with the header ``arrival_s,domain,prompt_tokens,output_tokens``.
+Either generated (Poisson arrivals at ``rate_per_s``, or gamma-distributed gaps of coefficient of variation
+``cv`` - bursty for ``cv > 1``; lengths from a distribution; domains from a Zipf popularity) or read from a
+trace: the project's CSV with the header ``arrival_s,domain,prompt_tokens,output_tokens``
+(``trace_format: eoesim``), or a production trace of the Azure LLM inference trace 2023 (``trace_format:
+azure_llm_2023``: ``TIMESTAMP,ContextTokens,GeneratedTokens``; its first ``count`` requests, arrival times
+relative to the first one; domains drawn from the Zipf popularity, seeded, since the trace names none).
+A trace's arrival times are multiplied by ``time_scale`` (0.5 = the same requests at twice the rate).
 Everything random is drawn from ``numpy.random.default_rng([seed, stream])`` so the same seed gives the
 same requests, independent of how many other random streams the run uses.
 
@@ -34,7 +39,13 @@ DEFAULTS: dict[str, Any] = {
     "output_tokens": {"dist": "lognormal", "median": 128, "sigma": 0.5, "min": 1, "max": 1024},
     "domains": None,
     "zipf_skew": 1.0,
+    "cv": 1.0,
+    "trace_format": "eoesim",
+    "time_scale": 1.0,
 }
+ARRIVALS = ("poisson", "gamma", "trace")
+TRACE_FORMATS = ("eoesim", "azure_llm_2023")
+AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 MAX_GENERATED = 10_000_000
 
 
@@ -109,12 +120,23 @@ def generate_requests(cfg: Mapping[str, Any], n_domains: int, seed: int,
         path = Path(cfg["trace_file"])
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
-        return load_trace(path, n_domains, domain_names or {})
-    if cfg["arrival"] != "poisson":
-        raise ConfigError(f"eoe.requests.arrival: {cfg['arrival']!r} is not allowed; allowed: ['poisson', 'trace']")
+        scale = float(cfg["time_scale"])
+        if not scale > 0:
+            raise ConfigError(f"eoe.requests.time_scale: {scale} is not allowed; allowed: a number > 0")
+        if cfg["trace_format"] == "azure_llm_2023":
+            rq = load_azure_trace(path, int(cfg["count"]), n_domains, float(cfg["zipf_skew"]), seed)
+        elif cfg["trace_format"] == "eoesim":
+            rq = load_trace(path, n_domains, domain_names or {})
+        else:
+            raise ConfigError(f"eoe.requests.trace_format: {cfg['trace_format']!r} is not allowed; allowed: "
+                              f"{list(TRACE_FORMATS)}")
+        return Requests(rq.arrival_s * scale, rq.domain, rq.prompt_tokens, rq.output_tokens, rq.n_domains)
+    if cfg["arrival"] not in ("poisson", "gamma"):
+        raise ConfigError(f"eoe.requests.arrival: {cfg['arrival']!r} is not allowed; allowed: {list(ARRIVALS)}")
     rate = float(cfg["rate_per_s"])
     if rate <= 0:
         raise ConfigError(f"eoe.requests.rate_per_s: {rate} is not allowed; allowed: a number > 0")
+    gaps = _gap_sampler(cfg)
     rng = rng_for(seed, STREAM_ARRIVALS)
     if cfg["duration_s"] is not None:
         duration = float(cfg["duration_s"])
@@ -125,7 +147,7 @@ def generate_requests(cfg: Mapping[str, Any], n_domains: int, seed: int,
         chunks, t = [], 0.0
         block = max(16, int(expected * 1.2) + 16)
         while True:
-            arr = t + np.cumsum(rng.exponential(1.0 / rate, size=block))
+            arr = t + np.cumsum(gaps(rng, rate, block))
             chunks.append(arr[arr <= duration])
             if arr[-1] > duration:
                 break
@@ -135,13 +157,64 @@ def generate_requests(cfg: Mapping[str, Any], n_domains: int, seed: int,
         count = int(cfg["count"])
         if count < 1 or count > MAX_GENERATED:
             raise ConfigError(f"eoe.requests.count: {count} is not allowed; allowed: 1..{MAX_GENERATED}")
-        arrival = np.cumsum(rng.exponential(1.0 / rate, size=count))
+        arrival = np.cumsum(gaps(rng, rate, count))
     n = arrival.shape[0]
     prompt = sample_lengths(cfg["prompt_tokens"], n, rng_for(seed, STREAM_PROMPT), "eoe.requests.prompt_tokens")
     output = sample_lengths(cfg["output_tokens"], n, rng_for(seed, STREAM_OUTPUT), "eoe.requests.output_tokens")
     pop = zipf_popularity(n_domains, float(cfg["zipf_skew"]))
     domain = rng_for(seed, STREAM_DOMAIN).choice(n_domains, size=n, p=pop).astype(np.int64)
     return Requests(arrival.astype(float), domain, prompt, output, n_domains)
+
+
+def _gap_sampler(cfg: Mapping[str, Any]):
+    """Inter-arrival gaps: exponential (Poisson), or gamma with shape 1/cv^2 and the same mean 1/rate."""
+    if cfg["arrival"] == "poisson":
+        return lambda rng, rate, n: rng.exponential(1.0 / rate, size=n)
+    cv = float(cfg["cv"])
+    if not cv > 0:
+        raise ConfigError(f"eoe.requests.cv: {cv} is not allowed; allowed: a number > 0 (1 = Poisson, > 1 bursty)")
+    shape = 1.0 / cv ** 2
+    return lambda rng, rate, n: rng.gamma(shape, 1.0 / (rate * shape), size=n)
+
+
+def load_azure_trace(path: str | Path, count: int, n_domains: int, zipf_skew: float, seed: int) -> Requests:
+    """The first ``count`` requests of an Azure LLM inference trace 2023 file (module docstring)."""
+    from datetime import datetime
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"eoe.requests.trace_file: {str(path)!r} is not a file; allowed: a CSV of the Azure LLM "
+                          "inference trace 2023 (TIMESTAMP,ContextTokens,GeneratedTokens)")
+    if count < 1:
+        raise ConfigError(f"eoe.requests.count: {count} is not allowed; allowed: an integer >= 1")
+    times, prompt, output = [], [], []
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != AZURE_COLUMNS:
+            raise ParseError(path, f"header {header!r}; expected {','.join(AZURE_COLUMNS)}", 1)
+        for lineno, row in enumerate(reader, start=2):
+            if len(times) >= count:
+                break
+            try:
+                t = datetime.fromisoformat(row[0].strip()[:26])
+                p, o = int(row[1]), int(row[2])
+            except (ValueError, IndexError) as exc:
+                raise ParseError(path, f"not a timestamp and two token counts: {exc}", lineno) from None
+            if p < 1 or o < 1:
+                raise ParseError(path, "token counts must be >= 1", lineno)
+            times.append(t)
+            prompt.append(p)
+            output.append(o)
+    if not times:
+        raise ParseError(path, "no requests")
+    t0 = times[0]
+    arrival = np.array([(t - t0).total_seconds() for t in times])
+    if (np.diff(arrival) < 0).any():
+        raise ParseError(path, "timestamps are not sorted")
+    pop = zipf_popularity(n_domains, zipf_skew)
+    domain = rng_for(seed, STREAM_DOMAIN).choice(n_domains, size=len(times), p=pop).astype(np.int64)
+    return Requests(arrival, domain, np.array(prompt, dtype=np.int64), np.array(output, dtype=np.int64), n_domains)
 
 
 def _domain_of(text: str, n_domains: int, names: Mapping[str, int], path: Path, line: int) -> int:
@@ -182,11 +255,14 @@ def load_trace(path: str | Path, n_domains: int, domain_names: Mapping[str, int]
             except ValueError as exc:
                 raise ParseError(path, f"not a number: {exc}", lineno) from None
             if not np.isfinite(t) or t < 0 or p < 1 or o < 1:
-                raise ParseError(path, "arrival_s must be >= 0 and token counts >= 1", lineno)
+                raise ParseError(path, f"arrival_s {row[0].strip()} / token counts {p}, {o}: allowed: arrival_s >= 0 "
+                                 "and token counts >= 1", lineno)
+            if rows and t < rows[-1][0]:
+                raise ParseError(path, f"arrival_s {row[0].strip()} is before the previous row's {rows[-1][0]:g}; "
+                                 "allowed: rows sorted by arrival_s", lineno)
             rows.append((t, _domain_of(row[1], n_domains, names, path, lineno), p, o))
     if not rows:
         raise ParseError(path, "no requests")
-    rows.sort(key=lambda r: r[0])  # stable: equal arrivals keep file order
     arr = np.array(rows, dtype=float)
     return Requests(arr[:, 0].copy(), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64),
                     arr[:, 3].astype(np.int64), n_domains)

@@ -9,9 +9,9 @@ and are read from the SSD (``memory_pressure: false`` keeps the points' own capa
 cache policy and prefetch apply. Points with a single expert cannot miss under the default budget; when
 all of them have one the figure is left out.
 
-The load latency of one SSD read (a ``load_ssd`` or ``prefetch_ssd`` op, see eoesim.stitch.lowering) is
-the time from its issue - when its dependencies (the routing decision) had finished, the earliest it could
-start - until the expert is in HBM, i.e. the DDR -> HBM copy that follows it has finished. It is split
+The load latency of one SSD read (eoesim.serving.engine: a load that found the expert in neither HBM nor
+DDR) is the time from its issue - when a sequence (or a prefetch) needed the expert on a stack - until the
+expert is in HBM, i.e. the DDR -> HBM copy that follows the read has finished. It is split
 into SSD queueing, SSD service and the DDR -> HBM copy (with its queueing).
 """
 from __future__ import annotations
@@ -25,11 +25,9 @@ import pandas as pd
 from matplotlib.ticker import ScalarFormatter
 
 from eoesim.config import Study
-from eoesim.errors import EoesimError
 from eoesim.figures.style import FigureError, new_figure, save_figure, series_style
 from eoesim.provenance import canonical_json
 from eoesim.stitch.e2e import E2EResult
-from eoesim.stitch.lowering import K_LOAD_DDR, K_PF_DDR
 from eoesim.stitch.variants import MemoryPressure, Restitcher, check_variant
 from eoesim.stitch.workloads import ssd_reads
 
@@ -127,25 +125,8 @@ def overrides(s: ExpertLoad, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_table(result: E2EResult) -> pd.DataFrame:
-    """One row per SSD read of a stitched point: issue, SSD start/finish, in HBM, and the latency split."""
-    graph, sched = result.graph, result.schedule
-    reads = ssd_reads(graph, sched)
-    ops = np.array([op for op, _ in graph.loads], dtype=np.int64)
-    if ops.size == 0:
-        return reads.assign(issue_s=[], hbm_ready_s=[], provenance=[])
-    # the DDR -> HBM copy is emitted right after its SSD read and waits for it (lowering.ensure_loaded)
-    follow = ops + 1
-    edges = set(zip(graph.dep_src.tolist(), graph.dep_dst.tolist()))
-    if not (np.isin(graph.kind[follow], (K_LOAD_DDR, K_PF_DDR)).all()
-            and all((a, b) in edges for a, b in zip(ops.tolist(), follow.tolist()))):
-        raise EoesimError("expert loads: an SSD read is not followed by its DDR -> HBM copy; "
-                          "the lowering changed and expert_load_cdf must follow it")
-    issue = graph.release[ops].astype(float)
-    waits = np.isin(graph.dep_dst, ops)
-    pos = np.searchsorted(ops, graph.dep_dst[waits])
-    np.maximum.at(issue, pos, sched.finish[graph.dep_src[waits]])
-    return reads.assign(issue_s=issue, hbm_ready_s=sched.finish[follow],
-                        provenance=[graph.label_names[i] for i in graph.label[ops].tolist()])
+    """One row per SSD read of a served point: issue, SSD start/finish, in HBM, and the latency split."""
+    return ssd_reads(result.engine)
 
 
 def collect(groups: list[Mapping[str, Any]], restitchers: Mapping[str, Restitcher], s: ExpertLoad) -> pd.DataFrame:

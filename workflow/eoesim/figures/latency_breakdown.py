@@ -15,7 +15,7 @@ import pandas as pd
 
 from eoesim.errors import ParseError
 from eoesim.figures.style import PALETTE, new_figure, save_figure
-from eoesim.stitch.summary import BREAKDOWN_CATEGORIES
+from eoesim.serving.metrics import BREAKDOWN_CATEGORIES
 
 #: legend names of the categories
 CATEGORY_LABELS = {"routing": "routing", "expert_load": "expert load", "compute": "compute",

@@ -24,8 +24,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
-
 from eoesim.serving.sequences import RUNNING, Seq
 
 
@@ -205,7 +203,3 @@ def _static(m: ModelState, cfg: dict, kv: KVSpace, step_limit: int) -> ModelBatc
     longest = max(s.remaining for s in m.static_batch)
     k = min(step_limit, min(s.remaining for s in live), longest)
     return ModelBatch(m, live, [], steps=k, padded_rows=len(m.static_batch) - len(live))
-
-
-def decode_contexts(decodes: list) -> np.ndarray:
-    return np.fromiter((s.context for s in decodes), dtype=np.int64, count=len(decodes))

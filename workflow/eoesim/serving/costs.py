@@ -19,6 +19,7 @@ SRAM joules of its GEMMs (eoesim.stitch.energy) and the provenance labels it use
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,7 @@ class GemmPricer:
         self._memo: dict[tuple[Gemm, float], Cost] = {}
         self._sram_jpb = energy.buffer_sram_j_per_byte(dict(chiplet.sram_kib))
         self.queried: dict[Gemm, None] = {}
+        self._models: dict[tuple, ModelCosts] = {}
 
     def gemm(self, g: Gemm, bytes_per_weight: float) -> Cost:
         key = (g, bytes_per_weight)
@@ -96,6 +98,28 @@ class GemmPricer:
     def gemms_queried(self) -> list[Gemm]:
         return list(self.queried)
 
+    def model_costs(self, expert: Expert, shards: int) -> "ModelCosts":
+        """The (memoized) iteration costs of an expert shape on ``shards`` chiplets."""
+        key = shape_key(expert) + (int(shards),)
+        c = self._models.get(key)
+        if c is None:
+            c = self._models[key] = ModelCosts(expert, shards, self)
+        return c
+
+
+_PRICERS: "weakref.WeakKeyDictionary[ComponentModel, dict]" = weakref.WeakKeyDictionary()
+
+
+def shared_pricer(model: ComponentModel, chiplet: ChipletSpec, energy: EnergyModel) -> GemmPricer:
+    """One GemmPricer per (component model, chiplet, energy constants): runs of the same design point at other
+    rates or capacities (load curves, cache figures) reuse its cost tables."""
+    per_model = _PRICERS.setdefault(model, {})
+    key = (chiplet, tuple(sorted(energy.values.items())))
+    pricer = per_model.get(key)
+    if pricer is None:
+        pricer = per_model[key] = GemmPricer(model, chiplet, energy)
+    return pricer
+
 
 class ModelCosts:
     """Iteration costs of one expert shape on one shard of an ``shards``-way instance."""
@@ -109,10 +133,8 @@ class ModelCosts:
         self._lm_head: dict[int, Cost] = {}
         self._prefill_attn: dict[tuple[int, int], Cost] = {}
         self._dec_n = 0
-        self._dec_sec = np.zeros(1)
-        self._dec_mac = np.zeros(1)
-        self._dec_sram = np.zeros(1)
-        self._dec_rel = np.zeros(1)
+        self._dec = np.zeros((1, 4))  # prefix sums over attended length: seconds, MAC J, SRAM J, rel x s
+        self._dec_rows: list = [(0.0, 0.0, 0.0, 0.0)]
         self._dec_labels: frozenset = frozenset()
 
     @property
@@ -155,41 +177,48 @@ class ModelCosts:
     def _grow_decode(self, upto: int) -> None:
         """Prefix sums of decode attention over attended lengths 1..n (index L = sum over 1..L)."""
         n = max(upto, 2 * self._dec_n, 256)
-        sec, mac, sram, rel = [0.0], [0.0], [0.0], [0.0]
+        rows = [(0.0, 0.0, 0.0, 0.0)]
         labels = set(self._dec_labels)
         for length in range(1, n + 1):
             c = self.attention(1, length)
-            sec.append(c.seconds)
-            mac.append(c.mac_j)
-            sram.append(c.sram_j)
-            rel.append(c.rel_s)
+            rows.append((c.seconds, c.mac_j, c.sram_j, c.rel_s))
             labels |= c.labels
-        self._dec_sec, self._dec_mac = np.cumsum(sec), np.cumsum(mac)
-        self._dec_sram, self._dec_rel = np.cumsum(sram), np.cumsum(rel)
+        self._dec = np.cumsum(np.array(rows), axis=0)
+        self._dec_rows = self._dec.tolist()
         self._dec_labels = frozenset(labels)
         self._dec_n = n
 
     def decode_attention(self, ctx: np.ndarray, steps: int) -> Cost:
         """Attention of ``steps`` decode steps of sequences with ``ctx`` tokens cached before the first
         (step j of a sequence attends ``ctx + j + 1`` tokens)."""
-        top = int(ctx.max()) + steps if ctx.size else 0
+        if not len(ctx):
+            return ZERO
+        top = max(ctx) + steps
         if top > self._dec_n:
             self._grow_decode(top)
-        hi, lo = ctx + steps, ctx
-        return Cost(float((self._dec_sec[hi] - self._dec_sec[lo]).sum()),
-                    float((self._dec_mac[hi] - self._dec_mac[lo]).sum()),
-                    float((self._dec_sram[hi] - self._dec_sram[lo]).sum()),
-                    float((self._dec_rel[hi] - self._dec_rel[lo]).sum()), self._dec_labels)
+        if len(ctx) <= 8:  # small batches: list lookups beat numpy's call overhead
+            rows = self._dec_rows
+            t = m = r = q = 0.0
+            for c in ctx:
+                a, b = rows[c + steps], rows[c]
+                t += a[0] - b[0]
+                m += a[1] - b[1]
+                r += a[2] - b[2]
+                q += a[3] - b[3]
+            return Cost(t, m, r, q, self._dec_labels)
+        arr = np.asarray(ctx, dtype=np.int64)
+        d = (self._dec[arr + steps] - self._dec[arr]).sum(axis=0)
+        return Cost(float(d[0]), float(d[1]), float(d[2]), float(d[3]), self._dec_labels)
 
-    def decode_steps(self, ctx: np.ndarray, steps: int, rows: int = 0) -> tuple[Cost, float]:
+    def decode_steps(self, ctx: list, steps: int, rows: int = 0) -> tuple[Cost, float]:
         """(compute, HBM bytes) of ``steps`` decode steps of a batch with ``ctx`` cached tokens each;
         ``rows`` > len(ctx) adds padding rows to the linear layers (static batching)."""
-        n = int(ctx.size)
+        n = len(ctx)
         m = max(rows, n)
         per_step = self.linear(m) + self.lm_head(m)
         cost = per_step.times(steps) + self.decode_attention(ctx, steps)
         kv = self.kv_bytes_per_token
-        nbytes = steps * self.weight_bytes + kv * (steps * float(ctx.sum()) + n * steps * (steps - 1) / 2) \
+        nbytes = steps * self.weight_bytes + kv * (steps * float(sum(ctx)) + n * steps * (steps - 1) / 2) \
             + kv * n * steps
         return cost, nbytes
 
@@ -200,7 +229,7 @@ class ModelCosts:
         cost = self.linear(tokens) + self.lm_head(emitting)
         decode_ctx = [c for q, c in items if q == 1]
         if decode_ctx:
-            cost = cost + self.decode_attention(np.array(decode_ctx, dtype=np.int64), 1)
+            cost = cost + self.decode_attention(decode_ctx, 1)
         for q, c in items:
             if q != 1:
                 cost = cost + self.attention(q, c + q)

@@ -52,7 +52,7 @@ from eoesim.eoe.router import build_router, expert_popularity, route_node
 from eoesim.errors import ConfigError
 from eoesim.serving.background import BackgroundLoad
 from eoesim.serving.batching import ModelState, blocks_for, form_batch
-from eoesim.serving.costs import GemmPricer, ModelCosts
+from eoesim.serving.costs import ModelCosts, shared_pricer
 from eoesim.serving.dispatch import Dispatcher
 from eoesim.serving.fluid import Flow, Fluid
 from eoesim.serving.instance import Instance, Step, build_step
@@ -141,8 +141,7 @@ class Engine:
         self._events: list = []
         self._n = 0
         self.fluid = Fluid([c.capacity_bytes_per_s for c in self.curves], self._schedule_flow)
-        self.pricer = GemmPricer(self.model, self.hw.chiplet, self.energy)
-        self._costs: dict[tuple, ModelCosts] = {}
+        self.pricer = shared_pricer(self.model, self.hw.chiplet, self.energy)
         self.sizes = {n: param_bytes(x) for n, x in self.experts.items()}
         self.stacks = [StackMemory(s, pk.stack_capacity_bytes, self.policy) for s in range(pk.n_stacks)]
         self.ddr = DDRCache(self.hw.ddr.capacity_bytes)
@@ -194,13 +193,7 @@ class Engine:
         self.chiplets_used = sorted(chips_used | {self.router_chiplet})
 
     def costs_for(self, e: Expert, shards: int) -> ModelCosts:
-        from eoesim.eoe.expert import shape_key
-
-        key = shape_key(e) + (shards,)
-        c = self._costs.get(key)
-        if c is None:
-            c = self._costs[key] = ModelCosts(e, shards, self.pricer)
-        return c
+        return self.pricer.model_costs(e, shards)
 
     def stack_bytes(self, expert: str, stack: int) -> float:
         """Weight bytes of ``expert`` held in ``stack``: the shards of its replicas that read that stack."""
@@ -405,7 +398,7 @@ class Engine:
 
     def start_load(self, stack: int, name: str, prefetch: bool = False) -> dict[str, Any]:
         load = {"waiters": [], "started": [], "flowing": False, "t0": self.now, "prefetch": prefetch,
-                "stack": stack, "name": name}
+                "stack": stack, "name": name, "ssd_start": None, "ssd_end": None, "copy_start": None}
         self.loads[(stack, name)] = load
         self._try_load(stack, name, load)
         return load
@@ -427,6 +420,7 @@ class Engine:
             self.ddr.reserve(name, self.sizes[name])
             self.ddr_waiters.setdefault(name, []).append((stack, load))
             self.rec.ssd_read(name, self.sizes[name], self.now)
+            load["ssd_start"] = self.now
             self._started(load)
             self.flow(self.sizes[name], (self.package.SSD, self.package.DDR), float("inf"), self._ssd_done,
                       (name, self.now))
@@ -443,11 +437,16 @@ class Engine:
         self.ddr.loaded(name)
         self.rec.load_done("ssd", name, t0, self.now, flow.nbytes)
         for stack, load in self.ddr_waiters.pop(name, []):
+            if load["ssd_start"] is not None:
+                load["ssd_end"] = self.now
             self._copy_to_stack(stack, name, load)
 
     def _copy_to_stack(self, stack: int, name: str, load: dict[str, Any]) -> None:
         self._started(load)
+        load["copy_start"] = self.now
         nbytes = self.stack_bytes(name, stack)
+        pk = self.package
+        self.rec.traffic(pk.ddr_chiplet, pk.nearest_served(stack, pk.ddr_chiplet), nbytes, "expert_load")
         self.flow(nbytes, self.package.ddr_to_stack(stack), float("inf"), self._load_done, load)
 
     def _merge(self, stack: int, name: str, load: dict[str, Any]) -> None:
@@ -465,6 +464,10 @@ class Engine:
         self.stacks[stack].loaded(name)
         del self.loads[(stack, name)]
         self.rec.load_done("hbm", name, load["t0"], self.now, flow.nbytes, stack=stack, prefetch=load["prefetch"])
+        self.rec.expert_loads.append({"expert": name, "stack": stack, "issue_s": load["t0"],
+                                      "ssd_start_s": load["ssd_start"], "ssd_end_s": load["ssd_end"],
+                                      "copy_start_s": load["copy_start"], "hbm_ready_s": self.now,
+                                      "prefetch": load["prefetch"], "size_bytes": flow.nbytes})
         for cb in load["waiters"]:
             cb()
         for inst in self.instances:
@@ -624,8 +627,9 @@ class Engine:
         if inst.step is not None:
             self.interrupt(inst)
             return
-        if inst.gang_wait:
+        if inst.gang_wait or inst.wake_pending:
             return
+        inst.wake_pending = True
         self.at(self.now, self._try_start, inst)
 
     def interrupt(self, inst: Instance) -> None:
@@ -662,6 +666,7 @@ class Engine:
             self.at(step.t0 + step.compute.seconds, self._compute_timer_done, step.inst, step)
 
     def _try_start(self, inst: Instance) -> None:
+        inst.wake_pending = False
         if inst.step is not None or inst.gang_wait or not inst.alive:
             return
         batches = self._batches(inst, self.cfg["max_steps_per_event"])
@@ -879,19 +884,26 @@ class Engine:
         inst.iterations += step.k
         self.rec.step(inst, step, t_end)
         k = step.k
+        for b in step.batches:
+            self.rec.hbm_stream(step.t0, inst, b, k)
         comp = min(step.compute.seconds, step.t_compute_end - step.t0)
         mem = max(0.0, step.t_compute_end - step.t0 - step.compute.seconds)
         net = max(0.0, step.t_coll_end - step.t_compute_end)
         compose = step.cluster.k * step.cluster.compose_s if step.cluster is not None else 0.0
+        load = step.waited_load_s
         for b in step.batches:
-            for s in b.decodes + [x for x, _ in b.prefills]:
-                w = s.weight
-                r = s.req
-                self.attribute(r, "compute", comp * w)
-                self.attribute(r, "memory", mem * w)
-                self.attribute(r, "network", net * w)
-                self.attribute(r, "expert_load", step.waited_load_s * w)
-                self.attribute(r, "composition", compose * w)
+            for s in b.decodes:
+                s.compute_s += comp
+                s.memory_s += mem
+                s.network_s += net
+                s.other_s += compose
+                s.load_s += load
+            for s, _ in b.prefills:
+                s.compute_s += comp
+                s.memory_s += mem
+                s.network_s += net
+                s.other_s += compose
+                s.load_s += load
         for b in step.batches:
             m = b.model
             for s in b.decodes:
@@ -917,7 +929,7 @@ class Engine:
         g = s.group
         if g is not None:
             s.blocked = s.generated > g.composed
-            self._compose(g, t1)
+            self._compose(g, t1, paid=step.cluster is not None)
         elif s.remaining <= 0:
             self._seq_done(s, t1)
 
@@ -944,8 +956,9 @@ class Engine:
         if s.remaining <= 0:
             self._seq_done(s, t)
 
-    def _compose(self, g: Group, t: float) -> None:
-        """Compose what every part has generated; unblock the parts; first / last token of the request."""
+    def _compose(self, g: Group, t: float, paid: bool = False) -> None:
+        """Compose what every part has generated; unblock the parts; first / last token of the request.
+        ``paid``: the parts stepped together as a cluster, whose end already includes the compositions."""
         ready = g.ready_tokens()
         if ready <= g.composed:
             return
@@ -953,7 +966,7 @@ class Engine:
         g.composed = ready
         self.rec.compose(g, ready)
         out = g.parts[0].out
-        t_c = t + g.delay_s
+        t_c = t if paid else t + g.delay_s
         if first:
             self.at(t_c, g.on_first, t_c)
         if ready >= out:
@@ -962,7 +975,10 @@ class Engine:
                     self._seq_done(p, t_c, notify=False)
             self.at(t_c, g.on_done, t_c)
             return
-        self.at(t_c, self._unblock, g)
+        if paid:
+            self._unblock(g)
+        else:
+            self.at(t_c, self._unblock, g)
 
     def _unblock(self, g: Group) -> None:
         for p in g.parts:
@@ -973,6 +989,12 @@ class Engine:
 
     def _seq_done(self, s: Seq, t: float, notify: bool = True) -> None:
         s.state = DONE
+        w, r = s.weight, s.req
+        self.attribute(r, "compute", s.compute_s * w)
+        self.attribute(r, "memory", s.memory_s * w)
+        self.attribute(r, "network", s.network_s * w)
+        self.attribute(r, "composition", s.other_s * w)
+        self.attribute(r, "expert_load", s.load_s * w)
         m = s.inst.models[s.expert]
         if s in m.running:
             m.running.remove(s)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eoesim.serving.batching import ModelBatch, ModelState, decode_contexts
+from eoesim.serving.batching import ModelBatch, ModelState
 from eoesim.serving.costs import ZERO, Cost
 
 
@@ -36,6 +36,7 @@ class Instance:
         self.events = 0
         self.waiters: list[Instance] = []  # instances whose gang waits for this one's step to end
         self.alive = True
+        self.wake_pending = False  # a start attempt is already queued
 
     @property
     def idle(self) -> bool:
@@ -88,8 +89,7 @@ def batch_cost(b: ModelBatch, k: int) -> tuple[Cost, float]:
     """(compute on one shard, HBM bytes per shard) of model batch ``b`` run for ``k`` steps."""
     costs = b.model.costs
     if not b.prefills:
-        ctx = decode_contexts(b.decodes)
-        return costs.decode_steps(ctx, k, rows=len(b.decodes) + b.padded_rows)
+        return costs.decode_steps([s.context for s in b.decodes], k, rows=len(b.decodes) + b.padded_rows)
     items = [(1, s.context) for s in b.decodes] + [(q, s.context) for s, q in b.prefills]
     emitting = len(b.decodes) + sum(1 for s, q in b.prefills if s.prefilled + q >= s.prompt_total)
     return costs.mixed_step(items, emitting)

@@ -94,7 +94,7 @@ def summarize(engine, grid_intensity: float) -> dict[str, Any]:
         "ttft_s": stats(ttft),
         "tpot_s": stats(tpot),
         "e2e_latency_s": stats(e2e),
-        "itl_s": stats(np.array(list(rec.itl.keys())), np.array(list(rec.itl.values()))),
+        "itl_s": stats(np.array(rec.itl_gap), np.array(rec.itl_count, dtype=float)),
         "queueing_s": stats(rec.queue_s),
         "goodput": {"slo": dict(slo), "fraction": float(ok.mean()), "requests_per_s": float(ok.sum()) / span},
         "batch": batch_summary(engine, steps),

@@ -36,9 +36,12 @@ class Recorder:
         self.chiplet_busy_s: dict[int, float] = defaultdict(float)
         self.kv_t: list[list[float]] = [[0.0] for _ in engine.stacks]
         self.kv_used: list[list[float]] = [[0.0] for _ in engine.stacks]
-        self.itl: dict[float, int] = defaultdict(int)
+        self.itl_gap: list[float] = []  # inter-token gaps, each standing for itl_count tokens
+        self.itl_count: list[int] = []
         self.last_token: dict[int, float] = {}
-        self.loads: list[tuple[str, str, float, float, float]] = []
+        self.loads: list[tuple[str, str, float, float, float, int]] = []  # tier, expert, t0, t1, bytes, stack
+        self.expert_loads: list[dict[str, Any]] = []  # one per load into an HBM stack
+        self.hbm_streams: list[tuple] = []  # (t0, stack, chiplet, expert, weights, kv read, kv write, request)
         self.ssd_reads: list[tuple[str, float, float]] = []
         self.traffic_bytes: dict[tuple[int, int, str], float] = defaultdict(float)
         self.cache = {"accesses": 0, "hbm_hits": 0, "prefetches": 0}
@@ -80,12 +83,11 @@ class Recorder:
         prev = self.last_token.get(seq.sid)
         gap = (t1 - t0) / k
         if prev is not None:
-            first_gap = t0 + gap - prev
-            self.itl[round(first_gap, 12)] += 1
-            if k > 1:
-                self.itl[round(gap, 12)] += k - 1
-        elif k > 1:
-            self.itl[round(gap, 12)] += k - 1
+            self.itl_gap.append(t0 + gap - prev)
+            self.itl_count.append(1)
+        if k > 1:
+            self.itl_gap.append(gap)
+            self.itl_count.append(k - 1)
         self.last_token[seq.sid] = t1
 
     def compose(self, group, tokens: int) -> None:
@@ -113,6 +115,17 @@ class Recorder:
             labels.add(e.curves[e.package.link_devices()[0]].label)
         self.labels[("iteration", frozenset(labels))] += 1
 
+    def hbm_stream(self, t0: float, inst, batch, k: int) -> None:
+        """The HBM traffic of one model's part of a step, split into weight reads and KV reads / writes."""
+        costs = batch.model.costs
+        kv = costs.kv_bytes_per_token
+        tokens = batch.tokens * k if not batch.prefills else batch.tokens
+        written = kv * tokens
+        read_tokens = sum(s.context for s in batch.decodes) * k + sum(s.context for s, _ in batch.prefills)
+        seqs = batch.decodes or [s for s, _ in batch.prefills]
+        self.hbm_streams.append((t0, inst.stacks[0], inst.chips[0], batch.model.name, costs.weight_bytes * k,
+                                 kv * read_tokens, written, seqs[0].req if seqs else -1))
+
     def gemm_energy(self, cost: Cost, kind: str) -> None:
         self.mac_j += cost.mac_j
         self.sram_j += cost.sram_j
@@ -138,7 +151,7 @@ class Recorder:
 
     def load_done(self, tier: str, expert: str, t0: float, t1: float, nbytes: float, stack: int = -1,
                   prefetch: bool = False) -> None:
-        self.loads.append((tier, expert, t0, t1, nbytes))
+        self.loads.append((tier, expert, t0, t1, nbytes, stack))
         e = self.engine
         label = e.curves[e.package.SSD if tier == "ssd" else e.package.DDR].label
         self.labels[("load_" + tier, frozenset([label]))] += 1

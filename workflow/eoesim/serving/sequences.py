@@ -20,7 +20,7 @@ class Seq:
     __slots__ = ("sid", "req", "expert", "inst", "prompt", "out", "prefilled", "generated", "group", "blocked",
                  "blocks", "kv_bpb", "t_enqueue", "t_admit", "t_first", "state", "role", "on_first", "on_done",
                  "preemptions", "rel_s", "wait_s", "last_step_end", "compute_s", "memory_s", "network_s",
-                 "admit_order", "recompute", "weight", "t_arrive")
+                 "admit_order", "recompute", "weight", "t_arrive", "other_s", "load_s")
 
     def __init__(self, sid: int, req: int, expert: str, prompt: int, out: int, now: float,
                  on_first: Callable[[float], Any] | None, on_done: Callable[[float], Any] | None) -> None:
@@ -47,9 +47,11 @@ class Seq:
         self.rel_s = 0.0
         self.wait_s = 0.0
         self.last_step_end = now
-        self.compute_s = 0.0
+        self.compute_s = 0.0  # latency breakdown: seconds of the steps it was in, by category
         self.memory_s = 0.0
         self.network_s = 0.0
+        self.other_s = 0.0  # composition
+        self.load_s = 0.0  # waiting for a streamed expert load inside a step
         self.admit_order = 0
         self.recompute = 0  # generated tokens to prefill again after a recompute preemption
         self.weight = 1.0  # share of the request's latency this sequence's time stands for (parallel parts < 1)

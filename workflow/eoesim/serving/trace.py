@@ -47,8 +47,8 @@ def chrome_trace(engine, max_events: int | None = DEFAULT_MAX_EVENTS) -> dict[st
                        "args": {"iterations": k[i], "batch_sequences": seqs[i], "batch_tokens": tokens[i],
                                 "prompt_tokens": prefill[i], "models": models[inst[i]]}})
     room = None if max_events is None else max(0, max_events - len(order))
-    for tier, expert, a, b, nbytes in sorted(loads, key=lambda x: x[2])[:room]:
-        tid = 0 if tier == "ssd" else 1
+    for tier, expert, a, b, nbytes, stack in sorted(loads, key=lambda x: x[2])[:room]:
+        tid = 0 if tier == "ssd" else stack + 1
         events.append({"name": f"load {expert}", "cat": "load", "ph": "X", "ts": a * 1e6, "dur": (b - a) * 1e6,
                        "pid": 2, "tid": tid, "args": {"bytes": nbytes, "tier": tier}})
     return {"traceEvents": events, "displayTimeUnit": "ns",

@@ -19,6 +19,23 @@ row's ``fidelity`` and ``source``:
 - Network: Garnet's average packet latency per hop (``average_packet_latency_cycles / average_hops`` at
   its network clock) per hop, plus bytes / the package link bandwidth.
 
+Load curves (what the serving engine asks, ``memory_curve`` / ``link_curve`` / ``ssd_curve``):
+
+- one HBM stack: the memory system Ramulator models (``workload.ramulator``: standard, channels, pattern,
+  read mix) as the calibrated Ramulator pack predicts it over offered loads 0..1.3 of its peak: capacity
+  = the achieved bandwidth at saturation, latency vs utilization = the pack's read latency at utilization x
+  capacity offered. Where the point's Ramulator row is a real run, the curve's latency is scaled to pass
+  through the row's latency at the row's offered load, and its capacity is the row's achieved bandwidth
+  when that run was saturated; fidelity and source are the row's;
+- one package link: per-hop latency vs utilization from the Garnet pack's packet latency over injection
+  rates for the point's Garnet network (utilization u = injection / the saturating injection, where the
+  latency reaches ``SATURATION_FACTOR`` x its zero-load value), anchored to the row like the memory curve;
+  capacity: the package link bandwidth;
+- the SSD: MQSim's response time and throughput (load-independent here).
+
+When a pack cannot answer for the point (no mapping, outside what it can evaluate), the curve is the row's
+operating point held constant, or the datasheet's when there is no row - and the curve's source says so.
+
 A value that is missing or not finite (e.g. a surrogate queried outside its domain returns NaN) falls
 back to the datasheet model for that component, and the answer says so.
 """
@@ -27,13 +44,22 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from eoesim.eoe.expert import Gemm
 from eoesim.eoe.hardware import ChipletSpec, Hardware
-from eoesim.stitch.components import ComponentModel, Estimate, TableComponentModel, analytic_sram_words
+from eoesim.errors import EoesimError
+from eoesim.stitch.components import ComponentModel, Estimate, LoadCurve, TableComponentModel, analytic_sram_words
 
 SRAM_WORD_COLUMNS = ("sram_ifmap_reads_words", "sram_filter_reads_words", "sram_ofmap_writes_words")
+#: utilization grid of the load curves (0..1 in 20 steps)
+CURVE_POINTS = 21
+#: offered loads (fraction of peak) the Ramulator pack is asked at to find the stack's ceiling
+OFFERED = np.linspace(0.0, 1.3, 27)
+#: a network saturates where its latency reaches this multiple of the zero-load latency
+SATURATION_FACTOR = 4.0
+INJECTION = np.geomspace(1e-3, 1.0, 60)
 
 
 def _finite(value: Any) -> bool:
@@ -58,6 +84,7 @@ class StudyComponentModel(ComponentModel):
     def __init__(self, hw: Hardware, tables: Mapping[str, pd.DataFrame], points: Mapping[str, Mapping[str, Any]]):
         self.hw = hw
         self.nominal = TableComponentModel.nominal(hw)
+        self._scalesim_pack = None
         self.points = points
         scalesim = tables.get("scalesim")
         self.gemms: dict[tuple[int, int, int], tuple[float, str, str]] = {}
@@ -104,9 +131,12 @@ class StudyComponentModel(ComponentModel):
         if self.points.get("scalesim", {}).get("interface_bandwidth", "calc") != "calc":
             estimate = self.nominal.gemm_cycles(Gemm(gemm.name, gemm.m, gemm.n, gemm.k), chiplet)
             return estimate.value, estimate.fidelity, estimate.source
-        model = load_pack("scalesim")
+        if self._scalesim_pack is None:
+            pack = load_pack("scalesim")
+            self._scalesim_pack = (pack, source_label(pack))
+        model, label = self._scalesim_pack
         cycles = model.cycles(gemm.m, gemm.n, gemm.k, chiplet.rows, chiplet.cols, chiplet.dataflow)
-        return cycles, "surrogate", source_label(model)
+        return cycles, "surrogate", label
 
     def memory_transfer(self, nbytes: float, tier: str) -> Estimate:
         standard = str(self.points.get("ramulator", {}).get("standard", ""))
@@ -131,6 +161,68 @@ class StudyComponentModel(ComponentModel):
                 return Estimate(seconds, row["fidelity"], row["source"], _rel_error(row, "response_time_us"))
         return self.nominal.ssd_read(nbytes)
 
+    def memory_curve(self, tier: str) -> LoadCurve:
+        point = self.points.get("ramulator", {})
+        if tier != "hbm" or self.hbm is None or not str(point.get("standard", "")).startswith("HBM"):
+            return super().memory_curve(tier)
+        row = self.hbm
+        fallback = LoadCurve.constant(row["system_achieved_bandwidth_bytes_per_s"],
+                                      row["system_avg_read_latency_ns"] * 1e-9, row["fidelity"],
+                                      f"{row['source']} (operating point, held constant)",
+                                      _rel_error(row, "avg_read_latency_ns"))
+        try:
+            lat_ns, bw = _ramulator_curve(point)
+        except (EoesimError, KeyError, ValueError):
+            return fallback
+        peak = float(point["peak_bandwidth_bytes_per_s"])
+        capacity = float(np.nanmax(bw))
+        offered = float(point["offered_bandwidth_bytes_per_s"])
+        real_bw = float(row["system_achieved_bandwidth_bytes_per_s"])
+        if row["fidelity"] == "simulate" and real_bw < 0.97 * offered:
+            capacity = real_bw  # the real run was saturated: its achieved bandwidth is the ceiling
+        at = np.interp(offered / peak, OFFERED, lat_ns)
+        scale = float(row["system_avg_read_latency_ns"]) / at if at > 0 else 1.0
+        util = np.linspace(0.0, 1.0, CURVE_POINTS)
+        curve = np.interp(util * capacity / peak, OFFERED, lat_ns) * scale * 1e-9
+        if not np.isfinite(curve).all() or capacity <= 0:
+            return fallback
+        return LoadCurve(capacity, tuple(float(x) for x in curve), row["fidelity"],
+                         f"{row['source']} (load curve: Ramulator pack, anchored to this row)",
+                         _rel_error(row, "avg_read_latency_ns"))
+
+    def ssd_curve(self) -> LoadCurve:
+        row = self.ssd
+        est = self.ssd_read(0.0)
+        if row is None or est.fidelity == "nominal":
+            return super().ssd_curve()
+        capacity = 1e9 / max(self.ssd_read(1e9).value - est.value, 1e-30)
+        return LoadCurve.constant(capacity, est.value, est.fidelity, est.source, est.rel_error)
+
+    def link_curve(self) -> LoadCurve:
+        row = self.noc
+        if row is None or row["average_hops"] <= 0:
+            return super().link_curve()
+        point = self.points.get("garnet", {})
+        clock_ghz = float(point.get("ruby_clock_ghz", 1.0))
+        per_hop_s = row["average_packet_latency_cycles"] / row["average_hops"] * 1e-9 / clock_ghz
+        capacity = self.hw.link_bandwidth_bytes_per_s
+        fallback = LoadCurve.constant(capacity, per_hop_s, row["fidelity"],
+                                      f"{row['source']} (operating point, held constant)",
+                                      _rel_error(row, "avg_packet_latency_cycles"))
+        try:
+            per_hop_cycles, sat = _garnet_curve(point)
+        except (EoesimError, KeyError, ValueError):
+            return fallback
+        rate = float(point.get("injection_rate", 0.0))
+        at = np.interp(min(rate / sat, 1.0), np.linspace(0, 1, CURVE_POINTS), per_hop_cycles)
+        scale = per_hop_s / (at * 1e-9 / clock_ghz) if at > 0 else 1.0
+        curve = per_hop_cycles * 1e-9 / clock_ghz * scale
+        if not np.isfinite(curve).all():
+            return fallback
+        return LoadCurve(capacity, tuple(float(x) for x in curve), row["fidelity"],
+                         f"{row['source']} (load curve: Garnet pack, anchored to this row)",
+                         _rel_error(row, "avg_packet_latency_cycles"))
+
     def network_transfer(self, nbytes: float, hops: int) -> Estimate:
         row = self.noc
         if row is None or row["average_hops"] <= 0:
@@ -139,3 +231,37 @@ class StudyComponentModel(ComponentModel):
         per_hop_s = row["average_packet_latency_cycles"] / row["average_hops"] * 1e-9 / clock_ghz
         seconds = hops * per_hop_s + nbytes / self.hw.link_bandwidth_bytes_per_s
         return Estimate(seconds, row["fidelity"], row["source"], _rel_error(row, "avg_packet_latency_cycles"))
+
+
+def _ramulator_curve(point: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(read latency ns, achieved bandwidth bytes/s) of the Ramulator pack at the loads ``OFFERED``."""
+    from eoesim.analysis.packs import load_pack
+    from eoesim.simulators.base import get_simulator
+
+    query = get_simulator("ramulator").surrogate_query(point)
+    frame = pd.concat([query] * len(OFFERED), ignore_index=True)
+    frame["offered_load_frac_of_peak"] = OFFERED
+    pred = load_pack("ramulator").predict(frame, check=False)
+    return pred["avg_read_latency_ns"].to_numpy(dtype=float), pred["achieved_bandwidth_GBps"].to_numpy(dtype=float) * 1e9
+
+
+def _garnet_curve(point: Mapping[str, Any]) -> tuple[np.ndarray, float]:
+    """(per-hop latency in cycles at utilization 0..1, the saturating injection rate) of the Garnet pack."""
+    from eoesim.analysis.packs import load_pack
+    from eoesim.simulators.base import get_simulator
+
+    query = get_simulator("garnet").surrogate_query(point)
+    frame = pd.concat([query] * len(INJECTION), ignore_index=True)
+    frame["injection_rate"] = INJECTION
+    pred = load_pack("garnet").predict(frame, check=False)
+    lat = pred["avg_packet_latency_cycles"].to_numpy(dtype=float)
+    hops = pred["avg_hops"].to_numpy(dtype=float)
+    ok = np.isfinite(lat) & np.isfinite(hops) & (hops > 0)
+    if ok.sum() < 3:
+        raise ValueError("garnet pack: no finite predictions for this network")
+    zero = lat[ok][0]
+    beyond = np.flatnonzero(ok & (lat >= SATURATION_FACTOR * zero))
+    sat = float(INJECTION[beyond[0]]) if beyond.size else float(INJECTION[ok][-1])
+    util = np.linspace(0.0, 1.0, CURVE_POINTS)
+    per_hop = np.interp(util * sat, INJECTION[ok], lat[ok] / hops[ok])
+    return per_hop, sat

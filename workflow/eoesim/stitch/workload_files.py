@@ -6,7 +6,7 @@
   chiplet model was asked for (layer name ``<gemm>_<m>x<n>x<k>``; how often each runs is in lowering.json);
 - ``ramulator_trace.txt`` - Ramulator 2 LoadStoreTrace (``LD|ST 0x<addr>``, one 64 B request a line) of
   the HBM traffic (workloads.hbm_segments: weight streaming, KV-cache reads and writes, expert loads into
-  HBM) in schedule order. A design point moves terabytes, so the trace keeps every ``sample_every``-th
+  HBM) in time order. A design point moves terabytes, so the trace keeps every ``sample_every``-th
   64 B line of the concatenated streams (uniform, at most ``max_ramulator_requests`` lines; the factor
   and the bytes represented are in lowering.json). Transfers are laid out one after another in start
   order (LoadStoreTrace carries no time: the offered load is the Ramulator run's clock ratio);
@@ -19,7 +19,7 @@
   the matrix RapidChiplet's ``matrix`` traffic pattern takes;
 - ``lowering.json`` - the manifest: time base, counts, sampling and what each file holds.
 
-Time base: the stitched schedule (see workloads).
+Time base: the serving run (see workloads).
 """
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eoesim.eoe.expert import Expert, resolve_experts
 from eoesim.eoe.hardware import build_hardware
 from eoesim.simulators.mqsim_trace import SECTOR_BYTES, TraceRequest, format_line
 from eoesim.simulators.ramulator_traces import write_loadstore
@@ -82,25 +81,25 @@ def mqsim_requests(reads: pd.DataFrame, request_kib: int = MQSIM_REQUEST_KIB) ->
     return out
 
 
-def write_workloads(result: E2EResult, experts: Mapping[str, Expert], hbm_capacity_bytes: float, outdir: Path,
+def write_workloads(result: E2EResult, hbm_capacity_bytes: float, outdir: Path,
                     max_ramulator_requests: int = MAX_RAMULATOR_REQUESTS,
                     mqsim_request_kib: int = MQSIM_REQUEST_KIB) -> dict[str, Any]:
     """Write the lowering outputs of one stitched point into ``outdir``; returns the manifest."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    graph, sched = result.graph, result.schedule
-    gemms = gemm_table(graph)
+    engine = result.engine
+    gemms = gemm_table(engine)
     write_topology(outdir / "scalesim_topology.csv", gemms)
 
-    segments, layout = hbm_segments(graph, sched, experts, hbm_capacity_bytes)
+    segments, layout = hbm_segments(engine, hbm_capacity_bytes)
     addr, writes, every = sampled_lines(segments, max_ramulator_requests)
     write_loadstore(outdir / "ramulator_trace.txt", addr, writes)
 
-    reads = ssd_reads(graph, sched)
+    reads = ssd_reads(engine)
     mq = mqsim_requests(reads, mqsim_request_kib)
     (outdir / "mqsim_trace.txt").write_text("".join(format_line(r) for r in mq))
 
-    tm = traffic_matrix(graph, sched)
+    tm = traffic_matrix(engine)
     mat = tm["bytes"]
     n = mat.shape[0]
     frame = pd.DataFrame(mat, columns=[str(j) for j in range(n)])
@@ -112,9 +111,9 @@ def write_workloads(result: E2EResult, experts: Mapping[str, Expert], hbm_capaci
 
     by_stream = segments.groupby("stream")["size_bytes"].sum()
     manifest = {
-        "time_base": "stitched schedule (seconds on the request-arrival clock), as e2e/<point>/",
-        "scalesim_topology": {"gemms": len(gemms), "instances": int(gemms["instances"].sum()),
-                              "macs": int(gemms["macs"].sum())},
+        "time_base": "the serving run (seconds on the request-arrival clock), as e2e/<point>/",
+        "scalesim_topology": {"gemms": len(gemms), "instances": int(gemms["instances"].sum()) if len(gemms) else 0,
+                              "macs": int(gemms["macs"].sum()) if len(gemms) else 0},
         "ramulator_trace": {"format": "Ramulator 2 LoadStoreTrace", "tier": "hbm", "request_bytes": LINE_BYTES,
                             "lines": len(addr), "sample_every": every,
                             "write_lines": int(writes.sum()),
@@ -140,5 +139,4 @@ def lower_design_point(params: Mapping[str, Any], runs: Mapping[str, Mapping[str
     hw = build_hardware(params["hardware"])
     model = StudyComponentModel(hw, point_tables(runs), {sim: info["point"] for sim, info in runs.items()})
     result = stitch_point(params, model, base_dir=base_dir)
-    experts = {e.name: e for e in resolve_experts(params["eoe"]["experts"])}
-    return write_workloads(result, experts, hw.hbm.capacity_bytes, outdir)
+    return write_workloads(result, hw.hbm.capacity_bytes, outdir)
