@@ -152,6 +152,7 @@ class Engine:
         self._place_initial(mcfg.get("hot_set"))
         self._set_kv_partition()
         self.dispatcher = Dispatcher(self)
+        self._start_background()
         self.req_state: dict[int, dict[str, Any]] = {}
         self.loads: dict[tuple[int, str], dict[str, Any]] = {}  # (stack, expert) -> load in flight
         self.ddr_waiters: dict[str, list] = {}  # expert -> (stack, load) waiting for its SSD -> DDR read
@@ -242,12 +243,28 @@ class Engine:
             users = [n for n in self.experts if any(s in i.stacks for i in self.replicas[n])]
             mem.kv_share = kv_shares(self.cfg["kv_partition"], users, self.popularity, demand)
 
+    def _start_background(self) -> None:
+        """A co-located job's steady streams (BackgroundLoad.device_bytes_per_s) on the devices it names."""
+        names = {d.name: i for i, d in enumerate(self.package.devices)}
+        for dev, bps in self.background.device_bytes_per_s.items():
+            if dev not in names:
+                raise ConfigError(f"{self.background.label}: device {dev!r} is not a device of this package; allowed: "
+                                  f"{sorted(names)}")
+            if bps > 0:
+                self.fluid.start(0.0, float("inf"), (names[dev],), float(bps), owner=(self._noop_flow, None))
+        for chip in self.background.chiplet_busy_fraction:
+            if not 0 <= int(chip) < self.hw.n_chiplets:
+                raise ConfigError(f"{self.background.label}: chiplet {chip} is not allowed; allowed: "
+                                  f"0..{self.hw.n_chiplets - 1}")
+
     # --- event queue -----------------------------------------------------------------------------------
     def at(self, t: float, fn: Callable, *args: Any) -> None:
         self._n += 1
         heapq.heappush(self._events, (t, self._n, fn, args))
 
     def _schedule_flow(self, t: float, flow: Flow) -> None:
+        if t == float("inf"):  # a background stream never ends
+            return
         self._n += 1
         heapq.heappush(self._events, (t, self._n, self._flow_event, (flow, flow.version)))
 

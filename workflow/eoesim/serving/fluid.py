@@ -44,6 +44,9 @@ class Flow:
 
     def advance(self, now: float) -> None:
         if now > self.t_upd:
+            if self.remaining == INF:
+                self.t_upd = now
+                return
             self.remaining -= self.rate * (now - self.t_upd)
             if self.remaining < 0.0:
                 self.remaining = 0.0
