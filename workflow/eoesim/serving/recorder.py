@@ -106,8 +106,9 @@ class Recorder:
         c = step.compute
         self.mac_j += c.mac_j * inst.shards
         self.sram_j += c.sram_j * inst.shards
+        own = (step.t_coll_end if step.t_coll_end > 0 else t_end) - step.t0  # not the gang's or a load's wait
         for chip in inst.chips:
-            self.chiplet_busy_s[chip] += t_end - step.t0
+            self.chiplet_busy_s[chip] += own
         labels = set(c.labels)
         e = self.engine
         labels.add(e.curves[inst.stacks[0]].label)
