@@ -756,31 +756,28 @@ class Engine:
     def interrupt(self, inst: Instance) -> None:
         """End ``inst``'s running step (or its cluster's) at the iteration in progress.
 
-        A single instance is at the iteration its memory flows (or compute) have reached. A cluster steps in
-        lock step, so its iteration in progress is the slowest member's; members ahead of it (their flows
-        ran ahead of the gang) are cut back to the same count."""
+        A multi-iteration step moves its bytes as one flow, while iteration by iteration each one would have
+        paid the memory latency after its bytes: iteration ``j`` is done once ``bytes(j) + j x latency x
+        rate`` bytes-worth have passed. The step is cut after the iteration in progress, and the latency it
+        still owes is what that iteration would have ended with. A cluster steps in lock step: its iteration in
+        progress is the slowest member's; the members ahead of it are cut back to the same count."""
         step = inst.step
         if step is None or step.k <= 1:
             return
         cluster = step.cluster
         members = cluster.members if cluster is not None else [inst]
-        if cluster is None and step.phase != 0:
-            return
-        fracs = []
+        done = []
         for m in members:
             ms = m.step
             if ms is None or ms.phase != 0:
                 continue
-            frac = 0.0
-            for f in ms.flows:
-                f.advance(self.now)
-                frac = max(frac, 1.0 - f.remaining / f.nbytes if f.nbytes > 0 else 1.0)
-            if not ms.flows:
-                frac = (self.now - ms.t0) / max(ms.compute.seconds, 1e-30)
-            fracs.append(frac)
-        if not fracs:
+            if not ms.flows:  # compute-only: iterations of equal length
+                done.append(int((self.now - ms.t0) / max(ms.compute.seconds, 1e-30) * ms.k))
+                continue
+            done.append(min(self._iterations_done(ms, f) for f in ms.flows))
+        if not done:
             return
-        k_new = min(step.k, int(min(fracs) * step.k) + 1)
+        k_new = min(done) + 1
         if k_new >= step.k:
             return
         for m in members:
@@ -788,6 +785,19 @@ class Engine:
                 self._shorten(m.step, k_new)
         if cluster is not None:
             cluster.k = k_new
+
+    def _iterations_done(self, step: Step, f: Flow) -> int:
+        f.advance(self.now)
+        moved = f.nbytes - f.remaining
+        per_iter = step.lat_iter_s * f.rate
+        lo, hi = 0, step.k - 1  # the largest j with bytes(j) + j latency-bytes <= moved
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if step.bytes_after(mid) + mid * per_iter <= moved:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
 
     def _shorten(self, step: Step, k_new: int) -> None:
         fresh = build_step(step.inst, step.batches, k_new, self.background.slowdown(step.inst.chips[0]))
@@ -797,6 +807,8 @@ class Engine:
             return
         for f in step.flows:
             moved = f.nbytes - f.remaining
+            ahead = max(0.0, moved - step.bytes_per_shard)
+            step.lat_after_s = max(0.0, k_new * step.lat_iter_s - (ahead / f.rate if f.rate > 0 else 0.0))
             self.fluid.truncate(f, self.now, max(0.0, step.bytes_per_shard - moved))
         if not step.flows:
             self.at(max(self.now, step.t0 + step.compute.seconds), self._compute_timer_done, step.inst, step)
@@ -904,8 +916,11 @@ class Engine:
             cap = step.bytes_per_shard / c if c > 0 else float("inf")
             flows = []
             step.flows_left = inst.shards
+            fl, curves = self.fluid, self.curves
             for chip, s in zip(inst.chips, inst.stacks):
-                flows.append(self.flow(step.bytes_per_shard, pk.stack_path(s, chip), cap, self._memory_done, step))
+                path = pk.stack_path(s, chip)
+                step.lat_iter_s = max(step.lat_iter_s, sum(curves[d].latency_at(fl.utilization(d)) for d in path))
+                flows.append(fl.start(self.now, step.bytes_per_shard, path, cap, owner=(self._step_bytes_done, step)))
             step.flows = tuple(flows)
         else:
             self.at(self.now + c, self._compute_timer_done, inst, step)
@@ -914,6 +929,11 @@ class Engine:
         if inst.step is not step or step.phase != 0 or self.now < step.t0 + step.compute.seconds - 1e-15:
             return
         self._collectives(inst, step)
+
+    def _step_bytes_done(self, flow: Flow, step: Step) -> None:
+        """A shard's bytes are moved; its data arrives after the devices' latency, once per iteration."""
+        lat = step.k * step.lat_iter_s if step.lat_after_s is None else step.lat_after_s
+        self.at(self.now + lat, self._memory_done, flow, step)
 
     def _memory_done(self, flow: Flow, step: Step) -> None:
         if step.inst.step is not step or step.phase != 0:
