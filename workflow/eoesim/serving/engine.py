@@ -191,6 +191,7 @@ class Engine:
                 insts.append(inst)
             self.replicas[name] = insts
         self.instances = sorted(by_chips.values(), key=lambda i: i.iid)
+        self.stack_users = [[i for i in self.instances if s in i.stacks] for s in range(pk.n_stacks)]
         chips_used = {c for i in self.instances for c in i.chips}
         self.chiplets_used = sorted(chips_used | {self.router_chiplet})
 
@@ -738,9 +739,12 @@ class Engine:
             self._wake_stack_users(seq.kv_bpb)
 
     def _wake_stack_users(self, stacks) -> None:
-        for inst in self.instances:
-            if inst.idle and any(s in stacks for s in inst.stacks):
-                self.wake(inst)
+        """KV space freed on ``stacks``: idle instances there with sequences waiting to be admitted retry."""
+        for s in stacks:
+            for inst in self.stack_users[s]:
+                if inst.step is None and not inst.gang_wait and not inst.wake_pending and any(
+                        m.waiting or m.swapped for m in inst.models.values()):
+                    self.wake(inst)
 
     # --- steps ---------------------------------------------------------------------------------------------
     def wake(self, inst: Instance) -> None:

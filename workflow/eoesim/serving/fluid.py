@@ -178,6 +178,10 @@ class Fluid:
         take their share of each device first."""
         if not flows:
             return
+        first = next(iter(flows)).path
+        if len(first) == 1 and all(f.path == first for f in flows):
+            self._reshare_one(first[0], flows, now)
+            return
         devs: set[int] = set()
         for f in flows:
             f.advance(now)
@@ -222,3 +226,22 @@ class Fluid:
             if f.rate != old or f.version == 0:
                 f.version += 1
                 self.schedule(f.finish_time(), f)
+
+    def _reshare_one(self, d: int, flows: set[Flow], now: float) -> None:
+        """Water-filling on one device whose flows cross only it (the common case of a stack's iterations)."""
+        self._account(d, now)
+        other = sum(f.rate for f in self.flows_on[d] if f not in flows)
+        left = max(0.0, self.capacity[d] - other)
+        ordered = sorted(flows, key=lambda f: (f.cap, f.fid))
+        n = len(ordered)
+        load = other
+        for i, f in enumerate(ordered):
+            f.advance(now)
+            rate = min(f.cap, left / (n - i))
+            left -= rate
+            load += rate
+            if rate != f.rate or f.version == 0:
+                f.rate = rate
+                f.version += 1
+                self.schedule(f.finish_time(), f)
+        self.load[d] = load
