@@ -186,3 +186,23 @@ def test_same_study_twice_gives_identical_summaries(tmp_path):
     a = stitch_point(copy.deepcopy(p), model()).summary
     b = stitch_point(copy.deepcopy(p), model()).summary
     assert a == b
+
+
+def test_disaggregated_prefill_then_kv_moves_over_the_link_then_decode_elsewhere(tmp_path):
+    # two replicas of one expert on a 1x2 grid, one HBM stack each; replica 0 prefills, replica 1 decodes.
+    # After the prefill (first token, C(1)) the sequence's KV - 16 prompt + 1 generated tokens - moves from
+    # stack 0 over link 0->1 (1 GB/s, the slowest device on the way) to stack 1; then 4 decodes on replica 1.
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    p = params(tmp_path, [(0.0, 16, 5)], grid=(1, 2),
+               serving={"disaggregation": {"prefill_replicas": 1}})
+    p["mapping"] = {"strategy": "many_to_many", "replicas": 2, "cache_policy": "static"}
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    r = stitch_point(p, model(link_bw=1e9, hbm_bw=1e18))
+    kv_move = 17 * kv_bytes_per_token(e) / 1e9
+    assert r.summary["ttft_s"]["mean"] == pytest.approx(C(1) * US)
+    assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(5 * C(1) * US + kv_move)
+    assert r.summary["preemptions"]["kv_moved_bytes"] == pytest.approx(17 * kv_bytes_per_token(e))
+    roles = {v["role"] for v in r.summary["batch"]["per_instance"].values()}
+    assert roles == {"prefill", "decode"}

@@ -50,6 +50,7 @@ class StackMemory:
         self.kv_by_model: dict[str, float] = {}
         self.kv_share: dict[str, float] | None = None  # expert -> share of the KV space (None: shared)
         self.kv_peak = 0.0
+        self.kv_peak_by_model: dict[str, float] = {}
         self.evictions = 0
         self.wanted: dict[str, int] = {}  # expert -> composition groups waiting for it here
 
@@ -139,9 +140,11 @@ class StackMemory:
 
     def kv_alloc(self, model: str, nbytes: float) -> None:
         self.kv_used += nbytes
-        self.kv_by_model[model] = self.kv_by_model.get(model, 0.0) + nbytes
+        used = self.kv_by_model[model] = self.kv_by_model.get(model, 0.0) + nbytes
         if self.kv_used > self.kv_peak:
             self.kv_peak = self.kv_used
+        if used > self.kv_peak_by_model.get(model, 0.0):
+            self.kv_peak_by_model[model] = used
 
     def kv_free(self, model: str, nbytes: float) -> None:
         self.kv_used = max(0.0, self.kv_used - nbytes)

@@ -154,8 +154,11 @@ def batch_summary(engine, steps: dict[str, np.ndarray]) -> dict[str, Any]:
         return {"iterations": 0}
     per_iter = dur / np.maximum(steps["k"], 1)
     sizes = steps["seqs"].astype(float)
+    t0, t1 = float(steps["t0"].min()), float(steps["t1"].max())
+    order = np.argsort(steps["t0"], kind="stable")
     out = {"iterations": int(steps["k"].sum()),
            "size": stats(sizes, dur),
+           "size_over_time": busy_weighted_bins(steps["t0"][order], steps["t1"][order], sizes[order], t0, t1),
            "tokens": stats(steps["tokens"] / np.where(steps["prefill"] > 0, 1, 1), dur),
            "iteration_s": stats(per_iter, steps["k"].astype(float)),
            "per_instance": {}}
@@ -169,6 +172,20 @@ def batch_summary(engine, steps: dict[str, np.ndarray]) -> dict[str, Any]:
     return out
 
 
+def busy_weighted_bins(a: np.ndarray, b: np.ndarray, value: np.ndarray, t0: float, t1: float) -> dict[str, list]:
+    """Mean ``value`` of the steps running in each of ``OVER_TIME_BINS`` bins, weighted by their time there
+    (all instances together: the package's mean batch size over time)."""
+    edges = np.linspace(t0, t1, OVER_TIME_BINS + 1)
+    num = np.zeros(OVER_TIME_BINS)
+    den = np.zeros(OVER_TIME_BINS)
+    for k in range(OVER_TIME_BINS):
+        lo, hi = edges[k], edges[k + 1]
+        overlap = np.clip(np.minimum(b, hi) - np.maximum(a, lo), 0.0, None)
+        num[k] = (overlap * value).sum()
+        den[k] = overlap.sum()
+    return {"bin_start_s": edges[:-1].tolist(), "mean": np.where(den > 0, num / np.maximum(den, 1e-300), 0.0).tolist()}
+
+
 def kv_summary(engine, t0: float, t1: float) -> dict[str, Any]:
     rec = engine.rec
     out = {}
@@ -178,8 +195,23 @@ def kv_summary(engine, t0: float, t1: float) -> dict[str, Any]:
         t = np.clip(t, t0, t1)
         mean = float((u * np.diff(t)).sum() / max(t1 - t0, 1e-30))
         out[f"hbm{s}"] = {"mean_bytes": mean, "peak_bytes": float(mem.kv_peak), "capacity_bytes": mem.capacity,
-                          "peak_share": float(mem.kv_peak / mem.capacity) if mem.capacity else None}
+                          "peak_share": float(mem.kv_peak / mem.capacity) if mem.capacity else None,
+                          "peak_bytes_per_expert": {k: float(v) for k, v in sorted(mem.kv_peak_by_model.items())},
+                          "over_time": binned_level(t, u, t0, t1)}
     return out
+
+
+OVER_TIME_BINS = 60
+
+
+def binned_level(t: np.ndarray, level: np.ndarray, t0: float, t1: float) -> dict[str, list[float]]:
+    """A step function (``level[i]`` from ``t[i]`` to ``t[i+1]``) averaged over ``OVER_TIME_BINS`` equal bins."""
+    edges = np.linspace(t0, t1, OVER_TIME_BINS + 1)
+    if t1 <= t0 or level.size == 0:
+        return {"bin_start_s": edges[:-1].tolist(), "mean": [0.0] * OVER_TIME_BINS}
+    area = np.concatenate([[0.0], np.cumsum(level * np.diff(t))])  # integral up to each change point
+    at = np.interp(edges, t, area)
+    return {"bin_start_s": edges[:-1].tolist(), "mean": (np.diff(at) / np.diff(edges)).tolist()}
 
 
 def utilization(engine, span: float) -> dict[str, Any]:
