@@ -18,6 +18,7 @@ from eoesim.errors import SimulatorError, SimulatorUnavailableError
 from eoesim.runners import STDOUT_LOG, DockerRunner, Runner, docker_image_id, docker_image_label
 from eoesim.simulators.base import Availability, Resources, Simulator, register
 from eoesim.simulators.scalesim_reports import REPORTS, read_reports
+from eoesim.training.gemms import training_gemms
 
 RUN_NAME = "run"
 OUTDIR = "outputs"
@@ -49,6 +50,12 @@ class ScaleSim(Simulator):
                 else:
                     by_shape[key] = {"expert": expert.name, "gemm": g.name,
                                      "m": g.m, "n": g.n, "k": g.k, "instances": g.instances}
+        # the training step's forward / input-gradient / weight-gradient shapes SCALE-Sim has not got yet
+        shapes = {(v["m"], v["n"], v["k"]) for v in by_shape.values()}
+        for g in training_gemms(study):
+            if (g.m, g.n, g.k) not in shapes:
+                by_shape[("train", g.name)] = {"expert": "train", "gemm": g.name, "m": g.m, "n": g.n, "k": g.k,
+                                               "instances": 1}
         gemms = [dict(g, name=f"{g['expert']}.{g['gemm']}") for g in by_shape.values()]
         return {
             "array_rows": chiplet["array"][0],

@@ -7,7 +7,7 @@ Counting conventions (the parameter count is eoe.expert's: untied embedding and 
 - training FLOPs per token = 6 x matmul parameters (forward 2, input gradient 2, weight gradient 2) plus the
   attention term 12 x layers x seq_len x d_model (the full seq_len x seq_len score and value GEMMs, forward
   and backward, no causal halving: what the GEMM lowering in training.gemms runs). Full recomputation adds a
-  second forward pass: 8 x matmul parameters + 16 x layers x seq_len x d_model, 4/3 of the above.
+  second forward pass of the layers (not of the LM head, whose logits the loss keeps): about 1/3 more.
 - memory per device (Korthikanti et al., "Reducing Activation Recomputation in Large Transformer Models",
   MLSys 2023, without sequence parallelism): working weights, gradient buffer, master weights + optimizer
   state of the device's shard (tensor parallel divides every layer, the embedding and the LM head; pipeline
@@ -85,8 +85,11 @@ def matmul_params(e: Expert) -> int:
 
 def training_flops_per_token(e: Expert, seq_len: int, recompute: bool = False) -> float:
     """FLOPs (2 per MAC) of one token's forward and backward pass (see the module docstring)."""
-    passes = 4 if recompute else 3
-    return passes * (2 * matmul_params(e) + 4 * e.layers * seq_len * e.d_model)
+    attention = 4 * e.layers * seq_len * e.d_model
+    flops = 3 * (2 * matmul_params(e) + attention)
+    if recompute:
+        flops += 2 * e.layers * layer_matmul_params(e) + attention
+    return flops
 
 
 def stage_layers(layers: int, pp: int) -> list[int]:
