@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
 from eoesim.analysis.scalesim_sram import sram_access_words
@@ -41,6 +42,39 @@ class Estimate(NamedTuple):
     source: str
     rel_error: float | None = None
     energy_j: float | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.fidelity}:{self.source}"
+
+
+@dataclass(frozen=True)
+class LoadCurve:
+    """A device's capacity and its latency as a function of its utilization (load / capacity).
+
+    ``latency_s[k]`` is the latency at utilization ``k / (len - 1)``; in between it is interpolated
+    linearly and above 1 it is held at the last value (the fluid model never loads a device past its
+    capacity). What the serving engine asks of a memory, SSD or link at the load actually offered.
+    """
+
+    capacity_bytes_per_s: float
+    latency_s: tuple[float, ...]
+    fidelity: str
+    source: str
+    rel_error: float | None = None
+
+    @classmethod
+    def constant(cls, capacity: float, latency: float, fidelity: str, source: str,
+                 rel_error: float | None = None) -> "LoadCurve":
+        return cls(float(capacity), (float(latency), float(latency)), fidelity, source, rel_error)
+
+    def latency_at(self, utilization: float) -> float:
+        lat = self.latency_s
+        x = min(max(utilization, 0.0), 1.0) * (len(lat) - 1)
+        i = int(x)
+        if i >= len(lat) - 1:
+            return lat[-1]
+        return lat[i] + (lat[i + 1] - lat[i]) * (x - i)
 
     @property
     def label(self) -> str:
@@ -70,6 +104,25 @@ class ComponentModel(ABC):
         """(ifmap reads, filter reads, ofmap writes) in SRAM words of ONE instance of ``gemm`` on ``chiplet``,
         or None when the model does not know them (its GEMMs then cost no SRAM energy)."""
         return None
+
+    @staticmethod
+    def _linear_curve(latency: Estimate, one_gb: Estimate) -> LoadCurve:
+        """A load-independent curve from the latency of an empty transfer and the time of 1 GB."""
+        capacity = 1e9 / max(one_gb.value - latency.value, 1e-30)
+        return LoadCurve.constant(capacity, latency.value, one_gb.fidelity, one_gb.source, one_gb.rel_error)
+
+    def memory_curve(self, tier: str) -> LoadCurve:
+        """Capacity and latency vs utilization of one device of memory tier ``tier`` (one HBM stack, or the
+        DDR channels). Default: load-independent, from ``memory_transfer``."""
+        return self._linear_curve(self.memory_transfer(0.0, tier), self.memory_transfer(1e9, tier))
+
+    def ssd_curve(self) -> LoadCurve:
+        """The SSD's read capacity and latency vs utilization. Default: from ``ssd_read``."""
+        return self._linear_curve(self.ssd_read(0.0), self.ssd_read(1e9))
+
+    def link_curve(self) -> LoadCurve:
+        """One package link: capacity and per-hop latency vs utilization. Default: from ``network_transfer``."""
+        return self._linear_curve(self.network_transfer(0.0, 1), self.network_transfer(1e9, 1))
 
 
 class TableComponentModel(ComponentModel):

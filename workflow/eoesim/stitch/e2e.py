@@ -1,10 +1,12 @@
-"""One call per design point: lower, schedule, summarize; and writing ``summary.json`` / ``timeline.json``.
+"""One call per design point: serve its requests on the modelled package and summarize; writing
+``summary.json`` / ``timeline.json``.
 
 ``stitch_point(params, model)`` takes the design point's parameters (the validated study minus
-``study``/``sweep``: ``seed``, ``eoe``, ``hardware``, ``mapping``, optional ``stitch``) and a
-ComponentModel (default: ``TableComponentModel.nominal`` of the hardware config - datasheet numbers,
-fidelity ``nominal``). The grid intensity is ``mapping.grid_intensity_gco2_per_kwh``, else the default
-row of energy_constants.csv. ``check_point`` runs the same cross-field checks without stitching.
+``study``/``sweep``: ``seed``, ``eoe``, ``hardware``, ``mapping``, ``serving``, ``power``, optional
+``failures``) and a ComponentModel (default: ``TableComponentModel.nominal`` of the hardware config -
+datasheet numbers, fidelity ``nominal``) and runs the serving engine (eoesim.serving.engine). The grid
+intensity is ``mapping.grid_intensity_gco2_per_kwh``, else the default row of energy_constants.csv.
+``check_point`` runs the same cross-field checks without serving.
 """
 from __future__ import annotations
 
@@ -14,20 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from eoesim.serving.background import BackgroundLoad
+from eoesim.serving.engine import Engine
+from eoesim.serving.failures import attach_failures, failure_summary
+from eoesim.serving.metrics import summarize
+from eoesim.serving.trace import DEFAULT_MAX_EVENTS, write_chrome_trace
 from eoesim.stitch.components import ComponentModel
 from eoesim.stitch.energy import EnergyModel
-from eoesim.stitch.failures import failure_summary
-from eoesim.stitch.lowering import OpGraph, _Lowerer, gc_paused, lower
-from eoesim.stitch.scheduler import Schedule, schedule
-from eoesim.stitch.summary import summarize
-from eoesim.stitch.timeline import DEFAULT_MAX_EVENTS, write_chrome_trace
 
 
 @dataclass
 class E2EResult:
     summary: dict[str, Any]
-    graph: OpGraph
-    schedule: Schedule
+    engine: Engine
 
 
 def grid_intensity(params: Mapping[str, Any], energy: EnergyModel) -> float:
@@ -36,26 +37,26 @@ def grid_intensity(params: Mapping[str, Any], energy: EnergyModel) -> float:
 
 
 def stitch_point(params: Mapping[str, Any], model: ComponentModel | None = None, seed: int | None = None,
-                 base_dir: str | Path | None = None, energy: EnergyModel | None = None) -> E2EResult:
+                 base_dir: str | Path | None = None, energy: EnergyModel | None = None,
+                 background: BackgroundLoad | None = None) -> E2EResult:
     energy = energy or EnergyModel()
-    graph = lower(params, model, seed, base_dir, energy)
-    servers = [r.servers for r in graph.resources]
-    with gc_paused():
-        sched = schedule(graph.res, graph.dur, graph.release, graph.dep_src, graph.dep_dst, servers,
-                         graph.rel if graph.has_rel else None, graph.res2, graph.dur2, graph.rel2, graph.disruptions)
-    summary = summarize(graph, sched, grid_intensity(params, energy))
-    if graph.failure is not None:  # recovery is measured against the same requests stitched without failures
-        base = stitch_point({k: v for k, v in params.items() if k != "failures"}, model, seed, base_dir, energy)
-        summary.update(failure_summary(graph, sched, base.graph, base.schedule))
-    return E2EResult(summary, graph, sched)
+    engine = Engine(params, model, seed, base_dir, energy, background)
+    attach_failures(engine, params.get("failures"))
+    engine.run()
+    summary = summarize(engine, grid_intensity(params, energy))
+    if engine.failures is not None:  # recovery is measured against the same requests served without failures
+        base = stitch_point({k: v for k, v in params.items() if k != "failures"}, model, seed, base_dir, energy,
+                            background)
+        summary.update(failure_summary(engine, base.engine))
+    return E2EResult(summary, engine)
 
 
 def check_point(params: Mapping[str, Any], base_dir: str | Path | None = None) -> None:
-    """Raise ConfigError (key path, value, what is allowed) for cross-field problems of a design point's
-    EoE description - unknown experts in the morphology, a hot set larger than HBM, more experts than
-    chiplets for one_to_one, an unreadable trace, ... - without stitching it (for DAG-build time).
-    Builds everything the stitch builds except the ops (requests are generated and routed)."""
-    _Lowerer(params, None, int(params.get("seed", 1)), base_dir, None)
+    """Raise ConfigError (key path, value, what is allowed) for cross-field problems of a design point -
+    unknown experts in the morphology, a hot set larger than HBM, more experts than chiplets for
+    one_to_one, an unreadable trace, serving settings, failures - without serving it (for DAG-build time)."""
+    engine = Engine(params, None, int(params.get("seed", 1)), base_dir, None)
+    attach_failures(engine, params.get("failures"))
 
 
 def _clean(x: Any) -> Any:
@@ -79,4 +80,4 @@ def write_point(result: E2EResult, outdir: str | Path, max_events: int | None = 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     return [write_summary(outdir / "summary.json", result.summary),
-            write_chrome_trace(outdir / "timeline.json", result.graph, result.schedule, max_events)]
+            write_chrome_trace(outdir / "timeline.json", result.engine, max_events)]

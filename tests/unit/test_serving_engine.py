@@ -1,0 +1,188 @@
+"""The serving engine against hand-computed cases (closed forms of the cost model, as Vidur checks its own).
+
+Cost model of these tests (``TableComponentModel``): every GEMM instance costs ``UNIT`` cycles at 1 GHz
+(``default_cycles``), whatever its shape, so an iteration's compute is a count of GEMMs. For the tiny-25m
+expert (4 layers, 4 heads) an iteration over ``n`` sequences is, per layer, 4 linear GEMMs (one each,
+the batch stacked along M) and 2 attention GEMMs per sequence with ``heads`` instances each, plus one
+LM-head GEMM for the batch: ``C(n) = 4*4 + 4*2*4*n + 1 = 17 + 32 n`` units. Memory and links are fast
+enough to vanish unless a test says otherwise.
+"""
+import copy
+
+import numpy as np
+import pytest
+
+from eoesim.errors import ConfigError
+from eoesim.stitch.components import TableComponentModel
+from eoesim.stitch.e2e import stitch_point
+
+UNIT = 1000  # cycles per GEMM instance
+US = UNIT * 1e-9  # seconds per unit at 1 GHz
+
+
+def model(hbm_bw=1e18, link_bw=1e18, hop_s=0.0, ssd_bw=1e18, macs_per_cycle=None):
+    kw = dict(memory_bandwidth_bytes_per_s={"hbm": hbm_bw, "ddr": 1e18}, ssd_bandwidth_bytes_per_s=ssd_bw,
+              link_bandwidth_bytes_per_s=link_bw, hop_latency_s=hop_s)
+    if macs_per_cycle:
+        return TableComponentModel(macs_per_cycle=macs_per_cycle, **kw)
+    return TableComponentModel(default_cycles=UNIT, **kw)
+
+
+def trace(tmp_path, rows):
+    path = tmp_path / "trace.csv"
+    path.write_text("arrival_s,domain,prompt_tokens,output_tokens\n" +
+                    "".join(f"{t},0,{p},{o}\n" for t, p, o in rows))
+    return str(path)
+
+
+def params(tmp_path, rows, experts=1, serving=None, grid=(1, 1), hbm_gib=16.0, **extra):
+    p = {"seed": 1,
+         "eoe": {"experts": [{"name": f"e{i}", "preset": "tiny-25m"} for i in range(experts)],
+                 "morphology": {"kind": "tree"}, "router": {"kind": "topk", "k": 1, "cost": {"hidden": 0}},
+                 "requests": {"arrival": "trace", "trace_file": trace(tmp_path, rows)}},
+         "hardware": {"package": {"grid": list(grid), "link_latency_cycles": 0},
+                      "memory": {"hbm": {"capacity_gib": hbm_gib}}},
+         "mapping": {"strategy": "one_to_one", "cache_policy": "static"},
+         "serving": {"max_steps_per_event": 1, **(serving or {})}}
+    p.update(extra)
+    return p
+
+
+def C(n):
+    return 17 + 32 * n
+
+
+def done_times(result):
+    return result.engine.rec.done
+
+
+def test_one_request_on_an_idle_system_ttft_is_the_prefill_and_tpot_one_decode_iteration(tmp_path):
+    r = stitch_point(params(tmp_path, [(0.0, 16, 5)]), model())
+    s = r.summary
+    assert s["ttft_s"]["mean"] == pytest.approx(C(1) * US)
+    assert s["tpot_s"]["mean"] == pytest.approx(C(1) * US)
+    assert s["e2e_latency_s"]["mean"] == pytest.approx(5 * C(1) * US)
+    assert s["unfinished_requests"] == 0
+
+
+def test_memory_bound_decode_takes_its_bytes_over_the_stack_bandwidth(tmp_path):
+    # every GEMM free: an iteration lasts its HBM bytes / bandwidth (the roofline's memory side)
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, streamed_weight_bytes
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    bw = 1e11
+    m = TableComponentModel(default_cycles=0, memory_bandwidth_bytes_per_s={"hbm": bw, "ddr": 1e18},
+                            ssd_bandwidth_bytes_per_s=1e18, link_bandwidth_bytes_per_s=1e18)
+    r = stitch_point(params(tmp_path, [(0.0, 16, 3)]), m)
+    w, kv = streamed_weight_bytes(e), kv_bytes_per_token(e)
+    prefill = (w + 16 * kv) / bw  # weights once, the prompt's KV written
+    decode1 = (w + 17 * kv + kv) / bw  # weights, the 17 cached tokens read, one written
+    decode2 = (w + 18 * kv + kv) / bw
+    assert r.summary["ttft_s"]["mean"] == pytest.approx(prefill)
+    assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(prefill + decode1 + decode2)
+
+
+def test_continuous_vs_static_batching_finish_times_by_hand(tmp_path):
+    # three requests at t=0 (outputs 2, 4, 6) and a fourth at 1 us (output 2), prompts of 16 tokens
+    rows = [(0.0, 16, 2), (0.0, 16, 4), (0.0, 16, 6), (1e-6, 16, 2)]
+    cont = stitch_point(params(tmp_path, rows, serving={"scheduler": "continuous"}), model())
+    # continuous: prefill of 3 (C(3)); D joins the next iteration: 3 decodes + D's prefill (C(4)); A is done.
+    # then B, C decode and D decodes once more (C(3)): D done; B (2 more) and C: C(2); B done; C: 2 x C(1)
+    t1 = C(3)
+    t2 = t1 + C(4)
+    t3 = t2 + C(3)
+    t4 = t3 + C(2)
+    t5 = t4 + 2 * C(1)
+    assert done_times(cont) / US == pytest.approx(np.array([t2, t4, t5, t3]) * 1.0)
+    assert cont.summary["batch"]["iterations"] == 6
+    static = stitch_point(params(tmp_path, rows, serving={"scheduler": "static"}), model())
+    # static: the batch of 3 prefills (C(3)), then decodes until its longest output (5 more steps); finished
+    # sequences stay as padding rows (free in this model, where a GEMM's cost ignores M); D waits for the
+    # batch to end, then runs alone: prefill + 1 decode
+    s1 = C(3)
+    a = s1 + C(3)  # A's second token
+    b = a + C(2) + C(2)
+    c = b + 2 * C(1)
+    d = c + C(1) + C(1)
+    assert done_times(static) / US == pytest.approx(np.array([a, b, c, d]) * 1.0)
+    assert static.summary["batch"]["iterations"] == 8
+
+
+def test_static_batching_pays_for_padding_rows_when_gemms_scale_with_m(tmp_path):
+    rows = [(0.0, 16, 2), (0.0, 16, 40)]
+    m = model(macs_per_cycle=64)
+    cont = stitch_point(params(tmp_path, rows, serving={"scheduler": "continuous"}), m)
+    static = stitch_point(params(tmp_path, rows, serving={"scheduler": "static"}), m)
+    # same sequences, same prefill; after the short one ends, static still computes its row
+    assert static.summary["e2e_latency_s"]["max"] > cont.summary["e2e_latency_s"]["max"]
+
+
+def test_a_kv_cache_of_exactly_k_blocks_makes_the_next_sequence_wait(tmp_path):
+    # 16-token blocks and room for exactly 2 after the weights; three 16-token prompts with one output token
+    # need one block each: two are admitted and prefilled together, the third waits until they are done
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    block = 16 * kv_bytes_per_token(e)
+    hbm = (param_bytes(e) + 2 * block) / 2**30
+    rows = [(0.0, 16, 1), (0.0, 16, 1), (0.0, 16, 1)]
+    r = stitch_point(params(tmp_path, rows, hbm_gib=hbm, serving={"kv_watermark": 0.0}), model())
+    first = r.engine.rec.first / US
+    assert first[:2] == pytest.approx([C(2), C(2)])
+    assert first[2] == pytest.approx(C(2) + C(1))
+    assert r.summary["kv"]["hbm0"]["peak_bytes"] == pytest.approx(2 * block)
+    assert r.summary["queueing_s"]["max"] == pytest.approx(C(2) * US)
+    roomy = stitch_point(params(tmp_path, rows, serving={"kv_watermark": 0.0}), model())
+    assert roomy.engine.rec.first / US == pytest.approx([C(3)] * 3)
+
+
+def test_preemption_by_recompute_is_counted_when_decode_blocks_run_out(tmp_path):
+    # room for 3 blocks: two sequences admitted with 1 block each (prompt 16); at their 17th token each needs
+    # a second block - only one fits, so the most recently admitted one is preempted and recomputed later
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    block = 16 * kv_bytes_per_token(e)
+    hbm = (param_bytes(e) + 3 * block) / 2**30
+    rows = [(0.0, 16, 8), (0.0, 16, 8)]
+    r = stitch_point(params(tmp_path, rows, hbm_gib=hbm, serving={"kv_watermark": 0.0}), model())
+    assert r.summary["preemptions"]["total"] >= 1
+    assert r.summary["unfinished_requests"] == 0
+    swap = stitch_point(params(tmp_path, rows, hbm_gib=hbm, serving={"kv_watermark": 0.0, "preemption": "swap"}),
+                        model())
+    assert swap.summary["preemptions"]["total"] >= 1
+    assert swap.summary["unfinished_requests"] == 0
+
+
+def test_chunked_prefill_bounds_the_stall_of_running_decodes_to_one_chunk_iteration(tmp_path):
+    # a decode is running when a 2048-token prompt arrives; with whole-prompt prefill the decode's gap is the
+    # whole prompt's iteration, with 256-token chunks at most one chunk's iteration
+    rows = [(0.0, 16, 60), (3e-5, 2048, 2)]
+    m = model(macs_per_cycle=256)
+    cont = stitch_point(params(tmp_path, rows, serving={"scheduler": "continuous"}), m)
+    chunk = stitch_point(params(tmp_path, rows, serving={"scheduler": "chunked_prefill", "chunk_tokens": 256}), m)
+    gap_cont = cont.summary["itl_s"]["max"]
+    gap_chunk = chunk.summary["itl_s"]["max"]
+    one_chunk = chunk.engine.rec.steps_array()
+    longest_chunk_iteration = float(((one_chunk["t1"] - one_chunk["t0"]) / one_chunk["k"]).max())
+    assert gap_chunk <= longest_chunk_iteration * (1 + 1e-9)
+    assert gap_chunk < gap_cont / 3
+
+
+def test_bad_serving_settings_are_rejected_naming_key_value_and_what_is_allowed(tmp_path):
+    for serving, key in (({"max_num_seqs": 0}, "serving.max_num_seqs"),
+                         ({"kv_block_tokens": 24}, "serving.kv_block_tokens"),
+                         ({"slo": {"ttft_s": 0}}, "serving.slo.ttft_s"),
+                         ({"scheduler": "fifo"}, "serving.scheduler")):
+        p = params(tmp_path, [(0.0, 16, 2)], serving=serving)
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.") + ".*allowed"):
+            stitch_point(p, model())
+
+
+def test_same_study_twice_gives_identical_summaries(tmp_path):
+    p = params(tmp_path, [(0.0, 16, 5), (1e-5, 40, 9), (2e-5, 30, 3)], experts=2, grid=(1, 2),
+               serving={"max_steps_per_event": 64})
+    p["mapping"]["cache_policy"] = "lru"
+    a = stitch_point(copy.deepcopy(p), model()).summary
+    b = stitch_point(copy.deepcopy(p), model()).summary
+    assert a == b

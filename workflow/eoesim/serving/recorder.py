@@ -1,0 +1,163 @@
+"""What a serving run observes while it runs: request times, steps, tokens, KV use, loads, traffic, energy.
+
+The recorder only collects; eoesim.serving.metrics turns it into the summary. Steps are kept as parallel
+lists (one entry per step: instance, start, end, iterations, sequences, tokens, prompt tokens), KV use as
+change points per stack, inter-token gaps as (gap, count) pairs, expert loads as (tier, expert, start,
+end, bytes) rows, and package traffic as (source chiplet, destination chiplet, kind) -> bytes.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from eoesim.serving.costs import Cost
+
+
+class Recorder:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        n = len(engine.requests)
+        self.first = np.full(n, np.nan)
+        self.done = np.full(n, np.nan)
+        self.queue_s = np.zeros(n)  # admission wait of the request's sequences (summed)
+        self.step_inst: list[int] = []
+        self.step_t0: list[float] = []
+        self.step_t1: list[float] = []
+        self.step_k: list[int] = []
+        self.step_seqs: list[int] = []
+        self.step_tokens: list[int] = []
+        self.step_prefill: list[int] = []
+        self.step_compute_s: list[float] = []
+        self.labels: dict[tuple[str, frozenset], int] = defaultdict(int)
+        self.mac_j = 0.0
+        self.sram_j = 0.0
+        self.chiplet_busy_s: dict[int, float] = defaultdict(float)
+        self.kv_t: list[list[float]] = [[0.0] for _ in engine.stacks]
+        self.kv_used: list[list[float]] = [[0.0] for _ in engine.stacks]
+        self.itl: dict[float, int] = defaultdict(int)
+        self.last_token: dict[int, float] = {}
+        self.loads: list[tuple[str, str, float, float, float]] = []
+        self.ssd_reads: list[tuple[str, float, float]] = []
+        self.traffic_bytes: dict[tuple[int, int, str], float] = defaultdict(float)
+        self.cache = {"accesses": 0, "hbm_hits": 0, "prefetches": 0}
+        self.preemptions: dict[str, int] = defaultdict(int)
+        self.preempt_mode = engine.cfg["preemption"]
+        self.kv_moved_bytes = 0.0
+        self.compositions = 0
+        self.seq_waits: list[float] = []
+        self.seq_experts: dict[str, list[float]] = defaultdict(list)
+        self.rel_s = np.zeros(n)
+        self.t_end = 0.0
+
+    # --- requests and sequences ----------------------------------------------------------------------------
+    def request_first(self, r: int, t: float) -> None:
+        if np.isnan(self.first[r]):
+            self.first[r] = t
+
+    def request_done(self, r: int, t: float) -> None:
+        self.done[r] = t
+
+    def seq_queued(self, seq, t: float) -> None:
+        return None
+
+    def seq_step(self, seq, step, t_end: float) -> None:
+        """Error propagation: the step's absolute error (its compute parts' rel x seconds, plus the memory
+        curve's relative error over the time the step spent beyond its compute) accumulates per sequence,
+        fully correlated along the sequence."""
+        seq.rel_s += step.rel_abs_s
+
+    def seq_done(self, seq, t: float) -> None:
+        self.queue_s[seq.req] += seq.wait_s
+        self.seq_waits.append(seq.wait_s)
+        self.seq_experts[seq.expert].append(seq.wait_s)
+        self.rel_s[seq.req] = max(self.rel_s[seq.req], seq.rel_s)
+        self.last_token.pop(seq.sid, None)
+
+    def tokens(self, seq, k: int, t0: float, t1: float) -> None:
+        """``k`` tokens of ``seq`` emitted evenly over ``(t0, t1]`` (one at t1 when k = 1 and t0 = t1)."""
+        prev = self.last_token.get(seq.sid)
+        gap = (t1 - t0) / k
+        if prev is not None:
+            first_gap = t0 + gap - prev
+            self.itl[round(first_gap, 12)] += 1
+            if k > 1:
+                self.itl[round(gap, 12)] += k - 1
+        elif k > 1:
+            self.itl[round(gap, 12)] += k - 1
+        self.last_token[seq.sid] = t1
+
+    def compose(self, group, tokens: int) -> None:
+        self.compositions += 1
+
+    # --- steps, energy, sources -------------------------------------------------------------------------------
+    def step(self, inst, step, t_end: float) -> None:
+        self.step_inst.append(inst.iid)
+        self.step_t0.append(step.t0)
+        self.step_t1.append(t_end)
+        self.step_k.append(step.k)
+        self.step_seqs.append(step.sequences)
+        self.step_tokens.append(step.tokens)
+        self.step_prefill.append(step.prefill_tokens)
+        self.step_compute_s.append(step.compute.seconds)
+        c = step.compute
+        self.mac_j += c.mac_j * inst.shards
+        self.sram_j += c.sram_j * inst.shards
+        for chip in inst.chips:
+            self.chiplet_busy_s[chip] += t_end - step.t0
+        labels = set(c.labels)
+        e = self.engine
+        labels.add(e.curves[inst.stacks[0]].label)
+        if inst.shards > 1:
+            labels.add(e.curves[e.package.link_devices()[0]].label)
+        self.labels[("iteration", frozenset(labels))] += 1
+
+    def gemm_energy(self, cost: Cost, kind: str) -> None:
+        self.mac_j += cost.mac_j
+        self.sram_j += cost.sram_j
+        self.labels[(kind, cost.labels)] += 1
+
+    def chiplet_busy(self, chip: int, seconds: float) -> None:
+        self.chiplet_busy_s[chip] += seconds
+
+    # --- memory --------------------------------------------------------------------------------------------
+    def kv_change(self, stack: int, t: float, used: float) -> None:
+        self.kv_t[stack].append(t)
+        self.kv_used[stack].append(used)
+
+    def cache_access(self, expert: str, hit: bool) -> None:
+        self.cache["accesses"] += 1
+        self.cache["hbm_hits"] += int(hit)
+
+    def cache_event(self, kind: str) -> None:
+        self.cache["prefetches"] += 1
+
+    def ssd_read(self, expert: str, nbytes: float, t: float) -> None:
+        self.ssd_reads.append((expert, t, nbytes))
+
+    def load_done(self, tier: str, expert: str, t0: float, t1: float, nbytes: float, stack: int = -1,
+                  prefetch: bool = False) -> None:
+        self.loads.append((tier, expert, t0, t1, nbytes))
+        e = self.engine
+        label = e.curves[e.package.SSD if tier == "ssd" else e.package.DDR].label
+        self.labels[("load_" + tier, frozenset([label]))] += 1
+
+    def preemption(self, seq, mode: str, t: float) -> None:
+        self.preemptions[seq.expert] += 1
+
+    def kv_move(self, seq, nbytes: float) -> None:
+        self.kv_moved_bytes += nbytes
+
+    def traffic(self, src: int, dst: int, nbytes: float, kind: str) -> None:
+        self.traffic_bytes[(src, dst, kind)] += nbytes
+
+    def finish(self, t: float) -> None:
+        self.t_end = t
+
+    # --- views ---------------------------------------------------------------------------------------------
+    def steps_array(self) -> dict[str, Any]:
+        return {"inst": np.array(self.step_inst, dtype=np.int64), "t0": np.array(self.step_t0),
+                "t1": np.array(self.step_t1), "k": np.array(self.step_k, dtype=np.int64),
+                "seqs": np.array(self.step_seqs, dtype=np.int64), "tokens": np.array(self.step_tokens, dtype=np.int64),
+                "prefill": np.array(self.step_prefill, dtype=np.int64), "compute_s": np.array(self.step_compute_s)}
