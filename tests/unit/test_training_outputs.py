@@ -9,27 +9,26 @@ from eoesim.simulators.mqsim_trace import WRITE, read_trace
 from eoesim.stitch.energy import PJ, EnergyModel
 from eoesim.training.checkpoint import checkpoint_bytes, checkpoint_description
 from eoesim.training.colocation import background_load, run_bytes
-from eoesim.training.energy import chiplet_static_w, devices_static_w, static_j
-from eoesim.training.memory_fit import checked_training_spec
 from eoesim.training.point_job import OUTPUTS, run_training_point
-from eoesim.training.run import train
-from training_cases import hand_model, hardware, point
+from training_cases import hand_model, hardware, point, trained
 
 
 def run_of(training=None, **kw):
     p = point(training, **kw)
-    return train(checked_training_spec(p), hardware(p), hand_model()), p
+    return trained(p), p
 
 
 def test_static_energy_of_a_run_is_the_static_powers_times_its_time():
-    run, p = run_of({"dataset_tokens": 10240})
-    hw, em = hardware(p), EnergyModel()
-    v = em.values
-    watts = 4 * v["static_chiplet_w_per_pe"] * 128 * 128 + 16 * v["static_hbm_w_per_gib"] \
-        + 64 * v["static_ddr_w_per_gib"] + v["static_ssd_w"]
-    assert chiplet_static_w(hw.chiplet, em) * 4 + devices_static_w(hw, em) == pytest.approx(watts)
+    """The serving engine's static power: each training chiplet its RapidChiplet power budget (20 W + 4 PHYs of
+    0.125 W), the HBM stack and the DDR DRAM background power per GiB, the SSD's idle power."""
+    v = EnergyModel().values
+    watts = 4 * (20 + 4 * 0.125) + (16 + 64) * v["dram_background_w_per_gib"] + v["ssd_idle_w"]
+    run, _ = run_of({"dataset_tokens": 10240})
     assert run.static_j == pytest.approx(watts * run.time_s)
-    assert static_j(hw, em, 4, 10.0) == pytest.approx(10 * watts)
+    half, _ = run_of({"dataset_tokens": 10240, "share": 0.5})  # half the chiplets' time: half of twice as long
+    assert half.static_j == pytest.approx(watts * half.time_s / 2)
+    two, _ = run_of({"dataset_tokens": 10240, "chiplets": 2})  # two chiplets train, two are serving's
+    assert two.static_j == pytest.approx((watts - 2 * 20.5) * two.time_s)
 
 
 def test_dynamic_compute_energy_is_macs_times_the_fp16_mac_energy():
@@ -70,9 +69,10 @@ def test_shared_package_training_share_and_background_load():
     assert dict(load.chiplet_busy_fraction) == {0: 0.5, 1: 0.5, 3: 0.5, 2: 0.5}
     assert load.slowdown(0) == pytest.approx(2.0)
     hbm, ssd, links = run_bytes(half)
-    assert load.device_bytes_per_s["hbm"] == pytest.approx(hbm / half.time_s)
+    assert load.device_bytes_per_s["hbm0"] == pytest.approx(hbm[0] / half.time_s)
+    assert hbm[0] == pytest.approx(sum(r.step.hbm_bytes * r.steps for r in half.experts))
     assert load.device_bytes_per_s["ssd"] == pytest.approx(ssd / half.time_s)
-    assert load.device_bytes_per_s["link:0-1"] == pytest.approx(links[(0, 1)] / half.time_s)
+    assert load.device_bytes_per_s["link 0->1"] == pytest.approx(links[(0, 1)] / half.time_s)
     # the same training on its own half of the package: no busy share on serving's chiplets
     split = background_load(run_of({"dataset_tokens": 10240, "chiplets": 2})[0])
     assert dict(split.chiplet_busy_fraction) == {}
@@ -83,10 +83,13 @@ def test_point_outputs(tmp_path):
     run_training_point(p, hand_model(), tmp_path)
     assert sorted(f.name for f in tmp_path.iterdir()) == sorted(OUTPUTS)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["colocation"]["serving_chiplets"] == [2, 3]
+    assert summary["colocation"]["training_chiplets"] == [3, 2]  # the end of the 2x2 snake 0-1-3-2
+    assert summary["colocation"]["serving_chiplets"] == [0, 1]
     assert summary["energy_j"] == pytest.approx(sum(summary["dynamic_energy_j"].values())
                                                 + summary["static_energy_j"])
-    assert summary["carbon_g"] == pytest.approx(summary["energy_j"] / 3.6e6 * 436)
+    assert summary["carbon_operational_g"] == pytest.approx(summary["energy_j"] / 3.6e6 * 436)
+    assert summary["carbon_g"] == pytest.approx(summary["carbon_operational_g"] + summary["carbon_embodied_g"])
+    assert 0 < summary["carbon_embodied_g"] < summary["carbon_operational_g"]
     experts = pd.read_csv(tmp_path / "experts.csv")
     parts = ["compute_s", "memory_s", "network_s", "pipeline_bubble_s", "checkpoint_stall_s", "data_stall_s"]
     assert experts[parts].sum(axis=1).iloc[0] == pytest.approx(experts["step_s"].iloc[0])

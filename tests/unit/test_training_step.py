@@ -6,9 +6,8 @@ from eoesim.eoe.expert import param_count
 from eoesim.training.accounting import training_flops_per_token
 from eoesim.training.memory_fit import checked_training_spec
 from eoesim.training.pipeline import makespan, one_f_one_b
-from eoesim.training.run import train
 from eoesim.training.step import StepModel
-from training_cases import HOP_S, LINK_BW, hand_model, hardware, point
+from training_cases import HOP_S, LINK_BW, hand_model, hardware, point, trained
 
 NO_CHECKPOINTS = {"checkpoint": {"interval_steps": 1_000_000_000}}
 
@@ -16,7 +15,7 @@ NO_CHECKPOINTS = {"checkpoint": {"interval_steps": 1_000_000_000}}
 def step_of(params, model=None):
     spec = checked_training_spec(params)
     job = spec.jobs[0]
-    return StepModel(spec, hardware(params), model or hand_model(), job.layout.devices).step(job), spec
+    return StepModel(spec, hardware(params), model or hand_model()).step(job), spec
 
 
 def test_data_parallel_step_on_idle_package_is_compute_plus_ring_all_reduce():
@@ -67,7 +66,7 @@ def test_time_to_train_is_linear_in_dataset_size():
     times = []
     for tokens in (1024 * 10, 1024 * 20, 1024 * 40):  # 10, 20, 40 steps; a checkpoint every 10
         p = point({"dataset_tokens": tokens, "checkpoint": {"interval_steps": 10}, "routers": {"train": False}})
-        run = train(checked_training_spec(p), hardware(p), hand_model())
+        run = trained(p)
         times.append(run.time_s)
         assert run.experts[0].checkpoints == tokens // 10240
     assert times[1] == pytest.approx(2 * times[0], rel=1e-12)
@@ -107,8 +106,7 @@ def test_concurrent_experts_train_side_by_side_sequential_one_after_another():
                for n in ("a", "b")]
     common = {"global_batch_tokens": 256, "dataset_tokens": 2560, "routers": {"train": False}}
     conc_p, seq_p = point(common, experts), point({**common, "schedule": "sequential"}, experts)
-    conc = train(checked_training_spec(conc_p), hardware(conc_p), hand_model())
-    seq = train(checked_training_spec(seq_p), hardware(seq_p), hand_model())
+    conc, seq = trained(conc_p), trained(seq_p)
     assert [r.job.chiplets for r in (e.step for e in conc.experts)] == [(0, 1), (3, 2)]
     assert all(e.step.job.chiplets == (0, 1, 3, 2) for e in seq.experts)
     assert conc.time_s == pytest.approx(max(e.time_s for e in conc.experts))
@@ -118,7 +116,7 @@ def test_concurrent_experts_train_side_by_side_sequential_one_after_another():
 
 def test_routers_train_after_the_experts():
     p = point({"dataset_tokens": 10240})
-    run = train(checked_training_spec(p), hardware(p), hand_model())
+    run = trained(p)
     assert [r.job.name for r in run.routers] == ["root"]
     assert run.routers[0].job.tokens == 10240  # the datasets of the experts under it
     assert run.time_s == pytest.approx(run.experts[0].time_s + run.routers_time_s)

@@ -26,9 +26,31 @@ rule train_eoe:
         "../scripts/train_eoe.py"
 
 
+rule serve_beside_training:
+    input:
+        tables=get_e2e_tables,
+        training=get_training_summary,
+    output:
+        "results/{study}/training/{point}/serving.json",
+    params:
+        point=get_point_params,
+        runs=get_point_runs,
+    log:
+        "results/{study}/logs/serve_beside_training/{point}.log",
+    threads: 1
+    resources:
+        **LOCAL_RESOURCES,
+    localrule: True
+    conda:
+        "../envs/eoesim.yaml"
+    script:
+        "../scripts/serve_beside_training.py"
+
+
 rule summarize_training:
     input:
         summaries=get_training_summaries,
+        serving=get_serving_records,
         points="results/{study}/points.csv",
     output:
         report(

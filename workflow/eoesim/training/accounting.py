@@ -164,13 +164,3 @@ def peak_device_memory(e: Expert, layout: Layout, micro_batches: int, seq_len: i
     """The device of the pipeline stage that holds the most."""
     return max((device_memory(e, layout, i, micro_batches, seq_len, micro_batch, precision, recompute, dropout)
                 for i in range(layout.pp)), key=lambda m: m.total)
-
-
-def expert_memory(e: Expert, layout: Layout, micro_batches: int, seq_len: int, micro_batch: int,
-                  precision: Precision, recompute: bool, dropout: bool) -> DeviceMemory:
-    """What all devices of one expert's layout hold together."""
-    parts = [device_memory(e, layout, i, micro_batches, seq_len, micro_batch, precision, recompute, dropout)
-             for i in range(layout.pp)]
-    n = layout.tp * layout.dp
-    return DeviceMemory(*(n * sum(getattr(p, f) for p in parts)
-                          for f in ("weights", "gradients", "optimizer", "activations")))

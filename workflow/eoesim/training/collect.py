@@ -1,8 +1,9 @@
 """results/<study>/training/summary.csv: one row per (design point, trained expert), with the EoE's totals.
 
-Columns: ``point_id``, the point's swept values (points.csv), the expert's row of ``experts.csv`` and the
+Columns: ``point_id``, the point's swept values (points.csv), the expert's row of ``experts.csv``, the
 EoE's ``eoe_*`` totals from ``summary.json`` (time to train, tokens/s, energy, carbon, the training share,
-chiplets for training and for serving, the package grid).
+chiplets for training and for serving, the package grid) and, for a point whose package also serves, the
+``serving_*`` columns of its ``serving.json`` (latency percentiles, throughput, SLO attainment).
 """
 from __future__ import annotations
 
@@ -26,14 +27,29 @@ def eoe_columns(summary: dict) -> dict:
     }
 
 
+def serving_columns(record: dict) -> dict:
+    slo = record["goodput"]["slo"]
+    return {
+        "serving_ttft_p50_s": record["ttft_s"]["p50"], "serving_ttft_p99_s": record["ttft_s"]["p99"],
+        "serving_tpot_p99_s": record["tpot_s"]["p99"], "serving_e2e_latency_p99_s": record["e2e_latency_s"]["p99"],
+        "serving_tokens_per_s": record["throughput"]["tokens_per_s"],
+        "serving_slo_ttft_s": slo["ttft_s"], "serving_slo_tpot_s": slo["tpot_s"],
+        "serving_slo_attainment": record["goodput"]["fraction"],
+    }
+
+
 def training_summary(point_dirs: Iterable[Path], points: pd.DataFrame) -> pd.DataFrame:
-    """The rows of every point directory (``training/<point>/`` with summary.json and experts.csv)."""
+    """The rows of every point directory (``training/<point>/`` with summary.json, experts.csv and, where
+    the package also serves, serving.json)."""
     swept = points[[c for c in points.columns if not c.endswith("_run_id")]].astype({"point_id": str})
     frames = []
     for d in point_dirs:
         d = Path(d)
         experts = pd.read_csv(d / "experts.csv")
-        for key, value in eoe_columns(json.loads((d / "summary.json").read_text())).items():
+        columns = eoe_columns(json.loads((d / "summary.json").read_text()))
+        if (d / "serving.json").exists():
+            columns.update(serving_columns(json.loads((d / "serving.json").read_text())))
+        for key, value in columns.items():
             experts[key] = value
         experts.insert(0, "point_id", d.name)
         frames.append(experts)

@@ -1,19 +1,18 @@
-"""Energy and operational carbon of a training run, from the same constants as serving plus static power.
+"""Energy of a training run, from the same constants and static-power model as serving.
 
 Dynamic energy per step (eoesim.stitch.energy constants): every GEMM's MACs at the weight precision's MAC
 energy and its SRAM traffic (the ComponentModel's word counts, as in serving), HBM bytes, bytes x package
 links crossed, SSD bytes read (token ids) and written (checkpoints, ``ssd_write_pj_per_byte``); an estimate
-that carries ``energy_j`` replaces its MAC and SRAM energy. Static power, drawn for the whole run whether
-busy or not (nothing is power-gated): every training chiplet (``static_chiplet_w_per_pe`` x its PEs), HBM and
-DDR background power per GiB of capacity (``static_hbm_w_per_gib``, ``static_ddr_w_per_gib``) and the SSD's
-idle power (``static_ssd_w``). Carbon: operational only, ``joules / 3.6e6 x grid intensity``.
+that carries ``energy_j`` replaces its MAC and SRAM energy. Static power (eoesim.serving.power, drawn for the
+whole run whether busy or not): every training chiplet, every HBM stack, the DDR and the SSD.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
 from eoesim.eoe.expert import Gemm
-from eoesim.eoe.hardware import GIB, ChipletSpec, Hardware
+from eoesim.eoe.hardware import ChipletSpec
+from eoesim.serving.power import StaticPower
 from eoesim.stitch.components import ComponentModel
 from eoesim.stitch.energy import PJ, EnergyModel
 from eoesim.training.step import StepResult
@@ -48,19 +47,9 @@ def step_dynamic_j(step: StepResult, model: ComponentModel, chip: ChipletSpec, e
             "network": step.link_bytes * em.link_j_per_byte_hop, "ssd": ssd}
 
 
-def chiplet_static_w(chip: ChipletSpec, em: EnergyModel) -> float:
-    return em.values["static_chiplet_w_per_pe"] * chip.rows * chip.cols
-
-
-def devices_static_w(hw: Hardware, em: EnergyModel) -> float:
-    """Static power of the memory devices and the SSD of the package."""
-    v = em.values
-    return (hw.hbm.capacity_bytes / GIB * v["static_hbm_w_per_gib"] + hw.ddr.capacity_bytes / GIB
-            * v["static_ddr_w_per_gib"] + v["static_ssd_w"])
-
-
-def static_j(hw: Hardware, em: EnergyModel, chiplets: int, seconds: float) -> float:
-    return (chiplets * chiplet_static_w(hw.chiplet, em) + devices_static_w(hw, em)) * seconds
+def static_w(power: StaticPower, training_chiplets: int) -> float:
+    """Static watts charged to training: its chiplets, every HBM stack, the DDR and the SSD."""
+    return power.chiplet_w * training_chiplets + power.hbm_stack_w * power.stacks + power.ddr_w + power.ssd_w
 
 
 def total(parts: Iterable[dict[str, float]]) -> dict[str, float]:

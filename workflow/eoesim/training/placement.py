@@ -1,7 +1,8 @@
 """Which chiplets train, which expert trains where, and which chiplet holds which rank of a layout.
 
-Training takes the first ``training.chiplets`` chiplets along the package's snake order (consecutive ones
-are adjacent). Concurrent experts get equal contiguous slices of them; sequential experts each get all.
+Training takes the last ``training.chiplets`` chiplets along the package's snake order (consecutive ones
+are adjacent); the serving mappings fill the snake order from its start (eoesim.eoe.mapping), so a split
+package serves on the chiplets training leaves. Concurrent experts get equal contiguous slices of them; sequential experts each get all.
 Inside an expert's chiplets the ranks are ordered tensor-parallel fastest, then pipeline stage, then
 data-parallel replica, so a tensor-parallel group (the most traffic, every layer) sits on neighbouring
 chiplets and consecutive pipeline stages are close.
@@ -17,7 +18,7 @@ from eoesim.training.accounting import Layout
 
 def training_chiplets(hw: Hardware, count: int | None) -> tuple[int, ...]:
     order = hw.snake_order()
-    return tuple(order if count is None else order[:count])
+    return tuple(order if count is None else order[len(order) - count:])
 
 
 def expert_groups(chiplets: Sequence[int], n_experts: int, schedule: str) -> list[tuple[int, ...]]:

@@ -1,6 +1,7 @@
 """The train_eoe job of one design point: its component rows -> results/<study>/training/<point>/.
 
-Writes ``summary.json`` (the EoE: time to train, tokens/s, energy and carbon, the training side of a
+Writes ``summary.json`` (the EoE: time to train, tokens/s, energy, carbon - operational, plus the run's share
+of the hardware's embodied carbon amortised over its lifetime (eoesim.serving.power) - the training side of a
 shared / split package, which fidelity/source each component answer used), ``experts.csv`` (one row per
 expert: step time and its breakdown, tokens/s, MFU, memory per device, time to train, energy),
 ``gemms.csv`` (one row per distinct GEMM of a step: cycles, fidelity, source), ``timeline.json`` (a Chrome
@@ -16,6 +17,7 @@ import pandas as pd
 
 from eoesim.eoe.expert import param_count
 from eoesim.eoe.hardware import GIB, Hardware, build_hardware
+from eoesim.serving.power import embodied_g, lifetime_s, power_settings, static_power
 from eoesim.stitch.components import ComponentModel
 from eoesim.stitch.e2e import grid_intensity
 from eoesim.stitch.energy import EnergyModel, carbon_g
@@ -75,15 +77,18 @@ def gemm_rows(run: TrainingRun, model: ComponentModel, hw: Hardware) -> list[dic
     return rows
 
 
-def summary(run: TrainingRun, hw: Hardware, intensity: float) -> dict[str, Any]:
+def summary(run: TrainingRun, hw: Hardware, intensity: float, embodied: float) -> dict[str, Any]:
+    """The EoE's totals; ``embodied``: the run's share of the hardware's embodied carbon, grams."""
     spec = run.spec
     energy = run.energy_j
+    operational = carbon_g(energy, intensity)
     return {
         "schedule": spec.schedule, "experts": [r.step.job.expert.name for r in run.experts],
         "time_to_train_s": run.time_s, "experts_time_s": run.time_s - run.routers_time_s,
         "routers_time_s": run.routers_time_s, "tokens": run.tokens, "tokens_per_s": run.tokens / run.time_s,
         "energy_j": energy, "dynamic_energy_j": dict(run.dynamic_j), "static_energy_j": run.static_j,
-        "carbon_g": carbon_g(energy, intensity), "grid_intensity_gco2_per_kwh": intensity,
+        "carbon_g": operational + embodied, "carbon_operational_g": operational, "carbon_embodied_g": embodied,
+        "grid_intensity_gco2_per_kwh": intensity,
         "hbm_capacity_gib": hw.hbm.capacity_bytes / GIB, "package_grid": [hw.grid_rows, hw.grid_cols],
         "package_chiplets": hw.n_chiplets,
         "colocation": colocation_summary(run, hw),
@@ -99,10 +104,15 @@ def run_training_point(params: Mapping[str, Any], model: ComponentModel, outdir:
     energy = energy or EnergyModel()
     hw = build_hardware(params["hardware"])
     spec = checked_training_spec(params)
-    run = train(spec, hw, model, energy)
+    settings = power_settings(params.get("power"))
+    stacks = len(spec.hbm_regions)
+    run = train(spec, hw, model, static_power(params, hw, stacks, len(spec.chiplets), energy, settings), energy)
     intensity = grid_intensity(params, energy)
+    # the training's share of the hardware's embodied carbon, amortised over its lifetime
+    embodied = sum(embodied_g(params, hw, stacks, energy, settings).values()) * run.time_s * spec.share \
+        / lifetime_s(energy, settings)
     outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / "summary.json").write_text(json.dumps(summary(run, hw, intensity), indent=1, sort_keys=True))
+    (outdir / "summary.json").write_text(json.dumps(summary(run, hw, intensity, embodied), indent=1, sort_keys=True))
     pd.DataFrame([expert_row(run, r, intensity) for r in run.experts]).to_csv(outdir / "experts.csv", index=False)
     pd.DataFrame(gemm_rows(run, model, hw)).to_csv(outdir / "gemms.csv", index=False)
     write_chrome_trace(outdir / "timeline.json", run)

@@ -18,7 +18,8 @@ from eoesim.eoe.hardware import Hardware
 from eoesim.stitch.components import ComponentModel
 from eoesim.stitch.energy import EnergyModel
 from eoesim.training.checkpoint import checkpoints
-from eoesim.training.energy import gemm_j, static_j, step_dynamic_j, total
+from eoesim.serving.power import StaticPower
+from eoesim.training.energy import gemm_j, static_w, step_dynamic_j, total
 from eoesim.training.gemms import router_gemms
 from eoesim.training.spec import RouterJob, TrainingSpec
 from eoesim.training.step import StepModel, StepResult
@@ -75,12 +76,13 @@ def _routers(spec: TrainingSpec, hw: Hardware, model: ComponentModel, em: Energy
     if not spec.routers:
         return [], 0.0, {}
     tokens_per_mb = spec.seq_len * spec.micro_batch
-    sm = StepModel(spec, hw, model, hbm_sharers=len({r.chiplet for r in spec.routers}))
+    sm = StepModel(spec, hw, model)
+    sharers = len({r.chiplet for r in spec.routers})
     runs, busy = [], Counter()
     for job in spec.routers:
         gemms = router_gemms(job.hidden, job.children, tokens_per_mb)
         n = math.ceil(job.tokens / tokens_per_mb)
-        one = sm.gemm_pass(gemms)
+        one = sm.gemm_pass(gemms, sharers)
         time_s = n * one.seconds / spec.share
         compute, sram = gemm_j([(sg.gemm, float(n * sg.repeats)) for sg in gemms], model, hw.chiplet, em,
                                spec.precision.weight_bytes)
@@ -90,14 +92,15 @@ def _routers(spec: TrainingSpec, hw: Hardware, model: ComponentModel, em: Energy
     return runs, max(busy.values()), sm.labels
 
 
-def train(spec: TrainingSpec, hw: Hardware, model: ComponentModel, em: EnergyModel | None = None) -> TrainingRun:
+def train(spec: TrainingSpec, hw: Hardware, model: ComponentModel, power: StaticPower,
+          em: EnergyModel | None = None) -> TrainingRun:
+    """The training of ``spec``; ``power``: the package's static power (eoesim.serving.power.static_power)."""
     em = em or EnergyModel()
     concurrent = spec.schedule == "concurrent"
-    sharers = sum(j.layout.devices for j in spec.jobs)
     labels = []
     experts, clock = [], 0.0
     for job in spec.jobs:
-        sm = StepModel(spec, hw, model, hbm_sharers=sharers if concurrent else job.layout.devices)
+        sm = StepModel(spec, hw, model)
         step = sm.step(job)
         labels.append(sm.labels)
         n_steps, n_ckpt = spec.steps(job), checkpoints(spec, job)
@@ -112,4 +115,4 @@ def train(spec: TrainingSpec, hw: Hardware, model: ComponentModel, em: EnergyMod
     time_s = experts_end + routers_time
     dynamic = total([r.dynamic_j for r in experts] + [r.dynamic_j for r in routers])
     return TrainingRun(spec, experts, routers, routers_time, time_s, dynamic,
-                       static_j(hw, em, len(spec.chiplets), time_s) * spec.share, _merge(labels + [router_labels]))
+                       static_w(power, len(spec.chiplets)) * time_s * spec.share, _merge(labels + [router_labels]))

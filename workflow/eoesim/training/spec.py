@@ -18,6 +18,7 @@ from eoesim.eoe.expert import Expert, resolve_experts
 from eoesim.eoe.hardware import Hardware, build_hardware
 from eoesim.eoe.morphology import build_morphology
 from eoesim.errors import ConfigError
+from eoesim.serving.package import stack_regions
 from eoesim.training.accounting import Layout, Precision
 from eoesim.training.placement import expert_groups, training_chiplets
 
@@ -59,6 +60,13 @@ class TrainingSpec:
     checkpoint_request_kib: int
     timeline_steps: int
     scalesim_max_cycles: int
+    hbm_regions: tuple[tuple[int, ...], ...]  # the chiplets each HBM stack serves
+
+    def hbm_sharers(self, job: ExpertJob) -> int:
+        """Training chiplets streaming from the busiest HBM stack ``job`` uses while it trains (every expert's
+        when they train concurrently)."""
+        busy = set(self.chiplets) if self.schedule == "concurrent" else set(job.chiplets)
+        return max(len(busy & set(r)) for r in self.hbm_regions if set(r) & set(job.chiplets))
 
     def steps(self, job: ExpertJob) -> int:
         """Optimizer steps to pass ``epochs`` times over the job's dataset."""
@@ -145,6 +153,8 @@ def training_spec(params: Mapping[str, Any], hw: Hardware | None = None) -> Trai
         layout = _layout(e, len(group), lay_cfg["tp"], lay_cfg["pp"], lay_cfg["zero"])
         jobs.append(ExpertJob(e, tokens[e.name], group, layout, _micro_batches(cfg, layout, e.name)))
     prec = Precision(**{k: float(v) for k, v in cfg["precision"].items()})
+    hbm = params["hardware"]["memory"]["hbm"]
+    regions = stack_regions(hw.grid_rows, hw.grid_cols, int(hbm.get("stacks") or 1), hbm.get("serves"))
     ckpt = cfg["checkpoint"]
     return TrainingSpec(
         jobs=tuple(jobs), routers=_router_jobs(params, experts, tokens, cfg, chiplets), chiplets=chiplets,
@@ -154,4 +164,4 @@ def training_spec(params: Mapping[str, Any], hw: Hardware | None = None) -> Trai
         checkpoint_interval_steps=int(ckpt["interval_steps"]),
         ssd_write_bandwidth_bytes_per_s=float(ckpt["ssd_write_bandwidth_gb_per_s"]) * 1e9,
         checkpoint_request_kib=int(ckpt["request_size_kib"]), timeline_steps=int(cfg["timeline_steps"]),
-        scalesim_max_cycles=int(cfg["scalesim_max_cycles"]))
+        scalesim_max_cycles=int(cfg["scalesim_max_cycles"]), hbm_regions=tuple(regions))

@@ -4,8 +4,8 @@ Per micro-batch, every device of pipeline stage i runs ``gemms.micro_batch_gemms
 ``max(compute, memory)``: compute = the component's GEMM cycles (SCALE-Sim table or its exact surrogate) x
 the chiplet's cycle time; memory = ``memory_transfer`` of its compulsory HBM traffic (read A and B, write C
 at activation precision; a weight gradient is read and written at gradient precision) times the number of
-chiplets training at once, because they all stream from the package's one HBM at the same time (so each
-gets its share of the bandwidth). Added to the passes: the tensor-parallel all-reduces (two per layer
+chiplets training at once from the same HBM stack, because they all stream from it at the same time (so each
+gets its share of the bandwidth: training.spec.TrainingSpec.hbm_sharers). Added to the passes: the tensor-parallel all-reduces (two per layer
 forward, two backward, of the micro-batch's activations), the pipeline send of the activations (forward)
 and of their gradient (backward), split over the tensor-parallel ranks (Megatron's scatter/gather), and
 with ZeRO-3 the all-gather of the stage's weights before each pass. The passes are scheduled 1F1B
@@ -101,18 +101,18 @@ def gemm_hbm_bytes(sg: StepGemm, activation_bytes: float, grad_bytes: float) -> 
 class StepModel:
     """Prices steps of one training spec on one package through ``model``."""
 
-    def __init__(self, spec: TrainingSpec, hw: Hardware, model: ComponentModel, hbm_sharers: int):
+    def __init__(self, spec: TrainingSpec, hw: Hardware, model: ComponentModel):
         self.spec, self.hw, self.model = spec, hw, model
-        self.hbm_sharers = hbm_sharers
         self.labels: dict[str, Counter] = {"gemm": Counter(), "memory": Counter(), "network": Counter(),
                                            "ssd": Counter()}
 
-    def _memory_s(self, nbytes: float) -> float:
-        est = self.model.memory_transfer(nbytes * self.hbm_sharers, "hbm")
+    def _memory_s(self, nbytes: float, sharers: int) -> float:
+        """Seconds to move ``nbytes`` while ``sharers`` chiplets move as much through the same HBM stack."""
+        est = self.model.memory_transfer(nbytes * sharers, "hbm")
         self.labels["memory"][est.label] += 1
         return est.value
 
-    def gemm_pass(self, gemms: list[StepGemm]) -> StagePass:
+    def gemm_pass(self, gemms: list[StepGemm], sharers: int) -> StagePass:
         """GEMMs run back to back on one device, each ``max(compute, memory)``."""
         prec, chip = self.spec.precision, self.hw.chiplet
         out = StagePass()
@@ -121,7 +121,7 @@ class StepModel:
             self.labels["gemm"][est.label] += sg.repeats
             compute = est.value * chip.cycle_s
             nbytes = gemm_hbm_bytes(sg, prec.activation_bytes, prec.grad_bytes)
-            memory = self._memory_s(nbytes)
+            memory = self._memory_s(nbytes, sharers)
             out.compute_s += compute * sg.repeats
             out.memory_exposed_s += max(0.0, memory - compute) * sg.repeats
             out.hbm_bytes += nbytes * sg.repeats
@@ -132,8 +132,9 @@ class StepModel:
         layers = stage_layers(e.layers, lay.pp)[stage]
         last = stage == lay.pp - 1
         gemms = micro_batch_gemms(e, spec.seq_len, spec.micro_batch, lay.tp, layers, last, spec.recompute)
-        fwd = self.gemm_pass([g for g in gemms if g.phase == "forward"])
-        bwd = self.gemm_pass([g for g in gemms if g.phase in BACKWARD_PHASES])
+        sharers = spec.hbm_sharers(job)
+        fwd = self.gemm_pass([g for g in gemms if g.phase == "forward"], sharers)
+        bwd = self.gemm_pass([g for g in gemms if g.phase in BACKWARD_PHASES], sharers)
         act = spec.seq_len * spec.micro_batch * e.d_model * spec.precision.activation_bytes
         tp_reduce = all_reduce(self.model, self.hw, ranks.tp_groups(stage), act).times(2 * layers)
         fwd.network = fwd.network + tp_reduce
@@ -181,7 +182,7 @@ class StepModel:
         dp = self._dp_sync(job, ranks)
         shard = max(stage_params(job.expert, lay.pp, i) for i in range(lay.pp)) / lay.tp
         shard /= lay.dp if lay.zero >= 1 else 1
-        optimizer_s = self._memory_s(prec.optimizer_update_bytes_per_param * shard)
+        optimizer_s = self._memory_s(prec.optimizer_update_bytes_per_param * shard, spec.hbm_sharers(job))
         ckpt_bytes = checkpoint_bytes(spec, job)
         ckpt = checkpoint_write(spec, self.hw, ckpt_bytes)
         self.labels["ssd"][ckpt.label] += 1
