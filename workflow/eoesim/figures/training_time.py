@@ -22,8 +22,16 @@ NEEDED = ["point_id", "package", "params", "dataset_tokens", "eoe_time_to_train_
 HOUR_S = 3600.0
 
 
+def count_label(n: float) -> str:
+    """``226k``, ``163M``, ``1.1B``: three significant digits."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            return f"{n / scale:.3g}{suffix}"
+    return f"{n:.3g}"
+
+
 def series_label(package: str, params: float) -> str:
-    return f"{package}, {params / 1e6:.0f}M params/expert"
+    return f"{package}, {count_label(params)} params/expert"
 
 
 def training_time_frame(summary: pd.DataFrame) -> pd.DataFrame:
