@@ -2,11 +2,12 @@
 in cycles at 1 GHz, memory and the SSD are practically free, a link moves 1 GB/s after 1 us per hop)."""
 import pytest
 
-from eoesim.eoe.expert import param_count
-from eoesim.training.accounting import training_flops_per_token
+from eoesim.eoe.expert import Gemm, param_count
+from eoesim.training.accounting import Precision, training_flops_per_token
+from eoesim.training.gemms import StepGemm
 from eoesim.training.memory_fit import checked_training_spec
 from eoesim.training.pipeline import makespan, one_f_one_b
-from eoesim.training.step import StepModel
+from eoesim.training.step import StepModel, gemm_hbm_bytes
 from training_cases import HOP_S, LINK_BW, hand_model, hardware, point, trained
 
 NO_CHECKPOINTS = {"checkpoint": {"interval_steps": 1_000_000_000}}
@@ -121,3 +122,16 @@ def test_routers_train_after_the_experts():
     assert run.routers[0].job.tokens == 10240  # the datasets of the experts under it
     assert run.time_s == pytest.approx(run.experts[0].time_s + run.routers_time_s)
     assert run.routers_time_s > 0
+
+
+def test_gemm_hbm_traffic_by_hand():
+    """Read A and B once, write C once; a weight at its own precision; a weight gradient read and written."""
+    prec = Precision(weight_bytes=1, activation_bytes=2, grad_bytes=4)
+    fwd = StepGemm(Gemm("ffn_up", 64, 256, 32), "forward", 3)
+    assert gemm_hbm_bytes(fwd, prec) == 2 * 64 * 32 + 1 * 32 * 256 + 2 * 64 * 256
+    dx = StepGemm(Gemm("ffn_up.input_grad", 64, 32, 256), "input_grad", 3)
+    assert gemm_hbm_bytes(dx, prec) == 2 * 64 * 256 + 1 * 256 * 32 + 2 * 64 * 32
+    dw = StepGemm(Gemm("ffn_up.weight_grad", 32, 256, 64), "weight_grad", 3)
+    assert gemm_hbm_bytes(dw, prec) == 2 * 32 * 64 + 2 * 64 * 256 + 2 * 4 * 32 * 256
+    score = StepGemm(Gemm("attn_score", 16, 16, 8, 6), "forward", 1)  # activations only, per instance
+    assert gemm_hbm_bytes(score, prec) == 6 * 2 * (16 * 8 + 8 * 16 + 16 * 16)

@@ -42,9 +42,18 @@ class StepGemm:
         return self.gemm.macs * self.repeats
 
     @property
+    def of_weight_layer(self) -> bool:
+        return self.gemm.name.split(".")[0] in WEIGHT_GEMMS
+
+    @property
     def writes_gradient(self) -> bool:
         """Its output accumulates into the weight-gradient buffer."""
-        return self.phase == "weight_grad" and self.gemm.name.split(".")[0] in WEIGHT_GEMMS
+        return self.phase == "weight_grad" and self.of_weight_layer
+
+    @property
+    def reads_weight(self) -> bool:
+        """Its B operand is a weight (forward and input-gradient GEMMs of a linear layer)."""
+        return self.phase != "weight_grad" and self.of_weight_layer
 
 
 def forward_layer_gemms(e: Expert, seq_len: int, micro_batch: int, tp: int) -> list[Gemm]:

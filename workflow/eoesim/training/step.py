@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from eoesim.eoe.expert import TOKEN_ID_BYTES, Gemm
 from eoesim.eoe.hardware import Hardware
 from eoesim.stitch.components import ComponentModel
-from eoesim.training.accounting import stage_layers, stage_params, training_flops_per_token
+from eoesim.training.accounting import Precision, stage_layers, stage_params, training_flops_per_token
 from eoesim.training.checkpoint import checkpoint_bytes, checkpoint_write
 from eoesim.training.collectives import NetworkCost, all_gather, all_reduce, concurrent_transfers, reduce_scatter
 from eoesim.training.gemms import StepGemm, micro_batch_gemms
@@ -91,11 +91,14 @@ class StepResult:
         return self.model_flops_per_step / self.step_s / self.peak_flops_per_s
 
 
-def gemm_hbm_bytes(sg: StepGemm, activation_bytes: float, grad_bytes: float) -> float:
-    """Compulsory HBM traffic of one run of ``sg`` (all its instances)."""
+def gemm_hbm_bytes(sg: StepGemm, prec: Precision) -> float:
+    """Compulsory HBM traffic of one run of ``sg`` (all its instances): read A (activations or their
+    gradients) and B (a weight, or activations), write C (activations), or read and write it (a weight
+    gradient accumulated in the gradient buffer)."""
     g = sg.gemm
-    out = 2 * grad_bytes * g.m * g.n if sg.writes_gradient else activation_bytes * g.m * g.n
-    return g.instances * (activation_bytes * (g.m * g.k + g.k * g.n) + out)
+    b_bytes = prec.weight_bytes if sg.reads_weight else prec.activation_bytes
+    out = 2 * prec.grad_bytes * g.m * g.n if sg.writes_gradient else prec.activation_bytes * g.m * g.n
+    return g.instances * (prec.activation_bytes * g.m * g.k + b_bytes * g.k * g.n + out)
 
 
 class StepModel:
@@ -120,7 +123,7 @@ class StepModel:
             est = self.model.gemm_cycles(sg.gemm, chip)
             self.labels["gemm"][est.label] += sg.repeats
             compute = est.value * chip.cycle_s
-            nbytes = gemm_hbm_bytes(sg, prec.activation_bytes, prec.grad_bytes)
+            nbytes = gemm_hbm_bytes(sg, prec)
             memory = self._memory_s(nbytes, sharers)
             out.compute_s += compute * sg.repeats
             out.memory_exposed_s += max(0.0, memory - compute) * sg.repeats
