@@ -199,7 +199,7 @@ class StepModel:
             "compute": m * (slow_f.compute_s + slow_b.compute_s),
             "memory": m * (slow_f.memory_exposed_s + slow_b.memory_exposed_s) + optimizer_s,
             "network": m * (slow_f.network.seconds + slow_b.network.seconds) + dp.seconds,
-            "pipeline_bubble": pipeline_s - busy,
+            "pipeline_bubble": max(0.0, pipeline_s - busy),  # 0 up to rounding without a pipeline
             "checkpoint_stall": ckpt_stall,
             "data_stall": data_stall,
         }
