@@ -45,6 +45,8 @@ include: "workflow/rules/functions/report.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/functions/calibrate.smk"
 include: "workflow/rules/calibrate.smk"
+include: "workflow/rules/functions/training.smk"
+include: "workflow/rules/training.smk"
 
 
 rule all:

@@ -10,10 +10,13 @@ from snakemake_runner import TINY, snakemake
 
 pytestmark = pytest.mark.slow
 REPORT_DIR = REPO / "workflow" / "report"
-#: two experts (so the cache figures have something to show) and a chiplet failure: every figure is drawn
+#: two experts (so the cache figures have something to show), a chiplet failure and training sharing the
+#: package (one point shared, one split): every figure is drawn
 STUDY = {**TINY, "eoe": {"experts": [TINY["eoe"]["experts"][0], {**TINY["eoe"]["experts"][0], "name": "u"}],
                          "requests": {"count": 50, "rate_per_s": 100}},
-         "failures": {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 0.1}]}}
+         "failures": {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 0.1}]},
+         "training": {"seq_len": 16, "global_batch_tokens": 256, "dataset_tokens": 2560, "scalesim_max_cycles": 0},
+         "sweep": {"zip": {**TINY["sweep"]["grid"], "training.share": [0.5, 1.0], "training.chiplets": [None, 8]}}}
 
 
 def first_sentence(rst: Path) -> str:
@@ -39,7 +42,8 @@ def test_report_holds_every_figure_with_its_caption(report):
     assert figures, "the study drew no figures"
     for pdf in figures:
         assert pdf.name in html or pdf.with_suffix(".png").name in html, pdf.name
-    assert {"failure_throughput.pdf", "cache_sensitivity.pdf", "expert_load_cdf.pdf"} <= {p.name for p in figures}
+    assert {"failure_throughput.pdf", "cache_sensitivity.pdf", "expert_load_cdf.pdf", "training_time.pdf",
+            "training_colocation.pdf"} <= {p.name for p in figures}
     captions = [c for c in REPORT_DIR.glob("*.rst") if c.name != "workflow.rst"]
     assert [c.name for c in captions if first_sentence(c) not in html] == []
 

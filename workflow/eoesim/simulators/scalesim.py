@@ -19,6 +19,7 @@ from eoesim.runners import STDOUT_LOG, DockerRunner, Runner, docker_image_id, do
 from eoesim.serving.shapes import engine_gemms
 from eoesim.simulators.base import Availability, Resources, Simulator, register
 from eoesim.simulators.scalesim_reports import REPORTS, read_reports
+from eoesim.training.gemms import training_gemms
 
 RUN_NAME = "run"
 OUTDIR = "outputs"
@@ -58,6 +59,13 @@ class ScaleSim(Simulator):
             else:
                 by_shape[key] = {"expert": name, "gemm": g.name, "m": g.m, "n": g.n, "k": g.k,
                                  "instances": g.instances}
+        # the training step's forward / input-gradient / weight-gradient shapes SCALE-Sim has not got yet
+        shapes = {(v["m"], v["n"], v["k"]) for v in by_shape.values()}
+        for g in training_gemms(study):
+            if (g.m, g.n, g.k) not in shapes:
+                shapes.add((g.m, g.n, g.k))
+                by_shape[("train", g.name, g.m, g.n, g.k)] = {"expert": "train", "gemm": g.name, "m": g.m, "n": g.n,
+                                                              "k": g.k, "instances": 1}
         names: dict[str, int] = {}
         gemms = []
         for g in by_shape.values():

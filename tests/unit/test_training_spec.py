@@ -1,0 +1,98 @@
+"""The training section: resolved layouts, and bad input rejected at planning time naming key, value and what
+is allowed (build_study + plan_study: what Snakemake's common.smk and `eoesim validate` run before any job)."""
+import pytest
+
+from eoesim.config import build_study
+from eoesim.errors import ConfigError
+from eoesim.plan import plan_study
+from eoesim.simulators.scalesim import ScaleSim
+from eoesim.training.memory_fit import checked_training_spec
+from training_cases import SMALL, point
+
+
+def plan(training, experts=None, **sections):
+    cfg = {"eoe": {"experts": experts or [{"name": "x", **SMALL}]}, "hardware": {"package": {"grid": [2, 2]}},
+           "training": {"seq_len": 32, "global_batch_tokens": 1024, **training}, **sections}
+    return plan_study(build_study(cfg, "study.yaml"), {})
+
+
+def rejected(training, *fragments, **kw):
+    with pytest.raises(ConfigError) as info:
+        plan(training, **kw)
+    for fragment in fragments:
+        assert fragment in str(info.value), f"{fragment!r} not in {info.value}"
+
+
+def test_zero_tokens():
+    rejected({"dataset_tokens": 0}, "training.dataset_tokens", "0 is not allowed", "a number >= 1")
+
+
+def test_micro_batch_larger_than_the_batch():
+    rejected({"micro_batch": 64}, "training.micro_batch", "64 is not allowed", "at most global_batch_tokens / seq_len = 32")
+
+
+def test_batch_that_does_not_split_into_micro_batches():
+    rejected({"global_batch_tokens": 96}, "training.global_batch_tokens", "96 is not allowed",
+             "a multiple of seq_len x micro_batch x data parallel = 32 x 1 x 4 = 128")
+
+
+def test_more_pipeline_stages_than_layers():
+    rejected({"layout": {"pp": 4}}, "training.layout.pp", "4 is not allowed", "at most the 2 layers")
+
+
+def test_tensor_parallel_degree_not_dividing_heads():
+    rejected({"layout": {"tp": 3}}, "training.layout.tp", "3 is not allowed", "a divisor of heads=4")
+
+
+def test_layout_that_does_not_tile_the_chiplets():
+    experts = [{"name": "x", **SMALL, "heads": 8, "kv_heads": 8}]
+    rejected({"layout": {"tp": 8}}, "training.layout", "tp x pp = 8 does not divide the 4 chiplet(s)",
+             experts=experts)
+
+
+def test_layout_that_does_not_fit_names_what_and_by_how_much():
+    """small-125m on 4 data-parallel chiplets: 4 x 18 B x 163M params = 11 GiB of state > 8 GiB."""
+    experts = [{"name": "big", "preset": "small-125m"}]
+    with pytest.raises(ConfigError) as info:
+        plan({"seq_len": 512, "global_batch_tokens": 4096}, experts=experts,
+             hardware={"package": {"grid": [2, 2]}, "memory": {"hbm": {"capacity_gib": 8}}})
+    msg = str(info.value)
+    assert "training.layout: the training state does not fit in HBM (hardware.memory.hbm.capacity_gib)" in msg
+    assert "HBM stack 0 (chiplets [0, 1, 2, 3]) needs" in msg
+    assert "expert 'big'" in msg and "weights" in msg and "optimizer" in msg and "activations" in msg
+    assert "GiB more than its 8 GiB" in msg
+    assert "raise training.layout.zero" in msg
+    # ZeRO-3 shards the state over the 4 replicas: now it fits
+    plan({"seq_len": 512, "global_batch_tokens": 4096, "layout": {"zero": 3}}, experts=experts,
+         hardware={"package": {"grid": [2, 2]}, "memory": {"hbm": {"capacity_gib": 8}}})
+
+
+def test_unknown_experts_and_too_many_chiplets():
+    rejected({"experts": ["nope"]}, "training.experts", "['nope'] are not experts")
+    rejected({"dataset_tokens_per_expert": {"nope": 5}}, "training.dataset_tokens_per_expert", "['nope']")
+    rejected({"chiplets": 5}, "training.chiplets", "5 is not allowed", "at most the 4 chiplets")
+    experts = [{"name": n, **SMALL} for n in "abc"]
+    rejected({"chiplets": 2}, "training.schedule", "'concurrent' is not allowed with 3 experts on 2",
+             experts=experts)
+
+
+def test_concurrent_experts_split_the_training_chiplets():
+    experts = [{"name": n, **SMALL} for n in "ab"]
+    spec = checked_training_spec(point({"global_batch_tokens": 256, "layout": {"pp": 2}}, experts, grid=(2, 4)))
+    assert [j.chiplets for j in spec.jobs] == [(0, 1, 2, 3), (7, 6, 5, 4)]
+    assert [(j.layout.dp, j.layout.pp, j.micro_batches) for j in spec.jobs] == [(2, 2, 4)] * 2
+
+
+def test_studies_without_training_are_unchanged():
+    params = build_study({}).points[0].params
+    assert "training" not in params
+    assert not any(g["name"].startswith("train.") for g in ScaleSim({}).point_params(params)["gemms"])
+
+
+def test_scalesim_runs_the_training_gemms_it_can_afford():
+    params = point({"scalesim_max_cycles": 20000})
+    names = [g["name"] for g in ScaleSim({}).point_params(params)["gemms"]]
+    assert "train.x.ffn_up.weight_grad" in names and "train.x.qkv_proj.input_grad" in names
+    # a budget of 0 cycles leaves every training GEMM to SCALE-Sim's surrogate
+    cheap = [g["name"] for g in ScaleSim({}).point_params(point({"scalesim_max_cycles": 0}))["gemms"]]
+    assert not any(n.startswith("train.") for n in cheap)
