@@ -3,8 +3,8 @@
 Data: ``training/summary.csv``. x: the serving capacity left, in chiplet-equivalents - shared: every chiplet
 serves (1 - ``training.share``) of its time; split: the chiplets not given to training. Panel (a): the EoE
 training throughput (tokens/s) the training job achieves with the rest; panel (b): the serving job's p99 time to
-first token beside it (from ``serving.json``, the serving engine run with the training's background load). One
-line per arrangement (shared, split). The CSV holds every plotted value and the serving SLO attainment
+first token beside it (from ``serving.json``, the serving engine run with the training's background load); panel
+(c): the share of serving requests meeting ``serving.slo``. One line per arrangement (shared, split). The CSV holds every plotted value and the serving SLO attainment
 (share of requests meeting ``serving.slo``) with the SLO used.
 """
 from __future__ import annotations
@@ -42,14 +42,18 @@ def colocation_frame(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_training_colocation(frame: pd.DataFrame, stem: Path | str) -> dict[str, Path]:
-    fig, (ax_a, ax_b) = new_figure("double", height_in=2.6, ncols=2)
+    fig, (ax_a, ax_b, ax_c) = new_figure("double", height_in=2.6, ncols=3)
     for i, (name, rows) in enumerate(frame.groupby("arrangement", sort=True)):
-        ax_a.plot(rows["serving_chiplet_equivalents"], rows["training_tokens_per_s"], label=name, **series_style(i))
-        ax_b.plot(rows["serving_chiplet_equivalents"], rows["serving_ttft_p99_s"], label=name, **series_style(i))
-    for ax in (ax_a, ax_b):
+        x = rows["serving_chiplet_equivalents"]
+        ax_a.plot(x, rows["training_tokens_per_s"], label=name, **series_style(i))
+        ax_b.plot(x, rows["serving_ttft_p99_s"], label=name, **series_style(i))
+        ax_c.plot(x, rows["serving_slo_attainment"], label=name, **series_style(i))
+    for ax in (ax_a, ax_b, ax_c):
         ax.set_xlabel("Serving capacity left (chiplet-equivalents)")
         ax.set_ylim(bottom=0)
     ax_a.set_ylabel("Training throughput (tokens/s)")
     ax_b.set_ylabel("Serving p99 TTFT (s)")
+    ax_c.set_ylabel("Serving SLO attainment")
+    ax_c.set_ylim(0, 1.05)
     ax_a.legend(frameon=False)
     return save_figure(fig, frame, stem)

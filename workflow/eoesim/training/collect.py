@@ -2,7 +2,7 @@
 
 Columns: ``point_id``, the point's swept values (points.csv), the expert's row of ``experts.csv``, the
 EoE's ``eoe_*`` totals from ``summary.json`` (time to train, tokens/s, energy, carbon, the training share,
-chiplets for training and for serving, the package grid) and, for a point whose package also serves, the
+chiplets for training and for serving, the package grid and chiplet array) and, for a point whose package also serves, the
 ``serving_*`` columns of its ``serving.json`` (latency percentiles, throughput, SLO attainment).
 """
 from __future__ import annotations
@@ -17,13 +17,14 @@ import pandas as pd
 def eoe_columns(summary: dict) -> dict:
     colo = summary["colocation"]
     rows, cols = summary["package_grid"]
+    ar, ac = summary["chiplet_array"]
     return {
         "eoe_time_to_train_s": summary["time_to_train_s"], "eoe_routers_time_s": summary["routers_time_s"],
         "eoe_tokens_per_s": summary["tokens_per_s"], "eoe_energy_j": summary["energy_j"],
         "eoe_static_energy_j": summary["static_energy_j"], "eoe_carbon_g": summary["carbon_g"],
         "schedule": summary["schedule"], "share": colo["share"],
         "training_chiplets": len(colo["training_chiplets"]), "serving_chiplets": len(colo["serving_chiplets"]),
-        "package": f"{rows}x{cols}", "package_chiplets": summary["package_chiplets"],
+        "package": f"{rows}x{cols} of {ar}x{ac} arrays", "package_chiplets": summary["package_chiplets"],
     }
 
 

@@ -90,6 +90,7 @@ def summary(run: TrainingRun, hw: Hardware, intensity: float, embodied: float) -
         "carbon_g": operational + embodied, "carbon_operational_g": operational, "carbon_embodied_g": embodied,
         "grid_intensity_gco2_per_kwh": intensity,
         "hbm_capacity_gib": hw.hbm.capacity_bytes / GIB, "package_grid": [hw.grid_rows, hw.grid_cols],
+        "chiplet_array": [hw.chiplet.rows, hw.chiplet.cols],
         "package_chiplets": hw.n_chiplets,
         "colocation": colocation_summary(run, hw),
         "sources": {k: dict(v) for k, v in run.labels.items()},
