@@ -32,7 +32,8 @@ def test_time_to_train_figure_plots_every_point_and_the_step_breakdown(tmp_path)
     assert len(summary) == 4 and {"eoe_time_to_train_s", "package", "step_s", "compute_s"} <= set(summary.columns)
     frame = training_time_frame(summary)
     a = frame[frame["panel"] == "a"]
-    assert sorted(a["series"].unique()) == ["2x2, 227k params/expert", "2x4, 227k params/expert"]
+    assert sorted(a["series"].unique()) == ["2x2 of 128x128 arrays, 227k params/expert",
+                                           "2x4 of 128x128 arrays, 227k params/expert"]
     for _, rows in a.groupby("series"):  # time to train is linear in the dataset (experts, checkpoints, router)
         assert rows["time_to_train_h"].iloc[1] == pytest.approx(2 * rows["time_to_train_h"].iloc[0])
     b = frame[frame["panel"] == "b"]
