@@ -49,7 +49,7 @@ class ScaleSim(Simulator):
                 if key in by_shape:
                     by_shape[key]["expert"] += f"+{expert.name}"
                 else:
-                    by_shape[key] = {"expert": expert.name, "gemm": g.name,
+                    by_shape[key] = {"expert": expert.name, "gemm": g.name, "origin": "layer",
                                      "m": g.m, "n": g.n, "k": g.k, "instances": g.instances}
         for name, g in engine_gemms(study):  # the serving engine's decode buckets (eoesim.serving.shapes)
             key = (g.name, g.m, g.n, g.k, g.instances)
@@ -57,15 +57,15 @@ class ScaleSim(Simulator):
                 if name not in by_shape[key]["expert"].split("+"):
                     by_shape[key]["expert"] += f"+{name}"
             else:
-                by_shape[key] = {"expert": name, "gemm": g.name, "m": g.m, "n": g.n, "k": g.k,
-                                 "instances": g.instances}
+                by_shape[key] = {"expert": name, "gemm": g.name, "origin": "serving", "m": g.m, "n": g.n,
+                                 "k": g.k, "instances": g.instances}
         # the training step's forward / input-gradient / weight-gradient shapes SCALE-Sim has not got yet
         shapes = {(v["m"], v["n"], v["k"]) for v in by_shape.values()}
         for g in training_gemms(study):
             if (g.m, g.n, g.k) not in shapes:
                 shapes.add((g.m, g.n, g.k))
-                by_shape[("train", g.name, g.m, g.n, g.k)] = {"expert": "train", "gemm": g.name, "m": g.m, "n": g.n,
-                                                              "k": g.k, "instances": 1}
+                by_shape[("train", g.name, g.m, g.n, g.k)] = {"expert": "train", "gemm": g.name, "origin": "training",
+                                                              "m": g.m, "n": g.n, "k": g.k, "instances": 1}
         names: dict[str, int] = {}
         gemms = []
         for g in by_shape.values():

@@ -100,6 +100,8 @@ def couple_config(point: Mapping[str, Any], ram_point: Mapping[str, Any], bytes_
     ``simulate_memory``: evaluate each layer's trace with real Ramulator 2 (``ram_site``: its site
     settings) instead of the calibrated surrogate."""
     outdir = Path(outdir)
+    # the decoder layer's GEMMs (not the serving engine's decode buckets or the training shapes of the run)
+    point = {**point, "gemms": [g for g in point["gemms"] if g.get("origin", "layer") == "layer"]}
     rows = run_scalesim_with_traces(point, outdir / "scalesim", site)
     dirs = layer_dirs(outdir / "scalesim" / OUTDIR / RUN_NAME)
     offsets = read_offsets(outdir / "scalesim" / CONFIG_FILE)
