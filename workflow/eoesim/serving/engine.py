@@ -446,7 +446,9 @@ class Engine:
         load["copy_start"] = self.now
         nbytes = self.stack_bytes(name, stack)
         pk = self.package
-        self.rec.traffic(pk.ddr_chiplet, pk.nearest_served(stack, pk.ddr_chiplet), nbytes, "expert_load")
+        entry = pk.nearest_served(stack, pk.ddr_chiplet)
+        if entry != pk.ddr_chiplet:  # a stack beside the DDR's chiplet is reached without the package network
+            self.rec.traffic(pk.ddr_chiplet, entry, nbytes, "expert_load")
         self.flow(nbytes, self.package.ddr_to_stack(stack), float("inf"), self._load_done, load)
 
     def _merge(self, stack: int, name: str, load: dict[str, Any]) -> None:
@@ -967,6 +969,8 @@ class Engine:
         self.rec.compose(g, ready)
         out = g.parts[0].out
         t_c = t if paid else t + g.delay_s
+        if not paid:  # the parts wait for this composition (a cluster's step already attributes its own)
+            self.attribute(g.parts[0].req, "composition", g.delay_s)
         if first:
             self.at(t_c, g.on_first, t_c)
         if ready >= out:

@@ -113,7 +113,7 @@ class Recorder:
         labels.add(e.curves[inst.stacks[0]].label)
         if inst.shards > 1:
             labels.add(e.curves[e.package.link_devices()[0]].label)
-        self.labels[("iteration", frozenset(labels))] += 1
+        self.labels[("iteration", frozenset(labels))] += step.k  # iterations, not events (max_steps_per_event)
 
     def hbm_stream(self, t0: float, inst, batch, k: int) -> None:
         """The HBM traffic of one model's part of a step, split into weight reads and KV reads / writes."""
@@ -121,7 +121,9 @@ class Recorder:
         kv = costs.kv_bytes_per_token
         tokens = batch.tokens * k if not batch.prefills else batch.tokens
         written = kv * tokens
-        read_tokens = sum(s.context for s in batch.decodes) * k + sum(s.context for s, _ in batch.prefills)
+        # a decode's context grows by one each of the k steps (as ModelCosts.decode_steps reads it)
+        read_tokens = (sum(s.context for s in batch.decodes) * k + len(batch.decodes) * k * (k - 1) // 2
+                       + sum(s.context for s, _ in batch.prefills))
         seqs = batch.decodes or [s for s, _ in batch.prefills]
         self.hbm_streams.append((t0, inst.stacks[0], inst.chips[0], batch.model.name, costs.weight_bytes * k,
                                  kv * read_tokens, written, seqs[0].req if seqs else -1))

@@ -94,6 +94,10 @@ class Group:
         self.on_done = on_done
         self.coupled = False  # every part has finished its prefill: they step together from here
 
+    def __hash__(self) -> int:
+        """By id number, not address: sets of groups iterate alike in every run (identical summaries)."""
+        return self.gid
+
     def ready_tokens(self) -> int:
         """Tokens every part has generated (what can be composed)."""
         return min(p.generated for p in self.parts)
