@@ -74,6 +74,12 @@ class Dispatcher:
         dt = e.small_transfer(src, e.router_chiplet, ctx * TOKEN_ID_BYTES, t)
         e.attribute(r, "network", dt)
         picks, t = self.select(node, r, ctx, t + dt)
+        # the picks start when the gate has decided: their transfers and replica choices see the package then
+        e.at(t, self.run_picks, picks, r, ctx, first, done)
+
+    def run_picks(self, picks: list[Node], r: int, ctx: int, first: First, done: Done) -> None:
+        e = self.e
+        t = e.now
         if len(picks) == 1:
             self.node(picks[0], r, ctx, e.router_chiplet, t, first, done)
             return
