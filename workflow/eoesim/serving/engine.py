@@ -205,8 +205,8 @@ class Engine:
         return size * best
 
     def _place_initial(self, hot_set: Any) -> None:
-        """Start state: per stack, the hot set (static) or the most popular experts that fit; DDR holds the
-        most popular experts that fit."""
+        """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room
+        for one more left over when not all fit); DDR holds the most popular experts that fit."""
         order = sorted(self.experts, key=lambda n: (-self.popularity[n], n))
         if isinstance(hot_set, list):
             unknown = [h for h in hot_set if h not in self.experts]
@@ -220,8 +220,13 @@ class Engine:
             hot = None
         for s, mem in enumerate(self.stacks):
             users = [n for n in order if any(s in i.stacks for i in self.replicas[n])]
+            buffer = 0.0
+            if hot is None and self.policy == "static" and sum(self.stack_bytes(n, s) for n in users) > mem.capacity:
+                # static pins what it places: an automatic hot set leaves room to load any other expert while in
+                # use (memory.py's transient buffer), else a request for a cold expert would wait forever
+                buffer = max(self.stack_bytes(n, s) for n in users)
             for name in (hot if hot is not None else users):
-                if name not in users:
+                if name not in users or (buffer and mem.free() - self.stack_bytes(name, s) < buffer):
                     continue
                 if not mem.place(name, self.stack_bytes(name, s), hot=self.policy == "static"):
                     if hot is not None:

@@ -9,7 +9,8 @@ simulator point, as ``get_point_runs`` does for ``stitch_e2e``).
 
 The memory-pressure scenario of the cache figures (``MemoryPressure``) sizes HBM and DDR in *experts*:
 ``n`` experts of residency = ``n`` times the largest expert's parameter bytes, so any ``n`` experts fit
-together.
+together. In HBM the KV cache shares the capacity with the weights (eoesim.serving.memory), so HBM gets
+``KV_ROOM_EXPERTS`` of an expert more: the requests in flight have KV room, and ``n + 1`` experts never fit.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from eoesim.stitch.study_model import StudyComponentModel
 
 #: the capacity keys the memory-pressure scenario overrides, per tier
 CAPACITY_KEYS = {"hbm": "hardware.memory.hbm.capacity_gib", "ddr": "hardware.memory.ddr.capacity_gib"}
+#: HBM room for the KV cache beside ``n`` experts, in experts (below 1, so that ``n + 1`` never fit)
+KV_ROOM_EXPERTS = {"hbm": 0.5, "ddr": 0.0}
 
 
 def point_inputs(plan, paths, pid: str) -> dict[str, Any]:
@@ -51,12 +54,13 @@ def largest_expert_bytes(params: Mapping[str, Any]) -> float:
 
 def residency_overrides(params: Mapping[str, Any], hbm_experts: int | None,
                         ddr_experts: int | None) -> dict[str, float]:
-    """Capacity overrides holding ``hbm_experts`` / ``ddr_experts`` of the largest expert (None: unchanged)."""
+    """Capacity overrides holding ``hbm_experts`` / ``ddr_experts`` of the largest expert, HBM with its KV
+    room (None: unchanged)."""
     size = largest_expert_bytes(params)
     out = {}
     for tier, count in (("hbm", hbm_experts), ("ddr", ddr_experts)):
         if count is not None:
-            out[CAPACITY_KEYS[tier]] = count * size / GIB  # exact: integer bytes over a power of two
+            out[CAPACITY_KEYS[tier]] = (count + KV_ROOM_EXPERTS[tier]) * size / GIB
     return out
 
 
