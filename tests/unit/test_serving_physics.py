@@ -163,3 +163,19 @@ def test_power_gating_turns_off_chiplets_without_instances():
     assert on["energy"]["static_power_w"]["powered_chiplets"] == 4
     assert gated["energy"]["by_component_j"]["static_chiplets"] == pytest.approx(
         on["energy"]["by_component_j"]["static_chiplets"] / 4, rel=1e-6)
+
+
+def test_a_background_stream_on_the_stack_slows_memory_bound_decode_and_a_busy_share_slows_compute():
+    from eoesim.serving.background import BackgroundLoad
+
+    p = study(rate=1.0, count=1, prompt=16, out=50)
+    hw = build_hardware(p["hardware"])
+    alone = stitch_point(copy.deepcopy(p)).summary["tpot_s"]["mean"]
+    half = stitch_point(copy.deepcopy(p), background=BackgroundLoad(
+        device_bytes_per_s={"hbm0": hw.hbm.bandwidth_bytes_per_s / 2})).summary["tpot_s"]["mean"]
+    assert half == pytest.approx(2 * alone, rel=0.05)  # decode of tiny-25m on 32x32 is memory-bound
+    long_prompt = study(rate=1.0, count=1, prompt=1024, out=2)  # a compute-bound prefill
+    free = stitch_point(copy.deepcopy(long_prompt)).summary["ttft_s"]["mean"]
+    busy = stitch_point(copy.deepcopy(long_prompt),
+                        background=BackgroundLoad(chiplet_busy_fraction={0: 0.5})).summary["ttft_s"]["mean"]
+    assert busy == pytest.approx(2 * free, rel=0.02)

@@ -29,3 +29,8 @@ class ParseError(EoesimError):
         super().__init__(f"{where}: {message}")
         self.path = path
         self.line = line
+
+
+class SimulationError(EoesimError):
+    """A serving run that cannot finish as configured (e.g. an HBM stack too small for the experts a request
+    needs at once); the message names the setting to change."""

@@ -72,13 +72,13 @@ class GemmPricer:
 
     def __init__(self, model: ComponentModel, chiplet: ChipletSpec, energy: EnergyModel) -> None:
         self.model, self.chiplet, self.energy = model, chiplet, energy
-        self._memo: dict[tuple[Gemm, float], Cost] = {}
+        self._memo: dict[tuple, Cost] = {}
         self._sram_jpb = energy.buffer_sram_j_per_byte(dict(chiplet.sram_kib))
         self.queried: dict[Gemm, None] = {}
         self._models: dict[tuple, ModelCosts] = {}
 
     def gemm(self, g: Gemm, bytes_per_weight: float) -> Cost:
-        key = (g, bytes_per_weight)
+        key = (g.name, g.m, g.n, g.k, g.instances, bytes_per_weight)
         c = self._memo.get(key)
         if c is None:
             est = self.model.gemm_cycles(g, self.chiplet)

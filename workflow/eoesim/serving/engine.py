@@ -49,7 +49,7 @@ from eoesim.eoe.morphology import Node, build_morphology
 from eoesim.eoe.requests import DEFAULTS as REQUEST_DEFAULTS
 from eoesim.eoe.requests import generate_requests, zipf_popularity
 from eoesim.eoe.router import build_router, expert_popularity, route_node
-from eoesim.errors import ConfigError
+from eoesim.errors import ConfigError, SimulationError
 from eoesim.serving.background import BackgroundLoad
 from eoesim.serving.batching import ModelState, blocks_for, form_batch
 from eoesim.serving.costs import ModelCosts, shared_pricer
@@ -149,9 +149,11 @@ class Engine:
         self.rec = Recorder(self)
         self.rec_breakdown = np.zeros((len(self.requests), len(BREAKDOWN_CATEGORIES)))
         self._build_instances(mcfg)
+        self._check_capacity()
         self._place_initial(mcfg.get("hot_set"))
         self._set_kv_partition()
         self.dispatcher = Dispatcher(self)
+        self._start_background()
         self.req_state: dict[int, dict[str, Any]] = {}
         self.loads: dict[tuple[int, str], dict[str, Any]] = {}  # (stack, expert) -> load in flight
         self.ddr_waiters: dict[str, list] = {}  # expert -> (stack, load) waiting for its SSD -> DDR read
@@ -189,6 +191,7 @@ class Engine:
                 insts.append(inst)
             self.replicas[name] = insts
         self.instances = sorted(by_chips.values(), key=lambda i: i.iid)
+        self.stack_users = [[i for i in self.instances if s in i.stacks] for s in range(pk.n_stacks)]
         chips_used = {c for i in self.instances for c in i.chips}
         self.chiplets_used = sorted(chips_used | {self.router_chiplet})
 
@@ -203,6 +206,20 @@ class Engine:
         for inst in insts:
             best = max(best, sum(1 for s in inst.stacks if s == stack) / inst.shards)
         return size * best
+
+    def _check_capacity(self) -> None:
+        """Every stack must hold, at once, the experts one request runs on it together (the picks of a
+        representation-averaging router), else requests could wait for each other forever."""
+        k = self.router_model.k if self.composition == "representation_average" else 1
+        for s, mem in enumerate(self.stacks):
+            sizes = sorted((self.stack_bytes(n, s) for n in self.experts
+                            if any(s in i.stacks for i in self.replicas[n])), reverse=True)
+            need = sum(sizes[:k])
+            if need > mem.capacity:
+                raise ConfigError(
+                    f"hardware.memory.hbm.capacity_gib: {mem.capacity / 2**30:.4g} GiB per stack is not allowed; "
+                    f"allowed: at least {need / 2**30:.4g} GiB - stack {s} must hold the {min(k, len(sizes))} "
+                    "largest experts it serves at once (a request's picks run together), plus their KV cache")
 
     def _place_initial(self, hot_set: Any) -> None:
         """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room
@@ -247,12 +264,28 @@ class Engine:
             users = [n for n in self.experts if any(s in i.stacks for i in self.replicas[n])]
             mem.kv_share = kv_shares(self.cfg["kv_partition"], users, self.popularity, demand)
 
+    def _start_background(self) -> None:
+        """A co-located job's steady streams (BackgroundLoad.device_bytes_per_s) on the devices it names."""
+        names = {d.name: i for i, d in enumerate(self.package.devices)}
+        for dev, bps in self.background.device_bytes_per_s.items():
+            if dev not in names:
+                raise ConfigError(f"{self.background.label}: device {dev!r} is not a device of this package; allowed: "
+                                  f"{sorted(names)}")
+            if bps > 0:
+                self.fluid.start(0.0, float("inf"), (names[dev],), float(bps), owner=(self._noop_flow, None))
+        for chip in self.background.chiplet_busy_fraction:
+            if not 0 <= int(chip) < self.hw.n_chiplets:
+                raise ConfigError(f"{self.background.label}: chiplet {chip} is not allowed; allowed: "
+                                  f"0..{self.hw.n_chiplets - 1}")
+
     # --- event queue -----------------------------------------------------------------------------------
     def at(self, t: float, fn: Callable, *args: Any) -> None:
         self._n += 1
         heapq.heappush(self._events, (t, self._n, fn, args))
 
     def _schedule_flow(self, t: float, flow: Flow) -> None:
+        if t == float("inf"):  # a background stream never ends
+            return
         self._n += 1
         heapq.heappush(self._events, (t, self._n, self._flow_event, (flow, flow.version)))
 
@@ -277,7 +310,20 @@ class Engine:
             self.now = t
             fn(*args)
         self.rec.finish(self.now)
+        left = int(np.isnan(self.rec.done).sum())
+        if left:
+            raise SimulationError(self._stuck(left))
         return self
+
+    def _stuck(self, left: int) -> str:
+        """Why requests never finished (every event was processed): what holds the HBM stacks."""
+        waits = [f"stack {s}: loads of {[n for n, _ in p]} wait" for s, p in enumerate(self.pending_loads) if p]
+        full = [f"stack {m.index}: {m.weights / 2**20:.1f} MiB weights ({sorted(m.resident)}) + "
+                f"{m.kv_used / 2**20:.1f} MiB KV of {m.capacity / 2**20:.1f} MiB" for m in self.stacks]
+        return (f"serving: {left} of {len(self.requests)} requests never finished - the experts a request needs at "
+                f"once do not fit together in HBM ({'; '.join(waits) or 'no load waits'}; {'; '.join(full)}); "
+                "allowed: a larger hardware.memory.hbm.capacity_gib, fewer experts per stack "
+                "(hardware.memory.hbm.stacks / serves, mapping), or a composition that needs one expert at a time")
 
     # --- transfers -------------------------------------------------------------------------------------
     def flow(self, nbytes: float, path: tuple[int, ...], cap: float, done: Callable, arg: Any) -> Flow:
@@ -371,9 +417,9 @@ class Engine:
                 self.rec.cache_event("prefetch")
                 self.start_load(s, name, prefetch=True)
 
-    def ensure_resident(self, name: str, inst: Instance, then: Callable[[], Any]) -> None:
+    def ensure_resident(self, name: str, inst: Instance, then: Callable[[], Any], whole: bool = False) -> None:
         """Call ``then`` once ``name`` may run on ``inst``: resident on every stack it reads, or (streamed
-        loads) its loads have started."""
+        loads, unless ``whole``) its loads have started."""
         missing = []
         for s in set(inst.stacks):
             mem = self.stacks[s]
@@ -391,7 +437,7 @@ class Engine:
             if state["n"] == 0:
                 then()
 
-        streamed = self.cfg["expert_load"] == "streamed"
+        streamed = self.cfg["expert_load"] == "streamed" and not whole
         for s in missing:
             load = self.loads.get((s, name)) or self.start_load(s, name)
             if not streamed:
@@ -401,9 +447,11 @@ class Engine:
             else:
                 load["started"].append(one_ready)
 
-    def start_load(self, stack: int, name: str, prefetch: bool = False) -> dict[str, Any]:
+    def start_load(self, stack: int, name: str, prefetch: bool = False,
+                   protect: frozenset = frozenset()) -> dict[str, Any]:
         load = {"waiters": [], "started": [], "flowing": False, "t0": self.now, "prefetch": prefetch,
-                "stack": stack, "name": name, "ssd_start": None, "ssd_end": None, "copy_start": None}
+                "stack": stack, "name": name, "ssd_start": None, "ssd_end": None, "copy_start": None,
+                "protect": protect}
         self.loads[(stack, name)] = load
         self._try_load(stack, name, load)
         return load
@@ -411,9 +459,11 @@ class Engine:
     def _try_load(self, stack: int, name: str, load: dict[str, Any]) -> None:
         mem = self.stacks[stack]
         nbytes = self.stack_bytes(name, stack)
-        if mem.reserve(name, nbytes) is None:
-            self.pending_loads[stack].append((name, self.now))
-            return
+        if mem.reserve(name, nbytes, load["protect"]) is None:
+            self._make_room(stack, nbytes)
+            if mem.reserve(name, nbytes, load["protect"]) is None:
+                self.pending_loads[stack].append((name, self.now))
+                return
         if name.startswith("merged("):
             self._merge(stack, name, load)
             return
@@ -488,6 +538,34 @@ class Engine:
             if load is not None:
                 self._try_load(stack, name, load)
 
+    def _make_room(self, stack: int, nbytes: float) -> None:
+        """Weights before KV: free KV on ``stack`` for a load by preempting (recompute) sequences that are not
+        making progress there - composition parts waiting for a partner first - most recently admitted first."""
+        mem = self.stacks[stack]
+        unpinned = sum(b for e, b in mem.resident.items() if not mem.pinned(e))
+        need = nbytes - mem.free() - unpinned
+        if need <= 0:
+            return
+        victims = []
+        for inst in self.instances:
+            if stack not in inst.stacks or inst.step is not None:
+                continue
+            for m in inst.models.values():
+                victims.extend(s for s in m.running if s.blocks and s.blocked)
+        victims.sort(key=lambda s: -s.admit_order)
+        for s in victims:
+            if need <= 0:
+                break
+            m = s.inst.models[s.expert]
+            if s not in m.running:
+                continue
+            need -= s.blocks * s.kv_bpb.get(stack, 0.0)
+            m.running.remove(s)
+            s.preemptions += 1
+            self.rec.preemption(s, "recompute", self.now)
+            self._drop_kv(s)
+            m.waiting.appendleft(s)
+
     # --- sequences ---------------------------------------------------------------------------------------
     def submit(self, name: str, inst: Instance, r: int, ctx: int, out: int, t: float, first: Callable,
                done: Callable, group: Group | None = None) -> Seq:
@@ -553,11 +631,55 @@ class Engine:
             seq.inst = self.redirect[seq.inst.iid]
             self._set_kv_layout(seq, seq.inst)
         inst = seq.inst
+        g = seq.group
+        if g is not None:
+            seq.t_enqueue = self.now
+            g.arrived += 1
+            if g.arrived == len(g.parts):
+                self._gang_admit(g)
+            return
         for s in set(inst.stacks):
             self.stacks[s].admit(seq.expert)
         seq.t_enqueue = self.now
         self.rec.seq_queued(seq, self.now)
         self.ensure_resident(seq.expert, inst, lambda: self._enqueue(seq))
+
+    def _gang_admit(self, g: Group) -> None:
+        """Admit a composition group's parts together once every part's expert is resident on its stacks
+        (so no resident expert is pinned waiting for a partner that cannot load); until then the group's
+        experts are wanted and its loads never evict each other."""
+        need = {(s, p.expert) for p in g.parts for s in set(p.inst.stacks)}
+        missing = [(s, e) for s, e in need if not self.stacks[s].is_resident(e)]
+        if not g.counted:
+            g.counted = True
+            for p in g.parts:
+                self.rec.cache_access(p.expert, hit=all(self.stacks[s].is_resident(p.expert)
+                                                        for s in set(p.inst.stacks)))
+            for s, e in need:
+                self.stacks[s].wanted[e] = self.stacks[s].wanted.get(e, 0) + 1
+        if missing:
+            state = {"n": len(missing)}
+
+            def loaded() -> None:
+                state["n"] -= 1
+                if state["n"] == 0:
+                    self._gang_admit(g)
+
+            for s, e in missing:
+                protect = frozenset(x for st, x in need if st == s)
+                load = self.loads.get((s, e)) or self.start_load(s, e, protect=protect)
+                load["waiters"].append(loaded)
+            return
+        for s, e in need:
+            self.stacks[s].wanted[e] -= 1
+        for p in g.parts:
+            for s in set(p.inst.stacks):
+                self.stacks[s].admit(p.expert)
+                self.stacks[s].touch(p.expert)
+            self.attribute(p.req, "expert_load", (self.now - p.t_enqueue) * p.weight)
+            p.t_enqueue = self.now
+            p.inst.models[p.expert].waiting.append(p)
+            self.wake(p.inst)
 
     def attribute(self, r: int, category: str, seconds: float) -> None:
         """Seconds of request ``r``'s latency spent in ``category`` (the latency breakdown)."""
@@ -624,9 +746,12 @@ class Engine:
             self._wake_stack_users(seq.kv_bpb)
 
     def _wake_stack_users(self, stacks) -> None:
-        for inst in self.instances:
-            if inst.idle and any(s in stacks for s in inst.stacks):
-                self.wake(inst)
+        """KV space freed on ``stacks``: idle instances there with sequences waiting to be admitted retry."""
+        for s in stacks:
+            for inst in self.stack_users[s]:
+                if inst.step is None and not inst.gang_wait and not inst.wake_pending and any(
+                        m.waiting or m.swapped for m in inst.models.values()):
+                    self.wake(inst)
 
     # --- steps ---------------------------------------------------------------------------------------------
     def wake(self, inst: Instance) -> None:
@@ -640,37 +765,64 @@ class Engine:
         self.at(self.now, self._try_start, inst)
 
     def interrupt(self, inst: Instance) -> None:
-        """End ``inst``'s running step (or its cluster's) at the iteration in progress."""
+        """End ``inst``'s running step (or its cluster's) at the iteration in progress.
+
+        A multi-iteration step moves its bytes as one flow, while iteration by iteration each one would have
+        paid the memory latency after its bytes: iteration ``j`` is done once ``bytes(j) + j x latency x
+        rate`` bytes-worth have passed. The step is cut after the iteration in progress, and the latency it
+        still owes is what that iteration would have ended with. A cluster steps in lock step: its iteration in
+        progress is the slowest member's; the members ahead of it are cut back to the same count."""
         step = inst.step
-        if step is None or step.k <= 1 or step.phase != 0:
+        if step is None or step.k <= 1:
             return
-        members = step.cluster.members if step.cluster is not None else [inst]
-        if any(m.step is None or m.step.phase != 0 for m in members):
-            return
-        done_frac = 0.0
+        cluster = step.cluster
+        members = cluster.members if cluster is not None else [inst]
+        done = []
         for m in members:
-            for f in m.step.flows:
-                f.advance(self.now)
-                done_frac = max(done_frac, 1.0 - f.remaining / f.nbytes if f.nbytes > 0 else 1.0)
-            if not m.step.flows:
-                done_frac = max(done_frac, (self.now - m.step.t0) / max(m.step.compute.seconds, 1e-30))
-        k_new = min(step.k, int(done_frac * step.k) + 1)
+            ms = m.step
+            if ms is None or ms.phase != 0:
+                continue
+            if not ms.flows:  # compute-only: iterations of equal length
+                done.append(int((self.now - ms.t0) / max(ms.compute.seconds, 1e-30) * ms.k))
+                continue
+            done.append(min(self._iterations_done(ms, f) for f in ms.flows))
+        if not done:
+            return
+        k_new = min(done) + 1
         if k_new >= step.k:
             return
         for m in members:
-            self._shorten(m.step, k_new)
-        if step.cluster is not None:
-            step.cluster.k = k_new
+            if m.step is not None:
+                self._shorten(m.step, k_new)
+        if cluster is not None:
+            cluster.k = k_new
+
+    def _iterations_done(self, step: Step, f: Flow) -> int:
+        f.advance(self.now)
+        moved = f.nbytes - f.remaining
+        per_iter = step.lat_iter_s * f.rate
+        lo, hi = 0, step.k - 1  # the largest j with bytes(j) + j latency-bytes <= moved
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if step.bytes_after(mid) + mid * per_iter <= moved:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
 
     def _shorten(self, step: Step, k_new: int) -> None:
         fresh = build_step(step.inst, step.batches, k_new, self.background.slowdown(step.inst.chips[0]))
         step.k, step.compute, step.bytes_per_shard = k_new, fresh.compute, fresh.bytes_per_shard
         step.coll_bytes, step.coll_rounds = fresh.coll_bytes, fresh.coll_rounds
+        if step.phase != 0:  # already done with its (now fewer) iterations
+            return
         for f in step.flows:
             moved = f.nbytes - f.remaining
+            ahead = max(0.0, moved - step.bytes_per_shard)
+            step.lat_after_s = max(0.0, k_new * step.lat_iter_s - (ahead / f.rate if f.rate > 0 else 0.0))
             self.fluid.truncate(f, self.now, max(0.0, step.bytes_per_shard - moved))
         if not step.flows:
-            self.at(step.t0 + step.compute.seconds, self._compute_timer_done, step.inst, step)
+            self.at(max(self.now, step.t0 + step.compute.seconds), self._compute_timer_done, step.inst, step)
 
     def _try_start(self, inst: Instance) -> None:
         inst.wake_pending = False
@@ -775,8 +927,11 @@ class Engine:
             cap = step.bytes_per_shard / c if c > 0 else float("inf")
             flows = []
             step.flows_left = inst.shards
+            fl, curves = self.fluid, self.curves
             for chip, s in zip(inst.chips, inst.stacks):
-                flows.append(self.flow(step.bytes_per_shard, pk.stack_path(s, chip), cap, self._memory_done, step))
+                path = pk.stack_path(s, chip)
+                step.lat_iter_s = max(step.lat_iter_s, sum(curves[d].latency_at(fl.utilization(d)) for d in path))
+                flows.append(fl.start(self.now, step.bytes_per_shard, path, cap, owner=(self._step_bytes_done, step)))
             step.flows = tuple(flows)
         else:
             self.at(self.now + c, self._compute_timer_done, inst, step)
@@ -785,6 +940,11 @@ class Engine:
         if inst.step is not step or step.phase != 0 or self.now < step.t0 + step.compute.seconds - 1e-15:
             return
         self._collectives(inst, step)
+
+    def _step_bytes_done(self, flow: Flow, step: Step) -> None:
+        """A shard's bytes are moved; its data arrives after the devices' latency, once per iteration."""
+        lat = step.k * step.lat_iter_s if step.lat_after_s is None else step.lat_after_s
+        self.at(self.now + lat, self._memory_done, flow, step)
 
     def _memory_done(self, flow: Flow, step: Step) -> None:
         if step.inst.step is not step or step.phase != 0:
@@ -942,6 +1102,10 @@ class Engine:
 
     def _prefill_complete(self, s: Seq, t: float) -> None:
         """The prompt is processed: the first token (or, after a recompute, the next one) is out."""
+        if s.restore:  # a composition part got its KV back; it still waits for its group
+            s.restore = False
+            s.recompute = 0
+            return
         s.recompute = 0
         s.generated += 1
         first = s.t_first < 0
@@ -1005,8 +1169,9 @@ class Engine:
         self.attribute(r, "composition", s.other_s * w)
         self.attribute(r, "expert_load", s.load_s * w)
         m = s.inst.models[s.expert]
-        if s in m.running:
-            m.running.remove(s)
+        for queue in (m.running, m.waiting, m.swapped):
+            if s in queue:
+                queue.remove(s)
         self.free_kv(s)
         for st in set(s.inst.stacks):
             if self.stacks[st].release(s.expert):
@@ -1035,12 +1200,22 @@ class Engine:
                           self._noop_flow, None)
             self.free_kv(victim)
         else:
-            victim.recompute = victim.generated if not victim.in_prefill else victim.recompute
-            victim.prefilled = 0
-            victim.state = WAITING
-            self.free_kv(victim)
+            self._drop_kv(victim)
             m.waiting.appendleft(victim)
         return True
+
+    def _drop_kv(self, s: Seq) -> None:
+        """Recompute preemption: the sequence's KV is dropped; it prefills prompt + what it generated again.
+        A composition part ahead of its group (waiting for the composed token) only restores its KV: the
+        prefill of its prompt and the tokens the group composed emits nothing new."""
+        if not s.in_prefill:
+            s.recompute = s.generated
+        s.restore = s.group is not None and s.generated > s.group.composed
+        if s.restore:
+            s.recompute = s.generated - 1
+        s.prefilled = 0
+        s.state = WAITING
+        self.free_kv(s)
 
     def _swap_in(self, inst: Instance, m: ModelState) -> None:
         while m.swapped:
@@ -1152,11 +1327,8 @@ class Engine:
             if state["n"] == 0:
                 self.dispatcher.expert(key, r, ctx, self.router_chiplet, self.now, first, done, inst=inst)
 
-        saved = self.cfg["expert_load"]
-        self.cfg["expert_load"] = "whole"  # merging reads whole experts
         for n in names:
-            self.ensure_resident(n, inst, pick_ready)
-        self.cfg["expert_load"] = saved
+            self.ensure_resident(n, inst, pick_ready, whole=True)  # merging reads whole experts
 
     # --- requests --------------------------------------------------------------------------------------------
     def request_first(self, r: int, t: float) -> None:

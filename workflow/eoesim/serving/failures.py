@@ -158,6 +158,8 @@ def _target_instance(engine, inst: Instance, c: int, to: int) -> Instance:
     chips = tuple(to if x == c else x for x in inst.chips)
     new = Instance(len(engine.instances), chips, engine.package.stack_of, inst.role)
     engine.instances.append(new)
+    for st in set(new.stacks):
+        engine.stack_users[st].append(new)
     engine.chiplets_used = sorted(set(engine.chiplets_used) | {to})
     return new
 

@@ -48,6 +48,9 @@ class Flow:
 
     def advance(self, now: float) -> None:
         if now > self.t_upd:
+            if self.remaining == INF:
+                self.t_upd = now
+                return
             self.remaining -= self.rate * (now - self.t_upd)
             if self.remaining < 0.0:
                 self.remaining = 0.0
@@ -179,6 +182,10 @@ class Fluid:
         take their share of each device first."""
         if not flows:
             return
+        first = next(iter(flows)).path
+        if len(first) == 1 and all(f.path == first for f in flows):
+            self._reshare_one(first[0], flows, now)
+            return
         devs: set[int] = set()
         for f in flows:
             f.advance(now)
@@ -223,3 +230,22 @@ class Fluid:
             if f.rate != old or f.version == 0:
                 f.version += 1
                 self.schedule(f.finish_time(), f)
+
+    def _reshare_one(self, d: int, flows: set[Flow], now: float) -> None:
+        """Water-filling on one device whose flows cross only it (the common case of a stack's iterations)."""
+        self._account(d, now)
+        other = sum(f.rate for f in self.flows_on[d] if f not in flows)
+        left = max(0.0, self.capacity[d] - other)
+        ordered = sorted(flows, key=lambda f: (f.cap, f.fid))
+        n = len(ordered)
+        load = other
+        for i, f in enumerate(ordered):
+            f.advance(now)
+            rate = min(f.cap, left / (n - i))
+            left -= rate
+            load += rate
+            if rate != f.rate or f.version == 0:
+                f.rate = rate
+                f.version += 1
+                self.schedule(f.finish_time(), f)
+        self.load[d] = load

@@ -70,6 +70,14 @@ class Step:
     load_wait: tuple | None = None  # (stack, expert) of a streamed load the step still waits for
     t_coll_end: float = 0.0
     reported: bool = False  # counted towards its cluster's end
+    lat_iter_s: float = 0.0  # memory latency each iteration pays (at the stack's utilization when it began)
+    lat_after_s: float | None = None  # latency still to pay once the bytes are moved (set when cut short)
+    bytes_lin: float = 0.0  # decode-only steps: bytes of j iterations = bytes_lin j + bytes_quad j (j - 1)
+    bytes_quad: float = 0.0
+
+    def bytes_after(self, j: int) -> float:
+        """HBM bytes per shard of the first ``j`` iterations of a decode-only step."""
+        return self.bytes_lin * j + self.bytes_quad * j * (j - 1)
     waited_load_s: float = 0.0
 
     @property
@@ -107,7 +115,13 @@ def collective_bytes(b: ModelBatch, shards: int, k: int) -> float:
 
 def build_step(inst: Instance, batches: list[ModelBatch], k: int, slowdown: float) -> Step:
     compute, nbytes, coll, rounds = ZERO, 0.0, 0.0, 0
+    lin = quad = 0.0
     for b in batches:
+        if not b.prefills:  # KV read grows by one token per sequence per iteration
+            kv = b.model.costs.kv_bytes_per_token
+            n = len(b.decodes)
+            lin += b.model.costs.weight_bytes + kv * (sum(s.context for s in b.decodes) + n)
+            quad += kv * n / 2
         b.steps = k
         c, m = batch_cost(b, k)
         compute = compute + c
@@ -118,4 +132,4 @@ def build_step(inst: Instance, batches: list[ModelBatch], k: int, slowdown: floa
     if slowdown != 1.0:
         compute = Cost(compute.seconds * slowdown, compute.mac_j, compute.sram_j, compute.rel_s * slowdown,
                        compute.labels)
-    return Step(inst, batches, k, compute, nbytes, coll, rounds)
+    return Step(inst, batches, k, compute, nbytes, coll, rounds, bytes_lin=lin, bytes_quad=quad)

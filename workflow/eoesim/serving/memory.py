@@ -11,7 +11,10 @@ Residency policies (``mapping.cache_policy``), decided in simulated time:
 - ``lru`` / ``lfu``: a loaded expert stays until room is needed; the victim is the least recently /
   least frequently (then least recently) used unpinned expert.
 An expert is *pinned* on a stack while a load of it is in flight or any sequence of it is admitted on an
-instance that reads it from that stack, so a copy in flight can never be evicted.
+instance that reads it from that stack, so a copy in flight can never be evicted. The experts of a
+composition group are admitted together, once all are resident (eoesim.serving.engine): while a group
+waits, its experts are *wanted* - evicted only when no other expert can go - and a load for the group
+never evicts the group's other experts.
 
 KV space among the experts sharing a stack (``serving.kv_partition``): ``shared`` (first come), or a quota
 per expert, as a share of the KV space: ``equal``, ``popularity`` (the expert's share of routed
@@ -48,6 +51,7 @@ class StackMemory:
         self.kv_share: dict[str, float] | None = None  # expert -> share of the KV space (None: shared)
         self.kv_peak = 0.0
         self.evictions = 0
+        self.wanted: dict[str, int] = {}  # expert -> composition groups waiting for it here
 
     # --- weights -------------------------------------------------------------------------------------
     @property
@@ -68,20 +72,22 @@ class StackMemory:
     def pinned(self, expert: str) -> bool:
         return expert in self.hot or expert in self.loading or self.active.get(expert, 0) > 0
 
-    def _victims(self) -> list[str]:
-        cands = [e for e in self.resident if not self.pinned(e)]
+    def _victims(self, protect: frozenset = frozenset()) -> list[str]:
+        order = {e: i for i, e in enumerate(self.resident)}
+        cands = [e for e in self.resident if not self.pinned(e) and e not in protect]
         if self.policy == "lfu":
-            order = {e: i for i, e in enumerate(self.resident)}
-            cands.sort(key=lambda e: (self.uses.get(e, 0), order[e]))
+            cands.sort(key=lambda e: (self.wanted.get(e, 0) > 0, self.uses.get(e, 0), order[e]))
+        else:
+            cands.sort(key=lambda e: (self.wanted.get(e, 0) > 0, order[e]))
         return cands
 
-    def reserve(self, expert: str, nbytes: float) -> list[str] | None:
-        """Make room for a load of ``nbytes`` (evicting unpinned experts); returns the evicted experts, or
-        None (nothing evicted) when the room cannot be made now."""
+    def reserve(self, expert: str, nbytes: float, protect: frozenset = frozenset()) -> list[str] | None:
+        """Make room for a load of ``nbytes`` (evicting unpinned experts not in ``protect``); returns the
+        evicted experts, or None (nothing evicted) when the room cannot be made now."""
         need = nbytes - self.free()
         victims: list[str] = []
         if need > 0:
-            for e in self._victims():
+            for e in self._victims(protect):
                 if need <= 0:
                     break
                 victims.append(e)

@@ -7,6 +7,7 @@ end, bytes) rows, and package traffic as (source chiplet, destination chiplet, k
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -19,6 +20,8 @@ class Recorder:
     def __init__(self, engine) -> None:
         self.engine = engine
         n = len(engine.requests)
+        self._first = [math.nan] * n  # lists while running (cheap scalar writes), arrays after finish()
+        self._done = [math.nan] * n
         self.first = np.full(n, np.nan)
         self.done = np.full(n, np.nan)
         self.queue_s = np.zeros(n)  # admission wait of the request's sequences (summed)
@@ -31,6 +34,7 @@ class Recorder:
         self.step_prefill: list[int] = []
         self.step_compute_s: list[float] = []
         self.labels: dict[tuple[str, frozenset], int] = defaultdict(int)
+        self._step_labels: dict[tuple, int] = {}  # (compute labels, stack, tensor parallel) -> iterations
         self.mac_j = 0.0
         self.sram_j = 0.0
         self.chiplet_busy_s: dict[int, float] = defaultdict(float)
@@ -56,11 +60,11 @@ class Recorder:
 
     # --- requests and sequences ----------------------------------------------------------------------------
     def request_first(self, r: int, t: float) -> None:
-        if np.isnan(self.first[r]):
-            self.first[r] = t
+        if self._first[r] != self._first[r]:  # NaN: not set yet
+            self._first[r] = t
 
     def request_done(self, r: int, t: float) -> None:
-        self.done[r] = t
+        self._done[r] = t
 
     def seq_queued(self, seq, t: float) -> None:
         return None
@@ -106,14 +110,11 @@ class Recorder:
         c = step.compute
         self.mac_j += c.mac_j * inst.shards
         self.sram_j += c.sram_j * inst.shards
+        own = (step.t_coll_end if step.t_coll_end > 0 else t_end) - step.t0  # not the gang's or a load's wait
         for chip in inst.chips:
-            self.chiplet_busy_s[chip] += t_end - step.t0
-        labels = set(c.labels)
-        e = self.engine
-        labels.add(e.curves[inst.stacks[0]].label)
-        if inst.shards > 1:
-            labels.add(e.curves[e.package.link_devices()[0]].label)
-        self.labels[("iteration", frozenset(labels))] += step.k  # iterations, not events (max_steps_per_event)
+            self.chiplet_busy_s[chip] += own
+        key = (c.labels, inst.stacks[0], inst.shards > 1)
+        self._step_labels[key] = self._step_labels.get(key, 0) + step.k  # iterations, not events
 
     def hbm_stream(self, t0: float, inst, batch, k: int) -> None:
         """The HBM traffic of one model's part of a step, split into weight reads and KV reads / writes."""
@@ -169,6 +170,15 @@ class Recorder:
 
     def finish(self, t: float) -> None:
         self.t_end = t
+        e = self.engine
+        link = e.package.link_devices()
+        for (labels, stack, parallel), n in self._step_labels.items():
+            names = set(labels) | {e.curves[stack].label}
+            if parallel and link:
+                names.add(e.curves[link[0]].label)
+            self.labels[("iteration", frozenset(names))] += n
+        self.first = np.array(self._first, dtype=float)
+        self.done = np.array(self._done, dtype=float)
 
     # --- views ---------------------------------------------------------------------------------------------
     def steps_array(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ class Seq:
     __slots__ = ("sid", "req", "expert", "inst", "prompt", "out", "prefilled", "generated", "group", "blocked",
                  "blocks", "kv_bpb", "t_enqueue", "t_admit", "t_first", "state", "role", "on_first", "on_done",
                  "preemptions", "rel_s", "wait_s", "last_step_end", "compute_s", "memory_s", "network_s",
-                 "admit_order", "recompute", "weight", "t_arrive", "other_s", "load_s")
+                 "admit_order", "recompute", "weight", "t_arrive", "other_s", "load_s", "restore")
 
     def __init__(self, sid: int, req: int, expert: str, prompt: int, out: int, now: float,
                  on_first: Callable[[float], Any] | None, on_done: Callable[[float], Any] | None) -> None:
@@ -54,6 +54,7 @@ class Seq:
         self.load_s = 0.0  # waiting for a streamed expert load inside a step
         self.admit_order = 0
         self.recompute = 0  # generated tokens to prefill again after a recompute preemption
+        self.restore = False  # the recompute only restores KV (a composition part ahead of its group)
         self.weight = 1.0  # share of the request's latency this sequence's time stands for (parallel parts < 1)
         self.t_arrive = now
 
@@ -82,7 +83,8 @@ class Seq:
 class Group:
     """The parts of one representation-averaging composition (module docstring)."""
 
-    __slots__ = ("parts", "composed", "delay_s", "home", "on_first", "on_done", "coupled", "gid")
+    __slots__ = ("parts", "composed", "delay_s", "home", "on_first", "on_done", "coupled", "gid", "arrived",
+                 "counted")
 
     def __init__(self, gid: int, delay_s: float, home: int, on_first, on_done) -> None:
         self.gid = gid
@@ -93,6 +95,8 @@ class Group:
         self.on_first = on_first
         self.on_done = on_done
         self.coupled = False  # every part has finished its prefill: they step together from here
+        self.arrived = 0  # parts that reached their instance (admitted together once all have)
+        self.counted = False  # cache accesses recorded
 
     def __hash__(self) -> int:
         """By id number, not address: sets of groups iterate alike in every run (identical summaries)."""

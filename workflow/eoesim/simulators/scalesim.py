@@ -16,6 +16,7 @@ import pandas as pd
 from eoesim.eoe.expert import resolve_expert
 from eoesim.errors import SimulatorError, SimulatorUnavailableError
 from eoesim.runners import STDOUT_LOG, DockerRunner, Runner, docker_image_id, docker_image_label
+from eoesim.serving.shapes import engine_gemms
 from eoesim.simulators.base import Availability, Resources, Simulator, register
 from eoesim.simulators.scalesim_reports import REPORTS, read_reports
 
@@ -49,7 +50,20 @@ class ScaleSim(Simulator):
                 else:
                     by_shape[key] = {"expert": expert.name, "gemm": g.name,
                                      "m": g.m, "n": g.n, "k": g.k, "instances": g.instances}
-        gemms = [dict(g, name=f"{g['expert']}.{g['gemm']}") for g in by_shape.values()]
+        for name, g in engine_gemms(study):  # the serving engine's decode buckets (eoesim.serving.shapes)
+            key = (g.name, g.m, g.n, g.k, g.instances)
+            if key in by_shape:
+                if name not in by_shape[key]["expert"].split("+"):
+                    by_shape[key]["expert"] += f"+{name}"
+            else:
+                by_shape[key] = {"expert": name, "gemm": g.name, "m": g.m, "n": g.n, "k": g.k,
+                                 "instances": g.instances}
+        names: dict[str, int] = {}
+        gemms = []
+        for g in by_shape.values():
+            base = f"{g['expert']}.{g['gemm']}"
+            names[base] = names.get(base, 0) + 1
+            gemms.append(dict(g, name=base if names[base] == 1 else f"{base}@{g['m']}x{g['n']}x{g['k']}"))
         return {
             "array_rows": chiplet["array"][0],
             "array_cols": chiplet["array"][1],
