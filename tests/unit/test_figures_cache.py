@@ -2,9 +2,9 @@
 
 The points are served without simulator tables (datasheet and SCALE-Sim-surrogate answers) or with a
 hand-made MQSim row, so the tests are fast and check the figure logic, not a simulator. The router picks
-one expert per request: with representation averaging of two picks, a memory budget of fewer experts than
-the requests in flight need at once stalls the serving engine (parts of two groups each pin one expert and
-wait for the other's load), which these figure tests do not exercise.
+one expert per request: with two composed picks the static line of a two-expert budget cannot serve (two
+waiting groups each get one expert into the two transient slots and wait for the other), so only LRU and
+LFU are served with composed pairs under the budget (test_composed_pairs_under_the_budget_are_all_served).
 """
 import copy
 
@@ -23,7 +23,7 @@ from eoesim.plan import plan_study
 from eoesim.serving.engine import Engine
 from eoesim.stitch.e2e import stitch_point
 from eoesim.stitch.study_model import StudyComponentModel
-from eoesim.stitch.variants import Restitcher, residency_overrides, with_overrides
+from eoesim.stitch.variants import Restitcher, kv_room_bytes, residency_overrides, with_overrides
 from eoesim.stitch.workloads import ssd_reads
 
 EXPERTS = [{"name": n, "preset": "tiny-25m"} for n in ("code", "math", "med", "law")]
@@ -67,6 +67,27 @@ def test_the_budget_holds_exactly_that_many_experts():
     lru = stitch_point(with_overrides(params, {**ov, "mapping.cache_policy": "lru"}))
     assert len(lru.engine.stacks[0].resident) <= 2 and lru.summary["cache"]["evictions"] > 0
     assert lru.summary["unfinished_requests"] == 0
+    # long requests need more: the KV of the longest request (4000 + 96 tokens = 256 blocks of 16) for each of
+    # the 2 experts a composed request runs at once, 2 x 4096 x (2 x 4 layers x 4 heads x 64 x 2 B) = 32 MiB
+    long = with_overrides(params, {"eoe.requests.prompt_tokens": {"dist": "fixed", "value": 4000},
+                                   "eoe.requests.output_tokens": {"dist": "uniform", "min": 1, "max": 96},
+                                   "eoe.router.k": 2})
+    assert kv_room_bytes(long) == 2 * 4096 * 4096 > EXPERT_BYTES / 2
+    assert residency_overrides(long, 2, 0)["hardware.memory.hbm.capacity_gib"] * GIB == 2 * EXPERT_BYTES + 2**25
+
+
+@pytest.mark.parametrize("policy", ["lru", "lfu"])
+def test_composed_pairs_under_the_budget_are_all_served(policy):
+    """Top-2 representation averaging with room for 2 of the 4 experts: a group is admitted once both its
+    experts are resident, so loads must evict experts as soon as the last sequence using them ends - every
+    request completes, with evictions and SSD reads."""
+    cfg = copy.deepcopy(STUDY)
+    cfg["eoe"]["router"]["k"] = 2
+    params = build_study(cfg, "test").points[0].params
+    r = stitch_point(with_overrides(params, {**residency_overrides(params, 2, 0), "mapping.cache_policy": policy}))
+    c = r.summary["cache"]
+    assert r.summary["unfinished_requests"] == 0 and c["accesses"] == 2 * 80
+    assert c["evictions"] > 0 and c["ssd_loads"] > 0 and 0 < c["hit_rate"] < 1
 
 
 def test_settings_resolve_the_point_and_list_static_once_then_each_prefetch_depth():

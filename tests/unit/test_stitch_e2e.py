@@ -165,17 +165,18 @@ def test_chain_of_three_runs_stage_after_stage(tmp_path):
 
 def test_tree_routes_then_runs_the_picks_in_parallel_and_composes_every_token(tmp_path):
     """Root router over a, b, c, top-3, representation averaging at a's chiplet 0 (= router chiplet).
-    Gate [0, 5]; prompt to a (same chiplet, 0 ns), b (1 hop: 3 ns), c (2 hops: 5 ns): prefills [5, 75],
-    [8, 78], [10, 80]. Each token is composed once every part has it: the hidden states (16 B) reach chiplet
-    0 from b in 3 ns and from c in 5 ns, then the average (one GEMM, 10 ns): 15 ns per token. First token at
+    Gate [0, 5]; prompt to a (same chiplet, 0 ns), b (1 hop: 3 ns), c (2 hops: 5 ns). The parts are admitted
+    together once all have arrived (and their experts are resident): prefills [10, 80] on the three
+    chiplets. Each token is composed once every part has it: the hidden states (16 B) reach chiplet 0 from
+    b in 3 ns and from c in 5 ns, then the average (one GEMM, 10 ns): 15 ns per token. First token at
     80 + 15 = 95. The parts then decode in lock step, each token composed before the next: 2 x (70 + 15) ->
     265. Breakdown: routing 5, network (0 + 3 + 5) / 3, compute 210, composition 15 + 2 x 15, and waiting
-    for the slowest part's prefill (5 + 2 + 0) / 3."""
+    for the last part to arrive (5 + 2 + 0) / 3."""
     p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b", "c"), router={**TOPK, "k": 3},
                mapping={"router_chiplet": 0, "hot_set": ["a", "b", "c"]})
     r = stitch_point(p, hand_model())
     steps = steps_ns(r)
-    assert spans(steps[:3]) == pytest.approx(np.array([(5, 75), (8, 78), (10, 80)]))
+    assert spans(steps[:3]) == pytest.approx(np.array([(10, 80)] * 3))
     assert spans(steps[3:], 3) == pytest.approx(np.array([(95, 265, 2)] * 3))  # three parts, one gang step
     ttft, e2e = latencies_ns(r)
     assert (ttft[0], e2e[0]) == pytest.approx((95, 265))

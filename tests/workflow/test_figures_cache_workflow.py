@@ -1,8 +1,8 @@
 """Rules plot_cache_sensitivity and plot_expert_load_cdf on a small three-expert study with two SSD
 configurations (real SCALE-Sim runs, surrogates for the rest), and their DAG-build-time checks.
 
-One pick per request: the memory budget (half of the three experts = one, plus half an expert of KV room)
-cannot hold the two experts a composed pair needs at once."""
+One pick per request: the memory budget (half of the three experts = one, plus half an expert of KV room,
+more than the 24-token requests' KV) cannot hold the two experts a composed pair needs at once."""
 import copy
 
 import numpy as np
@@ -23,7 +23,8 @@ SHAPE = {"layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2, "d_ff": 64, "voc
 STUDY = {
     "study": "cachefig",
     "eoe": {"experts": [{"name": n, **SHAPE} for n in ("a", "b", "c")], "router": {"kind": "topk", "k": 1},
-            "requests": {"rate_per_s": 50, "count": 200}},
+            "requests": {"rate_per_s": 50, "count": 200, "prompt_tokens": {"dist": "fixed", "value": 16},
+                         "output_tokens": {"dist": "fixed", "value": 8}}},
     "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
     "hardware": {"chiplet": {"array": [8, 8], "dataflow": "os"}},
     "sweep": {"grid": {"hardware.ssd.read_bandwidth_gb_per_s": [1.0, 4.0]}},
