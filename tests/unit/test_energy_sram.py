@@ -6,11 +6,11 @@ import pytest
 from eoesim.analysis.scalesim_sram import sram_access_words
 from eoesim.eoe.expert import Expert, Gemm, forward_gemms, resolve_experts
 from eoesim.eoe.hardware import ChipletSpec, build_hardware
+from eoesim.serving.columns import summary_row
+from eoesim.serving.costs import GemmPricer
 from eoesim.stitch.components import TableComponentModel
-from eoesim.stitch.costs import CostBook
 from eoesim.stitch.e2e import stitch_point
 from eoesim.stitch.energy import COMPONENTS, EnergyModel
-from eoesim.stitch.summary import summary_row
 
 PJ = 1e-12
 #: Horowitz, ISSCC 2014: pJ per 64-bit read of an 8 KB, 32 KB and 1 MB SRAM
@@ -42,20 +42,19 @@ def test_sram_energy_of_one_gemm_by_hand():
                        sram_kib=(("filter", 256), ("ifmap", 256), ("ofmap", 128)))
     model = TableComponentModel(default_cycles=15263, memory_bandwidth_bytes_per_s={"hbm": 1e12},
                                 ssd_bandwidth_bytes_per_s=1e9, link_bandwidth_bytes_per_s=1e9, analytic_sram=True)
-    book = CostBook(model, chip, EnergyModel())
-    c = book.gemm_op(Gemm("qkv_proj", 64, 768, 256), 2.0)
-    _, mac_j, *_, sram_j = book.columns()
-    assert sram_j[c] == pytest.approx(((393216 + 393216) * 8.5 + 52224 * 6.5) * 2 * PJ)
-    assert sram_j[c] == pytest.approx(14_048_256 * PJ)
-    assert mac_j[c] == pytest.approx(64 * 768 * 256 * 1.5 * PJ)
+    pricer = GemmPricer(model, chip, EnergyModel())
+    c = pricer.gemm(Gemm("qkv_proj", 64, 768, 256), 2.0)
+    assert c.sram_j == pytest.approx(((393216 + 393216) * 8.5 + 52224 * 6.5) * 2 * PJ)
+    assert c.sram_j == pytest.approx(14_048_256 * PJ)
+    assert c.mac_j == pytest.approx(64 * 768 * 256 * 1.5 * PJ)
+    assert c.seconds == pytest.approx(15263e-9)  # the table's cycles at 1 GHz
     # instances multiply, and a model without SRAM counts charges none
-    c4 = book.gemm_op(Gemm("attn_score", 64, 768, 256, instances=4), 2.0)
-    assert book.columns()[-1][c4] == pytest.approx(4 * 14_048_256 * PJ)
-    plain = CostBook(TableComponentModel(default_cycles=1, memory_bandwidth_bytes_per_s={"hbm": 1e12},
-                                         ssd_bandwidth_bytes_per_s=1e9, link_bandwidth_bytes_per_s=1e9),
-                     chip, EnergyModel())
-    c0 = plain.gemm_op(Gemm("qkv_proj", 64, 768, 256), 2.0)
-    assert plain.columns()[-1][c0] == 0.0
+    c4 = pricer.gemm(Gemm("attn_score", 64, 768, 256, instances=4), 2.0)
+    assert c4.sram_j == pytest.approx(4 * 14_048_256 * PJ)
+    plain = GemmPricer(TableComponentModel(default_cycles=1, memory_bandwidth_bytes_per_s={"hbm": 1e12},
+                                           ssd_bandwidth_bytes_per_s=1e9, link_bandwidth_bytes_per_s=1e9),
+                       chip, EnergyModel())
+    assert plain.gemm(Gemm("qkv_proj", 64, 768, 256), 2.0).sram_j == 0.0
 
 
 def point(tmp_path, dataflow):
@@ -74,9 +73,10 @@ def point(tmp_path, dataflow):
 
 
 def expected_sram_j(e: Expert, dataflow: str, prompt: int, output: int) -> float:
-    """Independently of the stitcher: every GEMM of the prefill (context = prompt) and of the decode
-    steps at contexts prompt+1 .. prompt+output-1, SCALE-Sim's counts x instances x 2 B x the Horowitz
-    pJ/B of each buffer (ifmap 32 KiB, filter 8 KiB, ofmap 1 MiB: exact table rows)."""
+    """Independently of the engine: every GEMM of the prefill (context = prompt) and of the decode
+    iterations, which attend prompt+1 .. prompt+output-1 tokens (the cached ones and their own input token),
+    SCALE-Sim's counts x instances x 2 B x the Horowitz pJ/B of each buffer (ifmap 32 KiB, filter 8 KiB,
+    ofmap 1 MiB: exact table rows)."""
     pj_per_byte = [HOROWITZ_PJ_PER_64BIT[kib] / 8 for kib in (32, 8, 1024)]
     steps = [("prefill", prompt)] + [("decode", L) for L in range(prompt + 1, prompt + output)]
     total_pj = 0.0

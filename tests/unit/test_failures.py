@@ -1,11 +1,15 @@
-"""Chiplet failures and link degradations in the end-to-end stitch (eoesim.stitch.failures).
+"""Chiplet failures and link degradations while a design point is served (eoesim.serving.failures).
 
-Hand-computed cases use the hand model of test_stitch_e2e (every GEMM instance 10 ns, so a prefill or a
-decode step of the hand-sized expert computes for 70 ns; DDR -> HBM of its 944 weight bytes 9 + 1 ns;
-SSD -> DDR 56 + 944 ns; a link 16 B/ns after 2 ns per hop). One expert ``a`` on chiplet 0 of a 2x2 grid,
-the router on chiplet 3, one request at t = 0 with a 4-token prompt and 3 output tokens. Without failure:
-route [0, 5], prompt transfer 3 -> 0 (2 hops, 16 B) [5, 10], prefill [10, 80], both decode steps in one op
-[80, 220]: e2e 220 ns.
+Hand-computed cases use the hand model of test_stitch_e2e (every GEMM instance 10 ns, so an iteration of
+one sequence of the hand-sized expert computes for 70 ns; a small message 2 ns per hop + 16 B/ns; DDR ->
+HBM 944 B at the slowest device crossed plus the latencies of the devices crossed; SSD -> DDR 944 ns +
+56 + 9 ns). One expert ``a`` on chiplet 0 of a 2x2 grid, hot in HBM, the router on chiplet 3, one request
+at t = 0 with a 4-token prompt and 3 output tokens. Without failure: gate [0, 5], prompt 3 -> 0 (2 hops,
+16 B) [5, 10], prefill [10, 80], both decode iterations in one step [80, 220]: e2e 220 ns.
+
+Weights and KV caches live in the HBM stacks, not on the chiplets: a replacement that reads the same
+stack picks the sequences up where they were; one on another stack reloads the expert there and
+recomputes their KV (a prefill of prompt + generated tokens).
 """
 import json
 
@@ -13,151 +17,189 @@ import numpy as np
 import pytest
 
 from eoesim.errors import ConfigError
+from eoesim.serving.failures import recovery
 from eoesim.stitch.e2e import check_point, stitch_point, write_summary
-from eoesim.stitch.failures import recovery, route_links
-from eoesim.eoe.hardware import build_hardware
-from eoesim.stitch.summary import request_times
-from tests.unit.test_stitch_e2e import hand_model, ops_of, params
+from tests.unit.test_stitch_e2e import TINY, hand_model, latencies_ns, loads_ns, params, steps_ns
 
 NS = 1e-9
 
 
-def one_expert(tmp_path, events, ddr_gib=1.0, policy="spare", **kw):
-    p = params(tmp_path, [(0, 0, 4, 3)], experts=("a",), ddr_gib=ddr_gib,
-               mapping={"hot_set": ["a"]}, **kw)
+def one_expert(tmp_path, events, ddr_gib=1.0, policy="spare", stacks=1, serving=None, **kw):
+    p = params(tmp_path, [(0, 0, 4, 3)], experts=("a",), ddr_gib=ddr_gib, mapping={"hot_set": ["a"]}, **kw)
+    p["hardware"]["memory"]["hbm"]["stacks"] = stacks
+    if serving:
+        p["serving"] = serving
     if events is not None:
         p["failures"] = {"events": events, "policy": policy}
     return p
 
 
-def e2e_ns(result):
-    first, end = request_times(result.graph, result.schedule)
-    return first[0] / NS, end[0] / NS
+def fail_chiplet_0(at_ns):
+    return [{"kind": "chiplet", "chiplet": 0, "at_s": at_ns * NS}]
 
 
-def test_request_in_flight_when_its_chiplet_fails_completes_on_the_spare_after_the_reload(tmp_path):
-    """Chiplet 0 fails at 100 ns, mid-decode [80, 220]: the decode is aborted, expert a (in HBM and DDR)
-    is re-loaded DDR -> HBM [100, 110] for spare chiplet 1 (one hop from 0, lower id than chiplet 2), and
-    the decode re-runs there [110, 250]: e2e 250 ns = 220 + 10 (reload) + 20 (decode work lost)."""
-    r = stitch_point(one_expert(tmp_path, [{"kind": "chiplet", "chiplet": 0, "at_s": 100 * NS}]), hand_model())
-    ttft, e2e = e2e_ns(r)
-    assert ttft == pytest.approx(80) and e2e == pytest.approx(250)
-    got = {(k, res): (round(s, 6), round(f, 6)) for k, res, s, f in ops_of(r)}
-    assert got[("decode", "chiplet 1 (0, 1)")] == (110, 250)
-    reload = [i for i in range(r.graph.n_ops) if r.graph.req[i] == -1]
-    assert [r.graph.resources[r.graph.res[i]].name for i in reload] == ["ddr"]
-    assert (r.schedule.start[reload[0]] / NS, r.schedule.finish[reload[0]] / NS) == pytest.approx((100, 110))
+def test_request_in_flight_when_its_chiplet_fails_completes_on_the_spare(tmp_path):
+    """Chiplet 0 fails at 100 ns, mid-step [80, 220]: the step is lost (20 ns of chiplet time aborted); the
+    spare is chiplet 1 (one hop from 0, lower id than chiplet 2), which reads the same (only) HBM stack, so
+    a's weights and the sequence's KV stay: both decode iterations re-run there [100, 240]."""
+    r = stitch_point(one_expert(tmp_path, fail_chiplet_0(100)), hand_model())
+    ttft, e2e = latencies_ns(r)
+    assert ttft[0] == pytest.approx(80) and e2e[0] == pytest.approx(240)
+    assert steps_ns(r, 1) == [pytest.approx((100, 240, 2, 1, 1))]
+    assert r.engine.instances[1].chips == (1,) and not r.engine.instances[0].alive
+    assert loads_ns(r) == []  # nothing reloaded
     f = r.summary["failure"]
     assert f["lost_requests"] == 0 and f["requests_in_flight_at_failure"] == 1
-    assert f["events"][0] == {"event": 0, "kind": "chiplet", "chiplet": 0, "at_s": 100 * NS, "replacement": 1,
-                              "router_moved": False, "ops_remapped": 0, "ops_reexecuted": 1, "reload_ops": 1,
-                              "reload_done_s": pytest.approx(110 * NS)}
-    assert f["remapped_experts"] == [{"expert": "a", "from_chiplet": 0, "to_chiplet": 1, "at_s": 100 * NS,
-                                      "bytes": 944.0, "reloaded_from": "ddr"}]
+    assert f["events"] == [{"event": 0, "kind": "chiplet", "chiplet": 0, "at_s": 100 * NS, "replacement": 1,
+                            "router_moved": False, "sequences_moved": 1, "sequences_recomputed": 0,
+                            "steps_aborted": 1, "reloads": []}]
     assert f["aborted_busy_s"] == pytest.approx(20 * NS)
-    util = r.summary["utilization"]["per_chiplet"]  # chiplet 0: prefill 70 + aborted 20; chiplet 1: decode 140
-    assert util[0] * r.summary["span_s"] == pytest.approx(90 * NS) and util[1] * r.summary["span_s"] == pytest.approx(
-        140 * NS)
+    busy = np.array(r.summary["utilization"]["per_chiplet"]) * r.summary["span_s"] / NS
+    assert busy == pytest.approx([70, 140, 0, 5])  # finished steps (and the gate on chiplet 3) only
 
 
-def test_failure_during_prefill_reexecutes_it_and_remaps_the_decode_not_yet_started(tmp_path):
-    """Fails at 50 ns: prefill [10, 80] aborted, reload [50, 60], prefill on chiplet 1 [60, 130], then the
-    decode (lowered onto chiplet 0, not started) is re-mapped: [130, 270]."""
-    r = stitch_point(one_expert(tmp_path, [{"kind": "chiplet", "chiplet": 0, "at_s": 50 * NS}]), hand_model())
-    assert e2e_ns(r) == pytest.approx((130, 270))
+def test_failure_during_prefill_reruns_it_on_the_spare(tmp_path):
+    """Fails at 50 ns: the prefill [10, 80] is lost (40 ns aborted) and re-runs on chiplet 1 [50, 120], then
+    the decodes [120, 260]."""
+    r = stitch_point(one_expert(tmp_path, fail_chiplet_0(50)), hand_model())
+    ttft, e2e = latencies_ns(r)
+    assert (ttft[0], e2e[0]) == pytest.approx((120, 260))
+    assert r.summary["failure"]["aborted_busy_s"] == pytest.approx(40 * NS)
+
+
+def test_spare_on_another_stack_reloads_the_expert_and_recomputes_the_kv(tmp_path):
+    """Two HBM stacks: chiplets 0 and 2 read stack 0, chiplets 1 and 3 stack 1. Chiplet 0 fails at 100 ns;
+    spare chiplet 1 reads stack 1, where a is not: a is copied DDR -> link 0->1 -> stack 1 (944 B at the
+    link's 16 B/ns = 59 ns, + DDR 9 + hop 2 ns) [100, 170]; the sequence's KV (on stack 0) is dropped, so it
+    prefills its 4 prompt tokens and the 1 token it had generated again [170, 240] (the next token out),
+    then decodes its last token [240, 310]. Whole-expert loads keep the order by hand simple."""
+    p = one_expert(tmp_path, fail_chiplet_0(100), stacks=2, serving={"expert_load": "whole"})
+    r = stitch_point(p, hand_model())
+    assert latencies_ns(r)[1][0] == pytest.approx(310)
+    assert loads_ns(r) == [pytest.approx(("hbm", "a", 100, 170, 944))]
+    assert steps_ns(r, 1) == [pytest.approx((170, 240, 1, 1, 5)), pytest.approx((240, 310, 1, 1, 1))]
     ev = r.summary["failure"]["events"][0]
-    assert (ev["ops_reexecuted"], ev["ops_remapped"]) == (1, 1)
+    assert (ev["sequences_moved"], ev["sequences_recomputed"], ev["reloads"]) == (
+        1, 1, [{"expert": "a", "stack": 1, "from": "ddr"}])
+    assert r.summary["cache"]["ddr_hits"] == 1
 
 
 def test_expert_not_in_ddr_is_reloaded_from_the_ssd(tmp_path):
-    """No DDR: the reload reads the SSD (56 + 944 ns) then DDR -> HBM (10 ns): [100, 1110]; decode
-    [1110, 1250]."""
-    r = stitch_point(one_expert(tmp_path, [{"kind": "chiplet", "chiplet": 0, "at_s": 100 * NS}], ddr_gib=0.0),
-                     hand_model())
-    assert e2e_ns(r)[1] == pytest.approx(1250)
-    assert r.summary["failure"]["remapped_experts"][0]["reloaded_from"] == "ssd"
+    """As above without DDR capacity: SSD -> DDR 944 + 65 ns [100, 1109], then the copy 70 ns [1109, 1179],
+    the recompute [1179, 1249] and the last decode [1249, 1319]."""
+    p = one_expert(tmp_path, fail_chiplet_0(100), stacks=2, ddr_gib=0.0, serving={"expert_load": "whole"})
+    r = stitch_point(p, hand_model())
+    assert latencies_ns(r)[1][0] == pytest.approx(1319)
+    assert loads_ns(r) == [pytest.approx(("hbm", "a", 100, 1179, 944)), pytest.approx(("ssd", "a", 100, 1109, 944))]
+    assert r.summary["failure"]["events"][0]["reloads"] == [{"expert": "a", "stack": 1, "from": "ssd"}]
 
 
 def test_least_loaded_colocates_on_a_chiplet_in_use(tmp_path):
-    """least_loaded never picks an idle chiplet: with only a (chiplet 0) and the router (3) in use, the
-    work goes to the router chiplet, where the decode re-runs after the reload: [110, 250]."""
-    r = stitch_point(one_expert(tmp_path, [{"kind": "chiplet", "chiplet": 0, "at_s": 100 * NS}],
-                                policy="least_loaded"), hand_model())
+    """least_loaded never picks an idle chiplet: with only a (chiplet 0) and the router (3) in use, a moves
+    to the router chiplet (same stack, KV kept), where the decodes re-run [100, 240]."""
+    r = stitch_point(one_expert(tmp_path, fail_chiplet_0(100), policy="least_loaded"), hand_model())
     assert r.summary["failure"]["events"][0]["replacement"] == 3
-    got = {(k, res): (round(s, 6), round(f, 6)) for k, res, s, f in ops_of(r)}
-    assert got[("decode", "chiplet 3 (1, 1)")] == (110, 250)
+    assert steps_ns(r, 1) == [pytest.approx((100, 240, 2, 1, 1))] and r.engine.instances[1].chips == (3,)
+    busy = np.array(r.summary["utilization"]["per_chiplet"]) * r.summary["span_s"] / NS
+    assert busy[3] == pytest.approx(5 + 140)
 
 
-def test_degraded_link_slows_the_transfer_routed_across_it(tmp_path):
-    """The prompt transfer 3 -> 0 routes 3-2 then 2-0 (x first); link 0-2 at half bandwidth doubles its
-    1 ns serialization: transfer [5, 11], e2e 221 ns. A link off the route (0-1) changes nothing."""
-    assert route_links(build_hardware({"package": {"grid": [2, 2]}}), 3, 0) == [frozenset({2, 3}), frozenset({0, 2})]
-    slow = stitch_point(one_expert(tmp_path, [{"kind": "link", "src": 0, "dst": 2, "at_s": 0.0,
-                                                "bandwidth_factor": 0.5}]), hand_model())
-    assert e2e_ns(slow)[1] == pytest.approx(221)
-    assert slow.summary["failure"]["events"][0]["transfers_slowed"] == 1
-    other = stitch_point(one_expert(tmp_path, [{"kind": "link", "src": 0, "dst": 1, "at_s": 0.0,
-                                                 "bandwidth_factor": 0.5}]), hand_model())
-    assert e2e_ns(other)[1] == pytest.approx(220)
-    late = stitch_point(one_expert(tmp_path, [{"kind": "link", "src": 0, "dst": 2, "at_s": 6 * NS,
-                                                "bandwidth_factor": 0.5}]), hand_model())
-    assert e2e_ns(late)[1] == pytest.approx(220)  # the transfer started before the degradation
+def test_degraded_link_slows_the_transfers_crossing_it(tmp_path):
+    """The prompt 3 -> 0 routes 3->2 then 2->0 (columns first) when the gate is done, at 5 ns: link 0-2 at half
+    bandwidth doubles its serialization (16 B at 8 B/ns: 2 ns): transfer [5, 11], e2e 221 ns. A link off the
+    route (0-1) changes nothing, nor does a degradation after the message left (at 6 ns)."""
+    def e2e(src, dst, at_ns):
+        event = {"kind": "link", "src": src, "dst": dst, "at_s": at_ns * NS, "bandwidth_factor": 0.5}
+        return latencies_ns(stitch_point(one_expert(tmp_path, [event]), hand_model()))[1][0]
+
+    assert e2e(0, 2, 0) == pytest.approx(221)
+    assert e2e(0, 1, 0) == pytest.approx(220)
+    assert e2e(0, 2, 6) == pytest.approx(220)
 
 
-def test_no_failure_gives_the_summary_of_a_stitch_without_the_key(tmp_path):
+def test_a_transfer_in_flight_is_retimed_when_its_link_degrades(tmp_path):
+    """Cold b on chiplet 1 (stack 1 of two) is copied from DDR (attached at chiplet 0) over link 0->1, which
+    limits it to 16 B/ns: from 8 ns (gate 5, prompt 3 -> 1 one hop 3) its 944 B take 59 ns, + 11 ns of
+    latency: in HBM at 78, prefill [78, 148], decodes [148, 288]. Link 0-1 at a quarter from 20 ns: 12 ns x
+    16 = 192 B are through, the other 752 B take 752 / 4 = 188 ns: in HBM at 20 + 188 + 11 = 219, e2e 429."""
+    def run(events):
+        p = params(tmp_path, [(0, 1, 4, 3)], ddr_gib=1.0, serving={"expert_load": "whole"})
+        p["hardware"]["memory"]["hbm"]["stacks"] = 2
+        if events:
+            p["failures"] = {"events": events}
+        return stitch_point(p, hand_model())
+
+    assert latencies_ns(run(None))[1][0] == pytest.approx(288)
+    slow = run([{"kind": "link", "src": 1, "dst": 0, "at_s": 20 * NS, "bandwidth_factor": 0.25}])
+    assert loads_ns(slow) == [pytest.approx(("hbm", "b", 8, 219, 944))]
+    assert latencies_ns(slow)[1][0] == pytest.approx(429)
+    assert slow.summary["failure"]["events"] == [{"event": 0, "kind": "link", "src": 1, "dst": 0,
+                                                  "at_s": 20 * NS, "bandwidth_factor": 0.25}]
+
+
+def test_no_failure_gives_the_summary_of_a_run_without_the_key(tmp_path):
     absent = stitch_point(one_expert(tmp_path, None), hand_model())
     empty = stitch_point(one_expert(tmp_path, []), hand_model())
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     write_summary(a, absent.summary)
     write_summary(b, empty.summary)
     assert a.read_bytes() == b.read_bytes() and "failure" not in absent.summary
-    assert absent.graph.disruptions is None and absent.schedule.disrupted is None
+    assert absent.engine.failures is None and empty.engine.failures is None
 
 
 def busy_params(**failures):
+    """Four hand-sized experts on a 2x3 grid, 100 requests at 2 per us (a run of ~47 us); chiplet 1 fails at
+    15 us, link 4-5 degrades at 20 us, chiplet 0 (also the router's) fails at 30 us."""
     return {"seed": 3,
-            "eoe": {"experts": [{"name": n, "preset": "tiny-25m"} for n in ("a", "b", "c", "d")],
+            "eoe": {"experts": [{"name": n, **TINY} for n in ("a", "b", "c", "d")],
                     "router": {"kind": "topk", "k": 2},
-                    "requests": {"rate_per_s": 400, "count": 600}},
-            "hardware": {"package": {"grid": [2, 3]}, "chiplet": {"array": [8, 8]}},
+                    "requests": {"rate_per_s": 2e6, "count": 100,
+                                 "prompt_tokens": {"dist": "uniform", "min": 4, "max": 32},
+                                 "output_tokens": {"dist": "uniform", "min": 2, "max": 16}}},
+            "hardware": {"package": {"grid": [2, 3]}},
             "mapping": {"strategy": "one_to_one", "cache_policy": "lru", "prefetch": 1},
-            "stitch": {"decode_chunk_tokens": 16},
-            "failures": {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 0.5},
-                                    {"kind": "chiplet", "chiplet": 0, "at_s": 0.8},  # the router chiplet
-                                    {"kind": "link", "src": 4, "dst": 5, "at_s": 0.6, "bandwidth_factor": 0.2}],
+            "failures": {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 15e-6},
+                                    {"kind": "chiplet", "chiplet": 0, "at_s": 30e-6},
+                                    {"kind": "link", "src": 4, "dst": 5, "at_s": 20e-6, "bandwidth_factor": 0.2}],
                          **failures}}
 
 
 @pytest.fixture(scope="module")
 def busy():
-    return stitch_point(busy_params(policy="least_loaded"))
+    return stitch_point(busy_params(policy="least_loaded"), hand_model())
 
 
-def test_no_request_is_lost_and_no_op_runs_on_a_failed_chiplet(busy):
-    g, s = busy.graph, busy.schedule
-    first, end = request_times(g, s)
-    assert np.isfinite(end).all() and (end >= g.requests.arrival_s).all() and (first <= end).all()
-    assert busy.summary["requests"] == 600 and busy.summary["failure"]["lost_requests"] == 0
-    for res, at in ((1, 0.5), (0, 0.8)):
-        assert not ((g.res == res) & (s.finish > at)).any()
-    ev = {e["event"]: e for e in busy.summary["failure"]["events"]}
-    assert ev[0]["ops_remapped"] + ev[0]["ops_reexecuted"] > 0 and ev[1]["router_moved"]
-    assert ev[2]["transfers_slowed"] > 0
-    for dst, src in zip(g.dep_dst.tolist(), g.dep_src.tolist()):  # every dependency honoured after the moves
-        assert s.start[dst] >= s.finish[src] - 1e-15
+def test_no_request_is_lost_and_no_step_runs_on_a_failed_chiplet(busy):
+    e = busy.engine
+    first, end, arrival = e.rec.first, e.rec.done, e.requests.arrival_s
+    assert np.isfinite(end).all() and (first >= arrival).all() and (first <= end).all()
+    assert busy.summary["requests"] == 100 and busy.summary["failure"]["lost_requests"] == 0
+    st = e.rec.steps_array()
+    for chip, at in ((1, 15e-6), (0, 30e-6)):
+        on_chip = np.array([chip in e.instances[i].chips for i in st["inst"]])
+        assert on_chip.any() and not (on_chip & (st["t1"] > at)).any()
+    ev = {x["event"]: x for x in busy.summary["failure"]["events"]}
+    assert ev[0]["sequences_moved"] > 0 and ev[1]["router_moved"] and e.router_chiplet == ev[1]["replacement"]
+    assert ev[2]["kind"] == "link"
+    # least_loaded co-locates: each failed chiplet's expert joins an instance already serving another expert
+    for x in (ev[0], ev[1]):
+        holder = next(i for i in e.instances if i.alive and x["replacement"] in i.chips)
+        assert len(holder.models) == 2
 
 
 def test_failures_are_deterministic(busy):
-    again = stitch_point(busy_params(policy="least_loaded"))
+    again = stitch_point(busy_params(policy="least_loaded"), hand_model())
     assert json.dumps(again.summary, sort_keys=True) == json.dumps(busy.summary, sort_keys=True)
 
 
 def test_throughput_over_time_counts_every_completion(busy):
     f = busy.summary["failure"]
     series = f["throughput_over_time"]
-    assert sum(series["requests_per_s"]) * f["bin_s"] == pytest.approx(600)
-    assert sum(series["no_failure_requests_per_s"]) * f["bin_s"] == pytest.approx(600)
-    assert any(abs(x - f["first_failure_s"]) < 1e-12 for x in series["bin_start_s"])  # an edge on the failure
+    assert sum(series["requests_per_s"]) * f["bin_s"] == pytest.approx(100)
+    assert sum(series["no_failure_requests_per_s"]) * f["bin_s"] == pytest.approx(100)
+    assert any(abs(x - f["first_failure_s"]) < 1e-15 for x in series["bin_start_s"])  # an edge on the failure
+    tokens = busy.engine.requests.output_tokens.sum()
+    assert sum(series["tokens_per_s"]) * f["bin_s"] == pytest.approx(tokens)
 
 
 def test_recovery_time_is_measured_against_the_no_failure_run():
@@ -182,6 +224,7 @@ def test_recovery_time_is_measured_against_the_no_failure_run():
      ["failures.events[0]", "src 0, dst 3", "adjacent"]),
     ({"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 0}, {"kind": "chiplet", "chiplet": 1, "at_s": 1}]},
      ["failures.events[1].chiplet", "1", "at most once"]),
+    ({"events": [{"kind": "chiplet", "chiplet": 0, "at_s": 0}], "bin_s": 0}, ["failures.bin_s", "0", "> 0"]),
 ])
 def test_events_the_package_cannot_have_are_config_errors(tmp_path, failures, fragments):
     p = one_expert(tmp_path, None)

@@ -1,8 +1,9 @@
 """The e2e figures' data: latency breakdown by hand, load-curve rates and re-stitching, timeline windows.
 
-Latencies come from a TableComponentModel fed with hand inputs (as in test_stitch_e2e): each GEMM instance
-takes 10 cycles at 1 GHz (10 ns), so a prefill or a decode step of the hand-sized expert computes for 70 ns;
-HBM moves 1e12 B/s, DDR 944e9 B/s after 9 ns, the SSD 1e9 B/s after 56 ns, a link 16e9 B/s after 2 ns/hop.
+Latencies come from the hand model of test_stitch_e2e: each GEMM instance takes 10 ns, so an iteration of one
+sequence of the hand-sized expert computes for 70 ns (two sequences batched: 90 ns); HBM moves 1e12 B/s
+unless a test slows it, an expert load SSD -> DDR -> HBM takes 1009 + 10 ns, a small message 2 ns per hop
++ 16 B/ns. Expert a on chiplet 0, b on chiplet 1, the router (5 ns gate) on chiplet 3.
 """
 import numpy as np
 import pandas as pd
@@ -13,86 +14,86 @@ from eoesim.figures.latency_breakdown import breakdown_frame, plot_latency_break
 from eoesim.figures.latency_vs_rate import curve_frame, plot_latency_vs_rate
 from eoesim.figures.point_labels import point_labels, point_styles
 from eoesim.figures.timeline_excerpt import (busiest_window, check_window, excerpt, lanes, plot_timeline,
-                                             timeline_point, trace_events, trace_lanes, KIND_ORDER)
+                                             timeline_point, trace_events, trace_lanes)
+from eoesim.serving.columns import summary_row
+from eoesim.serving.metrics import BREAKDOWN_CATEGORIES
+from eoesim.serving.trace import chrome_trace
 from eoesim.stitch.components import TableComponentModel
 from eoesim.stitch.e2e import stitch_point
-from eoesim.stitch.lowering import OP_KINDS
 from eoesim.stitch.load_curve import capacity_per_s, params_at_rate, rates_per_s, study_rate_per_s
-from eoesim.stitch.summary import BREAKDOWN_CATEGORIES, latency_breakdown, request_times, summary_row
-from eoesim.stitch.timeline import chrome_trace
+from tests.unit.test_stitch_e2e import hand_model, latencies_ns
+from tests.unit.test_stitch_e2e import params as e2e_params
 
 NS = 1e-9
-TINY = {"layers": 1, "d_model": 8, "heads": 1, "kv_heads": 1, "d_ff": 8, "vocab": 4}
 
 
-def hand_model(hbm_bytes_per_s=1e12):
-    return TableComponentModel(default_cycles=10, memory_bandwidth_bytes_per_s={"hbm": hbm_bytes_per_s, "ddr": 944e9},
-                               memory_latency_s={"ddr": 9e-9}, ssd_bandwidth_bytes_per_s=1e9, ssd_latency_s=56e-9,
-                               link_bandwidth_bytes_per_s=16e9, hop_latency_s=2e-9)
-
-
-def params(tmp_path, rows, hot_set=()):
-    trace = tmp_path / "trace.csv"
-    trace.write_text("arrival_s,domain,prompt_tokens,output_tokens\n" + "".join(f"{a},{d},{p},{o}\n"
-                                                                              for a, d, p, o in rows))
-    return {"seed": 1,
-            "eoe": {"experts": [{"name": n, **TINY} for n in ("a", "b")], "morphology": {"kind": "tree"},
-                    "router": {"kind": "fixed", "cost": {"fixed_cycles": 5, "hidden": 0}},
-                    "composition": {"kind": "representation_average"},
-                    "requests": {"arrival": "trace", "trace_file": str(trace)}},
-            "hardware": {"package": {"grid": [2, 2]}, "memory": {"hbm": {"capacity_gib": 1.0},
-                                                                 "ddr": {"capacity_gib": 0.0}}},
-            "mapping": {"strategy": "one_to_one", "router_chiplet": 3, "cache_policy": "static",
-                        "hot_set": list(hot_set)}}
+def params(tmp_path, rows, hot_set=(), **extra):
+    p = e2e_params(tmp_path, rows, **extra)
+    p["mapping"]["hot_set"] = list(hot_set)
+    return p
 
 
 def breakdown_ns(result):
-    return [dict(zip(BREAKDOWN_CATEGORIES, row / NS)) for row in latency_breakdown(result.graph, result.schedule)]
-
-
-def e2e_ns(result):
-    _, end = request_times(result.graph, result.schedule)
-    return (end - result.graph.requests.arrival_s) / NS
+    return {k: v / NS for k, v in result.summary["latency_breakdown_s"].items()}
 
 
 # --- latency breakdown ---------------------------------------------------------------------------------
 def test_single_request_on_an_idle_system_breaks_down_into_its_critical_path(tmp_path):
-    """Cold expert: route 5 -> SSD read 56+944 -> DDR->HBM 9+1 -> prefill 70 -> 2 decode steps 140 = 1225 ns;
-    the 5 ns prompt transfer runs beside the load, so it is off the critical path."""
+    """Cold expert: gate 5, prompt 5, then the prefill waits for the load (in HBM at 1029) and computes its
+    only layer: 1019 ns of load beyond its own 70 ns, then 2 decodes 140 ns = 1239 ns."""
     r = stitch_point(params(tmp_path, [(0, 0, 4, 3)]), hand_model())
-    (b,) = breakdown_ns(r)
-    assert b == pytest.approx({"routing": 5, "expert_load": 1010, "compute": 210, "memory": 0, "network": 0,
+    b = breakdown_ns(r)
+    assert b == pytest.approx({"routing": 5, "expert_load": 1019, "compute": 210, "memory": 0, "network": 5,
                                "composition": 0, "queueing": 0}, abs=1e-6)
-    assert sum(b.values()) == pytest.approx(e2e_ns(r)[0]) == pytest.approx(1225)
-    assert r.summary["latency_breakdown_s"]["expert_load"] == pytest.approx(1010 * NS)
+    assert sum(b.values()) == pytest.approx(latencies_ns(r)[1][0]) == pytest.approx(1239)
     row = summary_row("p", r.summary)
     assert row["breakdown_compute_s"] == pytest.approx(210 * NS) and row["breakdown_queueing_s"] == 0
+    assert row["breakdown_expert_load_s"] == pytest.approx(1019 * NS)
 
 
-def test_memory_bound_phases_split_into_compute_and_memory(tmp_path):
+def test_memory_bound_iterations_split_into_compute_and_memory(tmp_path):
     """HBM at 1e9 B/s: the prefill moves 880 B of weights + 4 x 32 B of KV (1008 ns > 70 ns compute), the
-    decode of 2 steps 2 x 880 + 32 x 13 B (2176 ns > 140 ns): compute 210 ns, memory the rest."""
-    r = stitch_point(params(tmp_path, [(0, 0, 4, 3)], hot_set=["a"]), hand_model(hbm_bytes_per_s=1e9))
-    (b,) = breakdown_ns(r)
+    two decode iterations 2 x 880 + (5 + 6) x 32 read + 2 x 32 written (2176 ns > 140 ns): compute 210 ns,
+    memory the rest; e2e 5 + 5 + 1008 + 2176 = 3194 ns."""
+    model = TableComponentModel(default_cycles=10, memory_bandwidth_bytes_per_s={"hbm": 1e9, "ddr": 944e9},
+                                memory_latency_s={"ddr": 9e-9}, ssd_bandwidth_bytes_per_s=1e9, ssd_latency_s=56e-9,
+                                link_bandwidth_bytes_per_s=16e9, hop_latency_s=2e-9)
+    r = stitch_point(params(tmp_path, [(0, 0, 4, 3)], hot_set=["a"]), model)
+    b = breakdown_ns(r)
     assert b["compute"] == pytest.approx(210)
     assert b["memory"] == pytest.approx((1008 - 70) + (2176 - 140))
     assert b["routing"] == pytest.approx(5) and b["network"] == pytest.approx(5) and b["queueing"] == 0
-    assert sum(b.values()) == pytest.approx(e2e_ns(r)[0])
+    assert sum(b.values()) == pytest.approx(latencies_ns(r)[1][0]) == pytest.approx(3194)
 
 
-def test_contending_requests_wait_in_the_queue(tmp_path):
-    """Two requests for expert a at t=0 (as in test_stitch_e2e). The first's decode is ready at 80 but waits
-    for the second's prefill until 150 (70 ns queueing; 290 ns in all). The second routes 5-10 after the
-    first (5 ns wait), its transfer ends at 15, its prefill waits for chiplet 0 until 80 and its decode
-    until 290: queueing 5 + 65 + 140, routing 5, network 5, compute 210 = 430 ns."""
-    r = stitch_point(params(tmp_path, [(0, 0, 4, 3), (0, 0, 4, 3)], hot_set=["a"]), hand_model())
-    first, second = breakdown_ns(r)
-    assert first == pytest.approx({"routing": 5, "expert_load": 0, "compute": 210, "memory": 0, "network": 5,
-                                   "composition": 0, "queueing": 70}, abs=1e-6)
-    assert second == pytest.approx({"routing": 5, "expert_load": 0, "compute": 210, "memory": 0, "network": 5,
-                                    "composition": 0, "queueing": 210}, abs=1e-6)
-    mean = r.summary["latency_breakdown_s"]
-    assert sum(mean.values()) == pytest.approx(r.summary["e2e_latency_s"]["mean"])
+def test_contending_requests_share_iterations_or_wait_in_the_queue(tmp_path):
+    """Two requests for expert a at t = 0 (as in test_stitch_e2e). Batched, each spends gate 5, prompt 5, a
+    prefill of two (90 ns) and two decode iterations of two (180 ns): 280 ns, no queueing. With max_num_seqs
+    1 the first is served alone (220 ns) while the second waits from 10 to 220 ns before its 210 ns of
+    compute (430 ns): the mean is routing 5, network 5, compute 210, queueing 105 = 325 ns."""
+    rows = [(0, 0, 4, 3), (0, 0, 4, 3)]
+    r = stitch_point(params(tmp_path, rows, hot_set=["a"]), hand_model())
+    assert breakdown_ns(r) == pytest.approx({"routing": 5, "expert_load": 0, "compute": 270, "memory": 0,
+                                             "network": 5, "composition": 0, "queueing": 0}, abs=1e-6)
+    one = stitch_point(params(tmp_path, rows, hot_set=["a"], serving={"max_num_seqs": 1}), hand_model())
+    assert breakdown_ns(one) == pytest.approx({"routing": 5, "expert_load": 0, "compute": 210, "memory": 0,
+                                               "network": 5, "composition": 0, "queueing": 105}, abs=1e-6)
+    mean = one.summary["latency_breakdown_s"]
+    assert sum(mean.values()) == pytest.approx(one.summary["e2e_latency_s"]["mean"]) == pytest.approx(325 * NS)
+
+
+def test_breakdown_sums_to_the_mean_latency_under_load_and_composition(tmp_path):
+    """Many requests, two-expert representation averaging, a small HBM that makes experts miss: whatever the
+    mix, the categories add up to the mean e2e latency and none is negative."""
+    p = params(tmp_path, [(0, 0, 4, 3)], router={"kind": "topk", "k": 2}, mapping={"cache_policy": "lru"})
+    p["eoe"]["requests"] = {"rate_per_s": 5e6, "count": 40, "prompt_tokens": {"dist": "uniform", "min": 2, "max": 20},
+                            "output_tokens": {"dist": "uniform", "min": 1, "max": 8}}
+    p["hardware"]["memory"]["hbm"]["capacity_gib"] = (944 + 2**14) / 2**30
+    s = stitch_point(p, hand_model()).summary
+    b = s["latency_breakdown_s"]
+    assert set(b) == set(BREAKDOWN_CATEGORIES) and min(b.values()) >= 0
+    assert sum(b.values()) == pytest.approx(s["e2e_latency_s"]["mean"])
+    assert b["expert_load"] > 0 and b["composition"] > 0 and b["compute"] > 0
 
 
 # --- load curve ----------------------------------------------------------------------------------------
@@ -196,23 +197,25 @@ def test_busiest_window_has_the_most_busy_lanes_per_second():
 
 
 def test_timeline_figure_plots_the_trace_events_in_the_window(tmp_path):
-    r = stitch_point(params(tmp_path, [(0, 0, 4, 3), (0, 0, 4, 3)], hot_set=["a"]), hand_model())
-    trace = chrome_trace(r.graph, r.schedule)
+    """Two requests for a served one at a time (max_num_seqs 1, as above): instance 0 runs the first's prefill
+    [10, 80], its decodes one iteration per event while the second waits [80, 150], [150, 220], then the
+    second's prefill [220, 290] and its two decodes in one event [290, 430]. In the window [100, 300] ns the
+    excerpt clips the first and last; b's instance and the memory tiers stay idle and are left out."""
+    rows = [(0, 0, 4, 3), (0, 0, 4, 3)]
+    r = stitch_point(params(tmp_path, rows, hot_set=["a"], serving={"max_num_seqs": 1}), hand_model())
+    trace = chrome_trace(r.engine)
     events = trace_events(trace)
-    g, s = r.graph, r.schedule
-    assert len(events) == g.n_ops + int((g.res2 >= 0).sum())  # every op, plus the HBM traffic of compute phases
+    assert len(events) == trace["otherData"]["events_total"] == 5  # every step (no load: a is hot)
+    assert trace_lanes(trace) == ["instance 0 chiplets [0] a", "instance 1 chiplets [1] b", "SSD -> DDR",
+                                  "DDR -> hbm0"]
     window = (100 * NS, 300 * NS)
-    rows = excerpt(events, window)
-    shown = lanes(trace_lanes(trace), rows)
-    assert shown == ["chiplet 0 (0, 0)", "hbm", "ddr", "ssd", "network"]  # busy chiplets + memories, SSD, network
-    paths = plot_timeline(rows, shown, window, tmp_path / "timeline", "32x32 ws")
+    got_rows = excerpt(events, window)
+    shown = lanes(trace_lanes(trace), got_rows)
+    assert shown == ["instance 0 chiplets [0] a"]
+    assert list(zip(got_rows["kind"], (got_rows["start_s"] / NS).round(6), (got_rows["end_s"] / NS).round(6))) == [
+        ("decode x1", 100, 150), ("decode x1", 150, 220), ("prefill+decode", 220, 290), ("decode x2", 290, 300)]
+    paths = plot_timeline(got_rows, shown, window, tmp_path / "timeline", "32x32 ws")
     got = pd.read_csv(paths["csv"])
-    chip0 = got[got["lane"].str.startswith("chiplet 0")]
-    # chiplet 0 in [100, 300] ns: prefill 2 (80-150, clipped), decode 1 (150-290), decode 2 (290-430, clipped)
-    assert list(zip(chip0["kind"], (chip0["start_s"] / NS).round(6), (chip0["end_s"] / NS).round(6))) == [
-        ("prefill", 100, 150), ("decode", 150, 290), ("decode", 290, 300)]
-    decode_ops = np.flatnonzero(g.kind == 6)
-    assert sorted(s.start[decode_ops] / NS) == pytest.approx([150, 290])
+    assert len(got) == 4 and paths["png"].stat().st_size > 0
     with pytest.raises(ConfigError, match="holds no op"):
         excerpt(events, (1.0, 2.0))
-    assert set(KIND_ORDER) == set(OP_KINDS)  # every op kind has its own colour

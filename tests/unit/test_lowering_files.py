@@ -1,8 +1,9 @@
-"""Lowering outputs of one stitched design point, each read back by the consuming simulator's own reader.
+"""Lowering outputs of one served design point, each read back by the consuming simulator's own reader.
 
 The point is the hand case of test_stitch_e2e.test_component_workloads_come_from_the_same_run: two
 requests (prompt 4, output 3) of two identical experts (944 weight bytes, 880 streamed per pass, 32 KV
-bytes per token); ``a`` is hot in HBM, ``b`` is cold and loads from the SSD.
+bytes per token); ``a`` is hot in HBM, ``b`` is cold and loads from the SSD. Each request runs a prefill
+step and one step of its two decode iterations (test_stitch_e2e's hand model).
 """
 import json
 import math
@@ -10,7 +11,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from eoesim.eoe.expert import resolve_experts
 from eoesim.simulators.mqsim_trace import (
     SECTOR_BYTES,
     Transfer,
@@ -30,29 +30,31 @@ ROWS = [(0, 0, 4, 3), (0.001, 1, 4, 3)]
 @pytest.fixture
 def point(tmp_path):
     p = params(tmp_path, ROWS, mapping={"hot_set": ["a"]})
-    result = stitch_point(p, hand_model())
-    experts = {e.name: e for e in resolve_experts(p["eoe"]["experts"])}
-    return result, experts
+    return stitch_point(p, hand_model())
 
 
 @pytest.fixture
 def written(point, tmp_path):
-    result, experts = point
     out = tmp_path / "workloads"
-    manifest = write_workloads(result, experts, HBM, out)
-    return result, out, manifest
+    manifest = write_workloads(point, HBM, out)
+    return point, out, manifest
 
 
 def test_hbm_segments_split_weights_and_kv_by_hand(point):
-    result, experts = point
-    seg, layout = hbm_segments(result.graph, result.schedule, experts, HBM)
-    got = seg.groupby(["request", "op", "stream"])["size_bytes"].sum().to_dict()
-    # prefill: the 880 streamed weight bytes + 4 prompt tokens' KV written (128);
-    # decode of 2 tokens (contexts 5, 6): 2 x 880 weights, 2 x 32 KV written, (5 + 6) x 32 = 352 KV read
-    for req in (0, 1):
-        assert got[(req, "prefill", "weights")] == 880 and got[(req, "prefill", "kv_write")] == 128
-        assert got[(req, "decode", "weights")] == 1760 and got[(req, "decode", "kv_write")] == 64
-        assert got[(req, "decode", "kv_read")] == 352
+    seg, layout = hbm_segments(point.engine, HBM)
+    steps = seg[seg.op == "step"]
+    got = {(req, round(t * 1e9, 6), stream): b for (req, t, stream), b in
+           steps.groupby(["request", "start_s", "stream"])["size_bytes"].sum().items()}
+    # request 0 (a, hot): prefill at 10 ns: the 880 streamed weight bytes + 4 prompt tokens' KV written (128);
+    # its decodes from 80 ns, 2 iterations attending 5 and 6 tokens: 2 x 880 weights, (5 + 6) x 32 = 352 KV read,
+    # 2 x 32 written. Request 1 (b, cold) the same from 1 ms + 8 ns and 1 ms + 1097 ns (after its load).
+    for req, t_prefill, t_decode in ((0, 10, 80), (1, 1_000_008, 1_001_097)):
+        assert got[(req, t_prefill, "weights")] == 880 and got[(req, t_prefill, "kv_write")] == 128
+        assert got[(req, t_decode, "weights")] == 1760 and got[(req, t_decode, "kv_write")] == 64
+        assert got[(req, t_decode, "kv_read")] == 352 and (req, t_prefill, "kv_read") not in got  # empty cache
+    load = seg[seg.op == "load"]
+    assert load[["stream", "write", "address_bytes", "size_bytes", "chiplet"]].values.tolist() == [
+        ["expert_load", True, 4096, 944, 0]]  # b copied into its weight range, entering at the DDR's chiplet 0
     assert layout.weight_base == {"a": 0, "b": 4096} and layout.kv_base == 8192
     assert layout.kv_slot_bytes == 4096  # 192 KV bytes per request, 4 KiB aligned
     b_weights = seg[(seg.request == 1) & (seg.stream == "weights")]
@@ -63,11 +65,10 @@ def test_hbm_segments_split_weights_and_kv_by_hand(point):
     assert seg.start_s.is_monotonic_increasing
 
 
-def test_ramulator_trace_is_what_ramulator_reads_and_covers_every_line(written, point):
+def test_ramulator_trace_is_what_ramulator_reads_and_covers_every_line(written):
     result, out, manifest = written
-    _, experts = point
     lines = read_loadstore(out / "ramulator_trace.txt")
-    seg, _ = hbm_segments(result.graph, result.schedule, experts, HBM)
+    seg, _ = hbm_segments(result.engine, HBM)
     assert manifest["ramulator_trace"]["sample_every"] == 1
     assert len(lines) == int(np.ceil(seg.size_bytes / 64).sum())
     writes = sum(w for w, _ in lines)
@@ -88,7 +89,7 @@ def test_sampling_keeps_every_kth_line_of_the_concatenated_streams():
 def test_mqsim_trace_reads_the_cold_experts_lba_range(written):
     result, out, manifest = written
     reqs = read_trace(out / "mqsim_trace.txt")
-    reads = ssd_reads(result.graph, result.schedule)
+    reads = ssd_reads(result.engine)
     assert len(reads) == 1 and reads.expert[0] == "b"
     b = Transfer("b", 1, 944, 1, 4096 // SECTOR_BYTES)
     assert trace_totals(reqs, [b]) == {"b": {"op": 1, "requests": 1, "bytes": 2 * SECTOR_BYTES}}
@@ -99,8 +100,7 @@ def test_mqsim_trace_reads_the_cold_experts_lba_range(written):
 def test_mqsim_trace_is_empty_when_nothing_is_read_from_the_ssd(tmp_path):
     p = params(tmp_path, ROWS, mapping={"hot_set": ["a", "b"]})
     result = stitch_point(p, hand_model())
-    experts = {e.name: e for e in resolve_experts(p["eoe"]["experts"])}
-    manifest = write_workloads(result, experts, HBM, tmp_path / "w")
+    manifest = write_workloads(result, HBM, tmp_path / "w")
     assert (tmp_path / "w" / "mqsim_trace.txt").read_text() == "" and manifest["mqsim_trace"]["empty"]
 
 
@@ -110,7 +110,7 @@ def test_scalesim_topology_loads_in_scalesim(written):
     result, out, manifest = written
     topo = topologies()
     topo.load_arrays(str(out / "scalesim_topology.csv"), mnk_inputs=True)
-    g = gemm_table(result.graph)
+    g = gemm_table(result.engine)
     assert topo.get_num_layers() == len(g) == manifest["scalesim_topology"]["gemms"]
     names = topo.get_layer_names()
     assert names == [f"{r.gemm}_{r.m}x{r.n}x{r.k}" for r in g.itertuples()]
@@ -119,11 +119,12 @@ def test_scalesim_topology_loads_in_scalesim(written):
 
 def test_traffic_files_equal_the_schedules_matrix(written):
     result, out, _ = written
-    tm = traffic_matrix(result.graph, result.schedule)
+    tm = traffic_matrix(result.engine)
     mat = pd.read_csv(out / "traffic_matrix.csv", index_col="src_chiplet")
     assert np.array_equal(mat.to_numpy(), tm["bytes"]) and list(mat.columns) == ["0", "1", "2", "3"]
     traffic = json.loads((out / "traffic.json").read_text())
-    assert traffic["injection_bytes_per_s"][3] == pytest.approx(32 / (0.001 + 1225e-9))
+    # 2 x 16 B of token ids from the router chiplet over the run: 1 ms + b's 1237 ns
+    assert traffic["injection_bytes_per_s"][3] == pytest.approx(32 / (0.001 + 1237e-9))
     assert traffic["sent_bytes"] == tm["bytes"].sum(axis=1).tolist() and traffic["chiplets"] == 4
 
 
@@ -151,4 +152,4 @@ def _package_2x2():
 def test_all_files_are_written(written):
     _, out, manifest = written
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
-    assert manifest["time_base"].startswith("stitched schedule")
+    assert manifest["time_base"].startswith("the serving run")

@@ -1,25 +1,39 @@
-"""End-to-end stitching against hand-computed cases.
+"""The e2e stage (``stitch_point``: the serving engine) against hand-computed cases, one per EoE behaviour.
 
-Every latency here comes from a TableComponentModel fed with hand inputs (not simulator results):
-each GEMM instance takes 10 cycles at 1 GHz (10 ns), HBM moves 1e12 B/s, DDR 944e9 B/s after 9 ns, the
-SSD 1e9 B/s after 56 ns, a link 16e9 B/s after 2 ns per hop. The experts are all the same hand-sized
-transformer (1 layer, d_model 8, 1 head, d_ff 8, vocab 4): 7 GEMMs per forward pass (qkv, score, value,
-out, up, down, LM head), so a prefill or a decode step computes for 70 ns; its weights are 944 bytes
-(880 streamed per pass) and its KV is 32 bytes per token. Requests come from small CSV traces.
+Every number comes from a TableComponentModel fed with hand inputs (not simulator results):
+
+- every GEMM instance takes 10 cycles at 1 GHz (10 ns), whatever its shape. The experts are all the same
+  hand-sized transformer (1 layer, d_model 8, 1 head of 8, d_ff 8, vocab 4), so an iteration over ``n``
+  sequences is 4 linear GEMMs (the batch stacked along M) + 2 attention GEMMs per sequence + 1 LM-head
+  GEMM (the rows that emit a token): ``C(n) = (5 + 2n) x 10 ns``, one sequence 70 ns, two 90 ns; ``k``
+  decode iterations of one sequence 140 ns for k = 2;
+- its weights are 944 bytes (880 streamed per forward pass), its KV cache 32 bytes per token; HBM moves
+  1e12 B/s, so an iteration's ~1-2 kB of traffic is far below its compute time (compute-bound);
+- an expert load crosses SSD -> DDR (944 B at 1e9 B/s after the latencies of the devices crossed, SSD
+  56 ns + DDR 9 ns: 1009 ns) then DDR -> HBM (944 B at 944e9 B/s = 1 ns, + DDR 9 ns: 10 ns). Loads are
+  streamed: a cold expert's first iteration starts at once, but its last (here only) layer computes once
+  the load is in, so that iteration ends at load end + 70 ns;
+- a small message (token ids, 4 B each; hidden states) pays 2 ns per link + bytes at 16e9 B/s (16 B/ns);
+- a 2x2 mesh, experts one per chiplet in snake order (a -> 0, b -> 1, c -> 3), the router on chiplet 3
+  unless a test says otherwise; the gate costs 5 cycles (5 ns).
+
+Requests come from small CSV traces (arrival, domain, prompt tokens, output tokens); the fixed router
+sends domain i to expert i.
 """
 import json
 
 import numpy as np
 import pytest
 
+from eoesim.errors import ConfigError
+from eoesim.serving.columns import summary_row
 from eoesim.stitch.components import TableComponentModel
-from eoesim.stitch.e2e import stitch_point, write_point
+from eoesim.stitch.e2e import check_point, stitch_point, write_point
 from eoesim.stitch.energy import EnergyModel
-from eoesim.stitch.lowering import OP_KINDS
-from eoesim.stitch.summary import request_times, summary_row
 
 NS = 1e-9
 TINY = {"layers": 1, "d_model": 8, "heads": 1, "kv_heads": 1, "d_ff": 8, "vocab": 4}
+TOPK = {"kind": "topk", "noise_std": 0.0, "cost": {"fixed_cycles": 5, "hidden": 0}}
 
 
 def hand_model(**kw):
@@ -55,198 +69,210 @@ def params(tmp_path, rows, experts=("a", "b"), morphology=None, router=None, com
     return p
 
 
-def ops_of(result, request=0):
-    """(kind, resource name, start ns, finish ns) of a request's ops, by start time then creation."""
-    g, s = result.graph, result.schedule
-    idx = np.flatnonzero(g.req == request)
-    idx = idx[np.lexsort((idx, s.start[idx]))]
-    return [(OP_KINDS[g.kind[i]], g.resources[g.res[i]].name, s.start[i] / NS, s.finish[i] / NS) for i in idx]
-
-
 def latencies_ns(result):
-    first, end = request_times(result.graph, result.schedule)
-    arr = result.graph.requests.arrival_s
-    return (first - arr) / NS, (end - arr) / NS
+    """(TTFT, e2e latency) of every request, ns."""
+    rec, arrival = result.engine.rec, result.engine.requests.arrival_s
+    return (rec.first - arrival) / NS, (rec.done - arrival) / NS
+
+
+def steps_ns(result, iid=None):
+    """(start ns, end ns, iterations, sequences, tokens) of every step (of instance ``iid``), by start."""
+    st = result.engine.rec.steps_array()
+    rows = [(a / NS, b / NS, int(k), int(s), int(t)) for i, a, b, k, s, t in
+            zip(st["inst"], st["t0"], st["t1"], st["k"], st["seqs"], st["tokens"]) if iid is None or i == iid]
+    return sorted(rows)
+
+
+def spans(steps, upto=2):
+    """The (start, end[, ...]) columns of ``steps_ns`` rows, as an array for pytest.approx."""
+    return np.array([s[:upto] for s in steps])
+
+
+def loads_ns(result):
+    """(tier, expert, start ns, end ns, bytes) of every load (``ssd``: SSD -> DDR, ``hbm``: into HBM)."""
+    return sorted((tier, x, a / NS, b / NS, n) for tier, x, a, b, n, _ in result.engine.rec.loads)
+
+
+def breakdown_ns(result):
+    return {k: v / NS for k, v in result.summary["latency_breakdown_s"].items()}
 
 
 def test_single_request_on_an_idle_system_is_its_critical_path(tmp_path):
-    """Cold expert: route 5 -> SSD read 56+944 -> DDR->HBM 9+1 -> prefill 70 -> 2 decode steps 140.
-    The 5 ns transfer of the prompt (2 hops: 4 ns + 16 B / 16 B/ns) runs beside the load."""
+    """Cold expert a: route [0, 5]; prompt 3 -> 0 (2 hops, 16 B: 4 + 1 ns) [5, 10]; the load starts when the
+    sequence reaches its instance: SSD -> DDR [10, 1019], DDR -> HBM [10 + 1009, 1029]; the prefill starts
+    at 10 (streamed load) and ends 70 ns after the load: 1099; both decode iterations [1099, 1239]."""
     r = stitch_point(params(tmp_path, [(0, 0, 4, 3)]), hand_model())
     ttft, e2e = latencies_ns(r)
-    assert e2e[0] == pytest.approx(5 + 1000 + 10 + 70 + 140)
-    assert ttft[0] == pytest.approx(5 + 1000 + 10 + 70)
+    assert ttft[0] == pytest.approx(1099) and e2e[0] == pytest.approx(1239)
     assert r.summary["tpot_s"]["p50"] == pytest.approx(70 * NS)
-    got = {(k, res): (round(s, 6), round(f, 6)) for k, res, s, f in ops_of(r)}
-    assert got[("route", "chiplet 3 (1, 1)")] == (0, 5)
-    assert got[("transfer", "network")] == (5, 10)
-    assert got[("load_ssd", "ssd")] == (5, 1005)
-    assert got[("load_ddr", "ddr")] == (1005, 1015)
-    assert got[("prefill", "chiplet 0 (0, 0)")] == (1015, 1085)
-    assert got[("decode", "chiplet 0 (0, 0)")] == (1085, 1225)
+    assert steps_ns(r) == [pytest.approx((10, 1099, 1, 1, 4)), pytest.approx((1099, 1239, 2, 1, 1))]
+    assert loads_ns(r) == [pytest.approx(("hbm", "a", 10, 1029, 944)), pytest.approx(("ssd", "a", 10, 1019, 944))]
+    # where it went: the prefill waited 1029 - 80 + 70 = 1019 ns beyond its own compute for the load
+    assert breakdown_ns(r) == pytest.approx({"routing": 5, "expert_load": 1019, "compute": 210, "memory": 0,
+                                             "network": 5, "composition": 0, "queueing": 0}, abs=1e-6)
 
 
 def test_hot_expert_hits_and_cold_expert_pays_the_ssd_load(tmp_path):
-    rows = [(0, 0, 4, 3), (0.001, 1, 4, 3)]  # domain 0 -> a (hot), domain 1 -> b (cold), far apart
+    """Domain 0 -> a (hot: 5 + 5 + 70 + 140 = 220 ns); domain 1 -> b, 1 ms later, cold: route 5, prompt
+    3 -> 1 (1 hop: 2 + 1 ns), load 1009 + 10, last layer 70, decodes 140: 1237 ns."""
+    rows = [(0, 0, 4, 3), (0.001, 1, 4, 3)]
     r = stitch_point(params(tmp_path, rows, mapping={"hot_set": ["a"]}), hand_model())
     _, e2e = latencies_ns(r)
-    assert e2e[0] == pytest.approx(5 + 5 + 70 + 140)  # no load
-    assert e2e[1] == pytest.approx(5 + 1000 + 10 + 70 + 140)
+    assert e2e == pytest.approx([220, 1237])
     c = r.summary["cache"]
     assert (c["accesses"], c["hbm_hits"], c["ssd_loads"], c["hit_rate"]) == (2, 1, 1, 0.5)
-    kinds = [k for k, *_ in ops_of(r, 0)]
-    assert "load_ssd" not in kinds and "load_ssd" in [k for k, *_ in ops_of(r, 1)]
+    assert [x[1] for x in loads_ns(r)] == ["b", "b"]
 
 
-def test_two_requests_contending_for_one_chiplet_serialize(tmp_path):
-    """Both go to expert a on chiplet 0 at t=0. The router serializes the routes (0-5, 5-10); chiplet 0
-    serves by ready time: prefill 1 (10-80), prefill 2 (ready 15: 80-150), decode 1 (ready 80: 150-290),
-    decode 2 (290-430)."""
-    r = stitch_point(params(tmp_path, [(0, 0, 4, 3), (0, 0, 4, 3)], mapping={"hot_set": ["a"]}), hand_model())
+def test_requests_contending_for_one_instance_share_its_iterations(tmp_path):
+    """Both requests go to a (chiplet 0) at t = 0; the router gates them side by side (5 ns each) and both
+    prompts arrive at 10. Continuous batching: one prefill iteration of the two (C(2) = 90 ns) [10, 100],
+    then both decode together, 2 iterations of C(2) [100, 280]. With max_num_seqs 1 the instance serves one
+    sequence at a time: a's prefill [10, 80], its decodes [80, 220] (one iteration per event while the other
+    waits), then the second's prefill [220, 290] and decodes [290, 430]."""
+    rows = [(0, 0, 4, 3), (0, 0, 4, 3)]
+    r = stitch_point(params(tmp_path, rows, mapping={"hot_set": ["a"]}), hand_model())
     ttft, e2e = latencies_ns(r)
-    assert ttft == pytest.approx([80, 150])
-    assert e2e == pytest.approx([290, 430])
-    g, s = r.graph, r.schedule
-    on0 = np.flatnonzero(g.res == 0)
-    iv = sorted(zip(s.start[on0], s.start[on0] + g.dur[on0]))
-    assert all(b0 <= a1 + 1e-15 for (_, b0), (a1, _) in zip(iv, iv[1:]))  # never two at once
-    assert r.summary["utilization"]["per_chiplet"][0] == pytest.approx(420 / 430)
-
-
-def test_decode_chunks_interleave_contending_requests(tmp_path):
-    """As above but one decode op per token: after both prefills the chiplet alternates between the two
-    requests' tokens (ready order): r0 t1 150-220, r1 t1 220-290, r0 t2 290-360, r1 t2 360-430."""
-    p = params(tmp_path, [(0, 0, 4, 3), (0, 0, 4, 3)], mapping={"hot_set": ["a"]}, stitch={"decode_chunk_tokens": 1})
-    r = stitch_point(p, hand_model())
-    _, e2e = latencies_ns(r)
-    assert e2e == pytest.approx([360, 430])
-    dec = sorted((s, req) for (k, _, s, _), req in
-                 [(o, q) for q in (0, 1) for o in ops_of(r, q)] if k == "decode")
-    assert [req for _, req in dec] == [0, 1, 0, 1]
-    assert r.summary["ops"]["decode"] == 4
+    assert ttft == pytest.approx([100, 100]) and e2e == pytest.approx([280, 280])
+    assert steps_ns(r) == [pytest.approx((10, 100, 1, 2, 8)), pytest.approx((100, 280, 2, 2, 2))]
+    span = r.summary["span_s"]
+    assert span == pytest.approx(280 * NS)
+    util = r.summary["utilization"]["per_chiplet"]
+    assert util[0] * span == pytest.approx(270 * NS) and util[3] * span == pytest.approx(10 * NS)  # the gates
+    one = stitch_point(params(tmp_path, rows, mapping={"hot_set": ["a"]}, serving={"max_num_seqs": 1}),
+                       hand_model())
+    ttft, e2e = latencies_ns(one)
+    assert ttft == pytest.approx([80, 290]) and e2e == pytest.approx([220, 430])
+    starts_ends = [(a, b) for a, b, *_ in steps_ns(one)]
+    assert all(b0 <= a1 + 1e-6 for (_, b0), (a1, _) in zip(starts_ends, starts_ends[1:]))  # one step at a time
+    assert one.summary["queueing_s"]["max"] == pytest.approx(210 * NS)  # waited [10, 220] to be admitted
 
 
 def test_chain_of_three_runs_stage_after_stage(tmp_path):
-    """Chain a -> b -> c on chiplets 0, 1, 3 (snake order), router on 0. Each later stage reads prompt +
-    previous output (7 token ids = 28 B: 2 ns + 1.75 ns over one hop)."""
+    """Chain a -> b -> c on chiplets 0, 1, 3, router on 0 (no gate in a chain). a runs [0, 210]; b reads the
+    prompt + a's output (7 token ids = 28 B over 1 hop: 2 + 1.75 ns) [213.75, 423.75]; c likewise
+    [427.5, 637.5]. The first token is c's (its prefill ends at 497.5)."""
     p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b", "c"), morphology={"kind": "chain"},
                mapping={"router_chiplet": 0, "hot_set": ["a", "b", "c"]})
     r = stitch_point(p, hand_model())
-    ops = ops_of(r)
-    assert [(k, res[:9]) for k, res, *_ in ops] == [
-        ("prefill", "chiplet 0"), ("decode", "chiplet 0"), ("transfer", "network"),
-        ("prefill", "chiplet 1"), ("decode", "chiplet 1"), ("transfer", "network"),
-        ("prefill", "chiplet 3"), ("decode", "chiplet 3")]
-    for (_, _, _, f), (_, _, s, _) in zip(ops, ops[1:]):
-        assert s == pytest.approx(f)  # strictly one after another
+    assert spans(steps_ns(r)) == pytest.approx(np.array([(0, 70), (70, 210), (213.75, 283.75), (283.75, 423.75),
+                                                       (427.5, 497.5), (497.5, 637.5)]))
+    assert [s[4] for s in steps_ns(r)] == [4, 1, 7, 1, 7, 1]  # later stages prefill the 7 tokens they read
     ttft, e2e = latencies_ns(r)
-    assert e2e[0] == pytest.approx(3 * 210 + 2 * 3.75)
-    assert ttft[0] == pytest.approx(e2e[0] - 140)
+    assert e2e[0] == pytest.approx(3 * 210 + 2 * 3.75) and ttft[0] == pytest.approx(e2e[0] - 140)
+    assert sum(breakdown_ns(r).values()) == pytest.approx(e2e[0])
 
 
-def test_tree_routes_then_runs_the_picks_in_parallel_and_composes(tmp_path):
+def test_tree_routes_then_runs_the_picks_in_parallel_and_composes_every_token(tmp_path):
     """Root router over a, b, c, top-3, representation averaging at a's chiplet 0 (= router chiplet).
-    route 0-5; prompt to b (1 hop, 3 ns) and c (2 hops, 5 ns); prefills 5-75, 8-78, 10-80; hidden states
-    of the first token back (16 B: 3 and 5 ns) -> compose 85-95 (first token); the three decodes run in
-    parallel but each first waits for HBM to finish the previous one's traffic (2176 B = 2.176 ns): a
-    95-235, b 97.176-237.176, c 99.352-239.352; hidden states of 2 tokens back (4 and 6 ns) -> compose
-    (2 x 10 ns) 245.352-265.352."""
-    p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b", "c"),
-               router={"kind": "topk", "k": 3, "noise_std": 0.0, "cost": {"fixed_cycles": 5, "hidden": 0}},
+    Gate [0, 5]; prompt to a (same chiplet, 0 ns), b (1 hop: 3 ns), c (2 hops: 5 ns). The parts are admitted
+    together once all have arrived (and their experts are resident): prefills [10, 80] on the three
+    chiplets. Each token is composed once every part has it: the hidden states (16 B) reach chiplet 0 from
+    b in 3 ns and from c in 5 ns, then the average (one GEMM, 10 ns): 15 ns per token. First token at
+    80 + 15 = 95. The parts then decode in lock step, each token composed before the next: 2 x (70 + 15) ->
+    265. Breakdown: routing 5, network (0 + 3 + 5) / 3, compute 210, composition 15 + 2 x 15, and waiting
+    for the last part to arrive (5 + 2 + 0) / 3."""
+    p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b", "c"), router={**TOPK, "k": 3},
                mapping={"router_chiplet": 0, "hot_set": ["a", "b", "c"]})
     r = stitch_point(p, hand_model())
-    ops = ops_of(r)
-    assert ops[0][:2] == ("route", "chiplet 0 (0, 0)")
-    pre = [(res, s, f) for k, res, s, f in ops if k == "prefill"]
-    assert [res[:9] for res, _, _ in pre] == ["chiplet 0", "chiplet 1", "chiplet 3"]
-    assert [(s, f) for _, s, f in pre] == [pytest.approx((5, 75)), pytest.approx((8, 78)), pytest.approx((10, 80))]
-    assert max(s for _, s, _ in pre) < min(f for _, _, f in pre)  # the three overlap
-    comp = [(s, f) for k, _, s, f in ops if k == "compose"]
-    assert comp == [pytest.approx((85, 95)), pytest.approx((245.352, 265.352))]
-    dec = [(s, f) for k, _, s, f in ops if k == "decode"]
-    assert dec == [pytest.approx((95 + i * 2.176, 235 + i * 2.176)) for i in range(3)]
+    steps = steps_ns(r)
+    assert spans(steps[:3]) == pytest.approx(np.array([(10, 80)] * 3))
+    assert spans(steps[3:], 3) == pytest.approx(np.array([(95, 265, 2)] * 3))  # three parts, one gang step
     ttft, e2e = latencies_ns(r)
-    assert (ttft[0], e2e[0]) == pytest.approx((95, 265.352))
+    assert (ttft[0], e2e[0]) == pytest.approx((95, 265))
+    assert breakdown_ns(r) == pytest.approx({"routing": 5, "expert_load": 0, "compute": 210, "memory": 0,
+                                             "network": 8 / 3, "composition": 45, "queueing": 7 / 3}, abs=1e-6)
+    assert r.summary["ops"]["compositions"] == 2  # the first token, then the two decoded ones at once
 
 
 def test_graph_branches_run_in_parallel_then_feed_the_manager(tmp_path):
-    """Branches a (chiplet 0) and b (chiplet 1) run at once; their 3-token outputs (12 B) go to the
-    manager m (chiplet 3): from a 2 hops (4 + 0.75 ns), from b 1 hop (2.75 ns). m prefills prompt + both
-    outputs = 10 tokens: its HBM traffic is 880 + 10 x 32 B = 1.2 ns at 1e12 B/s."""
-    morph = {"kind": "graph", "manager": "m", "branches": [{"chain": ["a"]}, {"chain": ["b"]}]}
+    """Branches a (chiplet 0) and b (chiplet 1) run at once: a [0, 210], b after its 1-hop prompt [3, 213].
+    Their 3-token outputs (12 B) go to the manager m (chiplet 3): from a 2 hops (4.75 ns, at 214.75), from b
+    1 hop (2.75 ns, at 215.75). m prefills prompt + both outputs = 10 tokens [215.75, 285.75], then decodes
+    [285.75, 425.75]."""
+    morph = {"kind": "graph", "manager": "m", "branches": [{"kind": "chain", "chain": ["a"]},
+                                                           {"kind": "chain", "chain": ["b"]}]}
     p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b", "m"), morphology=morph,
                mapping={"router_chiplet": 0, "hot_set": ["a", "b", "m"]})
     r = stitch_point(p, hand_model())
-    ops = ops_of(r)
-    pre = {res[:9]: (s, f) for k, res, s, f in ops if k == "prefill"}
-    assert pre["chiplet 0"] == pytest.approx((0, 70))
-    assert pre["chiplet 1"] == pytest.approx((3, 73))  # after the prompt's 1-hop transfer
-    assert pre["chiplet 3"] == pytest.approx((213 + 2.75, 213 + 2.75 + 70))  # b's decode ends last, at 213
-    g = r.graph
-    m_prefill = [i for i in range(g.n_ops) if OP_KINDS[g.kind[i]] == "prefill" and g.res[i] == 3][0]
-    assert g.dur2[m_prefill] == pytest.approx(1.2e-9)
+    a, b, m = (steps_ns(r, i) for i in range(3))
+    assert spans(a) == pytest.approx(np.array([(0, 70), (70, 210)]))
+    assert spans(b) == pytest.approx(np.array([(3, 73), (73, 213)]))
+    assert spans(m) == pytest.approx(np.array([(215.75, 285.75), (285.75, 425.75)])) and m[0][4] == 10
     _, e2e = latencies_ns(r)
-    assert e2e[0] == pytest.approx(215.75 + 210)
+    assert e2e[0] == pytest.approx(425.75)
 
 
 def test_sequential_aggregation_runs_picks_in_gate_order(tmp_path):
-    p = params(tmp_path, [(0, 1, 4, 3)], composition="sequential_aggregation",
-               router={"kind": "topk", "k": 2, "noise_std": 0.0, "cost": {"fixed_cycles": 5, "hidden": 0}},
+    """Domain 1's home is b (chiplet 1): b first [8, 218] after the gate (5) and its 1-hop prompt (3); then a
+    (chiplet 0) reads prompt + b's output, 7 token ids over 1 hop (3.75 ns) [221.75, 431.75]."""
+    p = params(tmp_path, [(0, 1, 4, 3)], composition="sequential_aggregation", router={**TOPK, "k": 2},
                mapping={"router_chiplet": 0, "hot_set": ["a", "b"]})
     r = stitch_point(p, hand_model())
-    # domain 1's home is b (chiplet 1): b first, then a (chiplet 0) reading prompt + b's output
-    assert [(k, res[:9]) for k, res, *_ in ops_of(r)] == [
-        ("route", "chiplet 0"), ("transfer", "network"), ("prefill", "chiplet 1"), ("decode", "chiplet 1"),
-        ("transfer", "network"), ("prefill", "chiplet 0"), ("decode", "chiplet 0")]
-    _, e2e = latencies_ns(r)
-    assert e2e[0] == pytest.approx(5 + 3 + 210 + 3.75 + 210)
+    assert steps_ns(r, 1)[0][:2] == pytest.approx((8, 78)) and steps_ns(r, 0)[0][:2] == pytest.approx((221.75, 291.75))
+    ttft, e2e = latencies_ns(r)
+    assert e2e[0] == pytest.approx(5 + 3 + 210 + 3.75 + 210) and ttft[0] == pytest.approx(291.75)
 
 
 def test_weight_summation_merges_once_then_reuses_the_merged_expert(tmp_path):
-    """Merge of a+b on a's chiplet: 1x472x2 GEMM (10 ns) with 3 x 944 B of HBM traffic; then the merged
-    expert runs there. The second request finds the merged expert in HBM."""
-    p = params(tmp_path, [(0, 0, 4, 3), (0.001, 0, 4, 3)], composition="weight_summation",
-               router={"kind": "topk", "k": 2, "noise_std": 0.0, "cost": {"fixed_cycles": 5, "hidden": 0}},
-               mapping={"router_chiplet": 0, "hot_set": ["a", "b"], "cache_policy": "lru"})
+    """Merge of a + b on a's chiplet 0 (router chiplet): one 1 x 472 x 2 GEMM (10 ns) reading a and b and
+    writing the merged expert (3 x 944 B of HBM traffic, capped at the GEMM's pace) [5, 15]; with whole-expert
+    loads the merged expert runs after it: [15, 225]. The second request, 1 ms later, finds the merged
+    expert in HBM: 5 + 210 ns."""
+    p = params(tmp_path, [(0, 0, 4, 3), (0.001, 0, 4, 3)], composition="weight_summation", router={**TOPK, "k": 2},
+               mapping={"router_chiplet": 0, "hot_set": ["a", "b"], "cache_policy": "lru"},
+               serving={"expert_load": "whole"})
     r = stitch_point(p, hand_model())
-    assert [k for k, *_ in ops_of(r, 0)] == ["route", "merge", "prefill", "decode"]
-    assert [k for k, *_ in ops_of(r, 1)] == ["route", "prefill", "decode"]
     _, e2e = latencies_ns(r)
-    assert e2e == pytest.approx([5 + 10 + 210, 5 + 210])
-    assert r.summary["cache"]["derived_misses"] == 1
+    assert e2e == pytest.approx([225, 215])
+    assert loads_ns(r) == [pytest.approx(("hbm", "merged(a+b)", 5, 15, 3 * 944))]
+    merges = [x["ops"] for x in r.summary["component_sources"] if x["op"] == "merge"]
+    assert merges == [1]
+    assert r.engine.stacks[0].is_resident("merged(a+b)")
 
 
 def test_one_to_many_splits_an_expert_and_all_reduces(tmp_path):
+    """a over chiplets 0 and 1 (router on 0): each shard computes the same GEMM count on half the columns or
+    rows (70 ns a pass), then two ring all-reduces of the pass's activations (tokens x 8 x 2 B): 2 (s-1) = 2
+    ring steps each, 4 in all, every shard sending size / 2 per step. Prefill (4 tokens, 64 B): 4 x 32 = 128
+    B per link, 4 x 2 ns hop latency + 128 B / 16 B/ns = 16 ns -> 86. Two decode iterations (16 B each):
+    2 x 4 x 8 = 64 B per link, 8 x 2 + 64 / 16 = 20 ns -> 86 + 140 + 20 = 246."""
     p = params(tmp_path, [(0, 0, 4, 3)], experts=("a",), morphology={"kind": "chain"},
                mapping={"strategy": "one_to_many", "chiplets_per_expert": 2, "router_chiplet": 0, "hot_set": ["a"]})
     r = stitch_point(p, hand_model())
-    ops = ops_of(r)
-    assert [(k, res[:9]) for k, res, *_ in ops] == [
-        ("prefill", "chiplet 0"), ("prefill", "chiplet 1"), ("allreduce", "network"),
-        ("decode", "chiplet 0"), ("decode", "chiplet 1"), ("allreduce", "network")]
-    # the shards run together; the second starts once the first one's HBM traffic (half of 1008 B at
-    # 1e12 B/s) is through, since HBM serves one transfer at a time
-    assert ops[1][2] == pytest.approx(ops[0][2] + 0.504)
-    assert ops[1][2] < ops[0][3]
+    ttft, e2e = latencies_ns(r)
+    assert (ttft[0], e2e[0]) == pytest.approx((86, 246))
+    assert r.engine.rec.traffic_bytes[(0, 1, "collective")] == pytest.approx(128 + 64)
+    assert breakdown_ns(r)["network"] == pytest.approx(16 + 20)
+    from eoesim.stitch.workloads import gemm_table
+    g = gemm_table(r.engine)
+    assert {("qkv_proj", 4, 12, 8), ("ffn_down", 4, 8, 4)} <= set(zip(g.gemm, g.m, g.n, g.k))  # N / K halved
 
 
-def test_prefetch_loads_the_hot_expert_while_routing(tmp_path):
-    p = params(tmp_path, [(0, 0, 4, 3)], ddr_gib=0.0,
-               router={"kind": "fixed", "cost": {"fixed_cycles": 5, "hidden": 0}},
-               mapping={"cache_policy": "lru", "hot_set": [], "prefetch": 1})
+def test_prefetch_starts_the_load_when_the_request_reaches_the_router(tmp_path):
+    """Cold a, lru, prefetch 1 (a is the router's most popular expert): the load starts at 0, beside the gate,
+    and is in HBM at 1019; the prefill (started at 10) ends at 1089, the request at 1229 - 10 ns sooner than
+    without the prefetch, whose load waits for the gate and the prompt transfer (1239)."""
+    p = params(tmp_path, [(0, 0, 4, 3)], mapping={"cache_policy": "lru", "prefetch": 1})
     r = stitch_point(p, hand_model())
-    kinds = [k for k, *_ in ops_of(r)]
-    assert kinds[:2] == ["route", "prefetch_ssd"] or kinds[:2] == ["prefetch_ssd", "route"]
-    c = r.summary["cache"]
-    assert (c["hbm_hits"], c["ssd_loads"], c["prefetch_loads"]) == (1, 0, 1)
+    assert loads_ns(r) == [pytest.approx(("hbm", "a", 0, 1019, 944)), pytest.approx(("ssd", "a", 0, 1009, 944))]
     _, e2e = latencies_ns(r)
-    assert e2e[0] == pytest.approx(1000 + 10 + 70 + 140)  # the load started at arrival, not after routing
+    assert e2e[0] == pytest.approx(1229)
+    c = r.summary["cache"]
+    assert (c["prefetches"], c["prefetch_loads"], c["ssd_loads"]) == (1, 1, 1)
+    p["mapping"]["prefetch"] = 0
+    assert latencies_ns(stitch_point(p, hand_model()))[1][0] == pytest.approx(1239)
 
 
 def test_energy_per_token_and_carbon_by_hand(tmp_path):
     """Constants overridden to round numbers: 1 pJ/MAC, 1 pJ/bit for HBM, DDR and a link hop, 1 pJ/B SSD.
-    MACs: prefill of 4 tokens 1824, decode at contexts 5 and 6: 496 + 512. HBM: 1008 + 2176 B of traffic
-    and the 944 B load written; DDR: 944 B written from SSD and read; SSD: 944 B; link: 16 B x 2 hops."""
+    The cold single request of the first test (e2e 1239 ns, 3 output tokens):
+    MACs: prefill of 4 tokens 768 + 128 + 128 + 3 x 256 + LM head 32 = 1824; decodes attending 5 and 6
+    tokens: 496 + 512 (qkv 192, attention 2 x 8 x span, 3 x 64, LM head 32). HBM: prefill 880 weights + 4 x 32
+    KV written = 1008, decodes 2 x 880 + (5 + 6) x 32 read + 2 x 32 written = 2176, and the 944 B load
+    written. DDR: 944 B written from the SSD and read into HBM. SSD: 944 B. Links: 16 B of token ids x 2 hops.
+    Static: 4 chiplets x (20 W + 4 PHYs x 0.125 W), 1 GiB HBM x 0.0888 W/GiB, no DDR, SSD idle 0.03 W, over the
+    span (energy_constants.csv, RapidChiplet's compute chiplet)."""
     energy = EnergyModel(overrides={"mac_fp16_pj": 1, "hbm_pj_per_bit": 1, "ddr_pj_per_bit": 1,
                                     "ssd_read_pj_per_byte": 1, "link_pj_per_bit_per_hop": 1})
     p = params(tmp_path, [(0, 0, 4, 3)])
@@ -259,9 +285,26 @@ def test_energy_per_token_and_carbon_by_hand(tmp_path):
     assert by["ddr"] == pytest.approx(2 * 944 * 8 * pj)
     assert by["ssd"] == pytest.approx(944 * pj)
     assert by["network"] == pytest.approx(16 * 2 * 8 * pj)
-    total = (2832 + 4128 * 8 + 2 * 944 * 8 + 944 + 256) * pj
+    assert by["sram"] == 0.0  # the hand model knows no SRAM traffic
+    span = 1239 * NS
+    static_w = 4 * (20 + 4 * 0.125) + 1 * 0.0888 + 0.0 + 0.03
+    assert r.summary["energy"]["static_j"] == pytest.approx(static_w * span)
+    dynamic = (2832 + 4128 * 8 + 2 * 944 * 8 + 944 + 256) * pj
+    total = dynamic + static_w * span
+    assert r.summary["energy"]["dynamic_j"] == pytest.approx(dynamic)
     assert r.summary["energy"]["per_token_j"] == pytest.approx(total / 3)
-    assert r.summary["carbon_g_per_1k_tokens"] == pytest.approx(total / 3 * 1000 / 3.6e6 * 400)
+    # carbon: operational = J / 3.6e6 x 400 g/kWh; embodied (ACT) amortized over 4 years of 365.25 days:
+    # chiplets 4 x 0.774 cm2 (74 mm2 + 4 x 0.85 mm2 PHYs) x (583 g/kWh x 2.15 kWh/cm2 + 350 + 500 g/cm2) / 0.875,
+    # DRAM 65 g/GB (1 GiB of HBM, no DDR), flash 6.3 g/GB, packaging 150 g per chiplet and stack
+    from eoesim.eoe.hardware import build_hardware
+    ssd_gb = build_hardware(p["hardware"]).ssd.capacity_bytes / 1e9
+    embodied = (4 * 0.774 * (583 * 2.15 + 350 + 500) / 0.875 + 2**30 / 1e9 * 65 + ssd_gb * 6.3 + 5 * 150)
+    amortized = embodied * span / (4 * 365.25 * 86400)
+    operational = total / 3.6e6 * 400
+    c = r.summary["carbon"]
+    assert c["operational_g"] == pytest.approx(operational)
+    assert c["embodied_amortized_g"] == pytest.approx(amortized)
+    assert r.summary["carbon_g_per_1k_tokens"] == pytest.approx((operational + amortized) / 3 * 1000)
 
 
 def test_default_energy_constants_have_sources():
@@ -272,22 +315,30 @@ def test_default_energy_constants_have_sources():
 
 
 def test_component_errors_propagate_to_latency(tmp_path):
-    """GEMMs with a 10 % relative error: prefill 70 +- 7, decode 140 +- 14 on the critical path; the route
-    (fixed cycles) and the transfer carry none."""
+    """GEMMs with a 10 % relative error: the prefill's 70 ns carry 7 ns, the decode step's 140 ns 14 ns;
+    along one sequence the errors are fully correlated (one model, one bias), so they add: 21 ns of the
+    request's 220 ns. The gate (fixed cycles) and the transfer carry none."""
     p = params(tmp_path, [(0, 0, 4, 3)], mapping={"hot_set": ["a"]})
     r = stitch_point(p, hand_model(rel_error={"gemm": 0.1}))
-    err = r.summary["latency_rel_error"]
-    assert err["e2e_mean"] == pytest.approx(np.sqrt(7 ** 2 + 14 ** 2) / 220)
+    assert r.summary["latency_rel_error"]["e2e_mean"] == pytest.approx(21 / 220)
     assert stitch_point(p, hand_model()).summary["latency_rel_error"] is None
 
 
-def test_sources_are_counted_per_op(tmp_path):
-    p = params(tmp_path, [(0, 0, 4, 3)], mapping={"hot_set": ["a"]})
+@pytest.mark.parametrize("steps_per_event", [1, 64])
+def test_sources_are_counted_per_op_kind(tmp_path, steps_per_event):
+    """Hot a with a gate GEMM (hidden 2: a 4 x 2 x 2 GEMM, 10 ns + 5 cycles): 3 iterations (the prefill and two
+    decodes, however many events the simulation used), 1 route; then cold b: its SSD read and its copy into
+    HBM, 3 more iterations and 1 route."""
+    rows = [(0, 0, 4, 3), (0.001, 1, 4, 3)]
+    p = params(tmp_path, rows, mapping={"hot_set": ["a"]}, router={"kind": "fixed", "cost": {"fixed_cycles": 5,
+                                                                                            "hidden": 2}},
+               serving={"max_steps_per_event": steps_per_event})
     r = stitch_point(p, hand_model(fidelity="surrogate", source="hand table"))
-    src = {(x["op"], x["label"]): x["ops"] for x in r.summary["component_sources"]}
-    assert src[("prefill", "surrogate:hand table")] == 1
-    assert src[("route", "config:router.cost.fixed_cycles")] == 1
-    assert r.summary["ops"]["total"] == 4
+    src = {x["op"]: (x["label"], x["ops"]) for x in r.summary["component_sources"]}
+    assert src == {"iteration": ("surrogate:hand table", 6), "route": ("surrogate:hand table", 2),
+                   "load_ssd": ("surrogate:hand table", 1), "load_hbm": ("surrogate:hand table", 1)}
+    assert r.summary["fidelity_ops"] == {"surrogate": 10}
+    assert latencies_ns(r)[1][0] == pytest.approx(15 + 5 + 210)
 
 
 def test_same_inputs_give_identical_summaries_and_another_seed_does_not(tmp_path):
@@ -295,10 +346,10 @@ def test_same_inputs_give_identical_summaries_and_another_seed_does_not(tmp_path
         "seed": 3,
         "eoe": {"experts": [{"name": n, **TINY} for n in "abcd"],
                 "router": {"kind": "topk", "k": 2},
-                "requests": {"count": 300, "rate_per_s": 2e6, "zipf_skew": 1.2,
+                "requests": {"count": 60, "rate_per_s": 2e6, "zipf_skew": 1.2,
                              "prompt_tokens": {"dist": "uniform", "min": 2, "max": 40},
                              "output_tokens": {"dist": "uniform", "min": 1, "max": 20}}},
-        "hardware": {"package": {"grid": [2, 2]}, "memory": {"hbm": {"capacity_gib": 2e-6},
+        "hardware": {"package": {"grid": [2, 2]}, "memory": {"hbm": {"capacity_gib": (2 * 944 + 2**16) / 2**30},
                                                              "ddr": {"capacity_gib": 3e-6}}},
         "mapping": {"cache_policy": "lru", "prefetch": 1, "hot_set": 1},
     }
@@ -308,34 +359,35 @@ def test_same_inputs_give_identical_summaries_and_another_seed_does_not(tmp_path
     c = json.dumps(stitch_point({**p, "seed": 4}, hand_model()).summary, sort_keys=True)
     assert c != a
     s = json.loads(a)
-    assert s["requests"] == 300 and 0 < s["cache"]["hit_rate"] < 1
+    assert s["requests"] == 60 and s["unfinished_requests"] == 0 and 0 < s["cache"]["hit_rate"] < 1
 
 
 def test_outputs_timeline_and_summary_row(tmp_path):
+    """Hot a and cold b (the hot/cold case): the timeline has a track per instance with its steps (a's
+    prefill 70 ns = 0.07 us, then 2 decode iterations in one event) and a track per memory tier with b's
+    loads; summary.json and the summary row carry the same numbers."""
     p = params(tmp_path, [(0, 0, 4, 3), (0, 1, 4, 3)], mapping={"hot_set": ["a"]})
     r = stitch_point(p, hand_model())
     paths = write_point(r, tmp_path / "e2e" / "p1")
     summary = json.loads(paths[0].read_text())
-    assert summary["requests"] == 2
+    assert summary["requests"] == 2 and summary["e2e_latency_s"]["max"] == pytest.approx(1237 * NS)
     tl = json.loads(paths[1].read_text())
-    meta = [e for e in tl["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"]
-    names = {e["args"]["name"] for e in meta}
-    assert {"chiplet 0 (0, 0)", "hbm", "ddr", "ssd", "network channel 0"} <= names
-    assert len(names) == 4 + 3 + 4  # chiplets, hbm/ddr/ssd, 4 network channels (2x2 mesh bisection)
+    names = {e["args"]["name"] for e in tl["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert names == {"instance 0 chiplets [0] a", "instance 1 chiplets [1] b", "SSD -> DDR", "DDR -> hbm0"}
     xs = [e for e in tl["traceEvents"] if e["ph"] == "X"]
-    pre = [e for e in xs if e["name"] == "prefill"]
-    assert pre[0]["dur"] == pytest.approx(0.07)  # microseconds
-    assert {e["name"] for e in xs} >= {"route", "prefill", "prefill traffic", "decode", "load_ssd"}
-    assert tl["otherData"]["truncated"] is False
+    on_a = sorted((e["ts"], e["dur"], e["name"], e["args"]["iterations"]) for e in xs if e["pid"] == 1 and e["tid"] == 0)
+    assert on_a == [pytest.approx((0.01, 0.07, "prefill+decode", 1)), pytest.approx((0.08, 0.14, "decode x2", 2))]
+    assert sorted((e["name"], e["args"]["tier"]) for e in xs if e["pid"] == 2) == [("load b", "hbm"), ("load b", "ssd")]
+    assert tl["otherData"] == {"events_total": 6, "events_in_trace": len(tl["traceEvents"]), "truncated": False}
     row = summary_row("p1", r.summary)
     assert row["e2e_latency_p50_s"] == pytest.approx(r.summary["e2e_latency_s"]["p50"])
-    assert row["cache_hit_rate"] == 0.5 and "energy_hbm_j" in row
+    assert row["cache_hit_rate"] == 0.5 and row["energy_hbm_j"] == r.summary["energy"]["by_component_j"]["hbm"]
+    assert json.loads(row["fidelity_ops"]) == r.summary["fidelity_ops"]
 
 
 def test_table_model_answers_from_its_table_and_names_missing_shapes():
     from eoesim.eoe.expert import Gemm
     from eoesim.eoe.hardware import build_hardware
-    from eoesim.errors import ConfigError
     hw = build_hardware({"chiplet": {"array": [4, 8], "freq_ghz": 2.0}})
     m = TableComponentModel(gemm_cycles={(2, 3, 4): 100}, memory_bandwidth_bytes_per_s={"hbm": 1e9},
                             ssd_bandwidth_bytes_per_s=1e9, link_bandwidth_bytes_per_s=1e9)
@@ -350,59 +402,65 @@ def test_table_model_answers_from_its_table_and_names_missing_shapes():
     assert nominal.memory_transfer(256e9, "hbm").value == pytest.approx(1 + 100e-9)
     assert nominal.network_transfer(128e9, 3).value == pytest.approx(1 + 3 * 2 / 2e9)
     assert nominal.ssd_read(3.5e9).value == pytest.approx(1 + 60e-6)
+    curve = nominal.memory_curve("hbm")  # what the engine asks: capacity, and latency vs utilization
+    assert curve.capacity_bytes_per_s == pytest.approx(256e9) and curve.latency_at(0.7) == pytest.approx(100e-9)
 
 
 def test_component_workloads_come_from_the_same_run(tmp_path):
-    """The traffic matrix, SSD block reads, memory traffic and GEMM list of the hot/cold case above."""
-    from eoesim.stitch.workloads import gemm_table, memory_traffic, ssd_reads, traffic_matrix
+    """The traffic matrix, SSD block reads, HBM segments and GEMM list of the hot/cold case above."""
+    from eoesim.stitch.workloads import gemm_table, hbm_segments, ssd_reads, traffic_matrix
     rows = [(0, 0, 4, 3), (0.001, 1, 4, 3)]
     r = stitch_point(params(tmp_path, rows, mapping={"hot_set": ["a"]}), hand_model())
-    tm = traffic_matrix(r.graph, r.schedule)
+    tm = traffic_matrix(r.engine)
     expect = np.zeros((4, 4))
-    expect[3, 0] = expect[3, 1] = 16  # the prompts' token ids from the router chiplet 3
-    assert np.array_equal(tm["bytes"], expect)
-    assert tm["injection_bytes_per_s"][3] == pytest.approx(32 / (0.001 + 1225e-9))
-    reads = ssd_reads(r.graph, r.schedule)
-    assert reads[["expert", "offset_bytes", "size_bytes", "prefetch", "request"]].values.tolist() == [
-        ["b", 4096, 944, False, 1]]  # a is laid out first at 0, b on the next 4 KiB boundary
-    assert reads.start_s[0] == pytest.approx(0.001 + 5e-9)
-    mem = memory_traffic(r.graph, r.schedule)
-    hbm = mem[mem.tier == "hbm"]
-    assert hbm.size_bytes.tolist() == [1008, 2176, 1008, 2176]  # prefill and decode traffic of each request
-    assert mem[mem.tier == "ddr"].size_bytes.tolist() == [944]
-    g = gemm_table(r.graph)
-    assert {"qkv_proj", "attn_score", "lm_head"} <= set(g.gemm)
+    expect[3, 0] = expect[3, 1] = 16  # the prompts' token ids from the router chiplet 3; the load of b enters
+    assert np.array_equal(tm["bytes"], expect)  # stack 0 beside the DDR's chiplet 0, off the network
+    assert tm["injection_bytes_per_s"][3] == pytest.approx(32 / (0.001 + 1237e-9))
+    reads = ssd_reads(r.engine)
+    assert reads[["expert", "offset_bytes", "size_bytes", "prefetch"]].values.tolist() == [["b", 4096, 944, False]]
+    assert reads.start_s[0] == pytest.approx(0.001 + 8e-9)  # a is laid out first at 0, b on the next 4 KiB
+    assert (reads.finish_s[0], reads.hbm_ready_s[0]) == pytest.approx((0.001 + 1017e-9, 0.001 + 1027e-9))
+    seg, _ = hbm_segments(r.engine, 2**30)
+    got = seg.groupby(["request", "stream"])["size_bytes"].sum().to_dict()
+    # per request: prefill 880 weights + 4 x 32 KV written; decodes 2 x 880, (5 + 6) x 32 read, 2 x 32 written
+    for req in (0, 1):
+        assert (got[(req, "weights")], got[(req, "kv_read")], got[(req, "kv_write")]) == (880 + 1760, 352, 128 + 64)
+    assert got[(-1, "expert_load")] == 944
+    g = gemm_table(r.engine)
+    shapes = set(zip(g.gemm, g.m, g.n, g.k))
+    assert {("qkv_proj", 4, 24, 8), ("attn_score", 4, 4, 8), ("lm_head", 1, 4, 8), ("qkv_proj", 1, 24, 8),
+            ("attn_score", 1, 5, 8), ("attn_value", 1, 8, 6)} <= shapes  # prefill, and decodes attending 5, 6
     assert len(g) == len(set(zip(g.gemm, g.m, g.n, g.k, g.instances)))
 
 
 def test_sequential_picks_load_as_soon_as_routed(tmp_path):
-    """Both picks cold: b (home of domain 1) and a load from the SSD one after another right after the
-    route (5-1005, 1005-2005; DDR->HBM 1005-1015, 2005-2015). b runs 1015-1228 (after its 3 ns prompt
-    transfer); a runs as soon as its load is in, 2015-2225 - had its load waited for b's output (1231.75)
-    it would end at 2448."""
-    p = params(tmp_path, [(0, 1, 4, 3)], composition="sequential_aggregation",
-               router={"kind": "topk", "k": 2, "noise_std": 0.0, "cost": {"fixed_cycles": 5, "hidden": 0}},
+    """Both picks cold (lru, no DDR): b (home of domain 1) and a start loading right after the gate, at 5,
+    and share the SSD (0.5e9 B/s each): both reads end at 5 + 1888 + 65 = 1958, the copies share the DDR
+    (2 ns) and end at 1969. b's prefill (from 8) ends at 1969 + 70 = 2039, its decodes at 2179; a gets b's
+    output at 2182.75 and finds its expert in HBM: [2182.75, 2392.75]. Had a's load waited for b's output it
+    would have ended at 2182.75 + 1019 + 210 = 3411.75."""
+    p = params(tmp_path, [(0, 1, 4, 3)], composition="sequential_aggregation", router={**TOPK, "k": 2},
                mapping={"router_chiplet": 0, "cache_policy": "lru"})
     r = stitch_point(p, hand_model())
-    ssd = [(s, f) for k, _, s, f in ops_of(r) if k == "load_ssd"]
-    assert ssd == [pytest.approx((5, 1005)), pytest.approx((1005, 2005))]
+    assert loads_ns(r) == [pytest.approx(("hbm", x, 5, 1969, 944)) for x in "ab"] + [
+        pytest.approx(("ssd", x, 5, 1958, 944)) for x in "ab"]
     _, e2e = latencies_ns(r)
-    assert e2e[0] == pytest.approx(2015 + 210)
+    assert e2e[0] == pytest.approx(2392.75)
 
 
 @pytest.mark.parametrize("change,msg", [
-    (lambda p: p["eoe"]["morphology"].update(kind="chain", chain=["a", "zz"]), "eoe.morphology.chain"),
+    (lambda p: p["eoe"]["morphology"].update(kind="chain", chain=["a", "zz"]), r"eoe.morphology.chain\[1\]: 'zz'"),
     (lambda p: p["mapping"].update(hot_set=["a", "b"]) or p["hardware"]["memory"]["hbm"].update(
-        capacity_gib=1000 / 2**30), "fits in HBM"),
+        capacity_gib=1000 / 2**30), "mapping.hot_set: expert 'b' .* does not fit"),
     (lambda p: p["hardware"]["package"].update(grid=[1, 1]), "router_chiplet: 3 is not allowed; allowed: 0..0"),
     (lambda p: p["hardware"]["package"].update(grid=[1, 1]) or p["mapping"].update(router_chiplet=0),
      "one_to_one maps 2 experts onto 1 chiplets"),
     (lambda p: p["eoe"]["requests"].update(trace_file="missing.csv"), "does not exist"),
     (lambda p: p["eoe"]["experts"][1].update(d_model=16, heads=2), "equal d_model"),
+    (lambda p: p.update(serving={"kv_block_tokens": 24}), "serving.kv_block_tokens: 24 does not divide"),
+    (lambda p: p["mapping"].update(prefetch=-1), "mapping.prefetch: -1 is not allowed"),
 ])
 def test_check_point_reports_cross_field_errors(tmp_path, change, msg):
-    from eoesim.errors import ConfigError
-    from eoesim.stitch.e2e import check_point
     p = params(tmp_path, [(0, 0, 4, 3)])
     check_point(p)
     change(p)

@@ -1,5 +1,8 @@
 """Rules plot_cache_sensitivity and plot_expert_load_cdf on a small three-expert study with two SSD
-configurations (real SCALE-Sim runs, surrogates for the rest), and their DAG-build-time checks."""
+configurations (real SCALE-Sim runs, surrogates for the rest), and their DAG-build-time checks.
+
+One pick per request: the memory budget (half of the three experts = one, plus half an expert of KV room,
+more than the 24-token requests' KV) cannot hold the two experts a composed pair needs at once."""
 import copy
 
 import numpy as np
@@ -19,8 +22,9 @@ pytestmark = pytest.mark.slow
 SHAPE = {"layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2, "d_ff": 64, "vocab": 100}
 STUDY = {
     "study": "cachefig",
-    "eoe": {"experts": [{"name": n, **SHAPE} for n in ("a", "b", "c")], "router": {"kind": "topk", "k": 2},
-            "requests": {"rate_per_s": 50, "count": 200}},
+    "eoe": {"experts": [{"name": n, **SHAPE} for n in ("a", "b", "c")], "router": {"kind": "topk", "k": 1},
+            "requests": {"rate_per_s": 50, "count": 200, "prompt_tokens": {"dist": "fixed", "value": 16},
+                         "output_tokens": {"dist": "fixed", "value": 8}}},
     "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
     "hardware": {"chiplet": {"array": [8, 8], "dataflow": "os"}},
     "sweep": {"grid": {"hardware.ssd.read_bandwidth_gb_per_s": [1.0, 4.0]}},
@@ -79,10 +83,11 @@ def test_a_cache_sensitivity_row_equals_the_stitch_with_the_same_overrides(finis
     size = param_bytes(resolve_experts(params["eoe"]["experts"])[0])
     params["eoe"]["requests"]["zipf_skew"] = 2.0
     params["mapping"].update(cache_policy="lru", prefetch=0)
-    params["hardware"]["memory"]["hbm"]["capacity_gib"] = 1 * size / GIB  # null budget: half of 3 experts
+    params["hardware"]["memory"]["hbm"]["capacity_gib"] = 1.5 * size / GIB  # null budget: half of 3 experts + KV room
     params["hardware"]["memory"]["ddr"]["capacity_gib"] = 0.0
     summary = stitch_point(params, point_model(finished, point.id, params)).summary
-    assert row["hbm_experts"] == 1 and row["hbm_capacity_gib"] == pytest.approx(size / GIB)
+    assert summary["unfinished_requests"] == 0
+    assert row["hbm_experts"] == 1 and row["hbm_capacity_gib"] == pytest.approx(1.5 * size / GIB)
     assert row["hit_rate"] == pytest.approx(summary["cache"]["hit_rate"], abs=0)
     assert row["ssd_loads"] == summary["cache"]["ssd_loads"] > 0
     assert row["e2e_latency_mean_s"] == pytest.approx(summary["e2e_latency_s"]["mean"], rel=1e-12)
@@ -96,7 +101,7 @@ def test_one_cdf_per_ssd_configuration_with_the_loads_of_the_stitch(finished):
         rows = frame[frame["point"] == point.id]
         params = copy.deepcopy(dict(point.params))
         size = param_bytes(resolve_experts(params["eoe"]["experts"])[0])
-        params["hardware"]["memory"]["hbm"]["capacity_gib"] = size / GIB
+        params["hardware"]["memory"]["hbm"]["capacity_gib"] = 1.5 * size / GIB
         params["hardware"]["memory"]["ddr"]["capacity_gib"] = 0.0
         loads = expert_load_cdf.load_table(stitch_point(params, point_model(finished, point.id, params)))
         assert len(rows) == len(loads) > 0

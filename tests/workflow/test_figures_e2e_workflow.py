@@ -8,7 +8,7 @@ import yaml
 
 from snakemake_runner import draw_figures, snakemake
 from eoesim.figures.timeline_excerpt import busiest_window, excerpt, trace_events
-from eoesim.stitch.summary import BREAKDOWN_CATEGORIES
+from eoesim.serving.metrics import BREAKDOWN_CATEGORIES
 
 pytestmark = pytest.mark.slow
 REQUESTS = 60

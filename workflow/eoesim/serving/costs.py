@@ -189,24 +189,26 @@ class ModelCosts:
         self._dec_n = n
 
     def decode_attention(self, ctx: np.ndarray, steps: int) -> Cost:
-        """Attention of ``steps`` decode steps of sequences with ``ctx`` tokens cached before the first
-        (step j of a sequence attends ``ctx + j + 1`` tokens)."""
+        """Attention of ``steps`` decode steps of sequences whose context is ``ctx`` tokens before the first
+        (``Seq.context``: the prompt and every generated token, the last of which is the step's input, as
+        vLLM's context length), so step j of a sequence attends ``ctx + j`` tokens (``ctx >= 1``): after a
+        4-token prefill the first decode attends the 4 prompt tokens and its own input token, 5 in all."""
         if not len(ctx):
             return ZERO
-        top = max(ctx) + steps
+        top = max(ctx) + steps - 1
         if top > self._dec_n:
             self._grow_decode(top)
         if len(ctx) <= 8:  # small batches: list lookups beat numpy's call overhead
             rows = self._dec_rows
             t = m = r = q = 0.0
             for c in ctx:
-                a, b = rows[c + steps], rows[c]
+                a, b = rows[c + steps - 1], rows[c - 1]
                 t += a[0] - b[0]
                 m += a[1] - b[1]
                 r += a[2] - b[2]
                 q += a[3] - b[3]
             return Cost(t, m, r, q, self._dec_labels)
-        arr = np.asarray(ctx, dtype=np.int64)
+        arr = np.asarray(ctx, dtype=np.int64) - 1
         d = (self._dec[arr + steps] - self._dec[arr]).sum(axis=0)
         return Cost(float(d[0]), float(d[1]), float(d[2]), float(d[3]), self._dec_labels)
 

@@ -7,8 +7,9 @@ run with the number of context tokens it reads, the chiplet its input comes from
 - expert: the prompt's token ids move to the chosen replica's chiplet (a small package transfer); the
   expert is made resident on that instance's HBM stacks (loads on a miss, eoesim.serving.engine); then a
   sequence of ``context`` prompt tokens and the request's output tokens is queued at the instance.
-- router: token ids to the router chiplet, the gate (its GEMM on the router chiplet), optional prefetch of
-  the node's most popular experts, then the picks (a sub-router is routed in turn; picks are experts):
+- router: token ids to the router chiplet, optional prefetch of the node's most popular experts (started
+  on reaching the router, so the loads overlap the gate), the gate (its GEMM on the router chiplet), then
+  the picks (a sub-router is routed in turn; picks are experts):
   one pick runs alone; ``representation_average`` runs the picks as one lock-step group whose tokens are
   composed on the first pick's chiplet; ``weight_summation`` runs the merged expert on the first pick's
   instance; ``sequential_aggregation`` runs the picks one after the other, each reading the prompt and
@@ -73,6 +74,12 @@ class Dispatcher:
         dt = e.small_transfer(src, e.router_chiplet, ctx * TOKEN_ID_BYTES, t)
         e.attribute(r, "network", dt)
         picks, t = self.select(node, r, ctx, t + dt)
+        # the picks start when the gate has decided: their transfers and replica choices see the package then
+        e.at(t, self.run_picks, picks, r, ctx, first, done)
+
+    def run_picks(self, picks: list[Node], r: int, ctx: int, first: First, done: Done) -> None:
+        e = self.e
+        t = e.now
         if len(picks) == 1:
             self.node(picks[0], r, ctx, e.router_chiplet, t, first, done)
             return
@@ -89,12 +96,12 @@ class Dispatcher:
     def select(self, node: Node, r: int, ctx: int, t: float) -> tuple[list[Node], float]:
         """The expert nodes picked at ``node`` (sub-routers routed in turn), and when routing ends."""
         e = self.e
+        if e.prefetch_n:  # on reaching the router, while the gate runs (mapping.prefetch)
+            for name in e.hot_leaves[id(node)][: e.prefetch_n]:
+                e.prefetch_expert(name, r, t)
         dt = e.route_delay(node, ctx)
         e.attribute(r, "routing", dt)
         t = t + dt
-        if e.prefetch_n:
-            for name in e.hot_leaves[id(node)][: e.prefetch_n]:
-                e.prefetch_expert(name, r, t)
         picks: list[Node] = []
         end = t
         for j in e.decisions[node.index][r]:

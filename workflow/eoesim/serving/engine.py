@@ -207,10 +207,14 @@ class Engine:
             best = max(best, sum(1 for s in inst.stacks if s == stack) / inst.shards)
         return size * best
 
+    def picks_at_once(self) -> int:
+        """Experts one request runs together (the picks of a representation-averaging router)."""
+        return self.router_model.k if self.composition == "representation_average" else 1
+
     def _check_capacity(self) -> None:
         """Every stack must hold, at once, the experts one request runs on it together (the picks of a
         representation-averaging router), else requests could wait for each other forever."""
-        k = self.router_model.k if self.composition == "representation_average" else 1
+        k = self.picks_at_once()
         for s, mem in enumerate(self.stacks):
             sizes = sorted((self.stack_bytes(n, s) for n in self.experts
                             if any(s in i.stacks for i in self.replicas[n])), reverse=True)
@@ -222,8 +226,9 @@ class Engine:
                     "largest experts it serves at once (a request's picks run together), plus their KV cache")
 
     def _place_initial(self, hot_set: Any) -> None:
-        """Start state: per stack, the hot set (static) or the most popular experts that fit; DDR holds the
-        most popular experts that fit."""
+        """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room
+        left for the experts one request runs at once when not all fit); DDR holds the most popular experts
+        that fit."""
         order = sorted(self.experts, key=lambda n: (-self.popularity[n], n))
         if isinstance(hot_set, list):
             unknown = [h for h in hot_set if h not in self.experts]
@@ -237,8 +242,13 @@ class Engine:
             hot = None
         for s, mem in enumerate(self.stacks):
             users = [n for n in order if any(s in i.stacks for i in self.replicas[n])]
+            buffer = 0.0
+            if hot is None and self.policy == "static" and sum(self.stack_bytes(n, s) for n in users) > mem.capacity:
+                # static pins what it places: an automatic hot set leaves room to load the other experts a
+                # request runs at once (memory.py's transient buffer), else such a request would wait forever
+                buffer = sum(sorted((self.stack_bytes(n, s) for n in users), reverse=True)[:self.picks_at_once()])
             for name in (hot if hot is not None else users):
-                if name not in users:
+                if name not in users or (buffer and mem.free() - self.stack_bytes(name, s) < buffer):
                     continue
                 if not mem.place(name, self.stack_bytes(name, s), hot=self.policy == "static"):
                     if hot is not None:
@@ -496,7 +506,9 @@ class Engine:
         load["copy_start"] = self.now
         nbytes = self.stack_bytes(name, stack)
         pk = self.package
-        self.rec.traffic(pk.ddr_chiplet, pk.nearest_served(stack, pk.ddr_chiplet), nbytes, "expert_load")
+        entry = pk.nearest_served(stack, pk.ddr_chiplet)
+        if entry != pk.ddr_chiplet:  # a stack beside the DDR's chiplet is reached without the package network
+            self.rec.traffic(pk.ddr_chiplet, entry, nbytes, "expert_load")
         self.flow(nbytes, self.package.ddr_to_stack(stack), float("inf"), self._load_done, load)
 
     def _merge(self, stack: int, name: str, load: dict[str, Any]) -> None:
@@ -665,11 +677,12 @@ class Engine:
             return
         for s, e in need:
             self.stacks[s].wanted[e] -= 1
+        last = max(p.t_enqueue for p in g.parts)  # before the last part arrived, parts wait for partners, not loads
         for p in g.parts:
             for s in set(p.inst.stacks):
                 self.stacks[s].admit(p.expert)
                 self.stacks[s].touch(p.expert)
-            self.attribute(p.req, "expert_load", (self.now - p.t_enqueue) * p.weight)
+            self.attribute(p.req, "expert_load", (self.now - last) * p.weight)
             p.t_enqueue = self.now
             p.inst.models[p.expert].waiting.append(p)
             self.wake(p.inst)
@@ -1131,6 +1144,8 @@ class Engine:
         self.rec.compose(g, ready)
         out = g.parts[0].out
         t_c = t if paid else t + g.delay_s
+        if not paid:  # the parts wait for this composition (a cluster's step already attributes its own)
+            self.attribute(g.parts[0].req, "composition", g.delay_s)
         if first:
             self.at(t_c, g.on_first, t_c)
         if ready >= out:
@@ -1165,7 +1180,8 @@ class Engine:
                 queue.remove(s)
         self.free_kv(s)
         for st in set(s.inst.stacks):
-            if self.stacks[st].release(s.expert):
+            self.stacks[st].release(s.expert)
+            if self.pending_loads[st]:  # the expert is unpinned only now (free_kv retried while it was pinned)
                 self.retry_loads(st)
         self.rec.seq_done(s, t)
         if notify and s.on_done is not None:

@@ -42,6 +42,10 @@ class Flow:
         self.owner = owner
         self.done = False
 
+    def __hash__(self) -> int:
+        """By id number, not address: the sets of flows iterate alike in every run (identical summaries)."""
+        return self.fid
+
     def advance(self, now: float) -> None:
         if now > self.t_upd:
             if self.remaining == INF:

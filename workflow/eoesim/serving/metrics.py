@@ -16,6 +16,9 @@ Seconds unless a key says otherwise; distributions as ``{mean, p50, p90, p95, p9
   ``ssd`` bytes read, ``network`` bytes x links) and static (``static_chiplets``, ``static_hbm``,
   ``static_ddr``, ``static_ssd``: power x span) - total, per output token; ``carbon``: operational (energy
   x grid intensity) and embodied (ACT, amortized over the lifetime) grams, per 1k output tokens;
+- ``cache``: demand ``accesses`` (a sequence needing its expert on a stack) and ``hbm_hits``, ``hit_rate``;
+  ``ssd_loads`` (SSD reads), ``hbm_loads`` (copies into HBM, merges included), ``ddr_hits`` (demand copies
+  into HBM that read no SSD), ``prefetch_loads`` (copies into HBM a prefetch issued), ``evictions``;
 - ``latency_breakdown_s``: where the mean request's latency goes (routing, expert_load, compute,
   memory, network, composition, queueing); parts of a composition group count 1/k each and what is not
   attributed is waiting (queueing), so the categories sum to the mean e2e latency;
@@ -238,6 +241,10 @@ def cache_summary(engine) -> dict[str, Any]:
     c["hit_rate"] = c["hbm_hits"] / c["accesses"] if c["accesses"] else float("nan")
     c["ssd_loads"] = sum(1 for x in engine.rec.loads if x[0] == "ssd")
     c["hbm_loads"] = sum(1 for x in engine.rec.loads if x[0] == "hbm")
+    loads = engine.rec.expert_loads  # the figure cache_sensitivity plots these two
+    c["ddr_hits"] = sum(1 for x in loads if not x["prefetch"] and x["copy_start_s"] is not None
+                        and x["ssd_start_s"] is None)
+    c["prefetch_loads"] = sum(1 for x in loads if x["prefetch"])
     c["evictions"] = sum(m.evictions for m in engine.stacks)
     return c
 

@@ -34,7 +34,7 @@ class Recorder:
         self.step_prefill: list[int] = []
         self.step_compute_s: list[float] = []
         self.labels: dict[tuple[str, frozenset], int] = defaultdict(int)
-        self._step_labels: dict[tuple, int] = {}  # (compute labels, stack, tensor parallel) -> steps
+        self._step_labels: dict[tuple, int] = {}  # (compute labels, stack, tensor parallel) -> iterations
         self.mac_j = 0.0
         self.sram_j = 0.0
         self.chiplet_busy_s: dict[int, float] = defaultdict(float)
@@ -114,7 +114,7 @@ class Recorder:
         for chip in inst.chips:
             self.chiplet_busy_s[chip] += own
         key = (c.labels, inst.stacks[0], inst.shards > 1)
-        self._step_labels[key] = self._step_labels.get(key, 0) + 1
+        self._step_labels[key] = self._step_labels.get(key, 0) + step.k  # iterations, not events
 
     def hbm_stream(self, t0: float, inst, batch, k: int) -> None:
         """The HBM traffic of one model's part of a step, split into weight reads and KV reads / writes."""
@@ -122,7 +122,9 @@ class Recorder:
         kv = costs.kv_bytes_per_token
         tokens = batch.tokens * k if not batch.prefills else batch.tokens
         written = kv * tokens
-        read_tokens = sum(s.context for s in batch.decodes) * k + sum(s.context for s, _ in batch.prefills)
+        # a decode's context grows by one each of the k steps (as ModelCosts.decode_steps reads it)
+        read_tokens = (sum(s.context for s in batch.decodes) * k + len(batch.decodes) * k * (k - 1) // 2
+                       + sum(s.context for s, _ in batch.prefills))
         seqs = batch.decodes or [s for s, _ in batch.prefills]
         self.hbm_streams.append((t0, inst.stacks[0], inst.chips[0], batch.model.name, costs.weight_bytes * k,
                                  kv * read_tokens, written, seqs[0].req if seqs else -1))

@@ -98,6 +98,10 @@ class Group:
         self.arrived = 0  # parts that reached their instance (admitted together once all have)
         self.counted = False  # cache accesses recorded
 
+    def __hash__(self) -> int:
+        """By id number, not address: sets of groups iterate alike in every run (identical summaries)."""
+        return self.gid
+
     def ready_tokens(self) -> int:
         """Tokens every part has generated (what can be composed)."""
         return min(p.generated for p in self.parts)

@@ -9,25 +9,35 @@ simulator point, as ``get_point_runs`` does for ``stitch_e2e``).
 
 The memory-pressure scenario of the cache figures (``MemoryPressure``) sizes HBM and DDR in *experts*:
 ``n`` experts of residency = ``n`` times the largest expert's parameter bytes, so any ``n`` experts fit
-together.
+together. In HBM the KV cache shares the capacity with the weights (eoesim.serving.memory), so HBM gets room
+for the KV cache beside them (``kv_room_bytes``): at least the KV of the longest request the point can
+generate, for each expert a request runs at once, and at least half an expert (so that, with experts larger
+than that KV, ``n + 1`` experts never fit).
 """
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from eoesim.config import set_path
-from eoesim.eoe.expert import param_bytes, resolve_experts
+from eoesim.eoe.expert import kv_bytes_per_token, param_bytes, resolve_experts
 from eoesim.eoe.hardware import GIB, build_hardware
+from eoesim.eoe.requests import DEFAULTS as REQUEST_DEFAULTS
 from eoesim.errors import ConfigError
+from eoesim.serving.settings import DEFAULTS as SERVING_DEFAULTS
 from eoesim.stitch.e2e import E2EResult, check_point, stitch_point
 from eoesim.stitch.point_job import point_tables
 from eoesim.stitch.study_model import StudyComponentModel
 
 #: the capacity keys the memory-pressure scenario overrides, per tier
 CAPACITY_KEYS = {"hbm": "hardware.memory.hbm.capacity_gib", "ddr": "hardware.memory.ddr.capacity_gib"}
+#: least HBM room for the KV cache beside ``n`` experts, in experts (below 1, so that ``n + 1`` never fit)
+KV_ROOM_MIN_EXPERTS = 0.5
+#: a lognormal length without ``max``: its median x exp(LOGNORMAL_TAIL_SIGMAS x sigma) (the 99.9th percentile)
+LOGNORMAL_TAIL_SIGMAS = 3.09
 
 
 def point_inputs(plan, paths, pid: str) -> dict[str, Any]:
@@ -51,13 +61,41 @@ def largest_expert_bytes(params: Mapping[str, Any]) -> float:
 
 def residency_overrides(params: Mapping[str, Any], hbm_experts: int | None,
                         ddr_experts: int | None) -> dict[str, float]:
-    """Capacity overrides holding ``hbm_experts`` / ``ddr_experts`` of the largest expert (None: unchanged)."""
+    """Capacity overrides holding ``hbm_experts`` / ``ddr_experts`` of the largest expert, HBM with its KV
+    room (None: unchanged)."""
     size = largest_expert_bytes(params)
+    room = {"hbm": kv_room_bytes(params), "ddr": 0.0}
     out = {}
     for tier, count in (("hbm", hbm_experts), ("ddr", ddr_experts)):
         if count is not None:
-            out[CAPACITY_KEYS[tier]] = count * size / GIB  # exact: integer bytes over a power of two
+            out[CAPACITY_KEYS[tier]] = (count * size + room[tier]) / GIB
     return out
+
+
+def longest_tokens(spec: Mapping[str, Any]) -> int:
+    """The most tokens a length distribution (eoe.requests.prompt_tokens / output_tokens) gives."""
+    if spec.get("max") is not None:
+        return int(spec["max"])
+    if spec.get("dist", "fixed") == "fixed":
+        return int(spec["value"])
+    return math.ceil(float(spec["median"]) * math.exp(LOGNORMAL_TAIL_SIGMAS * float(spec["sigma"])))
+
+
+def kv_room_bytes(params: Mapping[str, Any]) -> float:
+    """HBM for the KV cache beside the experts of a memory budget (module docstring); a trace point's
+    lengths are unknown here: half an expert."""
+    experts = resolve_experts(params["eoe"]["experts"])
+    req = {**REQUEST_DEFAULTS, **(params["eoe"].get("requests") or {})}
+    floor = KV_ROOM_MIN_EXPERTS * max(param_bytes(e) for e in experts)
+    if req["arrival"] == "trace":
+        return floor
+    block = int((params.get("serving") or {}).get("kv_block_tokens") or SERVING_DEFAULTS["kv_block_tokens"])
+    tokens = longest_tokens(req["prompt_tokens"]) + longest_tokens(req["output_tokens"])
+    router = params["eoe"].get("router") or {}
+    composed = (params["eoe"].get("composition") or {}).get("kind", "representation_average")
+    at_once = int(router.get("k", 1)) if composed == "representation_average" else 1
+    one = -(-tokens // block) * block * max(kv_bytes_per_token(e) for e in experts)
+    return max(floor, at_once * one)
 
 
 @dataclass(frozen=True)
