@@ -213,7 +213,7 @@ def test_timeline_figure_plots_the_trace_events_in_the_window(tmp_path):
     shown = lanes(trace_lanes(trace), got_rows)
     assert shown == ["instance 0 chiplets [0] a"]
     assert list(zip(got_rows["kind"], (got_rows["start_s"] / NS).round(6), (got_rows["end_s"] / NS).round(6))) == [
-        ("decode x1", 100, 150), ("decode x1", 150, 220), ("prefill+decode", 220, 290), ("decode x2", 290, 300)]
+        ("decode", 100, 150), ("decode", 150, 220), ("prefill", 220, 290), ("decode", 290, 300)]
     paths = plot_timeline(got_rows, shown, window, tmp_path / "timeline", "32x32 ws")
     got = pd.read_csv(paths["csv"])
     assert len(got) == 4 and paths["png"].stat().st_size > 0

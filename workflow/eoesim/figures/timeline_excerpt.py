@@ -1,10 +1,10 @@
-"""Figure ``timeline``: an excerpt of one design point's e2e schedule, one lane per resource.
+"""Figure ``timeline``: an excerpt of one design point's serving run, one lane per model instance and per
+expert-load track.
 
-Data: the point's ``timeline.json`` (Chrome trace events, see ``eoesim.stitch.timeline``): every
-complete event (``ph: X``) becomes a bar on its lane (the trace's thread name: each chiplet, HBM, DDR,
-the SSD; the network's channels share one lane), coloured by op kind; a compute phase's HBM traffic (``<kind> traffic``)
-is drawn on the HBM lane in its kind's colour. Lanes: HBM, DDR, the SSD and the network always; chiplets
-only when busy inside the window (a 4x4 package has 16 chiplets, most of them idle at a time).
+Data: the point's ``timeline.json`` (Chrome trace events, see ``eoesim.serving.trace``): every complete event
+(``ph: X``) becomes a bar on its lane (the trace's thread name: each instance, SSD -> DDR, DDR -> each HBM
+stack), coloured by kind: a decode step (one or several identical decode iterations), an iteration with prompt
+tokens (prefill, possibly with decodes batched in), an expert load. Lanes are shown when busy inside the window.
 
 The window is ``figures.timeline.window_s`` or, by default, the busiest stretch of the run: among the
 windows that start at an event and end when the next ``max_ops - 1`` events (by start) have all
@@ -13,7 +13,6 @@ finished, the one with the most busy lane-seconds per second (ties: the earliest
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -24,12 +23,8 @@ from matplotlib.patches import Patch
 from eoesim.errors import ConfigError, ParseError
 from eoesim.figures.style import PALETTE, new_figure, save_figure
 
-ALWAYS = ("hbm", "ddr", "ssd", "network")
-TRAFFIC = " traffic"
-CHANNEL = re.compile(r" channel \d+$")
-#: op kinds in the order they take the palette's colours (the frequent ones first); the rest are hatched
-KIND_ORDER = ("prefill", "decode", "route", "transfer", "compose", "load_ssd", "load_ddr", "prefetch_ssd",
-              "prefetch_ddr", "allreduce", "merge")
+#: event kinds in the order they take the palette's colours; anything else is hatched grey
+KIND_ORDER = ("decode", "prefill", "expert load")
 
 
 def timeline_point(points: Sequence[str], point: int | str) -> str:
@@ -52,9 +47,8 @@ def check_window(window: Sequence[float] | None) -> None:
 
 
 def _thread_names(trace: Mapping[str, Any]) -> dict[tuple[int, int], str]:
-    """(pid, tid) -> lane name, in trace order (process, then thread); a pooled resource's tracks
-    (``network channel 3``) share the resource's lane (``network``)."""
-    names = {(ev["pid"], ev["tid"]): CHANNEL.sub("", ev["args"]["name"]) for ev in trace["traceEvents"]
+    """(pid, tid) -> lane name, in trace order (process, then thread)."""
+    names = {(ev["pid"], ev["tid"]): ev["args"]["name"] for ev in trace["traceEvents"]
              if ev.get("ph") == "M" and ev.get("name") == "thread_name"}
     return {key: names[key] for key in sorted(names)}
 
@@ -65,7 +59,7 @@ def trace_lanes(trace: Mapping[str, Any]) -> list[str]:
 
 
 def trace_events(trace: Mapping[str, Any]) -> pd.DataFrame:
-    """Rows (lane, kind, request, start_s, end_s) of the trace's complete events."""
+    """Rows (lane, kind, start_s, end_s) of the trace's complete events."""
     names = _thread_names(trace)
     rows = []
     for ev in trace["traceEvents"]:
@@ -75,11 +69,17 @@ def trace_events(trace: Mapping[str, Any]) -> pd.DataFrame:
         if key not in names:
             raise ParseError("timeline.json", f"event on pid {key[0]} tid {key[1]} without a thread_name")
         start = ev["ts"] * 1e-6
-        rows.append({"lane": names[key], "kind": ev["name"].removesuffix(TRAFFIC),
-                     "request": ev["args"].get("request"), "start_s": start, "end_s": start + ev["dur"] * 1e-6})
+        rows.append({"lane": names[key], "kind": event_kind(ev), "start_s": start, "end_s": start + ev["dur"] * 1e-6})
     if not rows:
         raise ParseError("timeline.json", "no op events")
     return pd.DataFrame(rows)
+
+
+def event_kind(ev: Mapping[str, Any]) -> str:
+    """``decode`` (a step of decode iterations), ``prefill`` (an iteration with prompt tokens) or ``expert load``."""
+    if ev.get("cat") == "load":
+        return "expert load"
+    return "prefill" if ev.get("args", {}).get("prompt_tokens") else "decode"
 
 
 def _busy_between(start: np.ndarray, end: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -124,9 +124,9 @@ def excerpt(events: pd.DataFrame, window: Sequence[float]) -> pd.DataFrame:
 
 
 def lanes(all_lanes: Sequence[str], excerpt_rows: pd.DataFrame) -> list[str]:
-    """Lanes shown, top to bottom in trace order: the busy ones plus HBM, DDR and SSD (module docstring)."""
+    """Lanes shown, top to bottom in trace order: the busy ones (module docstring)."""
     busy = set(excerpt_rows["lane"])
-    return [lane for lane in all_lanes if lane in busy or lane in ALWAYS]
+    return [lane for lane in all_lanes if lane in busy]
 
 
 def kind_style(kind: str) -> dict:
@@ -156,7 +156,7 @@ def plot_timeline(rows: pd.DataFrame, lane_names: list[str], window: Sequence[fl
     ax.set_xlim(0, 1e3 * (hi - lo))
     ax.set_xlabel(f"time since t = {lo:.6g} s of the run (ms); design point {point_label}")
     ax.grid(axis="y", visible=False)
-    fig.legend(handles=handles, loc="outside right upper", title="op kind")
+    fig.legend(handles=handles, loc="outside right upper", title="kind")
     return save_figure(fig, rows, stem)
 
 
