@@ -24,7 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eoesim.eoe.expert import Expert, Gemm, kv_bytes_per_token, lm_head_gemm, shape_key, streamed_weight_bytes
+from eoesim.eoe.expert import (
+    Expert,
+    Gemm,
+    kv_bytes_per_token,
+    lm_head_gemm,
+    shape_key,
+    streamed_weight_bytes,
+)
 from eoesim.eoe.hardware import ChipletSpec
 from eoesim.stitch.components import ComponentModel
 from eoesim.stitch.energy import EnergyModel

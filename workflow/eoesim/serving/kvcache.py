@@ -1,0 +1,168 @@
+"""The paged KV cache of the serving engine's sequences (a mixin of the engine; the ``KVSpace`` of batching).
+
+A sequence holds blocks of ``serving.kv_block_tokens`` tokens in every HBM stack its instance's shards read
+(``kv_bpb``: bytes per block per stack). Admission needs the prompt's blocks with the watermark left free; a
+decode step that finds no block preempts (recompute: the KV is dropped and prompt + generated tokens are
+prefilled again; swap: the KV moves to DDR over the memory devices and links and back when there is room).
+Freeing blocks retries the loads and hand-overs waiting for room and wakes idle instances with waiting work.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Mapping
+
+from eoesim.serving.batching import ModelState, blocks_for
+from eoesim.serving.fluid import Flow
+from eoesim.serving.instance import Instance
+from eoesim.serving.sequences import MOVING, RUNNING, SWAPPED, WAITING, Seq
+
+
+class KVCache:
+    def fits(self, seq: Seq, blocks: int, watermark: bool) -> bool:
+        return self._fits(seq.expert, seq.kv_bpb, blocks, watermark)
+
+    def _fits(self, expert: str, kv_bpb: Mapping[int, float], blocks: int, watermark: bool) -> bool:
+        wm = self.cfg["kv_watermark"] if watermark else 0.0
+        for s, bpb in kv_bpb.items():
+            mem = self.stacks[s]
+            if mem.kv_room(expert) - wm * mem.kv_space() < blocks * bpb:
+                return False
+        return True
+
+    def fits_many(self, seqs: list[Seq], needs: list[int]) -> bool:
+        want: dict[tuple[int, str], float] = defaultdict(float)
+        for seq, n in zip(seqs, needs):
+            if n:
+                for s, bpb in seq.kv_bpb.items():
+                    want[(s, seq.expert)] += n * bpb
+        per_stack: dict[int, float] = defaultdict(float)
+        for (s, expert), b in want.items():
+            if self.stacks[s].kv_room(expert) < b:
+                return False
+            per_stack[s] += b
+        return all(self.stacks[s].kv_space() - self.stacks[s].kv_used >= b for s, b in per_stack.items())
+
+    def alloc(self, seq: Seq, blocks: int) -> None:
+        for s, bpb in seq.kv_bpb.items():
+            self.stacks[s].kv_alloc(seq.expert, blocks * bpb)
+            self.rec.kv_change(s, self.now, self.stacks[s].kv_used)
+        seq.blocks += blocks
+
+    def admit(self, seq: Seq) -> None:
+        if seq.t_admit < 0:
+            seq.t_admit = self.now
+            seq.wait_s += self.now - seq.t_enqueue
+        self._admits += 1
+        seq.admit_order = self._admits
+
+    def free_kv(self, seq: Seq) -> None:
+        if seq.blocks:
+            for s, bpb in seq.kv_bpb.items():
+                self.stacks[s].kv_free(seq.expert, seq.blocks * bpb)
+                self.rec.kv_change(s, self.now, self.stacks[s].kv_used)
+            seq.blocks = 0
+            for s in set(seq.kv_bpb):
+                if self.pending_loads[s]:
+                    self.retry_loads(s)
+                if self.kv_waiters[s]:
+                    waiting, self.kv_waiters[s] = self.kv_waiters[s], []
+                    for cb in waiting:
+                        self.at(self.now, cb)
+            self._wake_stack_users(seq.kv_bpb)
+
+    def _wake_stack_users(self, stacks) -> None:
+        """KV space freed on ``stacks``: idle instances there with sequences waiting to be admitted retry."""
+        for s in stacks:
+            for inst in self.stack_users[s]:
+                if inst.step is None and not inst.gang_wait and not inst.wake_pending and any(
+                        m.waiting or m.swapped for m in inst.models.values()):
+                    self.wake(inst)
+
+    def _preempt(self, inst: Instance, m: ModelState) -> bool:
+        """Free KV for the model's next decode step by preempting its most recently admitted running
+        sequence; False when nothing can be preempted."""
+        cands = [s for s in m.running if s.blocks > 0]
+        if not cands:
+            return False
+        victim = max(cands, key=lambda s: s.admit_order)
+        m.running.remove(victim)
+        victim.preemptions += 1
+        self.rec.preemption(victim, self.cfg["preemption"], self.now)
+        if self.cfg["preemption"] == "swap" and not victim.in_prefill:
+            nbytes = victim.blocks * sum(victim.kv_bpb.values())
+            victim.state = SWAPPED
+            m.swapped.append(victim)
+            for s in set(victim.kv_bpb):
+                self.flow(nbytes / len(victim.kv_bpb), self.package.stack_to_ddr(s), float("inf"),
+                          self._noop_flow, None)
+            self.free_kv(victim)
+        else:
+            self._drop_kv(victim)
+            m.waiting.appendleft(victim)
+        return True
+
+    def _drop_kv(self, s: Seq) -> None:
+        """Recompute preemption: the sequence's KV is dropped; it prefills prompt + what it generated again.
+        A composition part ahead of its group (waiting for the composed token) only restores its KV: the
+        prefill of its prompt and the tokens the group composed emits nothing new."""
+        if not s.in_prefill:
+            s.recompute = s.generated
+        s.restore = s.group is not None and s.generated > s.group.composed
+        if s.restore:
+            s.recompute = s.generated - 1
+        s.prefilled = 0
+        s.state = WAITING
+        self.free_kv(s)
+
+    def _swap_in(self, inst: Instance, m: ModelState) -> None:
+        while m.swapped:
+            s = m.swapped[0]
+            need = blocks_for(s.context + 1, self.cfg["kv_block_tokens"])
+            if not self.fits(s, need, watermark=True):
+                return
+            m.swapped.popleft()
+            self.alloc(s, need)
+            s.state = MOVING
+            nbytes = need * sum(s.kv_bpb.values())
+            state = {"n": len(s.kv_bpb)}
+            for st in s.kv_bpb:
+                self.flow(nbytes / len(s.kv_bpb), tuple(reversed(self.package.stack_to_ddr(st))), float("inf"),
+                          self._swapped_in, (s, state))
+
+    def _swapped_in(self, flow: Flow, arg: tuple) -> None:
+        s, state = arg
+        state["n"] -= 1
+        if state["n"] == 0:
+            s.state = RUNNING
+            s.inst.models[s.expert].running.append(s)
+            self.wake(s.inst)
+
+    def _set_kv_layout(self, seq: Seq, inst: Instance) -> None:
+        """KV bytes per block on each stack the instance's shards read."""
+        bs = self.cfg["kv_block_tokens"]
+        per_token = inst.models[seq.expert].costs.kv_bytes_per_token
+        seq.kv_bpb = {}
+        for s in inst.stacks:
+            seq.kv_bpb[s] = seq.kv_bpb.get(s, 0.0) + bs * per_token
+
+    def rehome(self, seq: Seq, new: Instance, keep_kv: bool) -> None:
+        """Move a sequence of a failed instance to ``new``: with its KV (same stacks) or to be recomputed."""
+        old = seq.inst
+        for st in set(old.stacks):
+            self.stacks[st].release(seq.expert)
+        if not keep_kv:
+            self.free_kv(seq)
+            if seq.state != WAITING and seq.generated > 0:
+                seq.recompute = seq.generated
+            seq.prefilled = 0
+            seq.state = WAITING
+        seq.inst = new
+        seq.role = new.role
+        self._set_kv_layout(seq, new)
+        for st in set(new.stacks):
+            self.stacks[st].admit(seq.expert)
+        m = new.models[seq.expert]
+        if seq.state == RUNNING:
+            m.running.append(seq)
+        else:
+            m.waiting.append(seq)

@@ -1,0 +1,225 @@
+"""Which experts are in which HBM stack, and the loads that bring them there (a mixin of the serving engine).
+
+A sequence may run once its expert is resident in every stack its instance reads (or, with streamed loads,
+once those loads have started: the first iteration then ends no earlier than the load plus its last layer).
+A load copies the expert DDR -> HBM across the package links from the DDR's chiplet to the stack, after an
+SSD -> DDR read when DDR does not hold it; both are transfers on the fluid model. Room is made by evicting
+unpinned experts (eoesim.serving.memory) and, weights before KV, by preempting sequences that make no
+progress there. The parts of a composition group are admitted together once all their experts are resident.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from eoesim.eoe.composition import merge_gemm, merge_memory_bytes
+from eoesim.serving.fluid import Flow
+from eoesim.serving.instance import Instance
+from eoesim.serving.sequences import Group, Seq
+
+
+class ExpertResidency:
+    def ensure_resident(self, name: str, inst: Instance, then: Callable[[], Any], whole: bool = False) -> None:
+        """Call ``then`` once ``name`` may run on ``inst``: resident on every stack it reads, or (streamed
+        loads, unless ``whole``) its loads have started."""
+        missing = []
+        for s in set(inst.stacks):
+            mem = self.stacks[s]
+            mem.touch(name)
+            if not mem.is_resident(name):
+                missing.append(s)
+        self.rec.cache_access(name, hit=not missing)
+        if not missing:
+            then()
+            return
+        state = {"n": len(missing)}
+
+        def one_ready() -> None:
+            state["n"] -= 1
+            if state["n"] == 0:
+                then()
+
+        streamed = self.cfg["expert_load"] == "streamed" and not whole
+        for s in missing:
+            load = self.loads.get((s, name)) or self.start_load(s, name)
+            if not streamed:
+                load["waiters"].append(one_ready)
+            elif load["flowing"]:
+                one_ready()
+            else:
+                load["started"].append(one_ready)
+
+    def prefetch_expert(self, name: str, r: int, t: float) -> None:
+        if self.policy == "static" or name not in self.replicas:
+            return
+        inst = self.choose_instance(name, r)
+        self.at(t, self._prefetch_now, name, inst)
+
+    def _prefetch_now(self, name: str, inst: Instance) -> None:
+        for s in set(inst.stacks):
+            mem = self.stacks[s]
+            if not mem.is_resident(name) and (s, name) not in self.loads:
+                self.rec.cache_event("prefetch")
+                self.start_load(s, name, prefetch=True)
+
+    def start_load(self, stack: int, name: str, prefetch: bool = False,
+                   protect: frozenset = frozenset()) -> dict[str, Any]:
+        load = {"waiters": [], "started": [], "flowing": False, "t0": self.now, "prefetch": prefetch,
+                "stack": stack, "name": name, "ssd_start": None, "ssd_end": None, "copy_start": None,
+                "protect": protect}
+        self.loads[(stack, name)] = load
+        self._try_load(stack, name, load)
+        return load
+
+    def _try_load(self, stack: int, name: str, load: dict[str, Any]) -> None:
+        mem = self.stacks[stack]
+        nbytes = self.stack_bytes(name, stack)
+        if mem.reserve(name, nbytes, load["protect"]) is None:
+            self._make_room(stack, nbytes)
+            if mem.reserve(name, nbytes, load["protect"]) is None:
+                self.pending_loads[stack].append((name, self.now))
+                return
+        if name.startswith("merged("):
+            self._merge(stack, name, load)
+            return
+        if self.ddr.has(name):
+            self._copy_to_stack(stack, name, load)
+        elif name in self.ddr.loading:
+            self.ddr_waiters.setdefault(name, []).append((stack, load))
+        else:
+            self.ddr.reserve(name, self.sizes[name])
+            self.ddr_waiters.setdefault(name, []).append((stack, load))
+            self.rec.ssd_read(name, self.sizes[name], self.now)
+            load["ssd_start"] = self.now
+            self._started(load)
+            self.flow(self.sizes[name], (self.package.SSD, self.package.DDR), float("inf"), self._ssd_done,
+                      (name, self.now))
+
+    def _make_room(self, stack: int, nbytes: float) -> None:
+        """Weights before KV: free KV on ``stack`` for a load by preempting (recompute) sequences that are not
+        making progress there - composition parts waiting for a partner first - most recently admitted first."""
+        mem = self.stacks[stack]
+        unpinned = sum(b for e, b in mem.resident.items() if not mem.pinned(e))
+        need = nbytes - mem.free() - unpinned
+        if need <= 0:
+            return
+        victims = []
+        for inst in self.instances:
+            if stack not in inst.stacks or inst.step is not None:
+                continue
+            for m in inst.models.values():
+                victims.extend(s for s in m.running if s.blocks and s.blocked)
+        victims.sort(key=lambda s: -s.admit_order)
+        for s in victims:
+            if need <= 0:
+                break
+            m = s.inst.models[s.expert]
+            if s not in m.running:
+                continue
+            need -= s.blocks * s.kv_bpb.get(stack, 0.0)
+            m.running.remove(s)
+            s.preemptions += 1
+            self.rec.preemption(s, "recompute", self.now)
+            self._drop_kv(s)
+            m.waiting.appendleft(s)
+
+    def _started(self, load: dict[str, Any]) -> None:
+        if not load["flowing"]:
+            load["flowing"] = True
+            for cb in load["started"]:
+                cb()
+            load["started"] = []
+
+    def _ssd_done(self, flow: Flow, arg: tuple) -> None:
+        name, t0 = arg
+        self.ddr.loaded(name)
+        self.rec.load_done("ssd", name, t0, self.now, flow.nbytes)
+        for stack, load in self.ddr_waiters.pop(name, []):
+            if load["ssd_start"] is not None:
+                load["ssd_end"] = self.now
+            self._copy_to_stack(stack, name, load)
+
+    def _copy_to_stack(self, stack: int, name: str, load: dict[str, Any]) -> None:
+        self._started(load)
+        load["copy_start"] = self.now
+        nbytes = self.stack_bytes(name, stack)
+        pk = self.package
+        entry = pk.nearest_served(stack, pk.ddr_chiplet)
+        if entry != pk.ddr_chiplet:  # a stack beside the DDR's chiplet is reached without the package network
+            self.rec.traffic(pk.ddr_chiplet, entry, nbytes, "expert_load")
+        self.flow(nbytes, self.package.ddr_to_stack(stack), float("inf"), self._load_done, load)
+
+    def _merge(self, stack: int, name: str, load: dict[str, Any]) -> None:
+        """Weight summation on the lead's stack: read the picks, write the merged expert."""
+        self._started(load)
+        picks = name[len("merged("):-1].split("+")
+        lead = self.experts[picks[0]]
+        g = self.pricer.gemm(merge_gemm(lead, len(picks)), lead.bytes_per_weight)
+        self.rec.gemm_energy(g, "merge")
+        nbytes = merge_memory_bytes(self.stack_bytes(name, stack), len(picks))
+        self.flow(nbytes, (stack,), nbytes / max(g.seconds, 1e-12), self._load_done, load)
+
+    def _load_done(self, flow: Flow, load: dict[str, Any]) -> None:
+        stack, name = load["stack"], load["name"]
+        self.stacks[stack].loaded(name)
+        del self.loads[(stack, name)]
+        self.rec.load_done("hbm", name, load["t0"], self.now, flow.nbytes, stack=stack, prefetch=load["prefetch"])
+        self.rec.expert_loads.append({"expert": name, "stack": stack, "issue_s": load["t0"],
+                                      "ssd_start_s": load["ssd_start"], "ssd_end_s": load["ssd_end"],
+                                      "copy_start_s": load["copy_start"], "hbm_ready_s": self.now,
+                                      "prefetch": load["prefetch"], "size_bytes": flow.nbytes})
+        for cb in load["waiters"]:
+            cb()
+        for inst in self.instances:
+            if inst.step is not None and inst.step.phase == 2 and inst.step.load_wait == (stack, name):
+                self._finish_after_load(inst)
+
+    def retry_loads(self, stack: int) -> None:
+        pending, self.pending_loads[stack] = self.pending_loads[stack], []
+        for name, _t in pending:
+            load = self.loads.get((stack, name))
+            if load is not None:
+                self._try_load(stack, name, load)
+
+    def _gang_admit(self, g: Group) -> None:
+        """Admit a composition group's parts together once every part's expert is resident on its stacks
+        (so no resident expert is pinned waiting for a partner that cannot load); until then the group's
+        experts are wanted and its loads never evict each other."""
+        need = {(s, p.expert) for p in g.parts for s in set(p.inst.stacks)}
+        missing = [(s, e) for s, e in need if not self.stacks[s].is_resident(e)]
+        if not g.counted:
+            g.counted = True
+            for p in g.parts:
+                self.rec.cache_access(p.expert, hit=all(self.stacks[s].is_resident(p.expert)
+                                                        for s in set(p.inst.stacks)))
+            for s, e in need:
+                self.stacks[s].wanted[e] = self.stacks[s].wanted.get(e, 0) + 1
+        if missing:
+            state = {"n": len(missing)}
+
+            def loaded() -> None:
+                state["n"] -= 1
+                if state["n"] == 0:
+                    self._gang_admit(g)
+
+            for s, e in missing:
+                protect = frozenset(x for st, x in need if st == s)
+                load = self.loads.get((s, e)) or self.start_load(s, e, protect=protect)
+                load["waiters"].append(loaded)
+            return
+        for s, e in need:
+            self.stacks[s].wanted[e] -= 1
+        last = max(p.t_enqueue for p in g.parts)  # before the last part arrived, parts wait for partners, not loads
+        for p in g.parts:
+            for s in set(p.inst.stacks):
+                self.stacks[s].admit(p.expert)
+                self.stacks[s].touch(p.expert)
+            self.attribute(p.req, "expert_load", (self.now - last) * p.weight)
+            p.t_enqueue = self.now
+            p.inst.models[p.expert].waiting.append(p)
+            self.wake(p.inst)
+
+    def _enqueue(self, seq: Seq) -> None:
+        self.attribute(seq.req, "expert_load", (self.now - seq.t_enqueue) * seq.weight)
+        seq.t_enqueue = self.now
+        seq.inst.models[seq.expert].waiting.append(seq)
+        self.wake(seq.inst)

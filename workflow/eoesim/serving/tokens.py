@@ -1,0 +1,163 @@
+"""What finished steps produce (a mixin of the serving engine): tokens, compositions, hand-overs, completions.
+
+A prefill that completes emits the first token (or, after a recompute, the next one); a decode step emits one
+token per iteration per sequence. Composition groups compose every token once all parts have it (after the
+hidden states reached the composing chiplet, unless the parts stepped as a cluster, whose end already includes
+it). With disaggregation a prefilled sequence is admitted on a decode instance and its KV moves there over the
+package network. A finished sequence frees its KV and releases its expert's pin.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from eoesim.serving.batching import blocks_for
+from eoesim.serving.fluid import Flow
+from eoesim.serving.instance import Instance, Step
+from eoesim.serving.sequences import DONE, MOVING, RUNNING, Group, Seq
+
+
+class TokenFlow:
+    def _emit(self, s: Seq, k: int, t0: float, t1: float, step: Step) -> None:
+        """``k`` decode tokens of ``s`` over ``[t0, t1]``."""
+        self.rec.seq_step(s, step, t1)
+        s.generated += k
+        self.rec.tokens(s, k, t0, t1)
+        g = s.group
+        if g is not None:
+            s.blocked = s.generated > g.composed
+            self._compose(g, t1, paid=step.cluster is not None)
+        elif s.remaining <= 0:
+            self._seq_done(s, t1)
+
+    def _prefill_complete(self, s: Seq, t: float) -> None:
+        """The prompt is processed: the first token (or, after a recompute, the next one) is out."""
+        if s.restore:  # a composition part got its KV back; it still waits for its group
+            s.restore = False
+            s.recompute = 0
+            return
+        s.recompute = 0
+        s.generated += 1
+        first = s.t_first < 0
+        if first:
+            s.t_first = t
+        self.rec.tokens(s, 1, t, t)
+        if s.role == "prefill" and s.remaining > 0:
+            if first and s.group is None and s.on_first is not None:
+                s.on_first(t)
+            self._hand_over(s)
+            return
+        g = s.group
+        if g is not None:
+            s.blocked = s.generated > g.composed
+            self._compose(g, t)
+            return
+        if first and s.on_first is not None:
+            s.on_first(t)
+        if s.remaining <= 0:
+            self._seq_done(s, t)
+
+    def _compose(self, g: Group, t: float, paid: bool = False) -> None:
+        """Compose what every part has generated; unblock the parts; first / last token of the request.
+        ``paid``: the parts stepped together as a cluster, whose end already includes the compositions."""
+        ready = g.ready_tokens()
+        if ready <= g.composed:
+            return
+        first = g.composed == 0
+        g.composed = ready
+        self.rec.compose(g, ready)
+        out = g.parts[0].out
+        t_c = t if paid else t + g.delay_s
+        if not paid:  # the parts wait for this composition (a cluster's step already attributes its own)
+            self.attribute(g.parts[0].req, "composition", g.delay_s)
+        if first:
+            self.at(t_c, g.on_first, t_c)
+        if ready >= out:
+            for p in g.parts:
+                if p.state != DONE:
+                    self._seq_done(p, t_c, notify=False)
+            self.at(t_c, g.on_done, t_c)
+            return
+        if paid:
+            self._unblock(g)
+        else:
+            self.at(t_c, self._unblock, g)
+
+    def _unblock(self, g: Group) -> None:
+        for p in g.parts:
+            was = p.blocked
+            p.blocked = p.generated > g.composed
+            if was and not p.blocked and p.state == RUNNING:
+                self.wake(p.inst)
+
+    def _seq_done(self, s: Seq, t: float, notify: bool = True) -> None:
+        s.state = DONE
+        w, r = s.weight, s.req
+        self.attribute(r, "compute", s.compute_s * w)
+        self.attribute(r, "memory", s.memory_s * w)
+        self.attribute(r, "network", s.network_s * w)
+        self.attribute(r, "composition", s.other_s * w)
+        self.attribute(r, "expert_load", s.load_s * w)
+        m = s.inst.models[s.expert]
+        for queue in (m.running, m.waiting, m.swapped):
+            if s in queue:
+                queue.remove(s)
+        self.free_kv(s)
+        for st in set(s.inst.stacks):
+            self.stacks[st].release(s.expert)
+            if self.pending_loads[st]:  # the expert is unpinned only now (free_kv retried while it was pinned)
+                self.retry_loads(st)
+        self.rec.seq_done(s, t)
+        if notify and s.on_done is not None:
+            self.at(t, s.on_done, t)
+
+    def _hand_over(self, s: Seq) -> None:
+        """Move a prefilled sequence to a decode instance: admit it there, then move its KV cache."""
+        src = s.inst
+        dst = self.choose_instance(s.expert, s.req, role="decode")
+        m_src = src.models[s.expert]
+        if s in m_src.running:
+            m_src.running.remove(s)
+        s.state = MOVING
+        self.at(self.now, self._hand_over_try, s, src, dst)
+
+    def _hand_over_try(self, s: Seq, src: Instance, dst: Instance) -> None:
+        bs = self.cfg["kv_block_tokens"]
+        per_token = dst.models[s.expert].costs.kv_bytes_per_token
+        new_bpb: dict[int, float] = {}
+        for st in dst.stacks:
+            new_bpb[st] = new_bpb.get(st, 0.0) + bs * per_token
+        need = blocks_for(s.context + 1, bs)
+        if not self._fits(s.expert, new_bpb, need, watermark=False):
+            for st in set(dst.stacks):
+                self.kv_waiters[st].append(lambda: self._hand_over_try(s, src, dst))
+            return
+        nbytes = s.context * s.inst.models[s.expert].costs.kv_bytes_per_token * src.shards
+        old_bpb, old_blocks = dict(s.kv_bpb), s.blocks
+        s.kv_bpb, s.blocks = new_bpb, 0
+        for st in set(dst.stacks):
+            self.stacks[st].admit(s.expert)
+        self.alloc(s, need)
+        for st, bpb in old_bpb.items():
+            self.stacks[st].kv_free(s.expert, old_blocks * bpb)
+            self.rec.kv_change(st, self.now, self.stacks[st].kv_used)
+        src_stack, dst_stack = src.stacks[0], dst.stacks[0]
+        path = self.package.stack_to_stack(src_stack, dst_stack) if src_stack != dst_stack else (src_stack,)
+        self.rec.traffic(src.chips[0], dst.chips[0], nbytes, "kv")
+        self.flow(nbytes, path, float("inf"), self._handed_over, (s, src, dst))
+
+    def _handed_over(self, flow: Flow, arg: tuple) -> None:
+        s, src, dst = arg
+        for st in set(src.stacks):
+            self.stacks[st].release(s.expert)
+        self.rec.kv_move(s, flow.nbytes)
+        self.ensure_resident(s.expert, dst, lambda: self._join_decode(s, dst))
+
+    def _join_decode(self, s: Seq, dst: Instance) -> None:
+        s.inst = dst
+        s.role = "decode"
+        s.state = RUNNING
+        dst.models[s.expert].running.append(s)
+        self.wake(dst)
+
+    def _noop_flow(self, flow: Flow, arg: Any) -> None:
+        return None
