@@ -82,6 +82,7 @@ class GemmPricer:
         self._memo: dict[tuple, Cost] = {}
         self._sram_jpb = energy.buffer_sram_j_per_byte(dict(chiplet.sram_kib))
         self.queried: dict[Gemm, None] = {}
+        self.recording = True  # off while a cost table is precomputed for lengths a run may never reach
         self._models: dict[tuple, ModelCosts] = {}
 
     def gemm(self, g: Gemm, bytes_per_weight: float) -> Cost:
@@ -89,7 +90,8 @@ class GemmPricer:
         c = self._memo.get(key)
         if c is None:
             est = self.model.gemm_cycles(g, self.chiplet)
-            self.queried[Gemm(g.name, g.m, g.n, g.k)] = None
+            if self.recording:
+                self.queried[Gemm(g.name, g.m, g.n, g.k)] = None
             seconds = est.value * self.chiplet.cycle_s
             if est.energy_j is None:
                 mac_j = g.macs * self.energy.mac_j(bytes_per_weight)
@@ -103,7 +105,13 @@ class GemmPricer:
         return c
 
     def gemms_queried(self) -> list[Gemm]:
-        return list(self.queried)
+        """Every distinct GEMM a run used: those priced on demand plus the decode attention of every context
+        length the run's decode steps attended (its tables are precomputed beyond them)."""
+        out = dict(self.queried)
+        for costs in self._models.values():
+            for g in costs.attended_gemms():
+                out.setdefault(g, None)
+        return list(out)
 
     def model_costs(self, expert: Expert, shards: int) -> "ModelCosts":
         """The (memoized) iteration costs of an expert shape on ``shards`` chiplets."""
@@ -143,6 +151,7 @@ class ModelCosts:
         self._dec = np.zeros((1, 4))  # prefix sums over attended length: seconds, MAC J, SRAM J, rel x s
         self._dec_rows: list = [(0.0, 0.0, 0.0, 0.0)]
         self._dec_labels: frozenset = frozenset()
+        self._attended = (0, 0)  # lowest and highest length a decode step attended (0, 0: none)
 
     @property
     def key(self) -> tuple:
@@ -186,10 +195,12 @@ class ModelCosts:
         n = max(upto, 2 * self._dec_n, 256)
         rows = [(0.0, 0.0, 0.0, 0.0)]
         labels = set(self._dec_labels)
+        self.pricer.recording = False
         for length in range(1, n + 1):
             c = self.attention(1, length)
             rows.append((c.seconds, c.mac_j, c.sram_j, c.rel_s))
             labels |= c.labels
+        self.pricer.recording = True
         self._dec = np.cumsum(np.array(rows), axis=0)
         self._dec_rows = self._dec.tolist()
         self._dec_labels = frozenset(labels)
@@ -205,6 +216,10 @@ class ModelCosts:
         top = max(ctx) + steps - 1
         if top > self._dec_n:
             self._grow_decode(top)
+        lo, hi = self._attended
+        low = min(ctx)
+        if not hi or low < lo or top > hi:
+            self._attended = (min(lo, low) if hi else low, max(hi, top))
         if len(ctx) <= 8:  # small batches: list lookups beat numpy's call overhead
             rows = self._dec_rows
             t = m = r = q = 0.0
@@ -218,6 +233,15 @@ class ModelCosts:
         arr = np.asarray(ctx, dtype=np.int64) - 1
         d = (self._dec[arr + steps] - self._dec[arr]).sum(axis=0)
         return Cost(float(d[0]), float(d[1]), float(d[2]), float(d[3]), self._dec_labels)
+
+    def attended_gemms(self) -> list[Gemm]:
+        """The decode attention GEMMs (one instance) of every length the run's decode steps attended."""
+        lo, hi = self._attended
+        if not hi:
+            return []
+        hd = self.expert.head_dim
+        return [g for length in range(lo, hi + 1)
+                for g in (Gemm("attn_score", 1, length, hd), Gemm("attn_value", 1, hd, length))]
 
     def decode_steps(self, ctx: list, steps: int, rows: int = 0) -> tuple[Cost, float]:
         """(compute, HBM bytes) of ``steps`` decode steps of a batch with ``ctx`` cached tokens each;
