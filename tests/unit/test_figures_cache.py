@@ -76,7 +76,7 @@ def test_the_budget_holds_exactly_that_many_experts():
     assert residency_overrides(long, 2, 0)["hardware.memory.hbm.capacity_gib"] * GIB == 2 * EXPERT_BYTES + 2**25
 
 
-@pytest.mark.parametrize("policy", ["lru", "lfu"])
+@pytest.mark.parametrize("policy", ["static", "lru", "lfu"])
 def test_composed_pairs_under_the_budget_are_all_served(policy):
     """Top-2 representation averaging with room for 2 of the 4 experts: a group is admitted once both its
     experts are resident, so loads must evict experts as soon as the last sequence using them ends - every

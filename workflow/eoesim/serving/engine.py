@@ -159,6 +159,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.ddr_waiters: dict[str, list] = {}  # expert -> (stack, load) waiting for its SSD -> DDR read
         self.kv_waiters: list[list[Callable]] = [[] for _ in range(pk.n_stacks)]
         self.pending_loads: list[list[tuple[str, float]]] = [[] for _ in range(pk.n_stacks)]
+        self._ticket = 0
         self._sid = 0
         self._gid = 0
         self._rr: dict[str, int] = defaultdict(int)

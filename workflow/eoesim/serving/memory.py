@@ -12,9 +12,10 @@ Residency policies (``mapping.cache_policy``), decided in simulated time:
   least frequently (then least recently) used unpinned expert.
 An expert is *pinned* on a stack while a load of it is in flight or any sequence of it is admitted on an
 instance that reads it from that stack, so a copy in flight can never be evicted. The experts of a
-composition group are admitted together, once all are resident (eoesim.serving.engine): while a group
-waits, its experts are *wanted* - evicted only when no other expert can go - and a load for the group
-never evicts the group's other experts.
+composition group are admitted together, once all are resident (eoesim.serving.residency): while a group
+waits, its experts are *wanted* under its ticket (groups and loads are served oldest first). A load may evict
+an unpinned expert only if no group older than the load's own ticket wants it, so two waiting groups cannot
+keep evicting each other's experts: the older one completes.
 
 KV space among the experts sharing a stack (``serving.kv_partition``): ``shared`` (first come), or a quota
 per expert, as a share of the KV space: ``equal``, ``popularity`` (the expert's share of routed
@@ -52,7 +53,7 @@ class StackMemory:
         self.kv_peak = 0.0
         self.kv_peak_by_model: dict[str, float] = {}
         self.evictions = 0
-        self.wanted: dict[str, int] = {}  # expert -> composition groups waiting for it here
+        self.wanted: dict[str, dict[int, int]] = {}  # expert -> {ticket of a group waiting for it: count}
 
     # --- weights -------------------------------------------------------------------------------------
     @property
@@ -73,22 +74,33 @@ class StackMemory:
     def pinned(self, expert: str) -> bool:
         return expert in self.hot or expert in self.loading or self.active.get(expert, 0) > 0
 
-    def _victims(self, protect: frozenset = frozenset()) -> list[str]:
+    def want(self, expert: str, ticket: int, n: int) -> None:
+        tickets = self.wanted.setdefault(expert, {})
+        tickets[ticket] = tickets.get(ticket, 0) + n
+        if tickets[ticket] <= 0:
+            del tickets[ticket]
+            if not tickets:
+                del self.wanted[expert]
+
+    def _victims(self, protect: frozenset, ticket: float) -> list[str]:
         order = {e: i for i, e in enumerate(self.resident)}
-        cands = [e for e in self.resident if not self.pinned(e) and e not in protect]
+        cands = [e for e in self.resident if not self.pinned(e) and e not in protect
+                 and min(self.wanted.get(e, {ticket: 1}), default=ticket) >= ticket]
         if self.policy == "lfu":
-            cands.sort(key=lambda e: (self.wanted.get(e, 0) > 0, self.uses.get(e, 0), order[e]))
+            cands.sort(key=lambda e: (e in self.wanted, self.uses.get(e, 0), order[e]))
         else:
-            cands.sort(key=lambda e: (self.wanted.get(e, 0) > 0, order[e]))
+            cands.sort(key=lambda e: (e in self.wanted, order[e]))
         return cands
 
-    def reserve(self, expert: str, nbytes: float, protect: frozenset = frozenset()) -> list[str] | None:
-        """Make room for a load of ``nbytes`` (evicting unpinned experts not in ``protect``); returns the
-        evicted experts, or None (nothing evicted) when the room cannot be made now."""
+    def reserve(self, expert: str, nbytes: float, protect: frozenset = frozenset(),
+                ticket: float = float("inf")) -> list[str] | None:
+        """Make room for a load of ``nbytes`` (evicting unpinned experts not in ``protect`` and not wanted by a
+        group older than ``ticket``); returns the evicted experts, or None (nothing evicted) when the room cannot
+        be made now."""
         need = nbytes - self.free()
         victims: list[str] = []
         if need > 0:
-            for e in self._victims(protect):
+            for e in self._victims(protect, ticket):
                 if need <= 0:
                     break
                 victims.append(e)

@@ -61,11 +61,15 @@ class ExpertResidency:
                 self.rec.cache_event("prefetch")
                 self.start_load(s, name, prefetch=True)
 
-    def start_load(self, stack: int, name: str, prefetch: bool = False,
-                   protect: frozenset = frozenset()) -> dict[str, Any]:
+    def start_load(self, stack: int, name: str, prefetch: bool = False, protect: frozenset = frozenset(),
+                   ticket: float | None = None) -> dict[str, Any]:
+        """A load of ``name`` into ``stack``; ``ticket`` orders loads waiting for room (oldest first; a prefetch
+        comes after everything, a load without a ticket gets the next one)."""
+        if ticket is None:
+            ticket = float("inf") if prefetch else self.next_ticket()
         load = {"waiters": [], "started": [], "flowing": False, "t0": self.now, "prefetch": prefetch,
                 "stack": stack, "name": name, "ssd_start": None, "ssd_end": None, "copy_start": None,
-                "protect": protect}
+                "protect": protect, "ticket": ticket}
         self.loads[(stack, name)] = load
         self._try_load(stack, name, load)
         return load
@@ -73,9 +77,9 @@ class ExpertResidency:
     def _try_load(self, stack: int, name: str, load: dict[str, Any]) -> None:
         mem = self.stacks[stack]
         nbytes = self.stack_bytes(name, stack)
-        if mem.reserve(name, nbytes, load["protect"]) is None:
+        if mem.reserve(name, nbytes, load["protect"], load["ticket"]) is None:
             self._make_room(stack, nbytes)
-            if mem.reserve(name, nbytes, load["protect"]) is None:
+            if mem.reserve(name, nbytes, load["protect"], load["ticket"]) is None:
                 self.pending_loads[stack].append((name, self.now))
                 return
         if name.startswith("merged("):
@@ -162,6 +166,8 @@ class ExpertResidency:
         stack, name = load["stack"], load["name"]
         self.stacks[stack].loaded(name)
         del self.loads[(stack, name)]
+        if self.pending_loads[stack]:
+            self.retry_loads(stack)
         self.rec.load_done("hbm", name, load["t0"], self.now, flow.nbytes, stack=stack, prefetch=load["prefetch"])
         self.rec.expert_loads.append({"expert": name, "stack": stack, "issue_s": load["t0"],
                                       "ssd_start_s": load["ssd_start"], "ssd_end_s": load["ssd_end"],
@@ -173,8 +179,14 @@ class ExpertResidency:
             if inst.step is not None and inst.step.phase == 2 and inst.step.load_wait == (stack, name):
                 self._finish_after_load(inst)
 
+    def next_ticket(self) -> int:
+        self._ticket += 1
+        return self._ticket
+
     def retry_loads(self, stack: int) -> None:
+        """Loads waiting for room on ``stack`` try again, oldest ticket first."""
         pending, self.pending_loads[stack] = self.pending_loads[stack], []
+        pending.sort(key=lambda x: self.loads[(stack, x[0])]["ticket"] if (stack, x[0]) in self.loads else 0)
         for name, _t in pending:
             load = self.loads.get((stack, name))
             if load is not None:
@@ -191,8 +203,9 @@ class ExpertResidency:
             for p in g.parts:
                 self.rec.cache_access(p.expert, hit=all(self.stacks[s].is_resident(p.expert)
                                                         for s in set(p.inst.stacks)))
+            g.ticket = self.next_ticket()
             for s, e in need:
-                self.stacks[s].wanted[e] = self.stacks[s].wanted.get(e, 0) + 1
+                self.stacks[s].want(e, g.ticket, 1)
         if missing:
             state = {"n": len(missing)}
 
@@ -203,11 +216,16 @@ class ExpertResidency:
 
             for s, e in missing:
                 protect = frozenset(x for st, x in need if st == s)
-                load = self.loads.get((s, e)) or self.start_load(s, e, protect=protect)
+                load = self.loads.get((s, e))
+                if load is None:
+                    load = self.start_load(s, e, protect=protect, ticket=g.ticket)
+                elif g.ticket < load["ticket"]:  # an older group now waits for this load: it goes by that group's
+                    load["ticket"] = g.ticket     # ticket and keeps that group's other experts
+                    load["protect"] = protect
                 load["waiters"].append(loaded)
             return
         for s, e in need:
-            self.stacks[s].wanted[e] -= 1
+            self.stacks[s].want(e, g.ticket, -1)
         last = max(p.t_enqueue for p in g.parts)  # before the last part arrived, parts wait for partners, not loads
         for p in g.parts:
             for s in set(p.inst.stacks):

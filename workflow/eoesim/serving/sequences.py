@@ -84,7 +84,7 @@ class Group:
     """The parts of one representation-averaging composition (module docstring)."""
 
     __slots__ = ("parts", "composed", "delay_s", "home", "on_first", "on_done", "coupled", "gid", "arrived",
-                 "counted")
+                 "counted", "ticket")
 
     def __init__(self, gid: int, delay_s: float, home: int, on_first, on_done) -> None:
         self.gid = gid
@@ -97,6 +97,7 @@ class Group:
         self.coupled = False  # every part has finished its prefill: they step together from here
         self.arrived = 0  # parts that reached their instance (admitted together once all have)
         self.counted = False  # cache accesses recorded
+        self.ticket = 0  # order among groups waiting for their experts (oldest first)
 
     def __hash__(self) -> int:
         """By id number, not address: sets of groups iterate alike in every run (identical summaries)."""
