@@ -51,9 +51,9 @@ def test_length_distributions():
         sample_lengths({"dist": "uniform", "min": 5, "max": 3}, 1, rng, "x")
 
 
-def test_trace_is_read_sorted_with_domain_names(tmp_path):
+def test_trace_is_read_with_domain_names_and_unsorted_rows_are_rejected(tmp_path):
     f = tmp_path / "t.csv"
-    f.write_text("arrival_s,domain,prompt_tokens,output_tokens\n0.5,1,10,3\n0.25,code,20,4\n")
+    f.write_text("arrival_s,domain,prompt_tokens,output_tokens\n0.25,code,20,4\n0.5,1,10,3\n")
     r = load_trace(f, 2, {"code": 0})
     assert r.arrival_s.tolist() == [0.25, 0.5]
     assert r.domain.tolist() == [0, 1]
@@ -61,6 +61,9 @@ def test_trace_is_read_sorted_with_domain_names(tmp_path):
     cfg = {"arrival": "trace", "trace_file": "t.csv"}
     again = generate_requests(cfg, 2, seed=1, base_dir=tmp_path, domain_names={"code": 0})
     assert again.arrival_s.tolist() == [0.25, 0.5]
+    f.write_text("arrival_s,domain,prompt_tokens,output_tokens\n0.5,1,10,3\n0.25,code,20,4\n")
+    with pytest.raises(ConfigError, match=r"eoe\.requests\.trace_file: .*t\.csv:3: arrival_s 0\.25 .*sorted"):
+        generate_requests(cfg, 2, seed=1, base_dir=tmp_path, domain_names={"code": 0})
 
 
 @pytest.mark.parametrize("text,line,msg", [

@@ -123,13 +123,16 @@ def generate_requests(cfg: Mapping[str, Any], n_domains: int, seed: int,
         scale = float(cfg["time_scale"])
         if not scale > 0:
             raise ConfigError(f"eoe.requests.time_scale: {scale} is not allowed; allowed: a number > 0")
-        if cfg["trace_format"] == "azure_llm_2023":
-            rq = load_azure_trace(path, int(cfg["count"]), n_domains, float(cfg["zipf_skew"]), seed)
-        elif cfg["trace_format"] == "eoesim":
-            rq = load_trace(path, n_domains, domain_names or {})
-        else:
+        if cfg["trace_format"] not in TRACE_FORMATS:
             raise ConfigError(f"eoe.requests.trace_format: {cfg['trace_format']!r} is not allowed; allowed: "
                               f"{list(TRACE_FORMATS)}")
+        try:
+            if cfg["trace_format"] == "azure_llm_2023":
+                rq = load_azure_trace(path, int(cfg["count"]), n_domains, float(cfg["zipf_skew"]), seed)
+            else:
+                rq = load_trace(path, n_domains, domain_names or {})
+        except ParseError as exc:  # a user's file: the key that named it, then where and what is wrong
+            raise ConfigError(f"eoe.requests.trace_file: {exc}") from None
         return Requests(rq.arrival_s * scale, rq.domain, rq.prompt_tokens, rq.output_tokens, rq.n_domains)
     if cfg["arrival"] not in ("poisson", "gamma"):
         raise ConfigError(f"eoe.requests.arrival: {cfg['arrival']!r} is not allowed; allowed: {list(ARRIVALS)}")
