@@ -8,13 +8,14 @@ canonical JSON of the point's resolved parameters.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
+import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
-
-import yaml
 
 from eoesim.dse.objectives import check_dse
 from eoesim.dse.sampling import check_ranges, sample_rows
@@ -22,6 +23,7 @@ from eoesim.eoe.expert import Expert, resolve_expert
 from eoesim.errors import ConfigError
 from eoesim.provenance import canonical_json
 from eoesim.schema import iter_value_errors, load_schema, validate_against
+from eoesim.yamlfile import read_yaml
 
 POINT_ID_LEN = 12
 #: keys of the study that are not parameters of a design point
@@ -106,6 +108,26 @@ def _check_sweep(sweep: Mapping[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: invalid sweep:\n  " + "\n  ".join(problems))
 
 
+def count_points(sweep: Mapping[str, Any]) -> int:
+    """How many design points the sweep asks for, from list lengths alone (nothing is expanded): the
+    grid's product times the zip's length times ``sample.n`` (an upper bound: coinciding samples merge)."""
+    zipped = [len(v) for v in sweep.get("zip", {}).values()]
+    sample = sweep.get("sample")
+    return (math.prod(len(v) for v in sweep.get("grid", {}).values()) * (min(zipped) if zipped else 1)
+            * (int(sample["n"]) if sample else 1))
+
+
+def check_point_count(sweep: Mapping[str, Any], source: str) -> None:
+    """Reject a sweep of more than ``sweep.max_points`` points before any of them is built."""
+    count, limit = count_points(sweep), int(sweep["max_points"])
+    if count > limit:
+        grid = " x ".join(str(len(v)) for v in sweep.get("grid", {}).values()) or "1"
+        raise ConfigError(
+            f"{source}: sweep: {count:,} design points (grid {grid}, zip rows and sample n included) is not allowed; "
+            f"allowed: at most sweep.max_points = {limit:,} (fewer values, or raise sweep.max_points knowingly: "
+            "each point costs planning time and jobs)")
+
+
 def expand_sweep(sweep: Mapping[str, Any], seed: int = 1) -> list[dict[str, Any]]:
     """The overrides of each design point: the grid's cartesian product times the zip's rows times the
     sampled points (``sweep.sample``, seeded by its own seed or else ``seed``), in order."""
@@ -149,16 +171,18 @@ class Study:
         sweep = self.config["sweep"]
         return list(sweep["grid"]) + list(sweep["zip"]) + list((sweep.get("sample") or {}).get("ranges", {}))
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, DesignPoint]:
+        return {p.id: p for p in self.points}
+
     def point(self, pid: str) -> DesignPoint:
-        for p in self.points:
-            if p.id == pid:
-                return p
+        if pid in self._by_id:
+            return self._by_id[pid]
         raise ConfigError(f"design point {pid!r} is not a point of study {self.name!r}")
 
 
 def _check_semantics(params: Mapping[str, Any], where: str) -> None:
-    names = [e["name"] for e in params["eoe"]["experts"]]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, times in Counter(e["name"] for e in params["eoe"]["experts"]).items() if times > 1)
     if dupes:
         raise ConfigError(f"{where}eoe.experts: duplicate expert names {dupes}; allowed: unique names")
     for i, spec in enumerate(params["eoe"]["experts"]):
@@ -174,6 +198,7 @@ def _point_params(validated: Mapping[str, Any]) -> dict:
 def build_study(config: Mapping[str, Any], source: str = "config") -> Study:
     """Validate a config mapping and expand it into a Study with its design points."""
     data = validate(config, source)
+    check_point_count(data["sweep"], source)
     _check_sweep(data["sweep"], source)
     check_dse(data["dse"], source)
     base = {k: v for k, v in data.items() if k not in NON_PARAMETER_KEYS}
@@ -193,15 +218,15 @@ def build_study(config: Mapping[str, Any], source: str = "config") -> Study:
     return Study(name=data["study"], seed=data["seed"], config=data, points=tuple(points), source=source)
 
 
-def load_study(path: str | Path) -> Study:
-    """Read a study YAML file and build it; a missing or unreadable file is a ConfigError."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: study config file does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+def read_study_file(path: str | Path) -> dict:
+    """The mapping of a study YAML file, read strictly (eoesim.yamlfile: UTF-8, valid YAML, no key twice)."""
+    raw = read_yaml(path, "study config")
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a study config must be a mapping of keys, got {type(raw).__name__}")
-    return build_study(raw, str(path))
+        raise ConfigError(f"{path}: a study config is a mapping of keys, got {type(raw).__name__}; allowed: "
+                          "a YAML mapping such as 'study: my_study'")
+    return raw
+
+
+def load_study(path: str | Path) -> Study:
+    """Read a study YAML file (see read_study_file) and build it."""
+    return build_study(read_study_file(path), str(path))
