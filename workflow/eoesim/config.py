@@ -141,6 +141,11 @@ def expand_sweep(sweep: Mapping[str, Any], seed: int = 1) -> list[dict[str, Any]
     return [{**g, **z, **s} for g in grid_rows for z in zip_rows for s in sample_rows_]
 
 
+def overrides_label(overrides: Mapping[str, Any]) -> str:
+    """``key=value, ...`` of a design point's swept values, for messages."""
+    return ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+
+
 def point_id(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(params).encode()).hexdigest()[:POINT_ID_LEN]
 
@@ -207,7 +212,7 @@ def build_study(config: Mapping[str, Any], source: str = "config") -> Study:
         params = copy.deepcopy(base)
         for key, value in overrides.items():
             set_path(params, key, value)
-        label = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        label = overrides_label(overrides)
         params = _point_params(validate(params, f"{source} (design point {label})" if label else source))
         _check_semantics(params, f"{source}: " + (f"design point {label}: " if label else ""))
         pid = point_id(params)
@@ -222,7 +227,7 @@ def read_study_file(path: str | Path) -> dict:
     """The mapping of a study YAML file, read strictly (eoesim.yamlfile: UTF-8, valid YAML, no key twice)."""
     raw = read_yaml(path, "study config")
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a study config is a mapping of keys, got {type(raw).__name__}; allowed: "
+        raise ConfigError(f"{path}: a study config must be a mapping of keys, got {type(raw).__name__}; allowed: "
                           "a YAML mapping such as 'study: my_study'")
     return raw
 
