@@ -164,8 +164,8 @@ def _utf8_lines(fh, path: Path):
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ParseError(path, f"byte 0x{raw[exc.start]:02x} is not UTF-8 text; allowed: an eoe.requests.trace_file saved as UTF-8",
-                             lineno) from None
+            raise ParseError(path, f"byte 0x{raw[exc.start]:02x} is not UTF-8 text; allowed: an "
+                             "eoe.requests.trace_file saved as UTF-8", lineno) from None
 
 
 def load_trace(path: str | Path, n_domains: int, domain_names: Mapping[str, int] | None = None) -> Requests:
