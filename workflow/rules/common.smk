@@ -6,6 +6,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from eoesim.errors import EoesimError
+from eoesim.jobs import run_timeout_s, site_identity
 from eoesim.plan import ResultPaths
 from eoesim.preflight import check_config_files, preflight
 
@@ -63,7 +64,11 @@ def get_run_params(wildcards):
 
 
 def get_run_site(wildcards):
-    return json.dumps(PLAN.site.get(wildcards.simulator, {}), sort_keys=True)
+    return json.dumps(site_identity(PLAN.site.get(wildcards.simulator, {})), sort_keys=True)
+
+
+def get_run_timeout(wildcards):
+    return run_timeout_s(PLAN.site.get(wildcards.simulator, {}))
 
 
 def get_run_dir(wildcards):
