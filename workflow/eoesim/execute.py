@@ -80,8 +80,11 @@ def stderr_tail(rundir: Path, lines: int = STDERR_TAIL_LINES) -> str:
 
 
 def exit_status(returncode: int | None) -> str:
-    """``exit code 1``, ``exit code -11 (killed by SIGSEGV)``, or ``exit code None`` (it did not run)."""
-    if returncode is not None and returncode < 0:
+    """``exit code 1``, ``exit code -11 (killed by SIGSEGV)``, or ``no exit code`` (it did not end by itself:
+    killed at its timeout or stopped, or it never started)."""
+    if returncode is None:
+        return "no exit code"
+    if returncode < 0:
         try:
             return f"exit code {returncode} (killed by {signal.Signals(-returncode).name})"
         except ValueError:
