@@ -12,14 +12,13 @@ import functools
 import hashlib
 import itertools
 import math
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from eoesim.dse.objectives import check_dse
 from eoesim.dse.sampling import check_ranges, sample_rows
-from eoesim.eoe.expert import Expert, resolve_expert
+from eoesim.eoe.expert import Expert, resolve_expert, resolve_experts
 from eoesim.errors import ConfigError
 from eoesim.provenance import canonical_json
 from eoesim.schema import iter_value_errors, load_schema, validate_against
@@ -187,11 +186,7 @@ class Study:
 
 
 def _check_semantics(params: Mapping[str, Any], where: str) -> None:
-    dupes = sorted(n for n, times in Counter(e["name"] for e in params["eoe"]["experts"]).items() if times > 1)
-    if dupes:
-        raise ConfigError(f"{where}eoe.experts: duplicate expert names {dupes}; allowed: unique names")
-    for i, spec in enumerate(params["eoe"]["experts"]):
-        resolve_expert(spec, f"{where}eoe.experts[{i}]")
+    resolve_experts(params["eoe"]["experts"], f"{where}eoe.experts")
 
 
 def _point_params(validated: Mapping[str, Any]) -> dict:

@@ -34,7 +34,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 #: the watcher: reads the simulator's process group id, then waits for the job's pipe to close; without
 #: "done" first (the job died) it kills the group and runs its cleanup command (argv)
 WATCHER = """
-import os, signal, subprocess, sys
+import os, signal, sys
 data = b""
 while True:
     chunk = os.read(0, 256)
@@ -48,6 +48,7 @@ if lines and "done" not in lines[1:]:
     except (ProcessLookupError, PermissionError, ValueError):
         pass
     if len(sys.argv) > 1:
+        import subprocess
         subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=120, check=False)
 """
