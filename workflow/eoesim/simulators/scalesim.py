@@ -45,11 +45,12 @@ class ScaleSim(Simulator):
             for g in expert.layer_gemms(wl["phase"], wl["seq_len"], wl["batch"]):
                 key = (g.name, g.m, g.n, g.k, g.instances)
                 if key in by_shape:
-                    by_shape[key]["expert"] += f"+{expert.name}"
+                    by_shape[key]["expert"].append(expert.name)
                 else:
-                    by_shape[key] = {"expert": expert.name, "gemm": g.name,
+                    by_shape[key] = {"expert": [expert.name], "gemm": g.name,
                                      "m": g.m, "n": g.n, "k": g.k, "instances": g.instances}
-        gemms = [dict(g, name=f"{g['expert']}.{g['gemm']}") for g in by_shape.values()]
+        gemms = [dict(g, expert="+".join(g["expert"])) for g in by_shape.values()]  # joined once: linear
+        gemms = [dict(g, name=f"{g['expert']}.{g['gemm']}") for g in gemms]
         return {
             "array_rows": chiplet["array"][0],
             "array_cols": chiplet["array"][1],
