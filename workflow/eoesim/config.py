@@ -107,24 +107,29 @@ def _check_sweep(sweep: Mapping[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: invalid sweep:\n  " + "\n  ".join(problems))
 
 
-def count_points(sweep: Mapping[str, Any]) -> int:
-    """How many design points the sweep asks for, from list lengths alone (nothing is expanded): the
-    grid's product times the zip's length times ``sample.n`` (an upper bound: coinciding samples merge)."""
+def point_factors(sweep: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(what, how many) whose product is the number of design points the sweep asks for, from list lengths
+    alone (nothing is expanded): each grid key, the zip's rows, ``sample.n`` (an upper bound: coinciding
+    samples merge)."""
+    factors = [(f"grid {key}", len(values)) for key, values in sweep.get("grid", {}).items()]
     zipped = [len(v) for v in sweep.get("zip", {}).values()]
-    sample = sweep.get("sample")
-    return (math.prod(len(v) for v in sweep.get("grid", {}).values()) * (min(zipped) if zipped else 1)
-            * (int(sample["n"]) if sample else 1))
+    if zipped:
+        factors.append(("zip rows", min(zipped)))
+    if sweep.get("sample"):
+        factors.append(("sample n", int(sweep["sample"]["n"])))
+    return factors
 
 
 def check_point_count(sweep: Mapping[str, Any], source: str) -> None:
     """Reject a sweep of more than ``sweep.max_points`` points before any of them is built."""
-    count, limit = count_points(sweep), int(sweep["max_points"])
+    factors = point_factors(sweep)
+    count, limit = math.prod(n for _, n in factors), int(sweep["max_points"])
     if count > limit:
-        grid = " x ".join(str(len(v)) for v in sweep.get("grid", {}).values()) or "1"
+        product = " x ".join(f"{n:,} ({what})" for what, n in factors)
         raise ConfigError(
-            f"{source}: sweep: {count:,} design points (grid {grid}, zip rows and sample n included) is not allowed; "
-            f"allowed: at most sweep.max_points = {limit:,} (fewer values, or raise sweep.max_points knowingly: "
-            "each point costs planning time and jobs)")
+            f"{source}: sweep: {count:,} design points ({product}) is not allowed; allowed: at most "
+            f"sweep.max_points = {limit:,} (fewer values, or raise sweep.max_points knowingly: each point costs "
+            "planning time and jobs)")
 
 
 def expand_sweep(sweep: Mapping[str, Any], seed: int = 1) -> list[dict[str, Any]]:
