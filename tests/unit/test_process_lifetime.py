@@ -135,3 +135,31 @@ def test_a_root_harness_lends_the_run_dir_to_the_container_user_and_takes_it_bac
     with writable_by(rundir, UNPRIVILEGED):
         assert {(p.stat().st_uid, p.stat().st_gid) for p in [rundir, *rundir.rglob("*")]} == {UNPRIVILEGED}
     assert {p.stat().st_uid for p in [rundir, *rundir.rglob("*")]} == {0}
+
+
+def local_image() -> str | None:
+    """An image of the local docker engine with a shell ($EOESIM_TEST_IMAGE, default eoesim-base:bookworm)."""
+    image = os.environ.get("EOESIM_TEST_IMAGE", "eoesim-base:bookworm")
+    try:
+        proc = subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return image if proc.returncode == 0 else None
+
+
+@pytest.mark.skipif(local_image() is None, reason="needs a docker engine with the image $EOESIM_TEST_IMAGE "
+                                                  "(default eoesim-base:bookworm, containers/)")
+def test_a_real_container_runs_unprivileged_on_a_read_only_root(tmp_path):
+    rundir = tmp_path / "run"
+    rundir.mkdir()
+    (rundir / "input.cfg").write_text("in\n")
+    script = ("id -u; echo ok > out.txt; (echo x > /etc/x) 2>&1; (echo y > input.cfg) 2>&1; "
+              "grep -E 'CapEff|NoNewPrivs' /proc/self/status; echo t > /tmp/t && echo tmp-writable")
+    res = DockerRunner(mode="docker", image=local_image()).run(["sh", "-c", script], rundir, 120,
+                                                               [rundir / "input.cfg"])
+    out = (rundir / "stdout.log").read_text()
+    assert res.returncode == 0 and out.splitlines()[0] != "0"  # never root inside
+    assert out.count("Read-only file system") == 2  # the root file system and the rendered input
+    assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out and "tmp-writable" in out
+    assert (rundir / "out.txt").read_text() == "ok\n" and (rundir / "input.cfg").read_text() == "in\n"
+    assert {p.stat().st_uid for p in rundir.iterdir()} == {os.getuid()}
