@@ -190,7 +190,8 @@ def test_a_trace_point_has_no_skew_to_sweep(tmp_path):
     cfg["eoe"]["requests"] = {"arrival": "trace", "trace_file": str(trace)}
     assert cs.settings(build_study(cfg, "test")) is None
     assert "reads its requests from a trace" in cs.base_point(build_study(cfg, "test"))[1]
-    cfg["sweep"] = {"zip": {"eoe.requests.arrival": ["trace", "poisson"], "eoe.requests.trace_file": [str(trace), None]}}
+    cfg["sweep"] = {"zip": {"eoe.requests.arrival": ["trace", "poisson"],
+                            "eoe.requests.trace_file": [str(trace), None]}}
     s = build_study(cfg, "test")
     assert cs.settings(s).point == s.points[1].id
     cfg["figures"]["cache_sensitivity"]["point"] = 0

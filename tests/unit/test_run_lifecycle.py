@@ -58,7 +58,8 @@ def test_only_the_latest_claim_may_publish(tmp_path):
 
 def test_an_orphan_still_running_publishes_nothing_into_the_rerun(tmp_path):
     code = (f"import sys; sys.path.insert(0, {str(FAKES)!r}); from pathlib import Path\n"
-            "from fake_adapter import FakeSim; from eoesim.execute import execute_run; from eoesim.runners import Runner\n"
+            "from fake_adapter import FakeSim; from eoesim.execute import execute_run\n"
+            "from eoesim.runners import Runner\n"
             f"root = Path({str(tmp_path)!r})\n"
             "execute_run(FakeSim({'sleep_s': 4, 'tag': 'orphan'}), {'value': 1}, 'r1', root / 'runs' / 'r1',\n"
             "            root / 'logs' / 'r1', Runner('native'), 60, {'version': 'fake-1'})\n")
@@ -145,7 +146,8 @@ def test_a_sanity_error_invalidates_the_bad_run_only(tmp_path):
     pd.DataFrame(scalesim_rows("good00000000", 100) + scalesim_rows("bad000000000", -5)).to_csv(table, index=False)
     with pytest.raises(SanityCheckError) as info:
         sanity_check_study([table], runs, {"scalesim_config_echo": "off"},  # the runs have no scale.cfg
-                           tmp_path / "checks.csv", tmp_path / "summary.html", "s", logs_root=logs, cache_dir=cache.root)
+                           tmp_path / "checks.csv", tmp_path / "summary.html", "s",
+                           logs_root=logs, cache_dir=cache.root)
     assert "negative_value" in str(info.value) and "1 published run(s) invalidated" in str(info.value)
     assert "scalesim/bad000000000" in str(info.value)
     assert not (runs / "scalesim" / "bad000000000").exists()

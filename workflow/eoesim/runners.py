@@ -5,8 +5,8 @@ Every runner takes an argument vector (never a shell string), runs it with stdin
 group of its own that never outlives the job, whichever way the job ends:
 
 - it finishes or times out: the job kills the whole group (stray background children included);
-- Ctrl-C, SIGTERM or SIGHUP: the job turns the signal into :class:`Stopped` and kills the group on its
-  way out (the run's logs are kept like those of any failed run);
+- Ctrl-C, SIGTERM or SIGHUP: the job turns the signal into :class:`JobStoppedError` and kills the group
+  on its way out (the run's logs are kept like those of any failed run);
 - the job itself is killed (SIGKILL, out of memory): a small watcher process, started before the
   simulator, sees its pipe from the job close without a "done" and kills the group (and removes the
   container of a docker run, which a killed ``docker`` client would leave running).
@@ -56,7 +56,7 @@ if lines and "done" not in lines[1:]:
 REAP_TIMEOUT_S = 30
 
 
-class Stopped(SimulatorError):
+class JobStoppedError(SimulatorError):
     """The job was told to stop (SIGTERM, SIGHUP) while its simulator ran; the simulator was killed."""
 
 
@@ -69,14 +69,14 @@ class ProcessResult:
 
 @contextmanager
 def stop_signals_raise() -> Iterator[None]:
-    """While inside, SIGTERM and SIGHUP raise :class:`Stopped` (so ``finally`` blocks run) instead of
-    ending the process on the spot; outside the main thread signals cannot be caught and nothing changes."""
+    """While inside, SIGTERM and SIGHUP raise :class:`JobStoppedError` (so ``finally`` blocks run) instead
+    of ending the process on the spot; outside the main thread signals cannot be caught and nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(signum, frame):
-        raise Stopped(f"stopped by {signal.Signals(signum).name} while the simulator ran; it was killed")
+        raise JobStoppedError(f"stopped by {signal.Signals(signum).name} while the simulator ran; it was killed")
 
     previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
     try:
