@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     except EoesimError as exc:
         sys.stderr.write(f"eoesim: error: {exc}\n")
         return 2
+    except OSError as exc:  # a file or directory the user named cannot be read or written
+        sys.stderr.write(f"eoesim: error: {exc.filename or ''}: {exc.strerror or exc}\n")
+        return 2
 
 
 if __name__ == "__main__":
