@@ -59,7 +59,7 @@ def test_graph_branches_feed_the_manager():
     ({"kind": "tree", "tree": {"root": ["a"], "z": ["b"]}}, "not reachable"),
     ({"kind": "tree", "tree": {"root": ["a"], "a": ["b"]}}, "also expert names"),
     ({"kind": "graph", "branches": [{"chain": ["a"]}]}, "manager"),
-    ({"kind": "graph", "manager": "a", "branches": [{"chain": ["a", "b"]}]}, "'a' is not an expert"),
+    ({"kind": "graph", "manager": "a", "branches": [{"chain": ["a", "b"]}]}, "'a' is the graph's manager"),
 ])
 def test_morphology_errors(cfg, msg):
     with pytest.raises(ConfigError, match=msg):

@@ -219,10 +219,19 @@ def test_a_hot_set_the_budget_cannot_hold_is_rejected_naming_the_figure():
 
 
 def test_a_trace_point_has_no_skew_to_sweep(tmp_path):
+    """By default the figure takes the first point with generated requests, and is left out (not an error:
+    the study is valid) when every point reads a trace; a trace point named explicitly is an error."""
     trace = tmp_path / "trace.csv"
     trace.write_text("arrival_s,domain,prompt_tokens,output_tokens\n0.0,0,16,4\n")
     cfg = copy.deepcopy(STUDY)
     cfg["eoe"]["requests"] = {"arrival": "trace", "trace_file": str(trace)}
+    assert cs.settings(build_study(cfg, "test")) is None
+    assert "reads its requests from a trace" in cs.base_point(build_study(cfg, "test"))[1]
+    cfg["sweep"] = {"zip": {"eoe.requests.arrival": ["trace", "poisson"],
+                            "eoe.requests.trace_file": [str(trace), None]}}
+    s = build_study(cfg, "test")
+    assert cs.settings(s).point == s.points[1].id
+    cfg["figures"]["cache_sensitivity"]["point"] = 0
     with pytest.raises(ConfigError, match=r"figures\.cache_sensitivity\.point: 0 .*allowed: a point with"):
         cs.settings(build_study(cfg, "test"))
 

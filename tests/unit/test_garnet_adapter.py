@@ -91,7 +91,7 @@ def test_registered_and_schema_wired():
                                r"\['uniform_random', 'tornado', 'bit_complement', 'bit_reverse', 'bit_rotation', "
                                r"'neighbor', 'shuffle', 'transpose'\]"),
     ({"topology": "CustomMesh"}, r"workload\.garnet\.topology: 'CustomMesh' is not allowed"),
-    ({"link_width_bits": 100}, r"workload\.garnet\.link_width_bits: 100 is not allowed; allowed: multipleOf: 8"),
+    ({"link_width_bits": 100}, r"workload\.garnet\.link_width_bits: 100 is not allowed; allowed: a multiple of 8"),
     ({"routing_algorithm": "custom"}, r"workload\.garnet\.routing_algorithm: 'custom' is not allowed"),
     ({"chiplet_mesh": {"chiplets": [2]}}, r"workload\.garnet\.chiplet_mesh\.chiplets: \[2\] is not allowed"),
     ({"bogus": 1}, r"workload\.garnet\.bogus: unknown key"),

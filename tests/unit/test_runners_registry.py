@@ -38,8 +38,9 @@ def test_missing_binary_is_unavailable_not_a_crash(tmp_path):
 
 def test_docker_argv_has_no_network_runs_as_user_and_mounts_the_run_dir(tmp_path):
     argv = docker_argv("sim:1", ["ramulator2", "-f", "config.yaml"], tmp_path)
-    assert argv[:4] == ["docker", "run", "--rm", "--network"] and argv[4] == "none"
-    assert argv[argv.index("--user") + 1] == f"{os.getuid()}:{os.getgid()}"
+    assert argv[:3] == ["docker", "run", "--rm"] and argv[argv.index("--network") + 1] == "none"
+    expected_user = "65534:65534" if os.getuid() == 0 else f"{os.getuid()}:{os.getgid()}"
+    assert argv[argv.index("--user") + 1] == expected_user  # never root inside, even for a root harness
     assert argv[argv.index("-v") + 1] == f"{tmp_path.resolve()}:/run"
     assert argv[argv.index("-w") + 1] == "/run"
     assert argv[-4:] == ["sim:1", "ramulator2", "-f", "config.yaml"]

@@ -104,6 +104,10 @@ def test_kill_9_of_a_simulator_fails_its_job_keeps_logs_and_rerun_completes(tmp_
     assert proc.wait(timeout=600) != 0
     rule_logs = "".join(p.read_text() for p in (tmp_path / "results" / "crash" / "logs" / "scalesim").glob("*.log"))
     assert "scalesim run" in rule_logs and "exit code -9" in rule_logs
+    assert rule_logs.count("ERROR job failed") == 1  # the failure (with its cause) is logged once
+    console = proc.stderr.read()  # the reason is on the console, not only behind "check log file(s)"
+    assert "failed (exit code -9 (killed by SIGKILL))" in console
+    assert "logs kept in results/crash/logs/scalesim/" in console
     logs = list((tmp_path / "results" / "crash" / "logs" / "scalesim").glob("*/stderr.log"))
     assert logs, "the failed run's logs were not kept"
     assert not (tmp_path / "results" / "crash" / "tables" / "scalesim.csv").exists()

@@ -1,9 +1,11 @@
 """The Snakemake workflow on a tiny study in a temporary directory, with real SCALE-Sim runs."""
 import json
+import os
 import subprocess
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REPO
 from snakemake_runner import SNAKEMAKE, TINY, job_counts, snakemake, write_study
@@ -107,6 +109,18 @@ def test_rerunning_a_finished_study_runs_nothing(finished):
     proc = snakemake(finished, "-n")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_raising_a_simulator_timeout_reruns_nothing(finished, tmp_path):
+    """timeout_s bounds a run, it does not change what runs: not a reason to re-run finished runs."""
+    site = yaml.safe_load((REPO / "config" / "simulators.yaml").read_text())
+    for section in site.values():
+        if "timeout_s" in section:
+            section["timeout_s"] *= 10
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump(site))
+    proc = snakemake(finished, "-n", env={**os.environ, "EOESIM_SIMULATORS": str(tmp_path / "site.yaml")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
 
 
 def test_changing_one_swept_value_runs_only_the_affected_point(finished):

@@ -12,6 +12,7 @@ from eoesim.config import load_study
 from eoesim.contracts import check_image
 from eoesim.errors import EoesimError
 from eoesim.plan import ResultPaths, plan_study
+from eoesim.preflight import preflight_file
 from eoesim.simulators.base import get_simulator, registry
 from eoesim.site import load_site_config, site_config_path
 
@@ -19,14 +20,17 @@ log = logging.getLogger("eoesim")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    study = load_study(args.config)
-    plan = plan_study(study, load_site_config(args.site))
+    """Every check `snakemake -n` makes at DAG-build time (eoesim.preflight), and what it resolved."""
+    checked = preflight_file(args.config, load_site_config(args.site))
+    study, plan = checked.study, checked.plan
     runs = sum(len(r) for r in plan.runs.values())
     sys.stdout.write(
         f"{args.config}: valid study {study.name!r}: {len(study.points)} design point(s), {runs} simulator run(s)\n"
     )
     for choice in plan.fidelity.values():
         sys.stdout.write(f"  {choice.simulator}: {choice.requested} -> {choice.chosen} ({choice.reason})\n")
+    for figure, why in checked.left_out.items():
+        sys.stdout.write(f"  figure {figure} left out: {why}\n")
     return 0
 
 
@@ -151,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except EoesimError as exc:
         sys.stderr.write(f"eoesim: error: {exc}\n")
+        return 2
+    except OSError as exc:  # a file or directory the user named cannot be read or written
+        sys.stderr.write(f"eoesim: error: {exc.filename or ''}: {exc.strerror or exc}\n")
         return 2
 
 

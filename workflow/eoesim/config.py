@@ -8,20 +8,21 @@ canonical JSON of the point's resolved parameters.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import yaml
-
 from eoesim.dse.objectives import check_dse
 from eoesim.dse.sampling import check_ranges, sample_rows
-from eoesim.eoe.expert import Expert, resolve_expert
+from eoesim.eoe.expert import Expert, resolve_expert, resolve_experts
 from eoesim.errors import ConfigError
 from eoesim.provenance import canonical_json
 from eoesim.schema import iter_value_errors, load_schema, validate_against
+from eoesim.yamlfile import read_yaml
 
 POINT_ID_LEN = 12
 #: keys of the study that are not parameters of a design point
@@ -106,6 +107,31 @@ def _check_sweep(sweep: Mapping[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: invalid sweep:\n  " + "\n  ".join(problems))
 
 
+def point_factors(sweep: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(what, how many) whose product is the number of design points the sweep asks for, from list lengths
+    alone (nothing is expanded): each grid key, the zip's rows, ``sample.n`` (an upper bound: coinciding
+    samples merge)."""
+    factors = [(f"grid {key}", len(values)) for key, values in sweep.get("grid", {}).items()]
+    zipped = [len(v) for v in sweep.get("zip", {}).values()]
+    if zipped:
+        factors.append(("zip rows", min(zipped)))
+    if sweep.get("sample"):
+        factors.append(("sample n", int(sweep["sample"]["n"])))
+    return factors
+
+
+def check_point_count(sweep: Mapping[str, Any], source: str) -> None:
+    """Reject a sweep of more than ``sweep.max_points`` points before any of them is built."""
+    factors = point_factors(sweep)
+    count, limit = math.prod(n for _, n in factors), int(sweep["max_points"])
+    if count > limit:
+        product = " x ".join(f"{n:,} ({what})" for what, n in factors)
+        raise ConfigError(
+            f"{source}: sweep: {count:,} design points ({product}) is not allowed; allowed: at most "
+            f"sweep.max_points = {limit:,} (fewer values, or raise sweep.max_points knowingly: each point costs "
+            "planning time and jobs)")
+
+
 def expand_sweep(sweep: Mapping[str, Any], seed: int = 1) -> list[dict[str, Any]]:
     """The overrides of each design point: the grid's cartesian product times the zip's rows times the
     sampled points (``sweep.sample``, seeded by its own seed or else ``seed``), in order."""
@@ -117,6 +143,11 @@ def expand_sweep(sweep: Mapping[str, Any], seed: int = 1) -> list[dict[str, Any]
     sample_seed = seed if not sample or sample.get("seed") is None else sample["seed"]
     sample_rows_ = sample_rows(sample, sample_seed, schema_at) if sample else [{}]
     return [{**g, **z, **s} for g in grid_rows for z in zip_rows for s in sample_rows_]
+
+
+def overrides_label(overrides: Mapping[str, Any]) -> str:
+    """``key=value, ...`` of a design point's swept values, for messages."""
+    return ", ".join(f"{k}={v!r}" for k, v in overrides.items())
 
 
 def point_id(params: Mapping[str, Any]) -> str:
@@ -149,20 +180,18 @@ class Study:
         sweep = self.config["sweep"]
         return list(sweep["grid"]) + list(sweep["zip"]) + list((sweep.get("sample") or {}).get("ranges", {}))
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, DesignPoint]:
+        return {p.id: p for p in self.points}
+
     def point(self, pid: str) -> DesignPoint:
-        for p in self.points:
-            if p.id == pid:
-                return p
+        if pid in self._by_id:
+            return self._by_id[pid]
         raise ConfigError(f"design point {pid!r} is not a point of study {self.name!r}")
 
 
 def _check_semantics(params: Mapping[str, Any], where: str) -> None:
-    names = [e["name"] for e in params["eoe"]["experts"]]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ConfigError(f"{where}eoe.experts: duplicate expert names {dupes}; allowed: unique names")
-    for i, spec in enumerate(params["eoe"]["experts"]):
-        resolve_expert(spec, f"{where}eoe.experts[{i}]")
+    resolve_experts(params["eoe"]["experts"], f"{where}eoe.experts")
 
 
 def _point_params(validated: Mapping[str, Any]) -> dict:
@@ -174,6 +203,7 @@ def _point_params(validated: Mapping[str, Any]) -> dict:
 def build_study(config: Mapping[str, Any], source: str = "config") -> Study:
     """Validate a config mapping and expand it into a Study with its design points."""
     data = validate(config, source)
+    check_point_count(data["sweep"], source)
     _check_sweep(data["sweep"], source)
     check_dse(data["dse"], source)
     base = {k: v for k, v in data.items() if k not in NON_PARAMETER_KEYS}
@@ -182,7 +212,7 @@ def build_study(config: Mapping[str, Any], source: str = "config") -> Study:
         params = copy.deepcopy(base)
         for key, value in overrides.items():
             set_path(params, key, value)
-        label = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        label = overrides_label(overrides)
         params = _point_params(validate(params, f"{source} (design point {label})" if label else source))
         _check_semantics(params, f"{source}: " + (f"design point {label}: " if label else ""))
         pid = point_id(params)
@@ -193,15 +223,15 @@ def build_study(config: Mapping[str, Any], source: str = "config") -> Study:
     return Study(name=data["study"], seed=data["seed"], config=data, points=tuple(points), source=source)
 
 
-def load_study(path: str | Path) -> Study:
-    """Read a study YAML file and build it; a missing or unreadable file is a ConfigError."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: study config file does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+def read_study_file(path: str | Path) -> dict:
+    """The mapping of a study YAML file, read strictly (eoesim.yamlfile: UTF-8, valid YAML, no key twice)."""
+    raw = read_yaml(path, "study config")
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a study config must be a mapping of keys, got {type(raw).__name__}")
-    return build_study(raw, str(path))
+        raise ConfigError(f"{path}: a study config must be a mapping of keys, got {type(raw).__name__}; allowed: "
+                          "a YAML mapping such as 'study: my_study'")
+    return raw
+
+
+def load_study(path: str | Path) -> Study:
+    """Read a study YAML file (see read_study_file) and build it."""
+    return build_study(read_study_file(path), str(path))

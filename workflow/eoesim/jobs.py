@@ -1,6 +1,7 @@
 """The work of each Snakemake job, as plain functions (the rule scripts and the CLI call these)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -12,6 +13,19 @@ from eoesim.reuse import RunCache
 from eoesim.simulators.base import get_simulator
 
 DEFAULT_TIMEOUT_S = 3600.0
+#: site-config keys that bound a run (how long it may take) but not what it computes: they stay out of
+#: the rules' params, which Snakemake re-runs jobs for when they change (raising a timeout re-runs nothing)
+RUN_LIMIT_KEYS = ("timeout_s",)
+
+
+def site_identity(site: Mapping[str, Any]) -> dict[str, Any]:
+    """A simulator's site section without its run limits: what decides which simulator runs, and how."""
+    return {k: v for k, v in site.items() if k not in RUN_LIMIT_KEYS}
+
+
+def run_timeout_s(site: Mapping[str, Any]) -> int:
+    """The site's ``timeout_s`` in whole seconds (a Snakemake resource, so not a re-run trigger)."""
+    return math.ceil(float(site.get("timeout_s", DEFAULT_TIMEOUT_S)))
 
 
 def run_simulation(

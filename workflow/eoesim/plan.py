@@ -12,8 +12,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from eoesim.config import Study, point_id
-from eoesim.errors import ConfigError
+from eoesim.config import Study, overrides_label, point_id
+from eoesim.errors import ConfigError, ParseError
 from eoesim.reuse import cache_root
 from eoesim.simulators.base import Simulator, get_simulator, registry
 from eoesim.stitch.e2e import check_point
@@ -156,20 +156,32 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
         sim = get_simulator(name, site.get(name, {}))
         sample = sim.point_params(study.points[0].params)
         fidelity[name] = choose_fidelity(sim, requested[name], sample)
+    adapters = {name: get_simulator(name, site.get(name, {})) for name in fidelity}
     for p in study.points:
-        # the EoE description's cross-field rules (morphology names, capacities, trace file), before any job
-        check_point(p.params, base_dir=Path.cwd())
-        point_runs[p.id] = {}
-        for name, choice in fidelity.items():
-            sim = get_simulator(name, site.get(name, {}))
-            # every adapter checks its cross-field rules on every point, whatever its fidelity,
-            # so a bad study fails at DAG-build time and not when a simulator becomes available
-            params = sim.point_params(p.params)
-            if name == "ramulator":
-                check_hbm_bandwidth(p.params, params, f"{study.source}: design point {p.id}")
-            if choice.chosen == "none":
-                continue
-            run_id = point_id({"simulator": name, **params})
-            runs.setdefault(name, {})[run_id] = params
-            point_runs[p.id][name] = run_id
+        where = f"{study.source}: design point {p.id}" + (f" ({overrides_label(p.overrides)})" if p.overrides else "")
+        try:
+            point_runs[p.id] = _point_runs(p.params, adapters, fidelity, runs, where)
+        except (ConfigError, ParseError) as exc:
+            message = str(exc)
+            raise ConfigError(message if message.startswith(study.source) else f"{where}: {message}") from None
     return StudyPlan(study=study, site=site, fidelity=fidelity, runs=runs, point_runs=point_runs)
+
+
+def _point_runs(params: Mapping[str, Any], adapters: Mapping[str, Simulator], fidelity: Mapping[str, FidelityChoice],
+                runs: dict, where: str) -> dict[str, str]:
+    """Check one design point (the e2e model's and every adapter's cross-field rules) and add its runs."""
+    # the EoE description's cross-field rules (morphology names, capacities, trace file), before any job
+    check_point(params, base_dir=Path.cwd())
+    out = {}
+    for name, choice in fidelity.items():
+        # every adapter checks its cross-field rules on every point, whatever its fidelity,
+        # so a bad study fails at DAG-build time and not when a simulator becomes available
+        sim_params = adapters[name].point_params(params)
+        if name == "ramulator":
+            check_hbm_bandwidth(params, sim_params, where)
+        if choice.chosen == "none":
+            continue
+        run_id = point_id({"simulator": name, **sim_params})
+        runs.setdefault(name, {})[run_id] = sim_params
+        out[name] = run_id
+    return out

@@ -84,22 +84,78 @@ def dotted(path) -> str:
     return out or "<top level>"
 
 
+TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
+              "array": "a list", "object": "a mapping", "null": "null"}
+BOUND_WORDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def _describe_type(kind: str, schema: dict) -> str:
+    """One JSON type of a sub-schema in words, with the constraints that apply to that type."""
+    text = TYPE_WORDS.get(kind, kind)
+    if kind in ("integer", "number"):
+        bounds = [f"{BOUND_WORDS[k]} {schema[k]}" for k in BOUND_WORDS if k in schema]
+        text += f" {' and '.join(bounds)}" if bounds else ""
+        if "multipleOf" in schema:
+            text += f", a multiple of {schema['multipleOf']}"
+    elif kind == "string" and "pattern" in schema:
+        text += f" matching {schema['pattern']}"
+    elif kind == "array":
+        lo, hi = schema.get("minItems"), schema.get("maxItems")
+        if lo is not None and lo == hi:
+            text += f" of {lo} item(s)"
+        elif lo is not None or hi is not None:
+            text += " of " + " and ".join(f"{word} {n}" for word, n in (("at least", lo), ("at most", hi))
+                                          if n is not None) + " item(s)"
+        if isinstance(schema.get("items"), dict):
+            text += f", each {describe(schema['items'])}"
+    return text
+
+
+def describe(schema: Any) -> str:
+    """A sub-schema in words: ``{oneOf: [{type: string}, {type: integer, minimum: 0}]}`` ->
+    ``a string, or an integer >= 0`` (what the messages say is allowed)."""
+    if not isinstance(schema, dict):
+        return "anything" if schema is True else "nothing"
+    if "enum" in schema:
+        return f"one of {schema['enum']}"
+    if "const" in schema:
+        return f"exactly {schema['const']!r}"
+    for combinator in ("oneOf", "anyOf"):
+        if combinator in schema:
+            return ", or ".join(describe(sub) for sub in schema[combinator])
+    types = schema.get("type")
+    types = types if isinstance(types, list) else [types] if types else []
+    return ", or ".join(_describe_type(kind, schema) for kind in types) or "a value"
+
+
 def _allowed(error: jsonschema.ValidationError) -> str:
     v, val = error.validator, error.validator_value
     if v == "enum":
         return f"one of {val}"
     if v == "type":
-        return f"a value of type {val}"
-    bounds = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
-    if v in bounds:
-        return f"a number {bounds[v]} {val}"
+        kinds = val if isinstance(val, list) else [val]
+        return f"a value of type {val} ({' or '.join(TYPE_WORDS.get(k, k) for k in kinds)})"
+    if v in BOUND_WORDS:
+        return f"a number {BOUND_WORDS[v]} {val}"
     if v == "pattern":
         return f"a string matching {val}"
     if v in ("minItems", "maxItems"):
         return f"a list with {'at least' if v == 'minItems' else 'at most'} {val} items"
     if v in ("minLength", "maxLength"):
         return f"a string with {'at least' if v == 'minLength' else 'at most'} {val} characters"
-    return f"{v}: {val}"
+    if v in ("minProperties", "maxProperties"):
+        return f"a mapping with {'at least' if v == 'minProperties' else 'at most'} {val} keys"
+    if v in ("oneOf", "anyOf"):
+        return describe({v: val})
+    if v == "const":
+        return f"exactly {val!r}"
+    if v == "uniqueItems":
+        return "a list without repeated items"
+    if v == "multipleOf":
+        return f"a multiple of {val}"
+    if v == "not":
+        return f"anything but {describe(val)}"
+    return f"a value meeting the schema rule {v} = {val!r}"
 
 
 def format_error(error: jsonschema.ValidationError, prefix=()) -> str:

@@ -9,11 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from eoesim.errors import ConfigError
 from eoesim.paths import project_root
 from eoesim.schema import load_schema, validate_against
+from eoesim.yamlfile import read_yaml
 
 SITE_ENV = "EOESIM_SIMULATORS"
 
@@ -28,10 +27,7 @@ def load_site_config(path: str | Path | None = None) -> dict[str, dict[str, Any]
     path = Path(path) if path is not None else site_config_path()
     raw: Any = {}
     if path.exists():
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raw = read_yaml(path, "site config") or {}
     elif os.environ.get(SITE_ENV):
         raise ConfigError(f"{SITE_ENV}={path}: the site config file does not exist")
     if not isinstance(raw, dict):

@@ -5,15 +5,20 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from eoesim.config import build_study
 from eoesim.errors import EoesimError
-from eoesim.plan import ResultPaths, plan_study
+from eoesim.jobs import run_timeout_s, site_identity
+from eoesim.plan import ResultPaths
+from eoesim.preflight import check_config_files, preflight
 
+# the same checks as `eoesim validate` (eoesim.preflight), so both accept and reject the same studies
+CONFIG_FILES = list(workflow.config_settings.configfiles) or list(workflow.configfiles)
 try:
-    STUDY = build_study(config, source="study config")
-    PLAN = plan_study(STUDY)
+    check_config_files(workflow.configfiles)
+    PREFLIGHT = preflight(config, ", ".join(map(str, CONFIG_FILES)) or "study config")
 except EoesimError as exc:
     raise WorkflowError(str(exc)) from None
+STUDY = PREFLIGHT.study
+PLAN = PREFLIGHT.plan
 validate(config, "../schemas/config.schema.yaml")
 
 PATHS = ResultPaths(root=Path("results"), study=STUDY.name)
@@ -59,7 +64,11 @@ def get_run_params(wildcards):
 
 
 def get_run_site(wildcards):
-    return json.dumps(PLAN.site.get(wildcards.simulator, {}), sort_keys=True)
+    return json.dumps(site_identity(PLAN.site.get(wildcards.simulator, {})), sort_keys=True)
+
+
+def get_run_timeout(wildcards):
+    return run_timeout_s(PLAN.site.get(wildcards.simulator, {}))
 
 
 def get_run_dir(wildcards):

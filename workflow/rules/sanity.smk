@@ -13,6 +13,8 @@ rule sanity_check:
         ),
     params:
         runs_root="results/{study}/runs",
+        logs_root="results/{study}/logs",
+        cache_dir=get_cache_dir,
         severity=get_sanity_severity,
     log:
         "results/{study}/logs/sanity_check.log",

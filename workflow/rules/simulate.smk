@@ -35,6 +35,8 @@ rule run_simulator:
         mem_mb=get_run_mem_mb,
         runtime=get_run_runtime,
         cpus_per_task=get_run_threads,
+        # not a param: editing the site's timeout_s must not re-run finished runs
+        timeout_s=get_run_timeout,
     conda:
         "../envs/eoesim.yaml"
     script:

@@ -10,12 +10,8 @@ from eoesim.stitch.workload_files import lower_design_point
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-try:
-    manifest = lower_design_point(json.loads(sm.params.point), json.loads(sm.params.runs),
-                                  Path(sm.output.manifest).parent, base_dir=Path.cwd())
-    logging.info("point %s: %d GEMMs, %d Ramulator lines (1 in %d), %d MQSim requests", sm.wildcards.point,
-                 manifest["scalesim_topology"]["gemms"], manifest["ramulator_trace"]["lines"],
-                 manifest["ramulator_trace"]["sample_every"], manifest["mqsim_trace"]["requests"])
-except Exception:
-    logging.exception("lowering failed")
-    raise
+manifest = lower_design_point(json.loads(sm.params.point), json.loads(sm.params.runs),
+                              Path(sm.output.manifest).parent, base_dir=Path.cwd())
+logging.info("point %s: %d GEMMs, %d Ramulator lines (1 in %d), %d MQSim requests", sm.wildcards.point,
+             manifest["scalesim_topology"]["gemms"], manifest["ramulator_trace"]["lines"],
+             manifest["ramulator_trace"]["sample_every"], manifest["mqsim_trace"]["requests"])

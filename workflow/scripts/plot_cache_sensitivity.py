@@ -11,12 +11,8 @@ from eoesim.stitch.variants import Restitcher
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-try:
-    job = json.loads(sm.params.job)
-    settings = cache_sensitivity.CacheSensitivity.from_dict(job["settings"])
-    frame = cache_sensitivity.sweep(Restitcher(job["point"], base_dir=Path.cwd()), settings)
-    cache_sensitivity.plot(frame, Path(sm.output.pdf), settings)
-    logging.info("point %s: %d re-stitches", settings.point, len(frame))
-except Exception:
-    logging.exception("plot_cache_sensitivity failed")
-    raise
+job = json.loads(sm.params.job)
+settings = cache_sensitivity.CacheSensitivity.from_dict(job["settings"])
+frame = cache_sensitivity.sweep(Restitcher(job["point"], base_dir=Path.cwd()), settings)
+cache_sensitivity.plot(frame, Path(sm.output.pdf), settings)
+logging.info("point %s: %d re-stitches", settings.point, len(frame))

@@ -10,11 +10,7 @@ from eoesim.figures.failure_throughput import failure_throughput_frame, plot_fai
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
-try:
-    summaries = {Path(p).parent.name: json.loads(Path(p).read_text()) for p in sm.input.summaries}
-    frame = failure_throughput_frame(summaries, pd.read_csv(sm.input.points))
-    plot_failure_throughput(frame, Path(sm.output.pdf).with_suffix(""))
-    logging.info("failure_throughput: %d points, %d rows", frame["point"].nunique(), len(frame))
-except Exception:
-    logging.exception("plot_failure_throughput failed")
-    raise
+summaries = {Path(p).parent.name: json.loads(Path(p).read_text()) for p in sm.input.summaries}
+frame = failure_throughput_frame(summaries, pd.read_csv(sm.input.points))
+plot_failure_throughput(frame, Path(sm.output.pdf).with_suffix(""))
+logging.info("failure_throughput: %d points, %d rows", frame["point"].nunique(), len(frame))

@@ -10,8 +10,4 @@ from eoesim.figures import memory_coupling
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-try:
-    memory_coupling.plot(pd.read_csv(sm.input.table), Path(sm.output.pdf))
-except Exception:
-    logging.exception("plot_memory_coupling failed")
-    raise
+memory_coupling.plot(pd.read_csv(sm.input.table), Path(sm.output.pdf))

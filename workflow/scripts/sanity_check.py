@@ -13,4 +13,6 @@ sanity_check_study(
     checks_csv=snakemake.output.checks,  # noqa: F821
     summary=snakemake.output.summary,  # noqa: F821
     study=snakemake.wildcards.study,  # noqa: F821
+    logs_root=snakemake.params.logs_root,  # noqa: F821
+    cache_dir=snakemake.params.cache_dir or None,  # noqa: F821
 )

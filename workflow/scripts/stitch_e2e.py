@@ -10,10 +10,6 @@ from eoesim.stitch.point_job import stitch_design_point
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-try:
-    result = stitch_design_point(json.loads(sm.params.point), json.loads(sm.params.runs),
-                                 Path(sm.output.summary).parent, base_dir=Path.cwd())
-    logging.info("point %s: %d requests stitched", sm.wildcards.point, result.summary["requests"])
-except Exception:
-    logging.exception("stitch failed")
-    raise
+result = stitch_design_point(json.loads(sm.params.point), json.loads(sm.params.runs),
+                             Path(sm.output.summary).parent, base_dir=Path.cwd())
+logging.info("point %s: %d requests stitched", sm.wildcards.point, result.summary["requests"])

@@ -11,12 +11,8 @@ from eoesim.stitch.load_curve import load_curve
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-try:
-    curve = load_curve(sm.wildcards.point, json.loads(sm.params.point), json.loads(sm.params.runs),
-                       json.loads(Path(sm.input.summary).read_text()), json.loads(sm.params.load_curve),
-                       base_dir=Path.cwd())
-    write_csv_atomic(curve, sm.output[0])
-    logging.info("point %s: %d rates, %s requests each", sm.wildcards.point, len(curve), curve["requests"].iloc[0])
-except Exception:
-    logging.exception("load curve failed")
-    raise
+curve = load_curve(sm.wildcards.point, json.loads(sm.params.point), json.loads(sm.params.runs),
+                   json.loads(Path(sm.input.summary).read_text()), json.loads(sm.params.load_curve),
+                   base_dir=Path.cwd())
+write_csv_atomic(curve, sm.output[0])
+logging.info("point %s: %d rates, %s requests each", sm.wildcards.point, len(curve), curve["requests"].iloc[0])

@@ -1,6 +1,7 @@
 """Decoder-only transformer experts: presets, derived sizes, and the GEMMs of one layer."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -181,7 +182,7 @@ def resolve_experts(specs, path: str = "eoe.experts") -> list[Expert]:
     """Every expert of ``eoe.experts``, resolved (names are checked for uniqueness)."""
     experts = [resolve_expert(s, f"{path}[{i}]") for i, s in enumerate(specs)]
     names = [x.name for x in experts]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, times in Counter(names).items() if times > 1)
     if dupes:
         raise ConfigError(f"{path}: duplicate expert names {dupes}; allowed: unique names")
     return experts

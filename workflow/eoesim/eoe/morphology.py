@@ -105,7 +105,15 @@ class Morphology:
         return {"kind": self.kind, "stages": stages, "edges": [list(e) for e in edges]}
 
 
-def _tree(adj: Mapping[str, Sequence[str]], experts: set[str], path: str, prefix: str) -> Node:
+def _manager_in_branch(name: str, manager: str | None, experts: set[str], where: str) -> None:
+    """A graph's manager named inside one of its branches: say that, not that it is no expert."""
+    if manager is not None and name == manager:
+        raise ConfigError(f"{where}: {name!r} is the graph's manager (eoe.morphology.manager), which aggregates "
+                          f"the branches and cannot be in one; allowed: the other experts {sorted(experts)}")
+
+
+def _tree(adj: Mapping[str, Sequence[str]], experts: set[str], path: str, prefix: str,
+          manager: str | None = None) -> Node:
     if "root" not in adj:
         raise ConfigError(f"{path}: no 'root' key; allowed: an adjacency mapping with a 'root' router")
     clash = sorted(set(adj) & experts)
@@ -129,6 +137,7 @@ def _tree(adj: Mapping[str, Sequence[str]], experts: set[str], path: str, prefix
             elif kid in experts:
                 children.append(Node("expert", kid))
             else:
+                _manager_in_branch(kid, manager, experts, f"{path}.{name}")
                 raise ConfigError(f"{path}.{name}: {kid!r} is neither an expert nor a router of the tree; "
                                   f"allowed: experts {sorted(experts)} or routers {sorted(adj)}")
         return Node("router", f"{prefix}{name}", children)
@@ -140,7 +149,7 @@ def _tree(adj: Mapping[str, Sequence[str]], experts: set[str], path: str, prefix
     return root
 
 
-def _chain(stages: Sequence[Any], experts: set[str], path: str, prefix: str) -> Node:
+def _chain(stages: Sequence[Any], experts: set[str], path: str, prefix: str, manager: str | None = None) -> Node:
     if not stages:
         raise ConfigError(f"{path}: empty; allowed: a list of expert names or lists of expert names")
     children = []
@@ -148,6 +157,7 @@ def _chain(stages: Sequence[Any], experts: set[str], path: str, prefix: str) -> 
         names = [st] if isinstance(st, str) else list(st)
         for n in names:
             if n not in experts:
+                _manager_in_branch(n, manager, experts, f"{path}[{i}]")
                 raise ConfigError(f"{path}[{i}]: {n!r} is not an expert; allowed: {sorted(experts)}")
         if isinstance(st, str):
             children.append(Node("expert", st))
@@ -158,12 +168,13 @@ def _chain(stages: Sequence[Any], experts: set[str], path: str, prefix: str) -> 
     return Node("chain", prefix.rstrip("/") or "chain", children)
 
 
-def _sub(cfg: Mapping[str, Any], kind: str, names: list[str], path: str, prefix: str) -> Node:
+def _sub(cfg: Mapping[str, Any], kind: str, names: list[str], path: str, prefix: str,
+         manager: str | None = None) -> Node:
     experts = set(names)
     if kind == "chain":
-        return _chain(cfg.get("chain") or names, experts, f"{path}.chain", prefix)
+        return _chain(cfg.get("chain") or names, experts, f"{path}.chain", prefix, manager)
     if kind == "tree":
-        return _tree(cfg.get("tree") or {"root": names}, experts, f"{path}.tree", prefix)
+        return _tree(cfg.get("tree") or {"root": names}, experts, f"{path}.tree", prefix, manager)
     raise ConfigError(f"{path}.kind: {kind!r} is not allowed; allowed: {list(KINDS)}")
 
 
@@ -186,7 +197,8 @@ def build_morphology(cfg: Mapping[str, Any] | None, expert_names: Sequence[str],
             bkind = b.get("kind", "chain")
             if bkind not in ("chain", "tree"):
                 raise ConfigError(f"{path}.branches[{i}].kind: {bkind!r} is not allowed; allowed: ['chain', 'tree']")
-            subs.append(_sub(b, bkind, [n for n in names if n != manager], f"{path}.branches[{i}]", f"b{i}/"))
+            subs.append(_sub(b, bkind, [n for n in names if n != manager], f"{path}.branches[{i}]", f"b{i}/",
+                             manager))
         for i, s in enumerate(subs):
             if manager in s.leaves():
                 raise ConfigError(f"{path}.branches[{i}]: contains the manager {manager!r}; allowed: other experts")

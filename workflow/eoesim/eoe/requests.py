@@ -234,17 +234,30 @@ def _domain_of(text: str, n_domains: int, names: Mapping[str, int], path: Path, 
     return d
 
 
+def _utf8_lines(fh, path: Path):
+    """The text lines of a trace opened in binary; a line that is not UTF-8 is a ParseError naming it."""
+    for lineno, raw in enumerate(fh, start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError(path, f"byte 0x{raw[exc.start]:02x} is not UTF-8 text; allowed: an "
+                             "eoe.requests.trace_file saved as UTF-8", lineno) from None
+
+
 def load_trace(path: str | Path, n_domains: int, domain_names: Mapping[str, int] | None = None) -> Requests:
     """Requests from a CSV trace (header ``arrival_s,domain,prompt_tokens,output_tokens``), sorted by arrival."""
     path = Path(path)
     names = domain_names or {}
     try:
-        fh = open(path, newline="")
+        fh = open(path, "rb")
     except FileNotFoundError:
         raise ConfigError(f"eoe.requests.trace_file: {str(path)!r} does not exist") from None
+    except OSError as exc:  # a directory, no permission
+        raise ConfigError(f"eoe.requests.trace_file: {str(path)!r} cannot be read ({exc.strerror}); allowed: a "
+                          f"readable CSV file with the header {','.join(TRACE_COLUMNS)}") from None
     rows: list[tuple[float, int, int, int]] = []
     with fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(_utf8_lines(fh, path))
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header) != TRACE_COLUMNS:
             raise ParseError(path, f"header {header!r}; expected {','.join(TRACE_COLUMNS)}", 1)

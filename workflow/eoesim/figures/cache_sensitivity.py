@@ -1,6 +1,7 @@
 """Figure cache_sensitivity: expert-cache hit rate and e2e latency vs Zipf skew, one line per cache policy.
 
-One base design point (``figures.cache_sensitivity.point``) is re-stitched from its own component tables
+One base design point (``figures.cache_sensitivity.point``; null, the default, = the first point with
+generated requests that can miss) is re-stitched from its own component tables
 (eoesim.stitch.variants) for every Zipf skew of the request domains (``eoe.requests.zipf_skew``) and every
 cache policy (``mapping.cache_policy``; LRU and LFU also with each ``prefetch`` depth - a static hot set
 never moves, so it is drawn once). Memory pressure (eoesim.stitch.variants.MemoryPressure): HBM holds
@@ -12,7 +13,8 @@ count) shortens each re-stitch.
 
 Hit rate = accesses served from HBM / accesses (eoe.caching); latency = ``latency_stat`` of the
 requests' ``latency_metric`` (``e2e_latency``: arrival -> last token; ``ttft``: arrival -> first token).
-A base point with a single expert cannot miss under the default budget: the figure is then left out.
+A base point with a single expert cannot miss under the default budget, and a point that reads its requests
+from a trace has no Zipf skew to sweep: when no point can show the figure it is left out (``base_point``).
 """
 from __future__ import annotations
 
@@ -73,29 +75,60 @@ def resolve_point(study: Study, value: int | str, key: str) -> str:
     if isinstance(value, str) and value in ids:
         return value
     raise ConfigError(f"{key}: {value!r} is not allowed; allowed: a point index 0..{len(ids) - 1} "
-                      f"or a point id of the study {ids[:12]}")
+                      f"or a point id of the study {ids[:12]}, or null (the first point that can show the figure)")
+
+
+def _poisson(params: Mapping[str, Any]) -> bool:
+    """Whether a point draws its requests (a trace fixes its domain mix: no Zipf skew can move it)."""
+    return params["eoe"]["requests"]["arrival"] == "poisson"
+
+
+def _pressure(section: Mapping[str, Any]) -> MemoryPressure:
+    return MemoryPressure(section["memory_pressure"], section["hbm_experts"], section["ddr_experts"])
+
+
+def base_point(study: Study) -> tuple[str | None, str]:
+    """(the base design point id, or None when the figure is left out; why that point, or why none).
+
+    ``point: null`` picks the first point with generated (Poisson) requests that can miss in the expert
+    cache; an explicit point is the user's choice and must have generated requests (ConfigError)."""
+    section = study.config["figures"]["cache_sensitivity"]
+    pressure = _pressure(section)
+    if section["point"] is None:
+        poisson = [p for p in study.points if _poisson(p.params)]
+        if not poisson:
+            return None, "every design point reads its requests from a trace, whose domain mix no Zipf skew sets"
+        for p in poisson:
+            if pressure.can_miss(p.params):
+                return p.id, f"design point {p.id}, the first with generated requests that can miss"
+        pressure.check(poisson[0].params, KEY, poisson[0].id, ("hbm",))  # an explicit budget holding them all
+        return None, f"design point(s) {[p.id for p in poisson][:12]} have a single expert, which never misses"
+    pid = resolve_point(study, section["point"], f"{KEY}.point")
+    if not _poisson(study.point(pid).params):
+        raise ConfigError(f"{KEY}.point: {section['point']!r} (design point {pid}) reads its requests from a "
+                          "trace, whose domain mix no Zipf skew sets; allowed: a point with eoe.requests.arrival "
+                          "poisson, or null (the first such point)")
+    pressure.check(study.point(pid).params, KEY, pid, ("hbm",))
+    if not pressure.can_miss(study.point(pid).params):
+        return None, f"design point {pid} has a single expert, which never misses"
+    return pid, f"design point {pid} ({KEY}.point)"
 
 
 def settings(study: Study) -> CacheSensitivity | None:
     """The figure's settings checked against the study (ConfigError naming the key, value and allowed), or
-    None when the base point has a single expert and the default budget cannot make it miss."""
+    None when no design point can show it (see base_point; the reason is logged)."""
     section = study.config["figures"]["cache_sensitivity"]
-    pid = resolve_point(study, section["point"], f"{KEY}.point")
+    pid, why = base_point(study)
+    if pid is None:
+        log.warning("figure cache_sensitivity left out: %s", why)
+        return None
     params = study.point(pid).params
-    if params["eoe"]["requests"]["arrival"] != "poisson":
-        raise ConfigError(f"{KEY}.point: {section['point']!r} (design point {pid}) reads its requests from a "
-                          "trace, whose domain mix no Zipf skew sets; allowed: a point with eoe.requests.arrival "
-                          "poisson")
     out = CacheSensitivity(point=pid, zipf_skews=tuple(float(s) for s in section["zipf_skews"]),
                            policies=tuple(section["policies"]), prefetch=tuple(int(n) for n in section["prefetch"]),
                            memory_pressure=section["memory_pressure"], hbm_experts=section["hbm_experts"],
                            ddr_experts=section["ddr_experts"], requests=section["requests"],
                            latency_metric=section["latency_metric"], latency_stat=section["latency_stat"],
                            reference=section["reference"])
-    out.pressure.check(params, KEY, pid, ("hbm",))
-    if not out.pressure.can_miss(params):
-        log.warning("figure cache_sensitivity left out: design point %s has a single expert, which never misses", pid)
-        return None
     for line in lines(out, params):
         check_variant(params, overrides(out, params, out.zipf_skews[0], line), KEY)
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple, Sequence
@@ -107,7 +108,7 @@ def description_from_params(io: Mapping, seed: int, where: str) -> IODescription
         raise ConfigError(f"{where}: no expert_loads and no checkpoint_writes; allowed: at least one transfer "
                           "(MQSim cannot run an empty trace)")
     names = [s[2] for s in specs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, times in Counter(names).items() if times > 1)
     if dupes:
         raise ConfigError(f"{where}: transfer name(s) {dupes} used twice; allowed: unique names")
     transfers: list[Transfer] = []

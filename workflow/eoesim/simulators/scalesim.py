@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from eoesim.eoe.expert import resolve_expert
+from eoesim.eoe.expert import Gemm, resolve_expert
 from eoesim.errors import SimulatorError, SimulatorUnavailableError
 from eoesim.runners import STDOUT_LOG, DockerRunner, Runner, docker_image_id, docker_image_label
 from eoesim.serving.shapes import engine_gemms
@@ -42,33 +42,31 @@ class ScaleSim(Simulator):
         # experts of the same shape share their GEMMs: each distinct GEMM is simulated once, and the row
         # names every expert it stands for ("code+math")
         by_shape: dict[tuple, dict] = {}
+
+        def add(key: tuple, name: str, g, origin: str) -> None:
+            if key in by_shape:
+                if name not in by_shape[key]["expert"]:
+                    by_shape[key]["expert"].append(name)
+            else:
+                by_shape[key] = {"expert": [name], "gemm": g.name, "origin": origin, "m": g.m, "n": g.n, "k": g.k,
+                                 "instances": g.instances}
+
         for i, spec in enumerate(study["eoe"]["experts"]):
             expert = resolve_expert(spec, f"eoe.experts[{i}]")
             for g in expert.layer_gemms(wl["phase"], wl["seq_len"], wl["batch"]):
-                key = (g.name, g.m, g.n, g.k, g.instances)
-                if key in by_shape:
-                    by_shape[key]["expert"] += f"+{expert.name}"
-                else:
-                    by_shape[key] = {"expert": expert.name, "gemm": g.name, "origin": "layer",
-                                     "m": g.m, "n": g.n, "k": g.k, "instances": g.instances}
+                add((g.name, g.m, g.n, g.k, g.instances), expert.name, g, "layer")
         for name, g in engine_gemms(study):  # the serving engine's decode buckets (eoesim.serving.shapes)
-            key = (g.name, g.m, g.n, g.k, g.instances)
-            if key in by_shape:
-                if name not in by_shape[key]["expert"].split("+"):
-                    by_shape[key]["expert"] += f"+{name}"
-            else:
-                by_shape[key] = {"expert": name, "gemm": g.name, "origin": "serving", "m": g.m, "n": g.n,
-                                 "k": g.k, "instances": g.instances}
+            add((g.name, g.m, g.n, g.k, g.instances), name, g, "serving")
         # the training step's forward / input-gradient / weight-gradient shapes SCALE-Sim has not got yet
         shapes = {(v["m"], v["n"], v["k"]) for v in by_shape.values()}
         for g in training_gemms(study):
             if (g.m, g.n, g.k) not in shapes:
                 shapes.add((g.m, g.n, g.k))
-                by_shape[("train", g.name, g.m, g.n, g.k)] = {"expert": "train", "gemm": g.name, "origin": "training",
-                                                              "m": g.m, "n": g.n, "k": g.k, "instances": 1}
+                add(("train", g.name, g.m, g.n, g.k), "train", Gemm(g.name, g.m, g.n, g.k), "training")
         names: dict[str, int] = {}
         gemms = []
         for g in by_shape.values():
+            g = dict(g, expert="+".join(g["expert"]))  # joined once: linear in the experts
             base = f"{g['expert']}.{g['gemm']}"
             names[base] = names.get(base, 0) + 1
             gemms.append(dict(g, name=base if names[base] == 1 else f"{base}@{g['m']}x{g['n']}x{g['k']}"))

@@ -4,7 +4,8 @@ A check is a function ``fn(ctx: TableContext) -> list[Finding]`` registered with
 severity (error | warning), the simulators it applies to and a hint (what to look at when it fires).
 Its docstring says why the check exists. An empty list means the check passed on that table. The
 runner turns findings into one tidy row per (check, simulator): severity, status (pass | warn | fail),
-rows affected, sample row ids, message, hint. Errors are raised by :func:`raise_on_errors` AFTER every
+rows affected, sample row ids, message, hint, and the real runs among the rows affected (those a failed
+error-severity check invalidates, see eoesim.trust.report). Errors are raised by :func:`raise_on_errors` AFTER every
 check has run, so one failure report names every failing check.
 
 Severity overrides come from the study's ``sanity.severity`` mapping (error | warning | off).
@@ -33,7 +34,7 @@ ROW_KEYS = {
     "rapidchiplet": ("record",),
 }
 CHECK_COLUMNS = ["check", "simulator", "severity", "status", "rows_checked", "rows_affected", "sample_rows",
-                 "message", "hint"]
+                 "message", "hint", "simulated_runs"]
 
 
 class SanityCheckError(EoesimError):
@@ -84,6 +85,15 @@ class TableContext:
 
     def rows_of_run(self, run_id: str) -> tuple:
         return tuple(self.table.index[self.table["run_id"].astype(str) == str(run_id)])
+
+    def simulated_run_ids(self, labels) -> list[str]:
+        """The run ids of the real runs (fidelity simulate) among the rows ``labels``."""
+        if "run_id" not in self.table or not len(labels):
+            return []
+        rows = self.table.loc[list(labels)]
+        if "fidelity" in rows:
+            rows = rows[rows["fidelity"] == "simulate"]
+        return sorted(set(rows["run_id"].astype(str)))
 
     def row_id(self, label) -> str:
         row = self.table.loc[label]
@@ -153,6 +163,7 @@ def _result_row(chk: Check, ctx: TableContext, severity: str, findings: list[Fin
         "rows_checked": checked, "rows_affected": len(labels),
         "sample_rows": " ".join(ctx.row_id(label) for label in labels[:SAMPLE_ROWS]),
         "message": message, "hint": chk.hint if findings else "",
+        "simulated_runs": " ".join(ctx.simulated_run_ids(labels)),
     }
 
 

@@ -1,4 +1,10 @@
-"""Run the sanity checks of one study and write checks.csv plus an HTML summary for the Snakemake report."""
+"""Run the sanity checks of one study and write checks.csv plus an HTML summary for the Snakemake report.
+
+When an error-severity check fails, the real runs among its rows are invalidated before the error is
+raised (eoesim.execute.invalidate_run: moved to ``logs/<simulator>/<run id>/`` with a note, evicted from
+the run cache), so the next workflow run recomputes them instead of publishing the same bad rows again;
+every other run stays.
+"""
 from __future__ import annotations
 
 import html
@@ -8,7 +14,9 @@ from typing import Mapping
 
 import pandas as pd
 
-from eoesim.trust.checks import raise_on_errors, registry, run_checks
+from eoesim.execute import invalidate_run
+from eoesim.reuse import RunCache
+from eoesim.trust.checks import SanityCheckError, raise_on_errors, registry, run_checks
 
 log = logging.getLogger(__name__)
 STATUS_ORDER = {"fail": 0, "warn": 1, "pass": 2}
@@ -39,13 +47,48 @@ def summary_html(results: pd.DataFrame, study: str) -> str:
             f"<h2>Why each check exists</h2><ul>{why}</ul></body></html>")
 
 
+def failed_runs(results: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
+    """(simulator, run id) -> the failed error-severity checks whose rows include that real run."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for row in results[results["status"] == "fail"].itertuples():
+        for run_id in str(row.simulated_runs or "").split():
+            out.setdefault((row.simulator, run_id), []).append(row.check)
+    return out
+
+
+def invalidate_failed_runs(results: pd.DataFrame, runs_root: Path, logs_root: Path,
+                           cache: RunCache | None) -> list[str]:
+    """Invalidate every real run a failed error-severity check names; ``simulator/run id`` of each."""
+    done = []
+    for (sim, run_id), checks in sorted(failed_runs(results).items()):
+        reason = f"sanity check(s) {', '.join(checks)} failed on its rows"
+        if invalidate_run(Path(runs_root) / sim / run_id, Path(logs_root) / sim / run_id, reason, cache):
+            log.warning("%s run %s invalidated (%s): moved to %s", sim, run_id, reason, Path(logs_root) / sim / run_id)
+            done.append(f"{sim}/{run_id}")
+    return done
+
+
 def sanity_check_study(tables: list[str | Path], runs_root: str | Path, overrides: Mapping[str, str],
-                       checks_csv: str | Path, summary: str | Path, study: str) -> pd.DataFrame:
-    """Check every table; raise SanityCheckError (nothing written) when an error-severity check fails."""
+                       checks_csv: str | Path, summary: str | Path, study: str,
+                       logs_root: str | Path | None = None, cache_dir: str | Path | None = None) -> pd.DataFrame:
+    """Check every table; on error-severity failures invalidate the real runs they name (with
+    ``logs_root``) and raise SanityCheckError (nothing written)."""
     results = run_checks(load_tables(tables), Path(runs_root), overrides)
     for row in results[results["status"] != "pass"].itertuples():
         log.warning("%s [%s] %s: %s (%s)", row.check, row.simulator, row.status, row.message, row.sample_rows)
-    raise_on_errors(results)
+    try:
+        raise_on_errors(results)
+    except SanityCheckError as exc:
+        if logs_root is None:
+            raise
+        cache = RunCache(Path(cache_dir)) if cache_dir else None
+        invalidated = invalidate_failed_runs(results, Path(runs_root), Path(logs_root), cache)
+        if not invalidated:
+            raise
+        raise SanityCheckError(
+            f"{exc}\n{len(invalidated)} published run(s) invalidated, moved to {logs_root}/<simulator>/<run id>/ "
+            f"and dropped from the run cache, so the next workflow run recomputes them: {' '.join(invalidated)}"
+        ) from None
     Path(checks_csv).parent.mkdir(parents=True, exist_ok=True)
     results.to_csv(checks_csv, index=False)
     Path(summary).write_text(summary_html(results, study))

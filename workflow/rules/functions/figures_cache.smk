@@ -1,14 +1,11 @@
 """Input functions, constants and rule-all targets of rules/figures_cache.smk (Snakemake's linter wants them apart from rules)."""
-from eoesim.figures import cache_sensitivity as cache_fig
 from eoesim.figures import expert_load_cdf as load_fig
 from eoesim.stitch.variants import point_inputs
 
 
-try:
-    CACHE_SENSITIVITY = cache_fig.settings(STUDY)
-    EXPERT_LOAD = load_fig.settings(STUDY, PLAN)
-except EoesimError as exc:
-    raise WorkflowError(str(exc)) from None
+# checked and resolved by eoesim.preflight (common.smk); None: the figure is left out
+CACHE_SENSITIVITY = PREFLIGHT.cache_sensitivity
+EXPERT_LOAD = PREFLIGHT.expert_load
 
 
 SSD_CONFIGURATIONS = load_fig.ssd_configurations(PLAN)
@@ -16,8 +13,7 @@ SSD_CONFIGURATIONS = load_fig.ssd_configurations(PLAN)
 
 def _required(settings, figure):
     if settings is None:
-        raise WorkflowError(f"figure {figure} is left out of study {STUDY.name}: none of its design points can "
-                            "miss in the expert cache (a single expert each)")
+        raise WorkflowError(f"figure {figure} is left out of study {STUDY.name}: {PREFLIGHT.left_out[figure]}")
     return settings
 
 

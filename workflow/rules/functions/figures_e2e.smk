@@ -1,13 +1,6 @@
 """Input functions, constants and rule-all targets of rules/figures_e2e.smk (Snakemake's linter wants them apart from rules)."""
-from eoesim.figures.timeline_excerpt import check_window, timeline_point
-
-
-try:
-    TIMELINE_CFG = STUDY.config["figures"]["timeline"]
-    TIMELINE_POINT = timeline_point([p.id for p in STUDY.points], TIMELINE_CFG["point"])
-    check_window(TIMELINE_CFG["window_s"])
-except EoesimError as exc:
-    raise WorkflowError(str(exc)) from None
+TIMELINE_CFG = STUDY.config["figures"]["timeline"]
+TIMELINE_POINT = PREFLIGHT.timeline_point  # checked by eoesim.preflight (common.smk)
 
 
 def get_load_curve_config(wildcards):

@@ -46,7 +46,8 @@ def get_coupling_bytes_per_word(wildcards):
 
 
 def get_coupling_site(wildcards):
-    return json.dumps({sim: PLAN.site.get(sim, {}) for sim in ("scalesim", "ramulator")}, sort_keys=True)
+    return json.dumps({sim: site_identity(PLAN.site.get(sim, {})) for sim in ("scalesim", "ramulator")},
+                      sort_keys=True)
 
 
 def get_coupling_simulate_memory(wildcards):
