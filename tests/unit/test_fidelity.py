@@ -58,7 +58,10 @@ def test_scalesim_surrogate_table_has_the_simulated_columns():
     sim = get_simulator("scalesim", {"mode": "python"})
     point = sim.point_params(build_study({}).points[0].params)
     table = predict_runs(sim, {"r1": point})
-    assert list(table["gemm"]) == ["qkv_proj", "attn_score", "attn_value", "out_proj", "ffn_up", "ffn_down"]
+    layer = table[table["origin"] == "layer"]
+    assert list(layer["gemm"]) == ["qkv_proj", "attn_score", "attn_value", "out_proj", "ffn_up", "ffn_down"]
+    serving = table[table["origin"] == "serving"]  # the serving engine's decode buckets (eoesim.serving.shapes)
+    assert set(serving["m"]) == {1, 16} and len(table) == len(point["gemms"])
     assert (table["compute_latency_ns"] == table["total_cycles"] / point["freq_ghz"]).all()
 
 

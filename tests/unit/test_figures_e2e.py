@@ -5,7 +5,6 @@ sequence of the hand-sized expert computes for 70 ns (two sequences batched: 90 
 unless a test slows it, an expert load SSD -> DDR -> HBM takes 1009 + 10 ns, a small message 2 ns per hop
 + 16 B/ns. Expert a on chiplet 0, b on chiplet 1, the router (5 ns gate) on chiplet 3.
 """
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -6,10 +6,9 @@ array, HBM / link bandwidth and latency), so the directions come from the engine
 import copy
 import heapq
 
-import numpy as np
 import pytest
 
-from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes, streamed_weight_bytes
+from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
 from eoesim.eoe.hardware import build_hardware
 from eoesim.serving.engine import Engine
 from eoesim.stitch.components import TableComponentModel

@@ -31,6 +31,7 @@ class KVSpace(Protocol):
     def fits(self, seq: Seq, blocks: int, watermark: bool) -> bool: ...
     def alloc(self, seq: Seq, blocks: int) -> None: ...
     def admit(self, seq: Seq) -> None: ...
+    def reserve_admission(self, seq: Seq, blocks: int) -> bool: ...
 
 
 @dataclass
@@ -74,11 +75,11 @@ def blocks_for(tokens: int, block_tokens: int) -> int:
 
 
 def _admit(seq: Seq, kv: KVSpace, block_tokens: int, tokens: int) -> bool:
+    """Allocate the blocks of ``tokens`` (keeping the watermark free) and admit; a composition part reserves its
+    partners' prompt blocks at once, or none (KVSpace.reserve_admission)."""
     need = blocks_for(tokens, block_tokens) - seq.blocks
-    if need > 0 and not kv.fits(seq, need, watermark=True):
+    if need > 0 and not kv.reserve_admission(seq, need):
         return False
-    if need > 0:
-        kv.alloc(seq, need)
     kv.admit(seq)
     return True
 

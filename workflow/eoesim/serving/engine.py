@@ -81,6 +81,8 @@ from eoesim.stitch.energy import EnergyModel
 
 COMPOSITION_DEFAULT = "representation_average"
 CAT = {c: i for i, c in enumerate(BREAKDOWN_CATEGORIES)}
+#: stalls broken (KV given up) in a row without a request completing before the run is declared stuck
+MAX_STALL_BREAKS = 100
 
 
 
@@ -160,6 +162,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.kv_waiters: list[list[Callable]] = [[] for _ in range(pk.n_stacks)]
         self.pending_loads: list[list[tuple[str, float]]] = [[] for _ in range(pk.n_stacks)]
         self._ticket = 0
+        self._done_at_stall = -1
         self._sid = 0
         self._gid = 0
         self._rr: dict[str, int] = defaultdict(int)
@@ -311,15 +314,45 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             self.failures.schedule(self)
         events = self._events
         pop = heapq.heappop
-        while events:
-            t, _, fn, args = pop(events)
-            self.now = t
-            fn(*args)
+        stalls = 0
+        while True:
+            while events:
+                t, _, fn, args = pop(events)
+                self.now = t
+                fn(*args)
+            done = self.rec.completed
+            if done == len(rq):
+                break
+            stalls = stalls + 1 if done == self._done_at_stall else 1
+            self._done_at_stall = done
+            if stalls > MAX_STALL_BREAKS or not self.break_stall():
+                self.rec.finish(self.now)
+                raise SimulationError(self._stuck(len(rq) - done))
         self.rec.finish(self.now)
-        left = int(np.isnan(self.rec.done).sum())
-        if left:
-            raise SimulationError(self._stuck(left))
         return self
+
+    def break_stall(self) -> bool:
+        """Every event is processed and requests wait on each other through memory: composition parts that
+        hold KV while waiting for a partner (whose admission or expert load waits for that room) give their KV
+        up (recompute preemption) and everything waiting retries. False when nothing could be freed."""
+        freed = False
+        for inst in self.instances:
+            for m in inst.models.values():
+                for seq in [x for x in m.running if x.blocks and x.blocked]:
+                    if seq not in m.running:  # freeing KV above let a waiting load preempt it already
+                        continue
+                    m.running.remove(seq)
+                    seq.preemptions += 1
+                    self.rec.preemption(seq, "recompute", self.now)
+                    self._drop_kv(seq)
+                    m.waiting.appendleft(seq)
+                    freed = True
+        if freed:
+            for s in range(self.package.n_stacks):
+                self.retry_loads(s)
+            for inst in self.instances:
+                self.wake(inst)
+        return freed
 
     def _stuck(self, left: int) -> str:
         """Why requests never finished (every event was processed): what holds the HBM stacks."""
@@ -437,27 +470,18 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.at(t, self._arrive, seq)
         return seq
 
-
-
-
     def _arrive(self, seq: Seq) -> None:
         while not seq.inst.alive:
             seq.inst = self.redirect[seq.inst.iid]
             self._set_kv_layout(seq, seq.inst)
-        inst = seq.inst
-        g = seq.group
-        if g is not None:
-            seq.t_enqueue = self.now
-            g.arrived += 1
-            if g.arrived == len(g.parts):
-                self._gang_admit(g)
-            return
-        for s in set(inst.stacks):
-            self.stacks[s].admit(seq.expert)
         seq.t_enqueue = self.now
-        self.rec.seq_queued(seq, self.now)
-        self.ensure_resident(seq.expert, inst, lambda: self._enqueue(seq))
-
+        g = seq.group
+        if g is None:
+            self.admit_parts([seq], seq)
+            return
+        g.arrived += 1
+        if g.arrived == len(g.parts):
+            self._gang_admit(g)
 
     def attribute(self, r: int, category: str, seconds: float) -> None:
         """Seconds of request ``r``'s latency spent in ``category`` (the latency breakdown)."""

@@ -18,6 +18,41 @@ from eoesim.serving.sequences import MOVING, RUNNING, SWAPPED, WAITING, Seq
 
 
 class KVCache:
+    def reserve_admission(self, seq: Seq, blocks: int) -> bool:
+        """Allocate ``blocks`` for an admission, the watermark kept free. The parts of a composition group
+        are admitted as a whole: the first part admitted also takes the prompt blocks of every partner that has
+        none yet (on their own stacks), or nothing is taken - a part never holds KV waiting for a partner that
+        cannot get any (their instances admit them next, without allocating again)."""
+        needs = [(seq, blocks)]
+        if seq.group is not None:
+            bs = self.cfg["kv_block_tokens"]
+            needs += [(p, blocks_for(p.prompt_total, bs)) for p in seq.group.parts
+                      if p is not seq and p.blocks == 0 and p.state == WAITING]
+        wm = self.cfg["kv_watermark"]
+        want: dict[tuple[int, str], float] = defaultdict(float)
+        per_stack: dict[int, float] = defaultdict(float)
+        for p, n in needs:
+            for s, bpb in p.kv_bpb.items():
+                want[(s, p.expert)] += n * bpb
+                per_stack[s] += n * bpb
+        for (s, expert), b in want.items():
+            mem = self.stacks[s]
+            if mem.kv_room(expert) - wm * mem.kv_space() < b:
+                return False
+        for s, b in per_stack.items():
+            mem = self.stacks[s]
+            if mem.kv_space() - mem.kv_used - wm * mem.kv_space() < b:
+                return False
+        for p, n in needs:
+            if n > 0:
+                self.alloc(p, n)
+            if p is not seq:  # a reserved partner goes first on its instance (it is admitted already, in effect)
+                queue = p.inst.models[p.expert].waiting
+                queue.remove(p)
+                queue.appendleft(p)
+                self.wake(p.inst)
+        return True
+
     def fits(self, seq: Seq, blocks: int, watermark: bool) -> bool:
         return self._fits(seq.expert, seq.kv_bpb, blocks, watermark)
 

@@ -22,6 +22,7 @@ class Recorder:
         n = len(engine.requests)
         self._first = [math.nan] * n  # lists while running (cheap scalar writes), arrays after finish()
         self._done = [math.nan] * n
+        self.completed = 0
         self.first = np.full(n, np.nan)
         self.done = np.full(n, np.nan)
         self.queue_s = np.zeros(n)  # admission wait of the request's sequences (summed)
@@ -64,10 +65,9 @@ class Recorder:
             self._first[r] = t
 
     def request_done(self, r: int, t: float) -> None:
+        if self._done[r] != self._done[r]:
+            self.completed += 1
         self._done[r] = t
-
-    def seq_queued(self, seq, t: float) -> None:
-        return None
 
     def seq_step(self, seq, step, t_end: float) -> None:
         """Error propagation: the step's absolute error (its compute parts' rel x seconds, plus the memory

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from eoesim.eoe.composition import merge_gemm, merge_memory_bytes
 from eoesim.serving.fluid import Flow
 from eoesim.serving.instance import Instance
-from eoesim.serving.sequences import Group, Seq
+from eoesim.serving.sequences import Group
 
 
 class ExpertResidency:
@@ -193,41 +193,50 @@ class ExpertResidency:
                 self._try_load(stack, name, load)
 
     def _gang_admit(self, g: Group) -> None:
-        """Admit a composition group's parts together once every part's expert is resident on its stacks
-        (so no resident expert is pinned waiting for a partner that cannot load); until then the group's
-        experts are wanted and its loads never evict each other."""
-        need = {(s, p.expert) for p in g.parts for s in set(p.inst.stacks)}
-        missing = [(s, e) for s, e in need if not self.stacks[s].is_resident(e)]
-        if not g.counted:
-            g.counted = True
-            for p in g.parts:
+        self.admit_parts(g.parts, g)
+
+    def admit_parts(self, parts: list, owner: Any) -> None:
+        """Admit ``parts`` - a single sequence, or the parts of a composition group - together, once every
+        part's expert may run on its stacks (resident; for a lone sequence with streamed loads, its load has
+        started), so no resident expert is pinned waiting for a partner that cannot load. Until then the
+        experts are wanted under ``owner``'s ticket, and the owner's loads never evict each other."""
+        need = {(s, p.expert) for p in parts for s in set(p.inst.stacks)}
+        if not owner.counted:
+            owner.counted = True
+            for p in parts:
                 self.rec.cache_access(p.expert, hit=all(self.stacks[s].is_resident(p.expert)
                                                         for s in set(p.inst.stacks)))
-            g.ticket = self.next_ticket()
+            owner.ticket = self.next_ticket()
             for s, e in need:
-                self.stacks[s].want(e, g.ticket, 1)
+                self.stacks[s].want(e, owner.ticket, 1)
+        streamed = len(parts) == 1 and self.cfg["expert_load"] == "streamed"
+        missing = [(s, e) for s, e in need if not self.stacks[s].is_resident(e)
+                   and not (streamed and self.loads.get((s, e), {}).get("flowing"))]
         if missing:
             state = {"n": len(missing)}
 
-            def loaded() -> None:
+            def ready() -> None:
                 state["n"] -= 1
                 if state["n"] == 0:
-                    self._gang_admit(g)
+                    self.admit_parts(parts, owner)
 
             for s, e in missing:
                 protect = frozenset(x for st, x in need if st == s)
                 load = self.loads.get((s, e))
                 if load is None:
-                    load = self.start_load(s, e, protect=protect, ticket=g.ticket)
-                elif g.ticket < load["ticket"]:  # an older group now waits for this load: it goes by that group's
-                    load["ticket"] = g.ticket     # ticket and keeps that group's other experts
+                    load = self.start_load(s, e, protect=protect, ticket=owner.ticket)
+                elif owner.ticket < load["ticket"]:  # an older owner now waits for this load: it goes by that
+                    load["ticket"] = owner.ticket      # owner's ticket and keeps that owner's other experts
                     load["protect"] = protect
-                load["waiters"].append(loaded)
+                if streamed and load["flowing"]:
+                    ready()
+                else:
+                    (load["started"] if streamed else load["waiters"]).append(ready)
             return
         for s, e in need:
-            self.stacks[s].want(e, g.ticket, -1)
-        last = max(p.t_enqueue for p in g.parts)  # before the last part arrived, parts wait for partners, not loads
-        for p in g.parts:
+            self.stacks[s].want(e, owner.ticket, -1)
+        last = max(p.t_enqueue for p in parts)  # before the last part arrived, parts wait for partners, not loads
+        for p in parts:
             for s in set(p.inst.stacks):
                 self.stacks[s].admit(p.expert)
                 self.stacks[s].touch(p.expert)
@@ -235,9 +244,3 @@ class ExpertResidency:
             p.t_enqueue = self.now
             p.inst.models[p.expert].waiting.append(p)
             self.wake(p.inst)
-
-    def _enqueue(self, seq: Seq) -> None:
-        self.attribute(seq.req, "expert_load", (self.now - seq.t_enqueue) * seq.weight)
-        seq.t_enqueue = self.now
-        seq.inst.models[seq.expert].waiting.append(seq)
-        self.wake(seq.inst)
