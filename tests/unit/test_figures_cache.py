@@ -76,13 +76,15 @@ def test_the_budget_holds_exactly_that_many_experts():
     assert residency_overrides(long, 2, 0)["hardware.memory.hbm.capacity_gib"] * GIB == 2 * EXPERT_BYTES + 2**25
 
 
+@pytest.mark.parametrize("skew", [0.0, 2.5])
 @pytest.mark.parametrize("policy", ["static", "lru", "lfu"])
-def test_composed_pairs_under_the_budget_are_all_served(policy):
+def test_composed_pairs_under_the_budget_are_all_served(policy, skew):
     """Top-2 representation averaging with room for 2 of the 4 experts: a group is admitted once both its
-    experts are resident, so loads must evict experts as soon as the last sequence using them ends - every
-    request completes, with evictions and SSD reads."""
+    experts are resident, so loads must evict experts as soon as the last sequence using them ends (or a
+    waiting group no longer wants them) - every request completes, with evictions and SSD reads."""
     cfg = copy.deepcopy(STUDY)
     cfg["eoe"]["router"]["k"] = 2
+    cfg["eoe"]["requests"]["zipf_skew"] = skew
     params = build_study(cfg, "test").points[0].params
     r = stitch_point(with_overrides(params, {**residency_overrides(params, 2, 0), "mapping.cache_policy": policy}))
     c = r.summary["cache"]

@@ -185,6 +185,8 @@ class KVCache:
         old = seq.inst
         for st in set(old.stacks):
             self.stacks[st].release(seq.expert)
+            if self.pending_loads[st]:
+                self.retry_loads(st)
         if not keep_kv:
             self.free_kv(seq)
             if seq.state != WAITING and seq.generated > 0:

@@ -220,6 +220,7 @@ class ExpertResidency:
                 if state["n"] == 0:
                     self.admit_parts(parts, owner)
 
+            retaken = set()
             for s, e in missing:
                 protect = frozenset(x for st, x in need if st == s)
                 load = self.loads.get((s, e))
@@ -228,10 +229,14 @@ class ExpertResidency:
                 elif owner.ticket < load["ticket"]:  # an older owner now waits for this load: it goes by that
                     load["ticket"] = owner.ticket      # owner's ticket and keeps that owner's other experts
                     load["protect"] = protect
+                    retaken.add(s)
                 if streamed and load["flowing"]:
                     ready()
                 else:
                     (load["started"] if streamed else load["waiters"]).append(ready)
+            for s in retaken:  # a waiting load under an older ticket may evict what the newer one could not
+                if self.pending_loads[s]:
+                    self.retry_loads(s)
             return
         for s, e in need:
             self.stacks[s].want(e, owner.ticket, -1)

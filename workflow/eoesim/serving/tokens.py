@@ -149,6 +149,8 @@ class TokenFlow:
         s, src, dst = arg
         for st in set(src.stacks):
             self.stacks[st].release(s.expert)
+            if self.pending_loads[st]:
+                self.retry_loads(st)
         self.rec.kv_move(s, flow.nbytes)
         self.ensure_resident(s.expert, dst, lambda: self._join_decode(s, dst))
 
