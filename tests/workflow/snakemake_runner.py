@@ -21,6 +21,16 @@ TINY = {
 }
 
 
+#: request lengths for two TINY experts under the cache figures' memory-pressure budget: short enough that the
+#: budget's KV room is below one of these tiny experts (else HBM holds both and none is read from the SSD)
+SHORT_REQUESTS = {"prompt_tokens": {"dist": "lognormal", "median": 32, "sigma": 0.5, "min": 8, "max": 64},
+                  "output_tokens": {"dist": "lognormal", "median": 16, "sigma": 0.5, "min": 1, "max": 32}}
+#: SCALE-Sim GEMMs of one design point of a one-layer study (one expert shape) whose prefill is 16 tokens: its
+#: six prefill GEMMs, the four linear layers at decode batch 1 (decode batch 16 is the prefill's own shapes)
+#: and decode attention (score, value) at two context lengths (eoesim.serving.shapes)
+TINY_GEMMS = 6 + 4 + 2 * 2
+
+
 def snakemake(workdir, *args, **run_kw):
     """Run snakemake on ``workdir/study.yaml`` with the repository's Snakefile (2 cores)."""
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),

@@ -17,6 +17,9 @@ from snakemake_runner import SNAKEMAKE
 
 pytestmark = pytest.mark.slow
 ARRAYS = [[8, 8], [10, 10], [12, 12], [14, 14]]
+#: six prefill GEMMs (32 tokens), the four linear layers at decode batches 1 and 16, decode attention (score,
+#: value) at two context lengths (eoesim.serving.shapes)
+GEMMS_PER_POINT = 6 + 4 * 2 + 2 * 2
 STUDY = {
     "study": "crash",
     "eoe": {"experts": [{"name": "t", "layers": 1, "d_model": 64, "heads": 2, "kv_heads": 2,
@@ -69,7 +72,7 @@ def check_complete(workdir):
     base = workdir / "results" / "crash"
     table = pd.read_csv(base / "tables" / "scalesim.csv")
     points = pd.read_csv(base / "points.csv")
-    assert len(table) == len(ARRAYS) * 6
+    assert len(table) == len(ARRAYS) * GEMMS_PER_POINT
     assert not table.duplicated(["run_id", "layer_id"]).any()
     assert set(table["run_id"]) == set(points["scalesim_run_id"])
     for run_json in finished_runs(workdir):

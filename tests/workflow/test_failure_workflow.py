@@ -6,14 +6,14 @@ import json
 import pandas as pd
 import pytest
 
-from snakemake_runner import TINY, snakemake, write_study
+from snakemake_runner import SHORT_REQUESTS, TINY, snakemake, write_study
 
 pytestmark = pytest.mark.slow
 
 STUDY = {**TINY, "study": "tiny_failure",
          # two experts: chiplet 0 (router + expert t) fails; u keeps chiplet 1 in use
          "eoe": {"experts": [TINY["eoe"]["experts"][0], {**TINY["eoe"]["experts"][0], "name": "u"}],
-                 "requests": {"rate_per_s": 200, "count": 300}},
+                 "requests": {"rate_per_s": 200, "count": 300, **SHORT_REQUESTS}},
          "failures": {"events": [{"kind": "chiplet", "chiplet": 0, "at_s": 0.5}], "bin_s": 0.1},
          "sweep": {"grid": {"failures.policy": ["spare", "least_loaded"]}}}
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from eoesim.analysis import calibrate
-from snakemake_runner import TINY, draw_figures
+from snakemake_runner import TINY, TINY_GEMMS, draw_figures
 
 pytestmark = pytest.mark.slow
 FIGURES = ["noc_latency", "memory_load", "surrogate_errors", "parity_scalesim", "parity_garnet",
@@ -36,5 +36,5 @@ def test_error_table_has_the_study_refit_and_the_shipped_packs(figures):
     refit = json.loads((figures / "surrogates" / "scalesim.json").read_text())
     row = table[(table["pack"] == "scalesim (study fit)") & (table["metric"] == "total_cycles")].iloc[0]
     assert row["cv_mape_pct"] == refit["validation"]["cv"]["in_domain"]["total_cycles"]["mape_pct"]
-    assert row["n_cv"] == 12
+    assert row["n_cv"] == 2 * TINY_GEMMS
     assert {"garnet", "ramulator", "mqsim", "rapidchiplet", "rapidchiplet_booksim", "scalesim"} <= set(table["pack"])

@@ -9,7 +9,7 @@ from eoesim.config import build_study
 from eoesim.simulators.mqsim_trace import read_trace
 from eoesim.simulators.ramulator_traces import read_loadstore
 from eoesim.stitch.coupling import config_totals, dataflow_winners
-from snakemake_runner import snakemake, write_study
+from snakemake_runner import SHORT_REQUESTS, TINY_GEMMS, snakemake, write_study
 
 pytestmark = pytest.mark.slow
 
@@ -18,10 +18,10 @@ STUDY = {
     "eoe": {"experts": [{"name": n, "layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2, "d_ff": 64, "vocab": 100}
                         for n in "abc"],
             "router": {"kind": "topk", "k": 1},
-            "requests": {"count": 20, "rate_per_s": 1000}},
+            "requests": {"count": 20, "rate_per_s": 1000, **SHORT_REQUESTS}},  # one expert + KV fit, not two
     "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
     "hardware": {"chiplet": {"array": [8, 8]}, "package": {"grid": [2, 2]},
-                 "memory": {"hbm": {"capacity_gib": 3.0e-5}, "ddr": {"capacity_gib": 0.0}}},
+                 "memory": {"hbm": {"capacity_gib": 5.0e-5}, "ddr": {"capacity_gib": 0.0}}},
     "mapping": {"cache_policy": "lru", "hot_set": 1},
     "sweep": {"grid": {"hardware.chiplet.dataflow": ["os", "ws"]}},
 }
@@ -60,7 +60,7 @@ def test_coupling_table_matches_the_studys_scalesim_runs(finished):
     base, _ = finished
     table = pd.read_csv(base / "coupling" / "memory_coupling.csv")
     study = pd.read_csv(base / "tables" / "scalesim.csv")
-    assert len(table) == len(study) == 2 * 6
+    assert len(table) == len(study) == 2 * TINY_GEMMS  # three experts of one shape: one set
     merged = table.merge(study, left_on=["dataflow", "layer_id"], right_on=["dataflow", "layer_id"])
     # the coupling run repeats the study's SCALE-Sim run with traces kept: same compute cycles
     assert (merged["compute_only_cycles"] == merged["total_cycles"]).all()
@@ -73,7 +73,7 @@ def test_coupling_table_matches_the_studys_scalesim_runs(finished):
     assert winners["winner_compute_only"].tolist() == expected["winner_compute_only"].tolist()
     assert winners["coupling_flips_winner"].tolist() == expected["coupling_flips_winner"].tolist()
     traces = sorted(p.name for p in (base / "coupling").glob("*/ramulator/layer*.trace"))
-    assert len(traces) == 12
+    assert len(traces) == 2 * TINY_GEMMS
 
 
 def test_figure_plots_the_coupling_totals(finished):

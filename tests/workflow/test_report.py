@@ -6,14 +6,14 @@ import pytest
 import yaml
 
 from conftest import REPO
-from snakemake_runner import TINY, snakemake
+from snakemake_runner import SHORT_REQUESTS, TINY, snakemake
 
 pytestmark = pytest.mark.slow
 REPORT_DIR = REPO / "workflow" / "report"
 #: two experts (so the cache figures have something to show), a chiplet failure and training sharing the
 #: package (one point shared, one split): every figure is drawn
 STUDY = {**TINY, "eoe": {"experts": [TINY["eoe"]["experts"][0], {**TINY["eoe"]["experts"][0], "name": "u"}],
-                         "requests": {"count": 50, "rate_per_s": 100}},
+                         "requests": {"count": 50, "rate_per_s": 100, **SHORT_REQUESTS}},
          "failures": {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 0.1}]},
          "training": {"seq_len": 16, "global_batch_tokens": 256, "dataset_tokens": 2560, "scalesim_max_cycles": 0},
          "sweep": {"zip": {**TINY["sweep"]["grid"], "training.share": [0.5, 1.0], "training.chiplets": [None, 8]}}}

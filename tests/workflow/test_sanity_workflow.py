@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from snakemake_runner import TINY, snakemake, write_study
+from snakemake_runner import TINY, TINY_GEMMS, snakemake, write_study
 
 pytestmark = pytest.mark.slow
 CHECKS = "results/tiny/sanity/checks.csv"
@@ -23,7 +23,7 @@ def test_real_scalesim_tables_pass_every_check(checked):
     assert set(scalesim["status"]) == {"pass"}, scalesim
     assert {"scalesim_config_echo", "negative_value", "metric_does_not_move",
             "rendered_input_overwritten"} <= set(scalesim["check"])
-    assert (scalesim["rows_checked"] == 12).all()  # 2 design points x 6 GEMMs, all simulated
+    assert (scalesim["rows_checked"] == 2 * TINY_GEMMS).all()  # 2 design points, all simulated
     assert "fail" not in set(results["status"])
     assert "Sanity checks of study tiny" in (checked / "results/tiny/sanity/summary.html").read_text()
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from snakemake_runner import SNAKEMAKE, TINY, job_counts, snakemake, write_study
+from snakemake_runner import SNAKEMAKE, TINY, TINY_GEMMS, job_counts, snakemake, write_study
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ def test_study_produces_points_runs_and_tidy_table(finished):
     points = pd.read_csv(base / "points.csv")
     assert len(points) == 2 and points["point_id"].str.fullmatch(r"[0-9a-f]{12}").all()
     table = pd.read_csv(base / "tables" / "scalesim.csv")
-    assert len(table) == 2 * 6  # two design points x six GEMMs of one layer
+    assert len(table) == 2 * TINY_GEMMS  # two design points
     assert set(table["run_id"]) == set(points["scalesim_run_id"])
     assert set(table["gemm"]) == {"qkv_proj", "attn_score", "attn_value", "out_proj", "ffn_up", "ffn_down"}
     for col in ("total_cycles", "stall_cycles", "compute_util_pct", "mapping_efficiency_pct",
@@ -69,10 +69,10 @@ def test_e2e_stage_writes_summary_timeline_and_table(finished):
 def test_surrogate_refit_on_the_study_runs_and_parity_plots(finished):
     base = finished / "results" / "tiny"
     fitted = json.loads((base / "surrogates" / "scalesim.json").read_text())
-    assert fitted["training"]["n_rows"] == 12
+    assert fitted["training"]["n_rows"] == 2 * TINY_GEMMS
     assert fitted["training"]["dataset"].endswith("tables/scalesim.csv")
     parity = pd.read_csv(base / "figures" / "parity_scalesim.csv")  # held-out predictions of the study refit
-    assert len(parity) == 12 and (parity["metric"] == "total_cycles").all()
+    assert len(parity) == 2 * TINY_GEMMS and (parity["metric"] == "total_cycles").all()
     assert sorted(parity["measured"]) == sorted(pd.read_csv(base / "tables" / "scalesim.csv")["total_cycles"])
     assert all((base / "figures" / f"parity_scalesim{ext}").stat().st_size > 0 for ext in (".pdf", ".png"))
 

@@ -47,7 +47,11 @@ def trace_study(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("workdir")
+    """Where Snakemake runs: a project directory, with the shipped request traces the studies name."""
+    folder = tmp_path_factory.mktemp("workdir")
+    (folder / "config").mkdir()
+    (folder / "config" / "traces").symlink_to(REPO / "config" / "traces")
+    return folder
 
 
 def snakemake_dry_run(configfile: Path, workdir: Path) -> str | None:

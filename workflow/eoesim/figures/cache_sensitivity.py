@@ -27,7 +27,7 @@ import pandas as pd
 from eoesim.config import Study
 from eoesim.errors import ConfigError
 from eoesim.figures.style import new_figure, save_figure, series_style
-from eoesim.stitch.variants import MemoryPressure, Restitcher, check_variant
+from eoesim.stitch.variants import MemoryPressure, Restitcher, check_variant, with_overrides
 
 KEY = "figures.cache_sensitivity"
 log = logging.getLogger(__name__)
@@ -160,11 +160,11 @@ def lines(s: CacheSensitivity, params: Mapping[str, Any]) -> list[Line]:
 def overrides(s: CacheSensitivity, params: Mapping[str, Any], skew: float, line: Line) -> dict[str, Any]:
     """The parameter overrides of one re-stitch."""
     out: dict[str, Any] = {"eoe.requests.zipf_skew": skew}
-    if not line.as_configured:
-        out.update({"mapping.cache_policy": line.policy, "mapping.prefetch": line.prefetch,
-                    **s.pressure.overrides(params)})
     if s.requests is not None:
         out.update({"eoe.requests.count": s.requests, "eoe.requests.duration_s": None})
+    if not line.as_configured:  # the budget's KV room is that of the requests re-stitched
+        out.update({"mapping.cache_policy": line.policy, "mapping.prefetch": line.prefetch,
+                    **s.pressure.overrides(with_overrides(params, out))})
     return out
 
 

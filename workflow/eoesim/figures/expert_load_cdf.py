@@ -28,7 +28,7 @@ from eoesim.config import Study
 from eoesim.figures.style import FigureError, new_figure, save_figure, series_style
 from eoesim.provenance import canonical_json
 from eoesim.stitch.e2e import E2EResult
-from eoesim.stitch.variants import MemoryPressure, Restitcher, check_variant
+from eoesim.stitch.variants import MemoryPressure, Restitcher, check_variant, with_overrides
 from eoesim.stitch.workloads import ssd_reads
 
 KEY = "figures.expert_load"
@@ -118,9 +118,10 @@ def stitched_points(s: ExpertLoad, group: Mapping[str, Any]) -> list[str]:
 
 
 def overrides(s: ExpertLoad, params: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = dict(s.pressure.overrides(params))
+    out: dict[str, Any] = {}
     if s.requests is not None:
         out.update({"eoe.requests.count": s.requests, "eoe.requests.duration_s": None})
+    out.update(s.pressure.overrides(with_overrides(params, out)))  # the KV room of the requests re-stitched
     return out
 
 

@@ -74,6 +74,12 @@ def blocks_for(tokens: int, block_tokens: int) -> int:
     return -(-tokens // block_tokens)
 
 
+def lone_sequence_blocks(prompt_tokens: int, total_tokens: int, block_tokens: int, watermark: float) -> float:
+    """KV space, in blocks, a sequence needs to run to completion alone: all its tokens, and at admission its
+    prompt with the watermark share of the space kept free."""
+    return max(blocks_for(total_tokens, block_tokens), blocks_for(prompt_tokens, block_tokens) / (1.0 - watermark))
+
+
 def _admit(seq: Seq, kv: KVSpace, block_tokens: int, tokens: int) -> bool:
     """Allocate the blocks of ``tokens`` (keeping the watermark free) and admit; a composition part reserves its
     partners' prompt blocks at once, or none (KVSpace.reserve_admission)."""

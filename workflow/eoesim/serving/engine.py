@@ -60,7 +60,7 @@ from eoesim.eoe.requests import generate_requests, zipf_popularity
 from eoesim.eoe.router import build_router, expert_popularity, route_node
 from eoesim.errors import ConfigError, SimulationError
 from eoesim.serving.background import BackgroundLoad
-from eoesim.serving.batching import ModelState
+from eoesim.serving.batching import ModelState, lone_sequence_blocks
 from eoesim.serving.costs import ModelCosts, shared_pricer
 from eoesim.serving.dispatch import Dispatcher
 from eoesim.serving.fluid import Flow, Fluid
@@ -217,17 +217,32 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
 
     def _check_capacity(self) -> None:
         """Every stack must hold, at once, the experts one request runs on it together (the picks of a
-        representation-averaging router), else requests could wait for each other forever."""
+        representation-averaging router) and the KV cache of the longest request on each (its prompt + output
+        tokens in whole blocks; its prompt with the admission watermark kept free), else requests could wait
+        for each other, or a sequence preempt itself, forever."""
         k = self.picks_at_once()
+        rq = self.requests
+        longest = int(np.max(rq.prompt_tokens + rq.output_tokens)) if len(rq) else 0
+        prompt = int(np.max(rq.prompt_tokens)) if len(rq) else 0
+        bs, wm = self.cfg["kv_block_tokens"], self.cfg["kv_watermark"]
         for s, mem in enumerate(self.stacks):
-            sizes = sorted((self.stack_bytes(n, s) for n in self.experts
-                            if any(s in i.stacks for i in self.replicas[n])), reverse=True)
-            need = sum(sizes[:k])
+            needs = []
+            for n in self.experts:
+                reads = [i for i in self.replicas[n] if s in i.stacks]
+                if not reads:
+                    continue
+                per_token = max(i.models[n].costs.kv_bytes_per_token * i.stacks.count(s) for i in reads)
+                kv = lone_sequence_blocks(prompt, longest, bs, wm) * bs * per_token
+                needs.append((self.stack_bytes(n, s) + kv, self.stack_bytes(n, s)))
+            needs.sort(reverse=True)
+            need = sum(total for total, _ in needs[:k])
             if need > mem.capacity:
+                weights = sum(w for _, w in needs[:k])
                 raise ConfigError(
                     f"hardware.memory.hbm.capacity_gib: {mem.capacity / 2**30:.4g} GiB per stack is not allowed; "
-                    f"allowed: at least {need / 2**30:.4g} GiB - stack {s} must hold the {min(k, len(sizes))} "
-                    "largest experts it serves at once (a request's picks run together), plus their KV cache")
+                    f"allowed: at least {need / 2**30:.4g} GiB - stack {s} must hold the {min(k, len(needs))} "
+                    f"largest experts it serves at once (a request's picks run together, {weights / 2**30:.4g} GiB)"
+                    f" plus the KV cache of the longest request ({longest} tokens) on each")
 
     def _place_initial(self, hot_set: Any) -> None:
         """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room

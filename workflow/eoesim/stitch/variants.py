@@ -11,8 +11,9 @@ The memory-pressure scenario of the cache figures (``MemoryPressure``) sizes HBM
 ``n`` experts of residency = ``n`` times the largest expert's parameter bytes, so any ``n`` experts fit
 together. In HBM the KV cache shares the capacity with the weights (eoesim.serving.memory), so HBM gets room
 for the KV cache beside them (``kv_room_bytes``): at least the KV of the longest request the point can
-generate, for each expert a request runs at once, and at least half an expert (so that, with experts larger
-than that KV, ``n + 1`` experts never fit).
+generate (a trace's: its longest), run alone with the admission watermark kept free, for each expert a request
+runs at once, and at least half an expert (so that, with experts larger than that KV, ``n + 1`` experts never
+fit).
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from eoesim.config import set_path
 from eoesim.eoe.expert import kv_bytes_per_token, param_bytes, resolve_experts
 from eoesim.eoe.hardware import GIB, build_hardware
 from eoesim.eoe.requests import DEFAULTS as REQUEST_DEFAULTS
+from eoesim.eoe.requests import generate_requests
 from eoesim.errors import ConfigError
+from eoesim.serving.batching import lone_sequence_blocks
 from eoesim.serving.settings import DEFAULTS as SERVING_DEFAULTS
 from eoesim.stitch.e2e import E2EResult, check_point, stitch_point
 from eoesim.stitch.point_job import point_tables
@@ -81,20 +84,32 @@ def longest_tokens(spec: Mapping[str, Any]) -> int:
     return math.ceil(float(spec["median"]) * math.exp(LOGNORMAL_TAIL_SIGMAS * float(spec["sigma"])))
 
 
-def kv_room_bytes(params: Mapping[str, Any]) -> float:
-    """HBM for the KV cache beside the experts of a memory budget (module docstring); a trace point's
-    lengths are unknown here: half an expert."""
-    experts = resolve_experts(params["eoe"]["experts"])
+def longest_request(params: Mapping[str, Any]) -> tuple[int, int]:
+    """(prompt, prompt + output) tokens of the longest request the point can serve: the bounds of its length
+    distributions, or a trace's own longest request (its path as the engine reads it, from the working
+    directory)."""
     req = {**REQUEST_DEFAULTS, **(params["eoe"].get("requests") or {})}
-    floor = KV_ROOM_MIN_EXPERTS * max(param_bytes(e) for e in experts)
     if req["arrival"] == "trace":
-        return floor
-    block = int((params.get("serving") or {}).get("kv_block_tokens") or SERVING_DEFAULTS["kv_block_tokens"])
-    tokens = longest_tokens(req["prompt_tokens"]) + longest_tokens(req["output_tokens"])
+        rq = generate_requests(req, len(params["eoe"]["experts"]), int(params.get("seed", 1)))
+        if not len(rq):
+            return 0, 0
+        return int(rq.prompt_tokens.max()), int((rq.prompt_tokens + rq.output_tokens).max())
+    prompt = longest_tokens(req["prompt_tokens"])
+    return prompt, prompt + longest_tokens(req["output_tokens"])
+
+
+def kv_room_bytes(params: Mapping[str, Any]) -> float:
+    """HBM for the KV cache beside the experts of a memory budget (module docstring)."""
+    experts = resolve_experts(params["eoe"]["experts"])
+    serving = {**SERVING_DEFAULTS, **(params.get("serving") or {})}
+    block = int(serving["kv_block_tokens"])
+    prompt, total = longest_request(params)
+    blocks = lone_sequence_blocks(prompt, total, block, float(serving["kv_watermark"]))
     router = params["eoe"].get("router") or {}
     composed = (params["eoe"].get("composition") or {}).get("kind", "representation_average")
     at_once = int(router.get("k", 1)) if composed == "representation_average" else 1
-    one = -(-tokens // block) * block * max(kv_bytes_per_token(e) for e in experts)
+    one = blocks * block * max(kv_bytes_per_token(e) for e in experts)
+    floor = KV_ROOM_MIN_EXPERTS * max(param_bytes(e) for e in experts)
     return max(floor, at_once * one)
 
 
