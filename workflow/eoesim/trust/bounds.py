@@ -34,10 +34,17 @@ REQUIRED = {
     "mqsim": ("device_response_time_mean_us", "achieved_throughput_MBps", "throughput_bytes_per_s"),
     "rapidchiplet": ("latency_avg_cycles", "aggregate_throughput_bits_per_cycle"),
 }
+#: tables with several kinds of rows: only rows with this value in this column carry the REQUIRED metrics.
+#: Garnet's per-vnet rows of a vnet that carried no packet have NaN latency (gem5 prints nan), so only the
+#: network total row must; RapidChiplet's chiplet_type / link_length / booksim_load records hold other
+#: quantities (cost per chiplet type, the link-length histogram, one BookSim load) than the package row.
+REQUIRED_ROWS = {"garnet": ("vnet", "all"), "rapidchiplet": ("record", "package")}
 #: relative slack for "not above the peak" comparisons (float noise, requests accepted at the end of a run)
 PEAK_SLACK = 0.02
-#: per-channel data-bus width (bits) of JEDEC standards, for the independent peak bandwidth
-BUS_BITS = {"HBM": 128, "HBM2": 128, "HBM3": 64, "DDR3": 64, "DDR4": 64}
+#: per-channel data-bus width (bits) of the memory models, for the independent peak bandwidth. JEDEC's HBM3
+#: has 64-bit channels, but Ramulator 2.0 (tag v2.0a, src/dram/impl/HBM3.cpp org_presets: dq = 128) models
+#: HBM3 with HBM2's 128-bit channel, so its HBM3_2Gbps channel peaks at 32 GB/s: the peak of what ran.
+BUS_BITS = {"HBM": 128, "HBM2": 128, "HBM3": 128, "DDR3": 64, "DDR4": 64}
 _GBPS = re.compile(r"(\d+(?:\.\d+)?)Gbps")
 _MTS = re.compile(r"_(\d{3,5})[A-Z]*$")
 
@@ -100,10 +107,9 @@ def non_finite_value(ctx: TableContext) -> list[Finding]:
     # MQSim leaves latencies NaN for a flow that completed nothing; that is caught as 0 bytes below
     if ctx.simulator == "mqsim" and "bytes_transferred" in table:
         table = table[table["bytes_transferred"].fillna(1) > 0]
-    # Garnet's per-vnet rows of a vnet that carried no packet have NaN latency (gem5 prints nan): only the
-    # network total row must carry the metrics
-    if ctx.simulator == "garnet" and "vnet" in table:
-        table = table[table["vnet"].astype(str) == "all"]
+    column, value = REQUIRED_ROWS.get(ctx.simulator, (None, None))
+    if column in table:
+        table = table[table[column].astype(str) == value]
     finite = lambda s: ~np.isfinite(pd.to_numeric(s, errors="coerce").astype(float))  # noqa: E731
     out = _column_findings(table, required, finite, "is not a finite number")
     numeric = [c for c in _numeric(table, re.compile(".")) if c not in required and not NOT_REQUIRED.search(c)]
