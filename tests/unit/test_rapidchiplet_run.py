@@ -233,3 +233,47 @@ def test_check_on_real_booksim_failure(tmp_path, golden):
         sim.check(tmp_path, 0)
     with pytest.raises(ParseError, match="booksim_simulation has no stable load point"):
         sim.parse(tmp_path)
+
+
+def checkout_without_booksim(tmp_path):
+    """A directory with RapidChiplet's module files (empty) and no BookSim binary: what a user has who
+    cloned spcl/rapidchiplet but did not run make in booksim2/src."""
+    from eoesim.simulators.rapidchiplet_workcopy import MODULES
+
+    checkout = tmp_path / "rapidchiplet"
+    for rel in MODULES:
+        (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / rel).write_text("")
+    return checkout
+
+
+def test_booksim_study_without_booksim_is_refused_at_planning_not_at_job_time(tmp_path):
+    """Issue 15.4: the study used to validate, then every job failed with 'exit code None'."""
+    from eoesim.errors import ConfigError
+    from eoesim.plan import plan_study
+
+    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)), "python": sys.executable}}
+    booksim = {"workload": {"rapidchiplet": {"route": "experiment", "routing_algorithm": "splif",
+                                             "traffic": {"pattern": "random_uniform"}, "booksim": {"enabled": True}}}}
+    with pytest.raises(ConfigError, match=r"fidelity.rapidchiplet: 'simulate' but rapidchiplet is not available "
+                                          r"here \(workload.rapidchiplet.booksim.enabled is true but .*booksim2/src/"
+                                          r"booksim is not built"):
+        plan_study(build_study({**booksim, "fidelity": {"rapidchiplet": "simulate"}}), site)
+    auto = plan_study(build_study(booksim), site).fidelity["rapidchiplet"]
+    assert auto.chosen == "surrogate"
+    analytic = plan_study(build_study({"fidelity": {"rapidchiplet": "simulate"}}), site).fidelity["rapidchiplet"]
+    assert analytic.chosen == "simulate"
+
+
+def test_a_later_booksim_point_without_booksim_is_refused_naming_the_point(tmp_path):
+    from eoesim.errors import ConfigError
+    from eoesim.plan import plan_study
+
+    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)), "python": sys.executable}}
+    study = build_study({"fidelity": {"rapidchiplet": "simulate"},
+                         "workload": {"rapidchiplet": {"route": "experiment", "routing_algorithm": "splif",
+                                                       "traffic": {"pattern": "random_uniform"}}},
+                         "sweep": {"grid": {"workload.rapidchiplet.booksim.enabled": [False, True]}}})
+    with pytest.raises(ConfigError, match=r"design point \w+: fidelity.rapidchiplet: rapidchiplet cannot run this "
+                                          r"point here: workload.rapidchiplet.booksim.enabled is true"):
+        plan_study(study, site)

@@ -73,7 +73,7 @@ def choose_fidelity(sim: Simulator, requested: str, sample_point: Mapping[str, A
     left out (chosen = "none") with the reason recorded. ``simulate`` or ``surrogate`` that cannot be
     honoured is an error naming what to provide.
     """
-    avail = sim.availability()
+    avail = sim.availability_for(sample_point) if sample_point is not None else sim.availability()
     if requested in ("simulate", "auto") and avail.available:
         return FidelityChoice(sim.name, requested, "simulate", f"{sim.name} {avail.version} available ({avail.mode})")
     if requested == "simulate":
@@ -166,6 +166,9 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
                 check_hbm_bandwidth(p.params, params, f"{study.source}: design point {p.id}")
             if choice.chosen == "none":
                 continue
+            if choice.chosen == "simulate" and not (avail := sim.availability_for(params)).available:
+                raise ConfigError(f"{study.source}: design point {p.id}: fidelity.{name}: {sim.name} cannot run "
+                                  f"this point here: {avail.detail}")
             run_id = point_id({"simulator": name, **params})
             runs.setdefault(name, {})[run_id] = params
             point_runs[p.id][name] = run_id

@@ -88,6 +88,11 @@ class Simulator(ABC):
     def availability(self) -> Availability:
         """Whether the simulator is installed/configured here, in which mode, and its version."""
 
+    def availability_for(self, point: Mapping[str, Any]) -> Availability:
+        """Whether runs of ``point`` can be made here: ``availability()`` unless the point needs a part of the
+        simulator that is optional (e.g. RapidChiplet's BookSim), so that planning refuses what a job cannot do."""
+        return self.availability()
+
     def annotate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
         """Join parsed rows with what the point knows (parameters, layer names, derived units)."""
         return rows

@@ -305,6 +305,18 @@ class RapidChiplet(Simulator):
                   else f"BookSim NOT built ({BOOKSIM_BINARY} missing: booksim.enabled runs fail; make in booksim2/src)")
         return Availability(True, "native", _commit(Path(checkout)), f"{checkout}; {detail}")
 
+    def availability_for(self, point: Mapping[str, Any]) -> Availability:
+        """Not available for a point with the BookSim sweep when the native checkout's BookSim is not built."""
+        avail = self.availability()
+        if not (avail.available and avail.mode == "native" and point["booksim"]["enabled"]):
+            return avail
+        checkout = Path(self.site["checkout"])
+        if (checkout / BOOKSIM_BINARY).is_file():
+            return avail
+        return Availability(False, "native", avail.version,
+                            f"workload.rapidchiplet.booksim.enabled is true but {checkout / BOOKSIM_BINARY} is not "
+                            "built (make in booksim2/src, see external/simulators.yaml)")
+
     surrogate_columns = {"latency_avg_cycles": "latency_avg_cycles",
                          "aggregate_throughput_bits_per_cycle": "aggregate_throughput_bits_per_cycle"}
 
