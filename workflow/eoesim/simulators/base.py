@@ -18,6 +18,7 @@ import pandas as pd
 from eoesim.errors import ConfigError, RenderError, SimulatorUnavailableError
 from eoesim.paths import templates_dir
 from eoesim.runners import DockerRunner, Runner, docker_image_id
+from eoesim.simulators.build_identity import REVISION_LABEL, UNKNOWN, image_commit
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ class Simulator(ABC):
         return Runner(mode=self.site.get("mode", "native"))
 
     def docker_availability(self, version_prefix: str = "") -> Availability:
-        """Availability in docker mode: the image named by ``<name>.image`` exists in the local engine."""
+        """Availability in docker mode: the image named by ``<name>.image`` exists in the local engine; its
+        version is the upstream commit of the image's revision label, else the image id."""
         image = self.site.get("image")
         if not image:
             return Availability(False, "docker", "unknown", f"set {self.name}.image in config/simulators.yaml")
@@ -118,7 +120,11 @@ class Simulator(ABC):
             image_id = docker_image_id(image)
         except SimulatorUnavailableError as exc:
             return Availability(False, "docker", "unknown", str(exc))
-        return Availability(True, "docker", f"{version_prefix}image {image_id[:19]}", image)
+        commit = image_commit(image)
+        if commit:
+            return Availability(True, "docker", f"{version_prefix}{commit}", f"{image} ({image_id[:19]})")
+        return Availability(True, "docker", f"{version_prefix}image {image_id[:19]}",
+                            f"{image}; {UNKNOWN}: the image has no {REVISION_LABEL} label")
 
     def identity(self) -> dict[str, Any]:
         """What ran, for run.json and the rows' ``source``: version, mode, binary sha256 or image id."""

@@ -23,7 +23,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -34,6 +33,7 @@ from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import rapidchiplet_json
 from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.build_identity import UNKNOWN, git_commit
 from eoesim.simulators.rapidchiplet_package import build_package
 from eoesim.simulators.rapidchiplet_params import design_name, n_chiplets, resolve
 from eoesim.simulators.rapidchiplet_results import ANALYTIC_METRICS, BOOKSIM_METRIC, parse_results
@@ -55,6 +55,8 @@ FILES = {
     "booksim_config": "inputs/booksim_config.json",
 }
 DESIGN_FILE = "inputs/design.json"
+#: a file of RapidChiplet's source tree: a git work tree holding it is a RapidChiplet checkout (build_identity)
+CHECKOUT_MARKER = "rapidchiplet.py"
 EXPERIMENT_FILE = "experiment.json"
 SEEDED_RUN = "seeded_run.py"
 RUN_META = "eoesim_run.json"
@@ -296,14 +298,14 @@ class RapidChiplet(Simulator):
         missing = missing_files(Path(checkout), booksim=False)
         if missing:
             return Availability(False, "native", "incomplete checkout", f"{checkout} lacks {missing}")
+        commit = git_commit(checkout, CHECKOUT_MARKER) or UNKNOWN
         python = self.site.get("python", "python3")
         if shutil.which(python) is None:
-            return Availability(False, "native", _commit(Path(checkout)),
-                                f"python interpreter {python!r} not found; set rapidchiplet.python")
+            return Availability(False, "native", commit, f"python interpreter {python!r} not found; set rapidchiplet.python")
         booksim = Path(checkout) / BOOKSIM_BINARY
         detail = (f"BookSim built ({BOOKSIM_BINARY})" if booksim.is_file()
                   else f"BookSim NOT built ({BOOKSIM_BINARY} missing: booksim.enabled runs fail; make in booksim2/src)")
-        return Availability(True, "native", _commit(Path(checkout)), f"{checkout}; {detail}")
+        return Availability(True, "native", commit, f"{checkout}; {detail}")
 
     def availability_for(self, point: Mapping[str, Any]) -> Availability:
         """Not available for a point with the BookSim sweep when the native checkout's BookSim is not built."""
@@ -344,12 +346,3 @@ class RapidChiplet(Simulator):
             ident["booksim_sha256"] = sha256_file(booksim)
         return ident
 
-
-def _commit(checkout: Path) -> str:
-    """The checkout's git commit (``git rev-parse HEAD``), or 'unknown commit'."""
-    try:
-        proc = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, check=False, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown commit"
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown commit"
