@@ -88,6 +88,26 @@ def chiplet_geometry(point: Mapping[str, Any]) -> ChipletMesh:
     )
 
 
+def _check_power_of_two_dirs(topology: str, cpus: int, dirs: int) -> None:
+    """gem5's configs/ruby/Ruby.py interleaves memory over the directories with int(log2(num_dirs)) address
+    bits, so any other count dies in gem5 with ``fatal: ... Match value N does not fit in B interleaving
+    bits`` (a 6x6 mesh's 36 directories, seen with v24.0.0.1)."""
+    if dirs & (dirs - 1) == 0:
+        return
+    lower, upper = 1 << (dirs.bit_length() - 1), 1 << dirs.bit_length()
+    if topology in ("Mesh_XY", "Mesh_westfirst", "chiplet_mesh"):
+        allowed = ("a power of two that is a multiple of num_cpus, which exists only when num_cpus (the number "
+                   f"of routers, here {cpus}) is a power of two: use a mesh of e.g. 4x4, 4x8 or 8x8 routers")
+        if cpus & (cpus - 1) == 0:
+            allowed = f"a power of two that is a multiple of num_cpus={cpus}, e.g. {max(cpus, upper)}"
+    else:
+        allowed = f"a power of two, e.g. {lower} or {upper}"
+    raise ConfigError(
+        f"{KEY}.num_dirs: {dirs} is not a power of two (gem5 interleaves memory over the directories with "
+        f"log2(num_dirs) address bits; num_dirs defaults to num_cpus); allowed: {allowed}"
+    )
+
+
 def resolve_point(wl: Mapping[str, Any]) -> dict:
     """The resolved, cross-checked parameters of one run from a validated workload.garnet section."""
     point = {k: v for k, v in wl.items() if k != "chiplet_mesh"}
@@ -127,6 +147,7 @@ def resolve_point(wl: Mapping[str, Any]) -> dict:
             f"{KEY}.num_dirs: {dirs} is not a multiple of num_cpus={cpus} ({topology} spreads the num_cpus + "
             f"num_dirs controllers evenly over {cpus} routers); allowed: a multiple of {cpus}"
         )
+    _check_power_of_two_dirs(topology, cpus, dirs)
     pattern = point["synthetic"]
     if pattern != "uniform_random" and cpus > dirs:
         raise ConfigError(
@@ -136,12 +157,7 @@ def resolve_point(wl: Mapping[str, Any]) -> dict:
     if pattern in SQUARE_PATTERNS and math.isqrt(dirs) ** 2 != dirs:
         raise ConfigError(
             f"{KEY}.synthetic: {pattern} lays the destinations out as a square grid, but num_dirs={dirs} is not a "
-            "square; allowed: uniform_random, bit_rotation, shuffle, bit_reverse (power of two) or a square num_dirs"
-        )
-    if pattern == "bit_reverse" and dirs & (dirs - 1):
-        raise ConfigError(
-            f"{KEY}.synthetic: bit_reverse needs a power-of-two num_dirs, got {dirs}; allowed: uniform_random, "
-            "bit_rotation, shuffle or a power-of-two num_dirs"
+            "square; allowed: uniform_random, bit_rotation, shuffle, bit_reverse or a square num_dirs"
         )
     if point["routing_algorithm"] == "xy" and topology not in XY_TOPOLOGIES:
         raise ConfigError(
