@@ -99,6 +99,21 @@ def exit_code_meaning(returncode: int) -> str:
     return ""
 
 
+def check_request_totals(memory: Mapping[str, Any], trace: Path) -> None:
+    """LoadStoreTrace sends every trace line once and the run ends when the last one is accepted, so the
+    memory system's accepted reads/writes (total_num_read/write_requests) equal the trace's LD/ST lines; a
+    difference means Ramulator did not run the trace it was given (e.g. another file, or a stale config)."""
+    reads = writes = 0
+    with open(trace, "rb") as fh:
+        for line in fh:
+            reads += line.startswith(b"LD")
+            writes += line.startswith(b"ST")
+    got = (int(memory["total_num_read_requests"]), int(memory["total_num_write_requests"]))
+    if got != (reads, writes):
+        raise SimulatorError(f"Ramulator accepted {got[0]} reads and {got[1]} writes but {trace.name} has {reads} "
+                             f"LD and {writes} ST lines: it did not run the rendered trace")
+
+
 @register
 class Ramulator(Simulator):
     name = "ramulator"
@@ -321,13 +336,19 @@ class Ramulator(Simulator):
         if returncode != 0:
             raise SimulatorError(f"Ramulator {variant} exited with code {returncode}"
                                  f"{exit_code_meaning(returncode)}: {failure_message(out, err)}")
+        errors = [ln.split("[error]", 1)[1].strip() for ln in ANSI.sub("", out + "\n" + err).splitlines()
+                  if "[error]" in ln]
+        if errors:
+            raise SimulatorError(f"Ramulator {variant} exited 0 but printed an error: {errors[0]}")
         loader = load_v20_stdout if variant == "v2.0" else load_v21_stats
         try:
-            loader(self._stats_path(rundir, variant), point["channels"])
+            stats = loader(self._stats_path(rundir, variant), point["channels"])
         except ParseError as exc:
             hint = failure_message(out, err) if (out.strip() or err.strip()) else ""
             raise SimulatorError(f"Ramulator {variant} exited 0 but its statistics are incomplete: {exc}"
                                  f"{'; log: ' + hint if hint and 'no error message' not in hint else ''}") from None
+        if point["frontend"] == "LoadStoreTrace":
+            check_request_totals(stats.memory, rundir / TRACE_FILE)
 
     def parse(self, rundir: Path) -> pd.DataFrame:
         point = self._sidecar(rundir)["point"]
