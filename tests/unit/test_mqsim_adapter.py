@@ -233,7 +233,8 @@ def test_available_binary_reports_commit_and_sha256(tmp_path):
     exe.write_bytes(b"#!/bin/sh\nexit 0\n")
     exe.chmod(0o755)
     plain = get_simulator("mqsim", {"binary": str(exe)})
-    assert plain.availability().available and plain.availability().version.startswith("sha256:")
+    assert plain.availability().available and plain.availability().version == "unknown commit"
+    assert len(plain.identity()["binary_sha256"]) == 64  # what ran is still pinned by the binary's hash
     pinned = get_simulator("mqsim", {"binary": str(exe), "commit": "7ec40e3"})
     ident = pinned.identity()
     assert ident["version"] == "7ec40e3" and ident["mode"] == "native" and len(ident["binary_sha256"]) == 64
