@@ -313,6 +313,7 @@ class Garnet(Simulator):
             })
         for i, (key, value) in enumerate(params.items()):
             out.insert(1 + i, key, value)
+        out.insert(out.columns.get_loc("mesh_rows") + 1, "mesh_cols", point["num_cpus"] // point["mesh_rows"])
         total = out["vnet"] == "all"
         out.loc[total, "saturated"] = [
             saturation_flag(a, point["saturation_threshold"]) for a in out.loc[total, "acceptance_ratio"]
@@ -320,7 +321,10 @@ class Garnet(Simulator):
         return out
 
     # ---- environment --------------------------------------------------------------------------------
-    surrogate_columns = {"avg_packet_latency_cycles": "average_packet_latency_cycles", "avg_hops": "average_hops"}
+    #: pack column -> table column: the surrogate's rows use the simulated table's names for the same quantity
+    surrogate_columns = {"avg_packet_latency_cycles": "average_packet_latency_cycles", "avg_hops": "average_hops",
+                         "pattern": "synthetic", "link_latency": "link_latency_cycles",
+                         "router_latency": "router_latency_cycles"}
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
         """Mesh_XY points as the calibrated pack's inputs (the pack was fitted on square XY meshes)."""

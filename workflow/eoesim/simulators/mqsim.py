@@ -277,7 +277,15 @@ class MQSim(Simulator):
         commit = self.site.get("commit") or git_commit(exe, CHECKOUT_MARKER)
         return Availability(True, "native", commit or UNKNOWN, exe if commit else f"{exe}; {NO_COMMIT}")
 
-    surrogate_columns = {"response_time_us": "device_response_time_mean_us"}
+    #: pack column -> table column: the surrogate's rows use the simulated table's names for the same quantity
+    surrogate_columns = {"response_time_us": "device_response_time_mean_us", "request_size_KiB": "request_size_kib"}
+
+    def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        """Achieved throughput in the simulated table's unit: throughput_bytes_per_s (the pack's MB/s x 1e6)."""
+        out = rows.copy()
+        if "achieved_throughput_MBps" in out:
+            out["throughput_bytes_per_s"] = out.pop("achieved_throughput_MBps") * 1e6
+        return out
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
         """One row per trace flow: its request size, read share of bytes and nominal offered load.

@@ -423,8 +423,10 @@ class Ramulator(Simulator):
         version = info.get("version") or "2.1"
         return Availability(True, "native", f"v2.1 ({version})", info.get("file", ""))
 
+    #: pack column -> table column: the surrogate's rows use the simulated table's names for the same quantity
     surrogate_columns = {"avg_read_latency_ns": "system_avg_read_latency_ns",
-                         "avg_read_latency_cycles": "system_avg_read_latency_cycles"}
+                         "avg_read_latency_cycles": "system_avg_read_latency_cycles",
+                         "channels": "num_channels", "bandwidth_utilization": "system_bandwidth_utilization"}
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
         """The memory system as the calibrated pack's inputs: standard, pattern, channels, mix, offered load."""
@@ -435,8 +437,12 @@ class Ramulator(Simulator):
         }])
 
     def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        """Bandwidths in the simulated table's unit (bytes/s) and the point's offered bandwidth."""
         out = rows.copy()
         out["system_achieved_bandwidth_bytes_per_s"] = out.pop("achieved_bandwidth_GBps") * 1e9
+        if "peak_bandwidth_GBps" in out:
+            out["peak_bandwidth_bytes_per_s"] = out.pop("peak_bandwidth_GBps") * 1e9
+        out["offered_bandwidth_bytes_per_s"] = point["offered_bandwidth_bytes_per_s"]
         return out
 
     def identity(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ REQUIRED = {
                  "compute_latency_ns"),
     "garnet": ("average_packet_latency_cycles", "average_hops"),
     "ramulator": ("system_avg_read_latency_ns", "system_achieved_bandwidth_bytes_per_s"),
-    "mqsim": ("device_response_time_mean_us", "achieved_throughput_MBps", "throughput_bytes_per_s"),
+    "mqsim": ("device_response_time_mean_us", "throughput_bytes_per_s"),
     "rapidchiplet": ("latency_avg_cycles", "aggregate_throughput_bits_per_cycle"),
 }
 #: tables with several kinds of rows: only rows with this value in this column carry the REQUIRED metrics.
@@ -175,11 +175,9 @@ def bandwidth_above_peak(ctx: TableContext) -> list[Finding]:
         return []
     if "peak_bandwidth_bytes_per_s" in table:
         peak = table["peak_bandwidth_bytes_per_s"].astype(float)
-    elif "peak_bandwidth_GBps" in table:
-        peak = table["peak_bandwidth_GBps"].astype(float) * 1e9
     else:
         peak = pd.Series(math.inf, index=table.index)
-    channels = table["num_channels"] if "num_channels" in table else table.get("channels")
+    channels = table.get("num_channels")
     if channels is not None and "standard" in table and "timing_preset" in table:
         jedec = pd.Series([standard_peak_bytes_per_s(s, t, int(c)) for s, t, c in
                            zip(table["standard"], table["timing_preset"], channels)], index=table.index, dtype=float)
@@ -249,12 +247,13 @@ def mqsim_throughput_implausible(ctx: TableContext) -> list[Finding]:
     transfer rate) or the host interface (PCIe lanes x lane bandwidth) of the configuration that ran."""
     table = ctx.table
     out = []
-    pairs = (("achieved_throughput_MBps", "offered_load_MBps"),
-             ("achieved_throughput_MBps", "saturation_throughput_MBps"),
-             ("throughput_bytes_per_s", "offered_bandwidth_bytes_per_s"))
-    for got, ceiling in pairs:
+    # (achieved, ceiling, ceiling unit in bytes/s): the surrogate's offered and saturation loads are MB/s
+    pairs = (("throughput_bytes_per_s", "offered_load_MBps", 1e6),
+             ("throughput_bytes_per_s", "saturation_throughput_MBps", 1e6),
+             ("throughput_bytes_per_s", "offered_bandwidth_bytes_per_s", 1.0))
+    for got, ceiling, unit in pairs:
         if got in table and ceiling in table:
-            mask = table[got].astype(float) > table[ceiling].astype(float) * (1 + PEAK_SLACK)
+            mask = table[got].astype(float) > table[ceiling].astype(float) * unit * (1 + PEAK_SLACK)
             if mask.any():
                 row = table.loc[mask].iloc[0]
                 out.append(Finding(tuple(table.index[mask]), f"{got} {row[got]:.4g} > {ceiling} {row[ceiling]:.4g}"))
