@@ -6,7 +6,6 @@ failed load) and writes a results file derived from the real golden sample. Stan
 that are asserted as simulator results: every such run must fail.
 """
 import json
-import os
 import shutil
 import sys
 import textwrap
@@ -19,6 +18,7 @@ from eoesim.execute import RESULT_CSV, execute_run
 from eoesim.simulators.base import get_simulator
 from eoesim.simulators.rapidchiplet import RUN_META
 from eoesim.simulators.rapidchiplet_results import ANALYTIC_METRICS, BOOKSIM_METRIC, parse_results
+from real_simulators import real_site
 
 RUN_ID = "0123456789ab"
 GOLDEN_RESULTS = "rapidchiplet/booksim/results_sample_exp_2x2.json"
@@ -170,18 +170,14 @@ def test_check_accepts_the_real_analytic_run(tmp_path, golden):
         sim.check(tmp_path / "bs", 0)
 
 
-CHECKOUT = os.environ.get("EOESIM_RAPIDCHIPLET_CHECKOUT")
-PYTHON = os.environ.get("EOESIM_RAPIDCHIPLET_PYTHON", sys.executable)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not CHECKOUT, reason="set EOESIM_RAPIDCHIPLET_CHECKOUT to a spcl/rapidchiplet checkout")
+@pytest.mark.real
 def test_real_rapidchiplet_on_rendered_designs(tmp_path, golden):
-    """Real RapidChiplet on our rendered 2x2 mesh: the same numbers as its own generator's design
-    (calibration row a_cal0000_mesh_2x2_random_uniform / the golden BookSim sample)."""
-    sim = get_simulator("rapidchiplet", {"checkout": CHECKOUT, "python": PYTHON})
-    booksim = os.path.isfile(os.path.join(CHECKOUT, "booksim2/src/booksim"))
-    point = make_point(booksim={"enabled": booksim})
+    """Real RapidChiplet (+ its BookSim) on our rendered 2x2 mesh: the same numbers as its own generator's
+    design (calibration row a_cal0000_mesh_2x2_random_uniform / the golden BookSim sample)."""
+    sim = get_simulator("rapidchiplet", real_site("rapidchiplet"))
+    point = make_point(booksim={"enabled": True})
+    if not sim.availability_for(point).available:
+        pytest.fail(f"the real-simulator check needs RapidChiplet's BookSim: {sim.availability_for(point).detail}")
     rows = execute_run(sim, point, RUN_ID, tmp_path / "runs" / RUN_ID, tmp_path / "logs" / RUN_ID,
                        sim.runner(), 600, sim.identity())
     pkg = rows[rows["record"] == "package"].iloc[0]
@@ -190,13 +186,13 @@ def test_real_rapidchiplet_on_rendered_designs(tmp_path, golden):
     assert pkg["aggregate_throughput_bits_per_cycle"] == pytest.approx(7716.0)
     assert pkg["total_cost_usd"] == pytest.approx(10.924607469072745)
     assert pkg["link_power_W"] == 4.0
-    if booksim:  # BookSim is deterministic: the whole latency-vs-load curve equals the golden sample's
-        cols = ["injection_rate_flits_per_node_per_cycle", "packet_latency_avg_cycles",
-                "accepted_flit_rate_avg_flits_per_node_per_cycle", "hops_avg"]
-        ref = parse_results(golden / GOLDEN_RESULTS, list(ANALYTIC_METRICS) + [BOOKSIM_METRIC])
-        mine = rows[rows["record"] == "booksim_load"][cols].reset_index(drop=True)
-        assert mine.equals(ref[ref["record"] == "booksim_load"][cols].reset_index(drop=True).astype(mine.dtypes))
-        assert pkg["booksim_saturation_load_flits_per_node_per_cycle"] == 0.23
+    # BookSim is deterministic: the whole latency-vs-load curve equals the golden sample's
+    cols = ["injection_rate_flits_per_node_per_cycle", "packet_latency_avg_cycles",
+            "accepted_flit_rate_avg_flits_per_node_per_cycle", "hops_avg"]
+    ref = parse_results(golden / GOLDEN_RESULTS, list(ANALYTIC_METRICS) + [BOOKSIM_METRIC])
+    mine = rows[rows["record"] == "booksim_load"][cols].reset_index(drop=True)
+    assert mine.equals(ref[ref["record"] == "booksim_load"][cols].reset_index(drop=True).astype(mine.dtypes))
+    assert pkg["booksim_saturation_load_flits_per_node_per_cycle"] == 0.23
 
 
 def test_check_on_real_validation_failures(tmp_path, golden):
