@@ -231,6 +231,14 @@ def test_check_on_real_booksim_failure(tmp_path, golden):
         sim.parse(tmp_path)
 
 
+def interpreter(tmp_path, networkx: bool) -> str:
+    """A python3 stand-in for the planning probe ``python -c "import networkx"``: succeeds or fails."""
+    path = tmp_path / f"python-networkx-{networkx}"
+    path.write_text(f"#!/bin/sh\nexit {0 if networkx else 1}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
 def checkout_without_booksim(tmp_path):
     """A directory with RapidChiplet's module files (empty) and no BookSim binary: what a user has who
     cloned spcl/rapidchiplet but did not run make in booksim2/src."""
@@ -248,7 +256,8 @@ def test_booksim_study_without_booksim_is_refused_at_planning_not_at_job_time(tm
     from eoesim.errors import ConfigError
     from eoesim.plan import plan_study
 
-    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)), "python": sys.executable}}
+    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)),
+                             "python": interpreter(tmp_path, networkx=True)}}
     booksim = {"workload": {"rapidchiplet": {"route": "experiment", "routing_algorithm": "splif",
                                              "traffic": {"pattern": "random_uniform"}, "booksim": {"enabled": True}}}}
     with pytest.raises(ConfigError, match=r"fidelity.rapidchiplet: 'simulate' but rapidchiplet is not available "
@@ -265,7 +274,8 @@ def test_a_later_booksim_point_without_booksim_is_refused_naming_the_point(tmp_p
     from eoesim.errors import ConfigError
     from eoesim.plan import plan_study
 
-    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)), "python": sys.executable}}
+    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)),
+                             "python": interpreter(tmp_path, networkx=True)}}
     study = build_study({"fidelity": {"rapidchiplet": "simulate"},
                          "workload": {"rapidchiplet": {"route": "experiment", "routing_algorithm": "splif",
                                                        "traffic": {"pattern": "random_uniform"}}},
@@ -273,3 +283,21 @@ def test_a_later_booksim_point_without_booksim_is_refused_naming_the_point(tmp_p
     with pytest.raises(ConfigError, match=r"design point \w+: fidelity.rapidchiplet: rapidchiplet cannot run this "
                                           r"point here: workload.rapidchiplet.booksim.enabled is true"):
         plan_study(study, site)
+
+
+def test_experiment_route_without_networkx_is_refused_at_planning(tmp_path):
+    """RapidChiplet's generators (experiment route) import networkx; an interpreter without it used to fail
+    every job with ModuleNotFoundError (seen with a real checkout)."""
+    from eoesim.errors import ConfigError
+    from eoesim.plan import plan_study
+
+    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)),
+                             "python": interpreter(tmp_path, networkx=False)}}
+    experiment = {"fidelity": {"rapidchiplet": "simulate"},
+                  "workload": {"rapidchiplet": {"route": "experiment", "routing_algorithm": "splif",
+                                                "traffic": {"pattern": "random_uniform"}}}}
+    with pytest.raises(ConfigError, match=r"route is experiment, whose generators import networkx, but "
+                                          r"rapidchiplet.python = .* cannot import it"):
+        plan_study(build_study(experiment), site)
+    design = plan_study(build_study({"fidelity": {"rapidchiplet": "simulate"}}), site).fidelity["rapidchiplet"]
+    assert design.chosen == "simulate"

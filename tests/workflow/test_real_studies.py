@@ -41,6 +41,7 @@ def study_for(sim: str) -> dict:
 
 
 def run_study(workdir, study, cache):
+    workdir.mkdir(parents=True)
     write_study(workdir, study)
     env = {**os.environ, "EOESIM_CACHE": str(cache)}
     proc = snakemake(workdir, f"results/{study['study']}/sanity/checks.csv", env=env, timeout=3000)

@@ -23,6 +23,7 @@ import json
 import math
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -104,6 +105,10 @@ def _text(path: Path) -> str:
 class RapidChiplet(Simulator):
     name = "rapidchiplet"
     adapter_version = "1"
+
+    def __init__(self, site: Mapping[str, Any] | None = None):
+        super().__init__(site)
+        self._networkx: bool | None = None  # whether rapidchiplet.python imports networkx (probed once)
 
     # ---- design point -> inputs ------------------------------------------------------------------
     def point_params(self, study: Mapping[str, Any]) -> dict:
@@ -308,16 +313,32 @@ class RapidChiplet(Simulator):
         return Availability(True, "native", commit, f"{checkout}; {detail}")
 
     def availability_for(self, point: Mapping[str, Any]) -> Availability:
-        """Not available for a point with the BookSim sweep when the native checkout's BookSim is not built."""
+        """Not available natively for a point with the BookSim sweep when the checkout's BookSim is not built,
+        nor for the experiment route when rapidchiplet.python cannot import networkx (its generators need it)."""
         avail = self.availability()
-        if not (avail.available and avail.mode == "native" and point["booksim"]["enabled"]):
+        if not (avail.available and avail.mode == "native"):
             return avail
         checkout = Path(self.site["checkout"])
-        if (checkout / BOOKSIM_BINARY).is_file():
-            return avail
-        return Availability(False, "native", avail.version,
-                            f"workload.rapidchiplet.booksim.enabled is true but {checkout / BOOKSIM_BINARY} is not "
-                            "built (make in booksim2/src, see external/simulators.yaml)")
+        if point["booksim"]["enabled"] and not (checkout / BOOKSIM_BINARY).is_file():
+            return Availability(False, "native", avail.version,
+                                f"workload.rapidchiplet.booksim.enabled is true but {checkout / BOOKSIM_BINARY} is "
+                                "not built (make in booksim2/src, see external/simulators.yaml)")
+        if point["route"] == "experiment" and not self._python_has_networkx():
+            return Availability(False, "native", avail.version,
+                                f"workload.rapidchiplet.route is experiment, whose generators import networkx, but "
+                                f"rapidchiplet.python = {self.site.get('python', 'python3')} cannot import it; "
+                                "install networkx for that interpreter or set rapidchiplet.python to one that has it")
+        return avail
+
+    def _python_has_networkx(self) -> bool:
+        if self._networkx is None:
+            try:
+                proc = subprocess.run([self.site.get("python", "python3"), "-c", "import networkx"],
+                                      stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+                self._networkx = proc.returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                self._networkx = False
+        return self._networkx
 
     surrogate_columns = {"latency_avg_cycles": "latency_avg_cycles",
                          "aggregate_throughput_bits_per_cycle": "aggregate_throughput_bits_per_cycle"}
