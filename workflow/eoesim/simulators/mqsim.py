@@ -212,7 +212,9 @@ class MQSim(Simulator):
             if got["requests_serviced"] != got["requests_generated"]:
                 raise SimulatorError(
                     f"scenario {s} flow {i} ({got['flow_name']}) serviced only {got['requests_serviced']} of "
-                    f"{got['requests_generated']} requests"
+                    f"{got['requests_generated']} requests: MQSim ended with requests stuck inside the SSD (its "
+                    "engine stops when no event is left; trace flows have no end time). Seen when its cached "
+                    "mapping table evicts: raise workload.mqsim.ssd.cmt_capacity_bytes or set ideal_mapping_table"
                 )
 
     # ----------------------------------------------------------------- results
