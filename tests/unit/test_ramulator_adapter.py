@@ -357,7 +357,7 @@ def test_availability_v20_missing_binary_names_the_site_key(tmp_path):
 def test_availability_v20_reports_the_binary_version(tmp_path):
     binary = stand_in(tmp_path, "print('2.0')")  # what argparse's --version prints for tag v2.0a
     a = sim("v2.0", binary=str(binary)).availability()
-    assert a.available and a.version == "v2.0 (2.0)" and a.mode == "native"
+    assert a.available and a.version == "v2.0 (2.0; unknown commit)" and a.mode == "native"
 
 
 def test_availability_v21_without_package_names_the_site_key(tmp_path):

@@ -41,6 +41,7 @@ from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import ramulator_presets as presets
 from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.build_identity import UNKNOWN, git_commit
 from eoesim.simulators.ramulator_stats import load_v20_stdout, load_v21_stats, read_stats
 from eoesim.simulators.ramulator_traces import AccessStream, write_trace
 
@@ -49,6 +50,8 @@ TEMPLATES = {"v2.0": "config_v2.0.yaml.j2", "v2.1": "config_v2.1.py.j2"}
 TRACE_FILE = "ramulator.trace"
 #: resolved point + derived constants, written at render time and read by check/parse
 POINT_FILE = "eoesim_point.json"
+#: a file of Ramulator 2's source tree: a git work tree holding it is a Ramulator checkout (build_identity)
+CHECKOUT_MARKER = "src/dram/impl/HBM3.cpp"
 STATS_JSON = "stats.json"
 STATS_YAML = "stats.yaml"
 DEFAULT_REQUESTS_PER_CHANNEL = 10000
@@ -400,7 +403,8 @@ class Ramulator(Simulator):
         if proc.returncode != 0:
             return Availability(False, "native", "unknown",
                                 f"variant v2.0: {binary} --version exited {proc.returncode}: {proc.stderr.strip()[:200]}")
-        return Availability(True, "native", f"v2.0 ({version})", binary)
+        commit = git_commit(binary, CHECKOUT_MARKER)
+        return Availability(True, "native", f"v2.0 ({version}; {commit or UNKNOWN})", binary)
 
     _PROBE = ("import json, ramulator, ramulator._ramulator as core; "
               "print(json.dumps({'file': ramulator.__file__, 'version': getattr(ramulator, '__version__', None)}))")
