@@ -10,7 +10,8 @@
 # commit's tree (only that: no build outputs, no local edits) is exported with `git archive` into a
 # temporary build context and built with containers/simulators/<sim>/Dockerfile: a builder stage with the
 # compilers, a runtime stage with the simulator only, on the local Debian base (containers/build-base.sh,
-# made if missing), labelled org.opencontainers.image.revision=<commit>, running as a non-root user.
+# made if missing), labelled org.opencontainers.image.revision=<commit> (and .source, .title, io.eoesim.base),
+# running as a non-root user.
 # Ramulator's three header/library dependencies come from yaml-cpp=/spdlog=/argparse= sources, else from
 # <ramulator src>/ext/<name>, at the tags in its source.env. The image is tagged eoesim-<sim>:<commit[:7]>.
 # The builder and runtime stages install Debian packages from the Debian mirror (no image registry), so
@@ -69,7 +70,7 @@ export_tree() {  # export_tree <name> <repo> <ref> <dest> [paths...]
 }
 
 for sim in "${sims[@]}"; do
-    COMMIT= IMAGE= PATHS= DEPS=
+    COMMIT= UPSTREAM= IMAGE= PATHS= DEPS=
     # shellcheck disable=SC1090
     . "$here/simulators/$sim/source.env"
     tag="$IMAGE:${COMMIT:0:7}"
@@ -90,8 +91,10 @@ for sim in "${sims[@]}"; do
     done
     echo "$sim: building $tag from ${src[$sim]} at $COMMIT (base $base) ..."
     start=$(date +%s)
-    docker build --network "$network" -f "$here/simulators/$sim/Dockerfile" \
-        --build-arg BASE="$base" --build-arg COMMIT="$COMMIT" -t "$tag" -t "$IMAGE:latest" "$ctx" \
+    docker build --network "$network" -f "$here/simulators/$sim/Dockerfile" --build-arg BASE="$base" \
+        --label org.opencontainers.image.title="$IMAGE" --label org.opencontainers.image.source="$UPSTREAM" \
+        --label org.opencontainers.image.revision="$COMMIT" --label io.eoesim.base="$base" \
+        -t "$tag" -t "$IMAGE:latest" "$ctx" \
         > "$work/$sim.log" 2>&1 || die "$sim: docker build failed:
 $(tail -25 "$work/$sim.log")"
     echo "$sim: built $tag in $(( $(date +%s) - start )) s ($(docker image inspect --format '{{.Id}}' "$tag"))"

@@ -45,11 +45,17 @@ def test_dockerfile_is_builder_plus_runtime_labelled_and_non_root(sim):
     stages = re.findall(r"^FROM (\S+)(?: AS (\w+))?$", text, re.M)
     assert stages == [("${BASE}", "build"), ("${BASE}", "")]
     runtime = text.split("\nFROM ${BASE}\n", 1)[1]
-    assert 'org.opencontainers.image.revision="${COMMIT}"' in runtime
     users = re.findall(r"^USER (\S+)$", runtime, re.M)
     assert users and users[-1] not in ("root", "0")
     assert "COPY --from=build" in runtime
     assert not re.search(r"apt-get install[^\n]*\b(g\+\+|gcc|make|cmake|scons)\b", runtime)  # no compilers at run time
+
+
+def test_build_script_labels_every_image_with_its_upstream_commit():
+    script = (REPO / "containers" / "build-simulators.sh").read_text()
+    for label in ('org.opencontainers.image.revision="$COMMIT"', 'org.opencontainers.image.source="$UPSTREAM"'):
+        assert f"--label {label}" in script
+    assert all(source_env(sim)["UPSTREAM"].startswith("https://github.com/") for sim in SECTIONS)
 
 
 @pytest.mark.parametrize("args, message", [
