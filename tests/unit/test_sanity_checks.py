@@ -267,6 +267,28 @@ def test_hbm3_peak_is_the_one_ramulator_2_0_models():
     assert status(run_checks({"ramulator": rows}), "bandwidth_above_peak", "ramulator")["status"] == "fail"
 
 
+def test_real_hbm3_run_passes_bandwidth_above_peak(golden, tmp_path):
+    """The real Ramulator 2.0 HBM3 run (tests/golden/ramulator/v2.0/hbm3_loadstore): 153.6 GB/s on 8 channels,
+    which the old 64-bit HBM3 channel (128 GB/s) called impossible."""
+    from eoesim.config import build_study
+    from eoesim.simulators.base import get_simulator
+
+    src = golden / "ramulator" / "v2.0" / "hbm3_loadstore"
+    sim = get_simulator("ramulator", {"variant": "v2.0"})
+    wl = {"standard": "HBM3", "channels": 8, "frontend": {"impl": "LoadStoreTrace", "offered_load": 0.6},
+          "stream": {"num_requests": 20000}}
+    point = sim.point_params(build_study({"workload": {"ramulator": wl}}).points[0].params)
+    sim.render(point, tmp_path)
+    assert (tmp_path / "config.yaml").read_text() == (src / "config.yaml").read_text()
+    shutil.copy(src / "stdout.log", tmp_path / "stdout.log")
+    sim.check(tmp_path, 0)
+    table = sim.annotate(sim.parse(tmp_path), point)
+    table.insert(0, "run_id", RUN)
+    table["fidelity"] = "simulate"
+    assert table["system_achieved_bandwidth_bytes_per_s"].iloc[0] == pytest.approx(153.6e9, rel=1e-3)
+    assert status(run_checks({"ramulator": table}), "bandwidth_above_peak", "ramulator")["status"] == "pass"
+
+
 def test_real_rapidchiplet_table_passes_non_finite_check_but_a_nan_package_latency_fails(golden):
     """A real RapidChiplet + BookSim table has chiplet_type, link_length and booksim_load records without the
     package's latency/throughput: only the package row must carry them (issue 15.1)."""
