@@ -350,7 +350,8 @@ def too_few_rows(rows: int) -> list[str]:
     if rows >= MIN_TRAINING_ROWS:
         return []
     return [f"the study's runs give {rows} training row(s) and a fit needs at least {MIN_TRAINING_ROWS}; allowed: "
-            f"a sweep over at least {MIN_TRAINING_ROWS} values of the simulator's load (see config/studies/calibrate.yaml)"]
+            f"a sweep over at least {MIN_TRAINING_ROWS} values of the simulator's load "
+            "(see config/studies/calibrate.yaml)"]
 
 
 #: pack -> why a whole set of runs cannot identify the pack's parameters (empty: it can)

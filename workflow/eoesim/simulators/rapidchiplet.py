@@ -306,7 +306,8 @@ class RapidChiplet(Simulator):
         commit = git_commit(checkout, CHECKOUT_MARKER) or UNKNOWN
         python = self.site.get("python", "python3")
         if shutil.which(python) is None:
-            return Availability(False, "native", commit, f"python interpreter {python!r} not found; set rapidchiplet.python")
+            return Availability(False, "native", commit,
+                                f"python interpreter {python!r} not found; set rapidchiplet.python")
         booksim = Path(checkout) / BOOKSIM_BINARY
         detail = (f"BookSim built ({BOOKSIM_BINARY})" if booksim.is_file()
                   else f"BookSim NOT built ({BOOKSIM_BINARY} missing: booksim.enabled runs fail; make in booksim2/src)")
