@@ -166,9 +166,9 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
                 check_hbm_bandwidth(p.params, params, f"{study.source}: design point {p.id}")
             if choice.chosen == "none":
                 continue
-            if choice.chosen == "simulate" and not (avail := sim.availability_for(params)).available:
+            if choice.chosen == "simulate" and (missing := sim.missing_for(params)):
                 raise ConfigError(f"{study.source}: design point {p.id}: fidelity.{name}: {sim.name} cannot run "
-                                  f"this point here: {avail.detail}")
+                                  f"this point here: {missing}")
             run_id = point_id({"simulator": name, **params})
             runs.setdefault(name, {})[run_id] = params
             point_runs[p.id][name] = run_id

@@ -89,10 +89,17 @@ class Simulator(ABC):
     def availability(self) -> Availability:
         """Whether the simulator is installed/configured here, in which mode, and its version."""
 
+    def missing_for(self, point: Mapping[str, Any]) -> str | None:
+        """What a run of ``point`` needs that this build lacks although the simulator is available (an optional
+        part, e.g. RapidChiplet's BookSim), so that planning refuses what a job cannot do; None if nothing.
+        Called for every planned point: it must be cheap."""
+        return None
+
     def availability_for(self, point: Mapping[str, Any]) -> Availability:
-        """Whether runs of ``point`` can be made here: ``availability()`` unless the point needs a part of the
-        simulator that is optional (e.g. RapidChiplet's BookSim), so that planning refuses what a job cannot do."""
-        return self.availability()
+        """``availability()``, made unavailable (with the reason) when ``point`` needs what the build lacks."""
+        avail = self.availability()
+        missing = self.missing_for(point) if avail.available else None
+        return Availability(False, avail.mode, avail.version, missing) if missing else avail
 
     def annotate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
         """Join parsed rows with what the point knows (parameters, layer names, derived units)."""

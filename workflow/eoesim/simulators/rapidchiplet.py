@@ -19,6 +19,7 @@ stays 0), no "ERROR:" line, and the results file; parse then requires every requ
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -105,10 +106,6 @@ def _text(path: Path) -> str:
 class RapidChiplet(Simulator):
     name = "rapidchiplet"
     adapter_version = "1"
-
-    def __init__(self, site: Mapping[str, Any] | None = None):
-        super().__init__(site)
-        self._networkx: bool | None = None  # whether rapidchiplet.python imports networkx (probed once)
 
     # ---- design point -> inputs ------------------------------------------------------------------
     def point_params(self, study: Mapping[str, Any]) -> dict:
@@ -313,33 +310,21 @@ class RapidChiplet(Simulator):
                   else f"BookSim NOT built ({BOOKSIM_BINARY} missing: booksim.enabled runs fail; make in booksim2/src)")
         return Availability(True, "native", commit, f"{checkout}; {detail}")
 
-    def availability_for(self, point: Mapping[str, Any]) -> Availability:
-        """Not available natively for a point with the BookSim sweep when the checkout's BookSim is not built,
-        nor for the experiment route when rapidchiplet.python cannot import networkx (its generators need it)."""
-        avail = self.availability()
-        if not (avail.available and avail.mode == "native"):
-            return avail
-        checkout = Path(self.site["checkout"])
-        if point["booksim"]["enabled"] and not (checkout / BOOKSIM_BINARY).is_file():
-            return Availability(False, "native", avail.version,
-                                f"workload.rapidchiplet.booksim.enabled is true but {checkout / BOOKSIM_BINARY} is "
-                                "not built (make in booksim2/src, see external/simulators.yaml)")
-        if point["route"] == "experiment" and not self._python_has_networkx():
-            return Availability(False, "native", avail.version,
-                                f"workload.rapidchiplet.route is experiment, whose generators import networkx, but "
-                                f"rapidchiplet.python = {self.site.get('python', 'python3')} cannot import it; "
-                                "install networkx for that interpreter or set rapidchiplet.python to one that has it")
-        return avail
-
-    def _python_has_networkx(self) -> bool:
-        if self._networkx is None:
-            try:
-                proc = subprocess.run([self.site.get("python", "python3"), "-c", "import networkx"],
-                                      stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
-                self._networkx = proc.returncode == 0
-            except (OSError, subprocess.TimeoutExpired):
-                self._networkx = False
-        return self._networkx
+    def missing_for(self, point: Mapping[str, Any]) -> str | None:
+        """Natively: the checkout's BookSim for a point with the BookSim sweep, and networkx in
+        rapidchiplet.python for the experiment route (its generators import it)."""
+        if self._mode() != "native" or not self.site.get("checkout"):
+            return None
+        booksim = Path(self.site["checkout"]) / BOOKSIM_BINARY
+        if point["booksim"]["enabled"] and not booksim.is_file():
+            return (f"workload.rapidchiplet.booksim.enabled is true but {booksim} is not built (make in "
+                    "booksim2/src, see external/simulators.yaml)")
+        python = self.site.get("python", "python3")
+        if point["route"] == "experiment" and not _imports_networkx(python):
+            return (f"workload.rapidchiplet.route is experiment, whose generators import networkx, but "
+                    f"rapidchiplet.python = {python} cannot import it; install networkx for that interpreter or "
+                    "set rapidchiplet.python to one that has it")
+        return None
 
     surrogate_columns = {"latency_avg_cycles": "latency_avg_cycles",
                          "aggregate_throughput_bits_per_cycle": "aggregate_throughput_bits_per_cycle"}
@@ -368,3 +353,13 @@ class RapidChiplet(Simulator):
             ident["booksim_sha256"] = sha256_file(booksim)
         return ident
 
+
+@functools.lru_cache(maxsize=None)
+def _imports_networkx(python: str) -> bool:
+    """Whether ``python -c "import networkx"`` succeeds (probed once per interpreter and process)."""
+    try:
+        proc = subprocess.run([python, "-c", "import networkx"], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
