@@ -50,6 +50,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from eoesim.analysis.surrogate import MIN_TRAINING_ROWS
 from eoesim.errors import ConfigError, SimulatorUnavailableError
 
 SIMULATED = "simulate"
@@ -344,8 +345,23 @@ def scalesim_unidentified(runs: Runs) -> list[str]:
             "allowed: at least one non-square hardware.chiplet.array (e.g. [32, 64])"]
 
 
+def too_few_rows(rows: int) -> list[str]:
+    """A pack whose dataset has one row per run (per trace flow for MQSim) needs enough runs to be fitted."""
+    if rows >= MIN_TRAINING_ROWS:
+        return []
+    return [f"the study's runs give {rows} training row(s) and a fit needs at least {MIN_TRAINING_ROWS}; allowed: "
+            f"a sweep over at least {MIN_TRAINING_ROWS} values of the simulator's load "
+            "(see config/studies/calibrate.yaml)"]
+
+
 #: pack -> why a whole set of runs cannot identify the pack's parameters (empty: it can)
-UNIDENTIFIED: dict[str, Callable[[Runs], list[str]]] = {"scalesim": scalesim_unidentified}
+UNIDENTIFIED: dict[str, Callable[[Runs], list[str]]] = {
+    "scalesim": scalesim_unidentified,
+    "garnet": lambda runs: too_few_rows(len(runs)),
+    "ramulator": lambda runs: too_few_rows(len(runs)),
+    "rapidchiplet": lambda runs: too_few_rows(len(runs)),
+    "mqsim": lambda runs: too_few_rows(sum(len(point["flows"]) for point in runs.values())),
+}
 
 
 def unmet(pack: str, runs: Runs) -> list[str]:

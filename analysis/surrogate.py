@@ -44,6 +44,10 @@ class OutOfDomainError(EoesimError):
     """Strict mode: a surrogate was queried outside its domain of validity."""
 
 
+#: the fewest training rows a surrogate is fitted on
+MIN_TRAINING_ROWS = 3
+
+
 class FitError(EoesimError):
     """A surrogate could not be fitted (too few rows, missing columns, or the optimiser failed)."""
 
@@ -247,7 +251,7 @@ class Surrogate(ABC):
         """Fit the parameters on ``frame`` (inputs + outputs) and set the domain from it."""
         self._require(frame, self.columns, "training frame")
         self._require(frame, self.outputs, "training frame")
-        if len(frame) < 3:
+        if len(frame) < MIN_TRAINING_ROWS:
             raise FitError(f"{self.simulator} surrogate: {len(frame)} training rows are too few")
         frame = frame.reset_index(drop=True)
         bounded = [c for c in self.inputs if c not in self.unbounded_inputs]

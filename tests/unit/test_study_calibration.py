@@ -233,3 +233,17 @@ def test_square_arrays_only_cannot_regenerate_the_scalesim_pack():
     assert sc.regenerable_packs({"scalesim": square}) == []
     mixed = {**square, "c": {"array_rows": 32, "array_cols": 64}}
     assert sc.unidentified("scalesim", mixed) == [] and sc.regenerable_packs({"scalesim": mixed}) == ["scalesim"]
+
+
+def test_a_study_with_one_real_memory_run_regenerates_no_ramulator_pack():
+    """The default study with a real Ramulator has one Ramulator run: its calibrate_pack job used to fail the
+    workflow with 'ramulator surrogate: 1 training rows are too few' (issue 15, real-simulator run)."""
+    from eoesim.plan import plan_study
+
+    plan = plan_study(build_study({}))
+    one_run = {"ramulator": plan.runs["ramulator"]}
+    assert len(one_run["ramulator"]) == 1 and sc.regenerable_packs(one_run) == []
+    assert "1 training row(s) and a fit needs at least 3" in sc.unidentified("ramulator", one_run["ramulator"])[0]
+    calibrate = plan_study(build_study(yaml.safe_load(open(sc.__file__.replace(
+        "analysis/study_calibration.py", "config/studies/calibrate.yaml"))))).runs["ramulator"]
+    assert len(calibrate) == 3 and sc.unidentified("ramulator", calibrate) == []

@@ -73,7 +73,7 @@ def choose_fidelity(sim: Simulator, requested: str, sample_point: Mapping[str, A
     left out (chosen = "none") with the reason recorded. ``simulate`` or ``surrogate`` that cannot be
     honoured is an error naming what to provide.
     """
-    avail = sim.availability()
+    avail = sim.availability_for(sample_point) if sample_point is not None else sim.availability()
     if requested in ("simulate", "auto") and avail.available:
         return FidelityChoice(sim.name, requested, "simulate", f"{sim.name} {avail.version} available ({avail.mode})")
     if requested == "simulate":
@@ -181,6 +181,8 @@ def _point_runs(params: Mapping[str, Any], adapters: Mapping[str, Simulator], fi
             check_hbm_bandwidth(params, sim_params, where)
         if choice.chosen == "none":
             continue
+        if choice.chosen == "simulate" and (missing := adapters[name].missing_for(sim_params)):
+            raise ConfigError(f"fidelity.{name}: {adapters[name].name} cannot run this point here: {missing}")
         run_id = point_id({"simulator": name, **sim_params})
         runs.setdefault(name, {})[run_id] = sim_params
         out[name] = run_id

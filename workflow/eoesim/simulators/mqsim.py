@@ -29,6 +29,7 @@ from eoesim.paths import project_root
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, docker_image_id
 from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.build_identity import UNKNOWN, git_commit, image_commit
 from eoesim.simulators.mqsim_config import resolve_point
 from eoesim.simulators.mqsim_results import (
     load_results, read_chips, read_flow_table, read_flows, read_stdout_flows, scenario_path,
@@ -39,6 +40,10 @@ CONFIG_FILE = "ssdconfig.xml"
 WORKLOAD_FILE = "workload.xml"
 WORKLOAD_STEM = "workload"
 COMPLETE_MARKER = "Simulation complete"
+#: a file of MQSim's source tree: a git work tree holding it is an MQSim checkout (build_identity)
+CHECKOUT_MARKER = "src/ssd/FTL.cpp"
+NO_COMMIT = ("the upstream commit is unknown (not an MQSim git checkout, no image label): set mqsim.commit "
+             "in the site config")
 #: stdout lines that mean MQSim ignored our input and ran something else (rc 0)
 FALLBACK_MESSAGES = (
     "Using MQSim's default configuration",
@@ -207,7 +212,9 @@ class MQSim(Simulator):
             if got["requests_serviced"] != got["requests_generated"]:
                 raise SimulatorError(
                     f"scenario {s} flow {i} ({got['flow_name']}) serviced only {got['requests_serviced']} of "
-                    f"{got['requests_generated']} requests"
+                    f"{got['requests_generated']} requests: MQSim ended with requests stuck inside the SSD (its "
+                    "engine stops when no event is left; trace flows have no end time). Seen when its cached "
+                    "mapping table evicts: raise workload.mqsim.ssd.cmt_capacity_bytes or set ideal_mapping_table"
                 )
 
     # ----------------------------------------------------------------- results
@@ -256,19 +263,31 @@ class MQSim(Simulator):
         return image
 
     def availability(self) -> Availability:
+        """Version = the upstream commit: mqsim.commit of the site config, else the image's revision label
+        (docker) or the git commit of the MQSim checkout the binary is in (native), else 'unknown commit'."""
         if self.site.get("mode") == "docker":
             try:
                 image_id = docker_image_id(self._image())
             except SimulatorUnavailableError as exc:
                 return Availability(False, "docker", "unknown", str(exc))
-            return Availability(True, "docker", self.site.get("commit") or f"image {image_id[:19]}", self._image())
+            commit = self.site.get("commit") or image_commit(self._image())
+            return Availability(True, "docker", commit or UNKNOWN,
+                                f"{self._image()} ({image_id[:19]})" + ("" if commit else f"; {NO_COMMIT}"))
         exe = self._binary()
         if exe is None or not Path(exe).is_file():
             return Availability(False, "native", "not installed", self._unavailable_detail())
-        version = self.site.get("commit") or f"sha256:{sha256_file(Path(exe))[:12]}"
-        return Availability(True, "native", version, exe)
+        commit = self.site.get("commit") or git_commit(exe, CHECKOUT_MARKER)
+        return Availability(True, "native", commit or UNKNOWN, exe if commit else f"{exe}; {NO_COMMIT}")
 
-    surrogate_columns = {"response_time_us": "device_response_time_mean_us"}
+    #: pack column -> table column: the surrogate's rows use the simulated table's names for the same quantity
+    surrogate_columns = {"response_time_us": "device_response_time_mean_us", "request_size_KiB": "request_size_kib"}
+
+    def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        """Achieved throughput in the simulated table's unit: throughput_bytes_per_s (the pack's MB/s x 1e6)."""
+        out = rows.copy()
+        if "achieved_throughput_MBps" in out:
+            out["throughput_bytes_per_s"] = out.pop("achieved_throughput_MBps") * 1e6
+        return out
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
         """One row per trace flow: its request size, read share of bytes and nominal offered load.
@@ -304,8 +323,8 @@ class MQSim(Simulator):
         if avail.mode == "docker":
             ident["image_id"] = docker_image_id(self._image())
         elif avail.available:
-            ident["binary"] = avail.detail
-            ident["binary_sha256"] = sha256_file(Path(avail.detail))
+            ident["binary"] = self._binary()
+            ident["binary_sha256"] = sha256_file(Path(ident["binary"]))
         return ident
 
 

@@ -19,6 +19,7 @@ stays 0), no "ERROR:" line, and the results file; parse then requires every requ
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -34,6 +35,7 @@ from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import rapidchiplet_json
 from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.build_identity import UNKNOWN, git_commit
 from eoesim.simulators.rapidchiplet_package import build_package
 from eoesim.simulators.rapidchiplet_params import design_name, n_chiplets, resolve
 from eoesim.simulators.rapidchiplet_results import ANALYTIC_METRICS, BOOKSIM_METRIC, parse_results
@@ -55,6 +57,8 @@ FILES = {
     "booksim_config": "inputs/booksim_config.json",
 }
 DESIGN_FILE = "inputs/design.json"
+#: a file of RapidChiplet's source tree: a git work tree holding it is a RapidChiplet checkout (build_identity)
+CHECKOUT_MARKER = "rapidchiplet.py"
 EXPERIMENT_FILE = "experiment.json"
 SEEDED_RUN = "seeded_run.py"
 RUN_META = "eoesim_run.json"
@@ -296,14 +300,31 @@ class RapidChiplet(Simulator):
         missing = missing_files(Path(checkout), booksim=False)
         if missing:
             return Availability(False, "native", "incomplete checkout", f"{checkout} lacks {missing}")
+        commit = git_commit(checkout, CHECKOUT_MARKER) or UNKNOWN
         python = self.site.get("python", "python3")
         if shutil.which(python) is None:
-            return Availability(False, "native", _commit(Path(checkout)),
+            return Availability(False, "native", commit,
                                 f"python interpreter {python!r} not found; set rapidchiplet.python")
         booksim = Path(checkout) / BOOKSIM_BINARY
         detail = (f"BookSim built ({BOOKSIM_BINARY})" if booksim.is_file()
                   else f"BookSim NOT built ({BOOKSIM_BINARY} missing: booksim.enabled runs fail; make in booksim2/src)")
-        return Availability(True, "native", _commit(Path(checkout)), f"{checkout}; {detail}")
+        return Availability(True, "native", commit, f"{checkout}; {detail}")
+
+    def missing_for(self, point: Mapping[str, Any]) -> str | None:
+        """Natively: the checkout's BookSim for a point with the BookSim sweep, and networkx in
+        rapidchiplet.python for the experiment route (its generators import it)."""
+        if self._mode() != "native" or not self.site.get("checkout"):
+            return None
+        booksim = Path(self.site["checkout"]) / BOOKSIM_BINARY
+        if point["booksim"]["enabled"] and not booksim.is_file():
+            return (f"workload.rapidchiplet.booksim.enabled is true but {booksim} is not built (make in "
+                    "booksim2/src, see external/simulators.yaml)")
+        python = self.site.get("python", "python3")
+        if point["route"] == "experiment" and not _imports_networkx(python):
+            return (f"workload.rapidchiplet.route is experiment, whose generators import networkx, but "
+                    f"rapidchiplet.python = {python} cannot import it; install networkx for that interpreter or "
+                    "set rapidchiplet.python to one that has it")
+        return None
 
     surrogate_columns = {"latency_avg_cycles": "latency_avg_cycles",
                          "aggregate_throughput_bits_per_cycle": "aggregate_throughput_bits_per_cycle"}
@@ -333,11 +354,12 @@ class RapidChiplet(Simulator):
         return ident
 
 
-def _commit(checkout: Path) -> str:
-    """The checkout's git commit (``git rev-parse HEAD``), or 'unknown commit'."""
+@functools.lru_cache(maxsize=None)
+def _imports_networkx(python: str) -> bool:
+    """Whether ``python -c "import networkx"`` succeeds (probed once per interpreter and process)."""
     try:
-        proc = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, check=False, timeout=10)
+        proc = subprocess.run([python, "-c", "import networkx"], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return "unknown commit"
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown commit"
+        return False
+    return proc.returncode == 0
