@@ -4,8 +4,8 @@
 
 One harness run (``eoesim.jobs.run_simulation("cacti", ...)``: render -> cacti_driver -> check -> parse) per
 (technology node, cell type, SRAM kind, block size, banks, ways), holding that group's SRAM sizes as its
-SRAMs; a run that fails is repeated SRAM by SRAM so that one invalid organisation costs only its own row
-(``status`` says why). Runs go to a temporary directory that is deleted afterwards; only the table is kept.
+SRAMs; a run that fails is repeated without the SRAMs CACTI could not organise, which stay as rows
+(``status`` has CACTI's reason). Runs go to a temporary directory that is deleted afterwards; only the table is kept.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ import pandas as pd
 
 from eoesim.errors import SimulatorError
 from eoesim.jobs import run_simulation
+from eoesim.simulators.cacti import CONFIG_DIR
+from eoesim.simulators.cacti_output import failure
 from eoesim.site import load_site_config
 
 log = logging.getLogger(__name__)
@@ -67,21 +69,37 @@ def _run(point: dict[str, Any], site: dict[str, Any], workdir: Path, tag: str) -
     return rows
 
 
+def _failures(logs: Path, point: dict[str, Any]) -> dict[str, str]:
+    """SRAM name -> why its CACTI run failed, from a failed group run's kept logs."""
+    out = {}
+    for sram in point["srams"]:
+        base = logs / CONFIG_DIR / sram["name"]
+        code = base.with_suffix(".exit_code")
+        stdout = base.with_suffix(".stdout")
+        if not code.is_file():
+            out[sram["name"]] = "not run"
+            continue
+        why = failure(stdout.read_text(errors="replace") if stdout.is_file() else "",
+                      base.with_suffix(".stderr").read_text(errors="replace"), int(code.read_text()))
+        if why:
+            out[sram["name"]] = why
+    return out
+
+
 def run_group(point: dict[str, Any], site: dict[str, Any], workdir: Path, tag: str) -> pd.DataFrame:
-    """The group's rows; on failure each SRAM alone, a failing one as a row with its reason in ``status``."""
+    """The group's rows; a failed run is repeated without the SRAMs CACTI could not organise, which become
+    rows with CACTI's reason in ``status``."""
     try:
         return _run(point, site, workdir, tag)
     except SimulatorError:
-        log.warning("%s failed as a group; running its SRAMs one by one", tag)
-    frames = []
-    for i, sram in enumerate(point["srams"]):
-        single = dict(point, srams=[sram])
-        try:
-            frames.append(_run(single, site, workdir, f"{tag}-{i}"))
-        except SimulatorError as exc:
-            reason = str(exc).splitlines()[0]
+        failed = _failures(workdir / "logs" / tag, point)
+    log.warning("%s: %d SRAM(s) failed (%s); repeating the others", tag, len(failed), sorted(failed))
+    keep = [s for s in point["srams"] if s["name"] not in failed]
+    frames = [_run(dict(point, srams=keep), site, workdir, f"{tag}-ok")] if keep else []
+    for sram in point["srams"]:
+        if sram["name"] in failed:
             frames.append(pd.DataFrame([{**{k: v for k, v in point.items() if k != "srams"}, **sram,
-                                         "status": f"failed: {reason}"}]))
+                                         "status": f"failed: {failed[sram['name']]}"}]))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -29,8 +29,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from eoesim.analysis import (surrogate_garnet, surrogate_mqsim, surrogate_ramulator, surrogate_rapidchiplet,
-                             surrogate_scalesim)
+from eoesim.analysis import (surrogate_cacti, surrogate_garnet, surrogate_mqsim, surrogate_ramulator,
+                             surrogate_rapidchiplet, surrogate_scalesim)
 from eoesim.analysis.surrogate import FitError, OutOfDomainWarning, Surrogate, _error_summary, _fold_predictions
 from eoesim.errors import ConfigError
 from eoesim.provenance import sha256_file
@@ -69,6 +69,8 @@ DATASETS: dict[str, Dataset] = {
     "rapidchiplet_booksim": Dataset("rapidchiplet/calibration_booksim.csv",
                                     surrogate_rapidchiplet.booksim_training_frame,
                                     surrogate_rapidchiplet.RapidChipletBookSimSurrogate, "topology"),
+    "cacti": Dataset("cacti/calibration.csv", surrogate_cacti.training_frame, surrogate_cacti.CactiSurrogate,
+                     "technology_nm"),
 }
 
 

@@ -17,7 +17,7 @@ from eoesim.provenance import sha256_file
 from eoesim.simulators.mqsim import FALLBACK_MESSAGES
 from eoesim.trust.checks import Finding, TableContext, check, simulated_only
 
-ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet")
+ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet", "cacti")
 STDOUT = "stdout.log"
 GEM5_ARGS = "garnet_synth_traffic.args"
 GEM5_CONFIG = "m5out/config.json"
