@@ -7,6 +7,7 @@ in the site config).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -48,6 +49,8 @@ def test_point_lists_the_three_scratchpads_and_declared_caches():
     ({"workload": {"cacti": {"banks": 3}}}, r"workload.cacti.banks: 3 is not allowed; allowed: a power of 2"),
     ({"hardware": {"chiplet": {"sram_kib": {"ofmap": 1}}}, "workload": {"cacti": {"block_bytes": 1024}}},
      r"hardware.chiplet.sram_kib.ofmap with workload.cacti: .*1 set\(s\) per bank.* is not allowed"),
+    ({"hardware": {"chiplet": {"sram_kib": {"ofmap": 4}}}, "workload": {"cacti": {"banks": 4}}},
+     r"16 set\(s\) per bank' is not allowed; allowed: more than 16 sets per bank"),
     ({"workload": {"cacti": {"caches": [{"name": "filter", "size_kib": 64}]}}},
      r"workload.cacti.caches\[0\].name: 'filter' is not allowed"),
     ({"workload": {"cacti": {"rw_ports": 0}}}, r"workload.cacti.rw_ports/read_ports/write_ports: .* at least one"),
@@ -162,3 +165,14 @@ def test_real_cacti_runs_a_chiplet_and_bigger_srams_cost_more(tmp_path):
     assert list(rows.index) == ["ifmap", "filter", "ofmap"]
     for metric in ("area_mm2", "leakage_mW", "read_energy_nJ"):
         assert rows.loc["ifmap", metric] > rows.loc["filter", metric] > rows.loc["ofmap", metric] > 0
+
+
+def test_doctor_lists_cacti_and_how_to_provide_it(tmp_path, monkeypatch, capsys):
+    from eoesim.cli import main
+
+    site = tmp_path / "site.yaml"
+    site.write_text("cacti: {binary: null}\n")
+    monkeypatch.setenv("EOESIM_SIMULATORS", str(site))
+    assert main(["doctor", "--json"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["simulator"] == "cacti")
+    assert (row["available"], row["mode"]) == (False, "native") and "cacti.binary" in row["detail"]

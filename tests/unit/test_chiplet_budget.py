@@ -6,6 +6,8 @@ only the model's arithmetic is under test; the sweeps use the calibrated CACTI s
 from __future__ import annotations
 
 import math
+import os
+import sys
 
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from eoesim.config import validate
 from eoesim.eoe.chiplet_budget import ChipletTech, chiplet_budget, load_chiplet_constants, rapidchiplet_section
 from eoesim.errors import ConfigError
+from eoesim.execute import execute_run
 from eoesim.simulators.base import get_simulator
 
 #: the golden 256-KiB scratchpad (45 nm, 64 B blocks): read/write nJ per access, leakage mW, area mm2
@@ -119,3 +122,22 @@ def test_memory_chiplets_need_their_own_area():
     params = validate({"workload": {"rapidchiplet": {"chiplets": {"memory": {"area_mm2": None}}}}}, "test")
     with pytest.raises(ConfigError, match=r"workload.rapidchiplet.chiplets.memory.area_mm2: null is not allowed"):
         rapidchiplet_section(params)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EOESIM_RAPIDCHIPLET_CHECKOUT"),
+                    reason="set EOESIM_RAPIDCHIPLET_CHECKOUT to a spcl/rapidchiplet checkout")
+def test_real_rapidchiplet_area_cost_yield_and_power_follow_the_array(tmp_path):
+    sim = get_simulator("rapidchiplet", {"checkout": os.environ["EOESIM_RAPIDCHIPLET_CHECKOUT"],
+                                         "python": os.environ.get("EOESIM_RAPIDCHIPLET_PYTHON", sys.executable)})
+    rows = {}
+    for array in ([32, 32], [128, 128]):
+        point = sim.point_params(_point(array))
+        tag = f"a{array[0]}"
+        out = execute_run(sim, point, tag, tmp_path / tag, tmp_path / f"logs-{tag}", sim.runner(), 600,
+                          sim.identity())
+        rows[array[0]] = (out[out["record"] == "package"].iloc[0], out[out["record"] == "chiplet_type"].iloc[0])
+    (small, small_die), (large, large_die) = rows[32], rows[128]
+    for metric in ("total_chiplet_area_mm2", "total_interposer_area_mm2", "total_cost_usd", "total_power_W"):
+        assert large[metric] > small[metric], metric
+    assert large_die["chiplet_yield"] < small_die["chiplet_yield"]
