@@ -1,22 +1,15 @@
-"""CACTI checks: every SRAM's echoed input parameters, and area/leakage/energy that grow with the SRAM.
+"""CACTI check: area, leakage and energy per access that grow with the SRAM (its echo check is in echo.py).
 
-CACTI prints the input parameters it parsed before it solves ("Print input parameters"): a key it did not
-recognise keeps its built-in value silently, which the echo shows. And an SRAM that holds more bytes,
-organised alike, has more cells: its area and leakage cannot shrink, nor (bitlines and wordlines get
-longer) the energy of one access - except where CACTI's optimiser picks a new subarray organisation, which
-is why that part is a warning.
+An SRAM that holds more bytes, organised alike, has more cells: its area and leakage cannot shrink, nor
+(bitlines and wordlines get longer) the energy of one access - except where CACTI's optimiser picks a new
+subarray organisation, which is why the check is a warning.
 """
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from eoesim.simulators.cacti import CONFIG_DIR, RUN_META
-from eoesim.simulators.cacti_output import echoed_inputs
-from eoesim.trust.checks import Finding, TableContext, check, simulated_only
+from eoesim.trust.checks import Finding, TableContext, check
 
 #: what makes two SRAMs "organised alike" (everything but their size and name)
 ALIKE = ("technology_nm", "cell_type", "peripheral_type", "temperature_k", "kind", "block_bytes", "associativity",
@@ -60,39 +53,4 @@ def sram_not_monotone(ctx: TableContext) -> list[Finding]:
         for metric in GROWING:
             if metric in rows:
                 out += _falls(rows, metric)
-    return out
-
-
-def echo_mismatches(rundir: Path, parameters: dict) -> list[str]:
-    """Rendered SRAM parameters that CACTI's echo of its input does not repeat."""
-    meta = rundir / RUN_META
-    if not meta.is_file() or "technology_nm" not in parameters:
-        return [f"{RUN_META} or run.json's parameters are missing"]
-    out = []
-    for sram in json.loads(meta.read_text())["srams"]:
-        echoed = echoed_inputs(rundir / CONFIG_DIR / f"{sram['name']}.stdout")
-        expected = {k: sram[k] for k in ("size_bytes", "block_bytes", "associativity", "rw_ports", "read_ports",
-                                         "write_ports", "banks")}
-        expected["technology_um"] = parameters["technology_nm"] / 1000
-        expected["temperature_k"] = parameters["temperature_k"]
-        for key, value in expected.items():
-            if key not in echoed:
-                out.append(f"{sram['name']}: CACTI did not echo {key}")
-            elif abs(echoed[key] - float(value)) > 1e-9 * max(1.0, abs(float(value))):
-                out.append(f"{sram['name']}: {key} {value} rendered, CACTI ran {echoed[key]:g}")
-    return out
-
-
-@check("cacti_config_echo", "error", ("cacti",),
-       hint="CACTI kept a built-in value for a key of the rendered .cfg (misspelt or moved key): compare "
-            "templates/cacti/sram.cfg.j2 with CACTI's own cache.cfg")
-@simulated_only
-def cacti_config_echo(ctx: TableContext) -> list[Finding]:
-    """CACTI echoes the parameters it parsed; each must equal what the harness rendered for that SRAM."""
-    out = []
-    for run_id, rundir in ctx.simulated_run_dirs():
-        record = ctx.run_record(run_id) or {}
-        problems = echo_mismatches(rundir, record.get("parameters") or {})
-        if problems:
-            out.append(Finding(ctx.rows_of_run(run_id), f"run {run_id}: " + "; ".join(problems[:5])))
     return out
