@@ -34,7 +34,8 @@ SRAM_COLUMNS = ("name", "kind", "size_bytes", "block_bytes", "associativity", "b
                 "write_ports")
 #: point-level parameters carried into every row
 POINT_COLUMNS = ("technology_nm", "cell_type", "peripheral_type", "temperature_k")
-#: measured wall time of the slowest SRAM in the calibration grid (16 MiB, 45 nm, contended 2-core host)
+#: run-time budget per SRAM, s: the slowest single CACTI runs seen took 8-16 s (16 MiB, and 1 MiB with 512-B
+#: blocks, 45 nm) on a contended 2-core host
 SLOWEST_SRAM_S = 20
 
 

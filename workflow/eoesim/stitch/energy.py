@@ -111,7 +111,7 @@ class EnergyModel:
 
     def buffer_sram_j_per_byte(self, sram_kib: Mapping[str, float]) -> tuple[float, float, float]:
         """(ifmap, filter, ofmap) joules per byte for a chiplet's scratchpad sizes (missing buffers get
-        SRAM_KIB_DEFAULTS)."""
+        SRAM_KIB_DEFAULTS): ``sram_buffers`` (CACTI's, ``with_sram_energy``) where set, else the table."""
         sizes = {**SRAM_KIB_DEFAULTS, **dict(sram_kib)}
         ifmap, filt, ofmap = (self.sram_buffers.get(b) or self.sram_j_per_byte(float(sizes[b])) for b in SRAM_BUFFERS)
         return ifmap, filt, ofmap
