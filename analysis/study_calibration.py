@@ -40,6 +40,10 @@ point, as in ``PLAN.runs``) or from other rows of the same table:
   experiment route with splif routing on a grid placement (the dataset's setup).
 * rapidchiplet (pack rapidchiplet_booksim) - the ``booksim_load`` rows; required in addition: the BookSim
   sweep enabled and random_uniform traffic (the dataset's sweeps).
+* cacti - one row per SRAM (the table has the dataset's columns); CACTI is deterministic, so the same SRAM in
+  several runs (ifmap and filter of one size, or another design point) is one observation, kept once. Every
+  setting is an input of the pack (those a study holds fixed bound its domain), but each family (node, cell
+  type, kind, ways) needs SRAMs of at least ``CACTI_MIN_SIZES`` sizes to fit its curve in size.
 """
 from __future__ import annotations
 
@@ -51,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from eoesim.analysis.surrogate import MIN_TRAINING_ROWS
+from eoesim.analysis.surrogate_cacti import CactiSurrogate
 from eoesim.errors import ConfigError, SimulatorUnavailableError
 
 SIMULATED = "simulate"
@@ -64,6 +69,7 @@ HOW_TO_PROVIDE = {
                  f"ramulator.python_path, in {SITE}",
     "mqsim": f"set mqsim.binary (MQSim built from commit 7ec40e3) in {SITE}",
     "rapidchiplet": f"set rapidchiplet.checkout (spcl/rapidchiplet with booksim2/src/booksim built) in {SITE}",
+    "cacti": f"set cacti.binary (cacti built in a HewlettPackard/cacti checkout, commit 1ffd8df) in {SITE}",
 }
 #: a flow whose achieved throughput is below this fraction of its offered load is saturated (a probe)
 SATURATED_ACHIEVED_RATIO = 0.9
@@ -304,6 +310,36 @@ def rapidchiplet_booksim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFram
     })
 
 
+CACTI_MIN_SIZES = 3
+
+
+def cacti_unmet(point: Point) -> list[str]:
+    """Nothing: every CACTI setting is an input of the pack."""
+    return []
+
+
+def cacti_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    key = [*CactiSurrogate.inputs, *CactiSurrogate.categorical_inputs]
+    out = table.drop_duplicates(subset=key).reset_index(drop=True).copy()
+    out["status"] = "ok"
+    return out
+
+
+def cacti_unidentified(runs: Runs) -> list[str]:
+    """A family's curve in size needs SRAMs of CACTI_MIN_SIZES sizes or more (the design points' SRAMs pooled)."""
+    sizes: dict[tuple, set] = {}
+    for point in runs.values():
+        for s in point["srams"]:
+            family = (point["technology_nm"], point["cell_type"], s["kind"], s["associativity"])
+            sizes.setdefault(family, set()).add(s["size_bytes"])
+    few = {k: sorted(v) for k, v in sizes.items() if len(v) < CACTI_MIN_SIZES}
+    if not few:
+        return []
+    family, got = next(iter(few.items()))
+    return [f"the CACTI runs give family (node, cell type, kind, ways) {family} SRAMs of {len(got)} size(s) {got}; "
+            f"allowed: at least {CACTI_MIN_SIZES} sizes per family (sweep hardware.chiplet.sram_kib)"]
+
+
 @dataclass(frozen=True)
 class TableMapping:
     """How a simulator's study table becomes one pack's calibration dataset."""
@@ -322,6 +358,7 @@ MAPPINGS: dict[str, TableMapping] = {
     "mqsim": TableMapping("mqsim", mqsim_unmet, mqsim_dataset),
     "rapidchiplet": TableMapping("rapidchiplet", rapidchiplet_unmet, rapidchiplet_dataset),
     "rapidchiplet_booksim": TableMapping("rapidchiplet", rapidchiplet_booksim_unmet, rapidchiplet_booksim_dataset),
+    "cacti": TableMapping("cacti", cacti_unmet, cacti_dataset),
 }
 
 
@@ -361,6 +398,7 @@ UNIDENTIFIED: dict[str, Callable[[Runs], list[str]]] = {
     "ramulator": lambda runs: too_few_rows(len(runs)),
     "rapidchiplet": lambda runs: too_few_rows(len(runs)),
     "mqsim": lambda runs: too_few_rows(sum(len(point["flows"]) for point in runs.values())),
+    "cacti": cacti_unidentified,
 }
 
 

@@ -364,7 +364,7 @@ def _jsonable(obj: Any) -> Any:
 SURROGATES: dict[str, type[Surrogate]] = {}
 #: modules of eoesim.analysis that define (and register) one surrogate class each
 SURROGATE_MODULES = ("surrogate_scalesim", "surrogate_garnet", "surrogate_ramulator", "surrogate_mqsim",
-                     "surrogate_rapidchiplet")
+                     "surrogate_rapidchiplet", "surrogate_cacti")
 
 
 def import_surrogate_modules() -> dict[str, type[Surrogate]]:

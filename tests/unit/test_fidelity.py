@@ -16,12 +16,12 @@ NO_SIMULATORS = {}  # site config with every external simulator unset (the defau
 
 def test_auto_without_simulator_uses_the_calibrated_surrogate_and_says_why():
     plan = plan_study(build_study({}), NO_SIMULATORS)
-    for name in ("garnet", "ramulator", "mqsim", "rapidchiplet"):
+    for name in ("garnet", "ramulator", "mqsim", "rapidchiplet", "cacti"):
         choice = plan.fidelity[name]
         assert (choice.requested, choice.chosen) == ("auto", "surrogate")
         assert "not available" in choice.reason and "calibrated surrogate pack" in choice.reason
     assert plan.fidelity["scalesim"].chosen == "simulate"
-    assert plan.simulators("surrogate") == ["garnet", "mqsim", "ramulator", "rapidchiplet"]
+    assert plan.simulators("surrogate") == ["cacti", "garnet", "mqsim", "ramulator", "rapidchiplet"]
 
 
 def test_simulate_without_simulator_is_an_error_naming_how_to_provide_it():

@@ -196,3 +196,4 @@ def test_metric_labels_carry_units():
     assert metric_label("aggregate_throughput_bits_per_cycle") == "aggregate throughput (bit/cycle)"
     assert metric_label("response_time_us") == "response time (µs)"
     assert metric_label("total_cycles") == "total cycles"
+    assert metric_label("read_energy_nJ") == "read energy (nJ)" and metric_label("leakage_mW") == "leakage (mW)"

@@ -25,6 +25,7 @@ GOLDEN_RESULTS = "rapidchiplet/booksim/results_sample_exp_2x2.json"
 
 
 def make_point(**workload):
+    workload.setdefault("chiplets", {"compute": {"area_mm2": 74, "power_w": 20}})  # RapidChiplet's example chiplet
     study = build_study({"workload": {"rapidchiplet": workload}})
     return get_simulator("rapidchiplet", {}).point_params(study.points[0].params)
 

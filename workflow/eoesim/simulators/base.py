@@ -182,7 +182,7 @@ class Simulator(ABC):
 
 
 #: modules under eoesim.simulators that define (and register) one adapter each
-ADAPTER_MODULES = ("scalesim", "mqsim", "ramulator", "garnet", "rapidchiplet")
+ADAPTER_MODULES = ("scalesim", "mqsim", "ramulator", "garnet", "rapidchiplet", "cacti")
 _REGISTRY: dict[str, type[Simulator]] = {}
 
 

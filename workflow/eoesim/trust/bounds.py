@@ -14,10 +14,10 @@ import pandas as pd
 
 from eoesim.trust.checks import Finding, TableContext, check, simulated_only
 
-ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet")
+ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet", "cacti")
 #: quantities that cannot be negative: times, cycle counts, counts of words/bytes/packets, rates, areas, power
 NONNEG = re.compile(r"(_cycles?|_ns|_us|_ms|_s|_ticks|_words|_bytes|_bytes_per_s|_MBps|_GBps|_per_cycle|_per_s|"
-                    r"_W|_mm2|_j|_hops|^average_hops|^(packets|flits)_(injected|received)|^requests_\w+)$")
+                    r"_W|_mW|_nJ|_pJ_per_byte|_mm2|_j|_hops|^average_hops|^(packets|flits)_(injected|received)|^requests_\w+)$")
 #: signed by construction: SCALE-Sim's DRAM/SRAM start/stop cycles are negative for prefetch before t0
 SIGNED = re.compile(r"_(start|stop)_cycle$|_rel_err_pct$")
 PERCENT = re.compile(r"_pct$")
@@ -33,6 +33,7 @@ REQUIRED = {
     "ramulator": ("system_avg_read_latency_ns", "system_achieved_bandwidth_bytes_per_s"),
     "mqsim": ("device_response_time_mean_us", "throughput_bytes_per_s"),
     "rapidchiplet": ("latency_avg_cycles", "aggregate_throughput_bits_per_cycle"),
+    "cacti": ("read_energy_nJ", "write_energy_nJ", "leakage_mW", "area_mm2"),
 }
 #: tables with several kinds of rows: only rows with this value in this column carry the REQUIRED metrics.
 #: Garnet's per-vnet rows of a vnet that carried no packet have NaN latency (gem5 prints nan), so only the
