@@ -12,9 +12,11 @@ its PROVENANCE.md), turn it into a training frame, fit, then validate with
   out in turn and predicted by a model fitted without it.
 
 Errors are reported over all valid rows and over the rows inside the surrogate's domain of
-validity (ranges, levels, and constraints such as "load <= 0.7 x fitted saturation", judged by the
-model fitted on all rows). The pack stores parameters, uncertainties, the dataset's sha256, the
-domain and these errors.
+validity (ranges, levels, regimes, and constraints such as "load <= 0.7 x fitted saturation", judged
+by the model fitted on all rows). The pack stores parameters, uncertainties, the dataset's sha256, the
+domain and these errors, and per output its *stated* error (``validation.stated``): the CV MAPE inside
+the domain and the largest single held-out error inside it (CV or any group hold-out) - what a query
+inside the domain is promised.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ import pandas as pd
 
 from eoesim.analysis import (surrogate_garnet, surrogate_mqsim, surrogate_ramulator, surrogate_rapidchiplet,
                              surrogate_scalesim)
-from eoesim.analysis.surrogate import FitError, OutOfDomainWarning, Surrogate, _error_summary, _fold_predictions
+from eoesim.analysis.surrogate import FitError, OutOfDomainWarning, Surrogate, error_summary, fold_predictions
 from eoesim.errors import ConfigError
 from eoesim.provenance import sha256_file
 
@@ -108,8 +110,8 @@ def _holdout_values(frame: pd.DataFrame, col: str) -> list:
 
 
 def _summaries(frame: pd.DataFrame, pred: pd.DataFrame, outputs, inside: np.ndarray) -> dict:
-    return {"all_rows": _error_summary(frame, pred, outputs),
-            "in_domain": _error_summary(frame[inside], pred[inside], outputs)}
+    return {"all_rows": error_summary(frame, pred, outputs),
+            "in_domain": error_summary(frame[inside], pred[inside], outputs)}
 
 
 def cv_predictions(make: Callable[[], Surrogate], frame: pd.DataFrame) -> pd.DataFrame:
@@ -119,7 +121,7 @@ def cv_predictions(make: Callable[[], Surrogate], frame: pd.DataFrame) -> pd.Dat
     """
     order = np.random.default_rng(CV_SEED).permutation(len(frame))
     folds = [np.sort(f) for f in np.array_split(order, CV_FOLDS)]
-    return _fold_predictions(make, frame, folds)
+    return fold_predictions(make, frame, folds)
 
 
 def validate(model: Surrogate, frame: pd.DataFrame, breakdown: str | None = None) -> dict:
@@ -136,7 +138,7 @@ def validate(model: Surrogate, frame: pd.DataFrame, breakdown: str | None = None
     out["cv"] = {"k": CV_FOLDS, "seed": CV_SEED, **_summaries(frame, cv_pred, model.outputs, inside)}
     if breakdown:
         out["cv_by_" + breakdown] = {
-            str(level): _error_summary(frame[idx_mask], cv_pred[idx_mask], model.primary)
+            str(level): error_summary(frame[idx_mask], cv_pred[idx_mask], model.primary)
             for level in pd.unique(frame[breakdown])
             for idx_mask in [((frame[breakdown] == level).to_numpy() & inside)]
         }
@@ -148,20 +150,33 @@ def validate(model: Surrogate, frame: pd.DataFrame, breakdown: str | None = None
         for value in values:
             test = np.flatnonzero((frame[col] == value).to_numpy())
             try:
-                part = _fold_predictions(make, frame, [test])
+                part = fold_predictions(make, frame, [test])
             except (FitError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:  # reported, not fatal
                 skipped.append(f"{value}: {exc}")
                 continue
             pred.iloc[test] = part.iloc[test].to_numpy()
             sel = np.zeros(len(frame), dtype=bool)
             sel[test] = True
-            per_value[str(value)] = _error_summary(frame[sel & inside], part[sel & inside], model.primary)
+            per_value[str(value)] = error_summary(frame[sel & inside], part[sel & inside], model.primary)
         held = pred.notna().any(axis=1).to_numpy()
         groups[col] = {"held_out_values": [str(v) for v in values],
                        **_summaries(frame[held], pred[held], model.outputs, inside[held]),
                        "per_value_in_domain": per_value, "skipped": skipped}
     out["group_holdout"] = groups
+    out["stated"] = stated_errors(out, model.outputs)
     return out
+
+
+def stated_errors(validation: dict, outputs) -> dict:
+    """Per output: CV MAPE and the worst held-out error (CV or any group hold-out), inside the domain."""
+    stated = {}
+    for m in outputs:
+        cv = validation["cv"]["in_domain"].get(m, {})
+        worst = [cv.get("max_ape_pct", np.nan)] + [g["in_domain"].get(m, {}).get("max_ape_pct", np.nan)
+                                                   for g in validation["group_holdout"].values()]
+        worst = [w for w in worst if w is not None and np.isfinite(w)]
+        stated[m] = {"mape_pct": cv.get("mape_pct", np.nan), "max_ape_pct": round(max(worst), 4) if worst else np.nan}
+    return stated
 
 
 def fit_pack(name: str, raw: pd.DataFrame, source: Path | None = None, validate_model: bool = True) -> Surrogate:

@@ -270,14 +270,20 @@ def rapidchiplet_booksim_unmet(point: Point) -> list[str]:
 
 
 def _scale(rows: pd.DataFrame) -> pd.Series:
-    return rows["grid_rows"].astype(int).astype(str) + "x" + rows["grid_cols"].astype(int).astype(str)
+    """"RxC" of a grid placement, the radius of a hexagonal one (as the shared datasets write them)."""
+    grid = pd.to_numeric(rows["grid_rows"], errors="coerce").notna() & pd.to_numeric(rows["grid_cols"], errors="coerce").notna()
+    rc = (pd.to_numeric(rows["grid_rows"], errors="coerce").fillna(0).astype(int).astype(str) + "x"
+          + pd.to_numeric(rows["grid_cols"], errors="coerce").fillna(0).astype(int).astype(str))
+    radius = rows["hex_radius"] if "hex_radius" in rows else pd.Series(np.nan, index=rows.index)
+    return rc.where(grid, pd.to_numeric(radius, errors="coerce").fillna(0).astype(int).astype(str))
 
 
 def rapidchiplet_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     rows = table[table["record"] == "package"].reset_index(drop=True)
     out = pd.DataFrame({
         "run_id": rows["run_id"], "topology": rows["topology"], "scale": _scale(rows),
-        "grid_rows": rows["grid_rows"], "grid_cols": rows["grid_cols"], "hex_radius": np.nan,
+        "grid_rows": rows["grid_rows"], "grid_cols": rows["grid_cols"],
+        "hex_radius": rows["hex_radius"] if "hex_radius" in rows else np.nan,
         "n_chiplets": rows["n_chiplets"], "traffic_pattern": rows["traffic_pattern"],
         "seed": [_params(runs, rid, "rapidchiplet")["seed"] or 0 for rid in rows["run_id"]],
     })

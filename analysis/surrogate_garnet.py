@@ -6,6 +6,7 @@ import pandas as pd
 
 from eoesim.analysis.noc_geometry import PATTERNS, traffic_geometry
 from eoesim.analysis.surrogate import Surrogate, least_squares_fit, register_surrogate
+from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
 #: a row is saturated (not a steady state) when gem5's source queueing exceeds this or reception lags
 SATURATED_QUEUEING_CYCLES = 20.0
@@ -71,8 +72,13 @@ class GarnetSurrogate(Surrogate):
 
     simulator = "garnet"
     form = "hops_plus_channel_queueing_v1"
-    inputs = ("mesh_rows", "mesh_cols", "injection_rate", "vcs_per_vnet", "link_latency", "router_latency")
-    categorical_inputs = ("pattern",)
+    inputs = ("mesh_rows", "mesh_cols", "injection_rate", "vcs_per_vnet", "link_latency", "router_latency",
+              "link_width_bits", "chiplet_rows", "chiplet_cols", "interposer_link_latency", "interposer_link_width_bits")
+    categorical_inputs = ("pattern", "topology", SETTINGS_COLUMN)
+    #: a plain mesh is one chiplet: no interposer link (its latency and width are the on-chip ones)
+    optional_inputs = {"topology": "Mesh_XY", "link_width_bits": 128, "chiplet_rows": 1, "chiplet_cols": 1,
+                       "interposer_link_latency": lambda f: f["link_latency"],
+                       "interposer_link_width_bits": lambda f: f["link_width_bits"], SETTINGS_COLUMN: CALIBRATED}
     outputs = ("avg_packet_latency_cycles", "avg_hops")
     primary = ("avg_packet_latency_cycles",)
     holdout_groups = ("injection_rate", "mesh_rows")
@@ -199,6 +205,9 @@ def training_frame(raw: pd.DataFrame) -> pd.DataFrame:
         "mesh_rows": raw["rows"], "mesh_cols": raw["cols"], "pattern": raw["pattern"],
         "injection_rate": raw["injection_rate"], "vcs_per_vnet": raw["vcs_per_vnet"],
         "link_latency": raw["link_latency"], "router_latency": raw["router_latency"],
+        "topology": "Mesh_XY", "link_width_bits": 128, "chiplet_rows": 1, "chiplet_cols": 1,
+        "interposer_link_latency": raw["link_latency"], "interposer_link_width_bits": 128,
+        SETTINGS_COLUMN: CALIBRATED,
         "saturated": saturated,
         "overload_reception_rate": raw["reception_rate_pkts_per_node_per_cycle"].where(saturated),
     })

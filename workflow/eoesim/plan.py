@@ -66,7 +66,7 @@ class FidelityChoice:
     reason: str
 
 
-def choose_fidelity(sim: Simulator, requested: str, sample_point: Mapping[str, Any] | None = None) -> FidelityChoice:
+def choose_fidelity(sim: Simulator, requested: str, sample_points: Any = None, strict: bool = False) -> FidelityChoice:
     """Resolve simulate | surrogate | auto for one simulator, or raise ConfigError saying how to fix it.
 
     ``auto`` = the real simulator where available, else its calibrated surrogate, else the component is
@@ -82,7 +82,7 @@ def choose_fidelity(sim: Simulator, requested: str, sample_point: Mapping[str, A
             f"allowed: provide it in the site config (config/simulators.yaml, section {sim.name}) or choose "
             "'surrogate' or 'auto'"
         )
-    has_surrogate, why = surrogate_status(sim, sample_point)
+    has_surrogate, why = surrogate_status(sim, sample_points, strict)
     if has_surrogate:
         reason = why if requested == "surrogate" else f"{sim.name} not available ({avail.version}); {why}"
         return FidelityChoice(sim.name, requested, "surrogate", reason)
@@ -151,8 +151,10 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
     requested = study.config["fidelity"]
     for name in registry():
         sim = get_simulator(name, site.get(name, {}))
-        sample = sim.point_params(study.points[0].params)
-        fidelity[name] = choose_fidelity(sim, requested[name], sample)
+        # every distinct point of this simulator: a surrogate must cover all of them, not only the first
+        samples = {point_id(params): params for params in (sim.point_params(p.params) for p in study.points)}
+        fidelity[name] = choose_fidelity(sim, requested[name], list(samples.values()),
+                                         bool(study.config.get("strict_surrogate_domain")))
     for p in study.points:
         # the EoE description's cross-field rules (morphology names, capacities, trace file), before any job
         check_point(p.params, base_dir=Path.cwd())
