@@ -15,8 +15,9 @@ Errors are reported over all valid rows and over the rows inside the surrogate's
 validity (ranges, levels, regimes, and constraints such as "load <= 0.7 x fitted saturation", judged
 by the model fitted on all rows). The pack stores parameters, uncertainties, the dataset's sha256, the
 domain and these errors, and per output its *stated* error (``validation.stated``): the CV MAPE inside
-the domain and the largest single held-out error inside it (CV or any group hold-out) - what a query
-inside the domain is promised.
+the domain and the largest single held-out error inside it (CV or a numeric group hold-out) - what a
+query inside the domain is promised. A held-out categorical level (a pattern, a technology) is reported
+as an unseen-regime error: a pack fitted without it refuses that regime.
 """
 from __future__ import annotations
 
@@ -163,17 +164,19 @@ def validate(model: Surrogate, frame: pd.DataFrame, breakdown: str | None = None
                        **_summaries(frame[held], pred[held], model.outputs, inside[held]),
                        "per_value_in_domain": per_value, "skipped": skipped}
     out["group_holdout"] = groups
-    out["stated"] = stated_errors(out, model.outputs)
+    out["stated"] = stated_errors(out, model.outputs, model.categorical_inputs)
     return out
 
 
-def stated_errors(validation: dict, outputs) -> dict:
-    """Per output: CV MAPE and the worst held-out error (CV or any group hold-out), inside the domain."""
+def stated_errors(validation: dict, outputs, categorical=()) -> dict:
+    """Per output: CV MAPE and the worst held-out error inside the domain (CV or any hold-out of a numeric
+    column's interior value; a held-out categorical level is a regime the domain would refuse)."""
     stated = {}
     for m in outputs:
         cv = validation["cv"]["in_domain"].get(m, {})
         worst = [cv.get("max_ape_pct", np.nan)] + [g["in_domain"].get(m, {}).get("max_ape_pct", np.nan)
-                                                   for g in validation["group_holdout"].values()]
+                                                   for col, g in validation["group_holdout"].items()
+                                                   if col not in categorical]
         worst = [w for w in worst if w is not None and np.isfinite(w)]
         stated[m] = {"mape_pct": cv.get("mape_pct", np.nan), "max_ape_pct": round(max(worst), 4) if worst else np.nan}
     return stated

@@ -74,6 +74,7 @@ def _annotate(frame: pd.DataFrame, runs: dict) -> pd.DataFrame:
     out["route"] = [p["route"] for p in point]
     out["routing"] = [p["routing"] if p["route"] == "design" else p["routing_algorithm"] for p in point]
     out["edge_columns"] = [f"{p['edge_columns']['west']}/{p['edge_columns']['east']}" for p in point]
+    out["seed"] = [p["seed"] or 0 for p in point]
     hexa = [p["hex_radius"] is not None for p in point]
     out["hex_radius"] = [p["hex_radius"] if h else np.nan for p, h in zip(point, hexa)]
     for col in ("grid_rows", "grid_cols"):

@@ -24,16 +24,13 @@ point, as in ``PLAN.runs``) or from other rows of the same table:
   all channels); offered_load_frac_of_peak = offered / peak bandwidth of the point. Required as in the
   dataset: LoadStoreTrace frontend (open loop, exact offered rate), FRFCFS, AllBank refresh, open rows,
   RoBaRaCoCh, one rank.
-* mqsim - one row per trace flow. The dataset's traffic is one request per Poisson arrival, so every
-  expert load / checkpoint write of the flow must be a single request (weight_bytes and bytes <=
-  request_size_kib KiB; a larger transfer is a burst of back-to-back requests, which the pack's
-  queueing form does not describe). offered_load_MBps is nominal (request bytes / mean interval, as in
-  the dataset and the adapter's surrogate query); read_fraction is the flow's share of read requests;
-  pattern is sequential (the adapter lays every transfer out as one contiguous LBA range); dies and
-  planes must be the dataset's 2 x 2. The dataset measured each cell's saturation throughput with a
-  probe offered at the nominal bandwidth (``nomBW``) and ran the other loads at fractions of it
-  (``satX``): here a flow whose achieved throughput is below ``SATURATED_ACHIEVED_RATIO`` x its offered
-  load is that cell's probe, the cell's saturation throughput is its probes' highest achieved throughput,
+* mqsim - one row per trace flow, in the pack's inputs as the adapter's ``surrogate_flow_row`` makes them
+  (request size, requests per transfer, transfers, re-read or fresh ranges, footprint, read fraction of
+  the requests, nominal offered load = transfer bytes / mean gap, and the transfers' arrival times of the
+  rendered trace). Required: trace flows, every setting the pack has no input for at its calibrated value
+  (the row's ``fixed_settings``), and all transfers of a flow split into the same number of requests.
+  As in the dataset, a flow whose achieved throughput is below ``SATURATED_ACHIEVED_RATIO`` x its offered
+  load is its cell's probe; the cell's saturation throughput is its probes' highest achieved throughput,
   and ``load_spec_frac`` of the others is offered / saturation. A cell without a probe is an error.
 * rapidchiplet (pack rapidchiplet) - the ``package`` row of each run; ``seed`` is the run's RNG seed
   (``point.seed`` or 0, as the rendered run uses it; it picks the hotspot chiplets). Required: the
@@ -51,6 +48,8 @@ import numpy as np
 import pandas as pd
 
 from eoesim.errors import ConfigError, SimulatorUnavailableError
+from eoesim.simulators.mqsim import surrogate_flow_row
+from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
 SIMULATED = "simulate"
 SITE = "config/simulators.yaml (or $EOESIM_SIMULATORS)"
@@ -195,22 +194,17 @@ def ramulator_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
 
 # -------------------------------------------------------------------------------------------------- mqsim
 def mqsim_unmet(point: Point) -> list[str]:
-    flash = point["ssd"]["flash"]
-    out = (_differs("workload.mqsim flash dies_per_chip", flash["dies_per_chip"], 2)
-           + _differs("workload.mqsim flash planes_per_die", flash["planes_per_die"], 2))
+    out = []
     for i, flow in enumerate(point["flows"]):
         out += _differs(f"workload.mqsim flows[{i}].kind", flow["kind"], "trace")
         if flow["kind"] != "trace":
             continue
-        io = flow["io"]
-        out += _differs(f"workload.mqsim flows[{i}].io.arrival.process", io["arrival"]["process"], "poisson")
-        size = io["request_size_kib"] * 1024
-        largest = max([e["weight_bytes"] for e in io["expert_loads"]]
-                      + [c["bytes"] for c in io["checkpoint_writes"]] + [0])
-        if largest > size:
-            out.append(f"workload.mqsim flows[{i}] transfers of up to {largest} bytes (bursts of requests of "
-                       f"{size} bytes); allowed: every transfer <= request_size_kib = {io['request_size_kib']} KiB "
-                       "(one request per Poisson arrival, as in the dataset)")
+        row = surrogate_flow_row(point, i)
+        if row[SETTINGS_COLUMN] != CALIBRATED:
+            out.append(f"workload.mqsim flows[{i}]: {row[SETTINGS_COLUMN]}")
+        if not np.isfinite(row["requests_per_transfer"]):
+            out.append(f"workload.mqsim flows[{i}]: transfers of different request counts; allowed: every expert load "
+                       "and checkpoint of the flow split into the same number of requests")
     return out
 
 
@@ -218,21 +212,23 @@ def mqsim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     rows = table.reset_index(drop=True)
     achieved = rows["throughput_bytes_per_s"] / MB
     probe = (achieved < SATURATED_ACHIEVED_RATIO * rows["offered_bandwidth_bytes_per_s"] / MB).to_numpy()
+    inputs = pd.DataFrame([surrogate_flow_row(_params(runs, rid, "mqsim"), int(i))
+                           for rid, i in zip(rows["run_id"], rows["flow_index"])])
     frame = pd.DataFrame({
-        "run_id": rows["run_id"], "flow_index": rows["flow_index"], "channels": rows["channels"],
-        "chips_per_channel": rows["chips_per_channel"], "dies_per_chip": rows["dies_per_chip"],
-        "planes_per_die": rows["planes_per_die"], "flash_technology": rows["flash_technology"],
-        "request_size_KiB": rows["request_size_kib"],
-        "read_fraction": (rows["read_requests_generated"] / rows["requests_generated"]).round(6),
-        "pattern": "sequential", "load_spec": np.where(probe, "nomBW", "satX"),
-        "offered_load_MBps": rows["request_size_kib"] * 1024 / rows["mean_interval_us"],
+        "run_id": rows["run_id"], "source": "study", "flow_index": rows["flow_index"],
+        **{c: inputs[c] for c in ("channels", "chips_per_channel", "dies_per_chip", "planes_per_die",
+                                  "flash_technology", "request_size_KiB", "read_fraction", "pattern",
+                                  "requests_per_transfer", "transfers", "footprint_KiB", "offered_load_MBps",
+                                  "transfer_arrivals_us")},
+        "load_spec": np.where(probe, "probe", "satX"),
         "realized_offered_load_MBps": rows["offered_bandwidth_bytes_per_s"] / MB,
         "achieved_throughput_MBps": achieved,
         "device_response_time_mean_us": rows["device_response_time_mean_us"],
         "end_to_end_delay_mean_us": rows["end_to_end_delay_mean_us"],
         "requests_serviced": rows["requests_serviced"], "status": "ok",
     })
-    cell = ["channels", "chips_per_channel", "flash_technology", "request_size_KiB", "read_fraction", "pattern"]
+    cell = ["channels", "chips_per_channel", "flash_technology", "request_size_KiB", "read_fraction", "pattern",
+            "requests_per_transfer"]
     saturation = (frame[probe].groupby(cell)["achieved_throughput_MBps"].max()
                   .rename("cell_saturation_throughput_MBps").reset_index())
     frame = frame.merge(saturation, on=cell, how="left")
@@ -241,12 +237,11 @@ def mqsim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
         row = missing.iloc[0]
         raise ConfigError(
             f"calibrate mqsim: the cell {dict(row[cell])} (run {row['run_id']}) has no saturated flow, so its "
-            "saturation throughput (the dataset's nomBW probe) is unknown; allowed: a sweep with, per cell, a "
-            f"flow offered more than the SSD sustains (achieved < {SATURATED_ACHIEVED_RATIO} x offered), e.g. a "
-            "smaller arrival.mean_interval_us")
+            "saturation throughput (the dataset's probe) is unknown; allowed: a sweep with, per cell, a flow offered "
+            f"more than the SSD sustains (achieved < {SATURATED_ACHIEVED_RATIO} x offered), e.g. a smaller "
+            "arrival.mean_interval_us")
     frame["load_spec_frac"] = np.where(probe, 1.0,
                                        frame["offered_load_MBps"] / frame["cell_saturation_throughput_MBps"])
-    frame["offered_frac_of_cell_saturation"] = frame["offered_load_MBps"] / frame["cell_saturation_throughput_MBps"]
     return frame
 
 

@@ -34,7 +34,7 @@ def in_domain_points(name: str, n: int, seed: int = 0) -> tuple[object, pd.DataF
         warnings.simplefilter("ignore", OutOfDomainWarning)
         inside = model.check_domain(frame)
     # optional inputs (e.g. RapidChiplet's hotspot seed, MQSim's address pattern) are kept when the data has them
-    optional = [c for c in getattr(model, "optional_inputs", ("seed",)) if c in frame and c not in model.columns]
+    optional = [c for c in ("seed", *model.optional_inputs) if c in frame and c not in model.columns]
     pool = frame.loc[inside, list(model.columns) + optional].reset_index(drop=True)
     idx = np.random.default_rng(seed).integers(0, len(pool), n)
     return model, pool.iloc[idx].reset_index(drop=True)

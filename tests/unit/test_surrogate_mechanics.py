@@ -137,7 +137,8 @@ def test_mqsim_fit_recovers_known_parameters_from_noisy_model_data():
     frame = calibrate.DATASETS["mqsim"].training_frame(_mq_raw())
     truth = MQSimSurrogate()
     truth.params = dict(eta_round=0.95, eta_chip=1.5, eta_write=0.9, straggle=0.3, batch=2.0, c_queue=0.8,
-                        c_prog=2.0, c_map_stage=0.4, c_shared=1.0, c_write=0.1)
+                        c_range=1.1, c_prog=2.0, c_map_stage=0.4, c_shared=1.0, c_write=0.1, c_burst=1.0, c_wait=1.0)
+    frame = truth.complete(frame)
     t, x = truth._evaluate(truth._theta(), frame)
     rng = np.random.default_rng(3)
     data = frame.assign(
