@@ -17,9 +17,10 @@ point, as in ``PLAN.runs``) or from other rows of the same table:
 * scalesim - one row per (run, GEMM); ``gemm`` is the GEMM's shape ``MxNxK`` (the dataset's g00..g15 name
   shapes too; it is the leave-one-GEMM-out group). SCALE-Sim is deterministic, so a GEMM repeated on the
   same array configuration (another expert or run) is the same observation and is kept once.
-* garnet - the ``vnet == all`` row of each run; ``cols`` = num_cpus / mesh_rows. The dataset ran Mesh_XY
-  with table routing, single-flit packets (inj_vnet 0), num_dirs = num_cpus and the network clock equal
-  to the tester clock (latencies in network cycles are tester cycles): required.
+* garnet - the ``vnet == all`` row of each run, with the pack's inputs as the adapter's ``surrogate_query``
+  makes them (a Mesh_XY is one chiplet; chiplet_mesh adds the chiplet grid and the interposer links'
+  latency and width). Required: one of those topologies and every other setting at its calibrated value
+  (table routing, single-flit packets, num_dirs = num_cpus, network clock = tester clock).
 * ramulator - one row per run from the system-level columns (request-weighted read latency, bandwidth of
   all channels); offered_load_frac_of_peak = offered / peak bandwidth of the point. Required as in the
   dataset: LoadStoreTrace frontend (open loop, exact offered rate), FRFCFS, AllBank refresh, open rows,
@@ -48,6 +49,8 @@ import numpy as np
 import pandas as pd
 
 from eoesim.errors import ConfigError, SimulatorUnavailableError
+from eoesim.simulators.base import get_simulator
+from eoesim.simulators.garnet import SURROGATE_TOPOLOGIES
 from eoesim.simulators.mqsim import surrogate_flow_row
 from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
@@ -124,21 +127,25 @@ def scalesim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------- garnet
 def garnet_unmet(point: Point) -> list[str]:
-    return (_differs("workload.garnet.topology", point["topology"], "Mesh_XY")
-            + _differs("workload.garnet.routing_algorithm", point["routing_algorithm"], "table")
-            + _differs("workload.garnet.inj_vnet", point["inj_vnet"], 0, " (single-flit packets)")
-            + _differs("workload.garnet.num_dirs", point["num_dirs"], point["num_cpus"], " (= num_cpus)")
-            + _differs("workload.garnet.ruby_clock_ghz", point["ruby_clock_ghz"], point["sys_clock_ghz"],
-                       " (= sys_clock_ghz: latencies in tester cycles)"))
+    if point["topology"] not in SURROGATE_TOPOLOGIES:
+        return [f"workload.garnet.topology = {point['topology']!r}; allowed: {list(SURROGATE_TOPOLOGIES)}"]
+    level = get_simulator("garnet").surrogate_query(point)[SETTINGS_COLUMN].iloc[0]
+    return [] if level == CALIBRATED else [f"workload.garnet: {level}"]
 
 
 def garnet_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     rows = table[table["vnet"].astype(str) == "all"].reset_index(drop=True)
+    query = pd.concat([get_simulator("garnet").surrogate_query(_params(runs, rid, "garnet")) for rid in rows["run_id"]],
+                      ignore_index=True)
     return pd.DataFrame({
-        "run_id": rows["run_id"], "rows": rows["mesh_rows"], "cols": rows["num_cpus"] // rows["mesh_rows"],
+        "run_id": rows["run_id"], "topology": query["topology"], "rows": rows["mesh_rows"],
+        "cols": rows["num_cpus"] // rows["mesh_rows"],
         "num_cpus": rows["num_cpus"], "pattern": rows["synthetic"], "injection_rate": rows["injection_rate"],
         "vcs_per_vnet": rows["vcs_per_vnet"], "link_latency": rows["link_latency_cycles"],
         "router_latency": rows["router_latency_cycles"], "inj_vnet": rows["inj_vnet"],
+        "link_width_bits": query["link_width_bits"], "chiplet_rows": query["chiplet_rows"],
+        "chiplet_cols": query["chiplet_cols"], "interposer_link_latency": query["interposer_link_latency"],
+        "interposer_link_width_bits": query["interposer_link_width_bits"],
         "ruby_clock": [f"{_params(runs, rid, 'garnet')['ruby_clock_ghz']:g}GHz" for rid in rows["run_id"]],
         "sim_ticks": rows["sim_ticks"], "packets_injected": rows["packets_injected"],
         "packets_received": rows["packets_received"], "average_hops": rows["average_hops"],

@@ -242,8 +242,9 @@ def training_frame(raw: pd.DataFrame) -> pd.DataFrame:
         "mesh_rows": raw["rows"], "mesh_cols": raw["cols"], "pattern": raw["pattern"],
         "injection_rate": raw["injection_rate"], "vcs_per_vnet": raw["vcs_per_vnet"],
         "link_latency": raw["link_latency"], "router_latency": raw["router_latency"],
-        "topology": "Mesh_XY", "link_width_bits": 128, "chiplet_rows": 1, "chiplet_cols": 1,
-        "interposer_link_latency": raw["link_latency"], "interposer_link_width_bits": 128,
+        **{col: (raw[col].fillna(default) if col in raw else default) for col, default in (
+            ("topology", "Mesh_XY"), ("link_width_bits", 128), ("chiplet_rows", 1), ("chiplet_cols", 1),
+            ("interposer_link_latency", raw["link_latency"]), ("interposer_link_width_bits", 128))},
         SETTINGS_COLUMN: CALIBRATED,
         "saturated": saturated,
         "overload_reception_rate": raw["reception_rate_pkts_per_node_per_cycle"].where(saturated),

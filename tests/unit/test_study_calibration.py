@@ -118,10 +118,10 @@ def test_garnet_golden_run_reproduces_its_calibration_row(garnet_table):
 def test_garnet_settings_the_dataset_held_fixed_are_required(garnet_table):
     table, point = garnet_table
     other = dict(point, inj_vnet=2)
-    with pytest.raises(ConfigError, match=r"run 0123456789ab: workload.garnet.inj_vnet = 2; allowed: 0"):
+    with pytest.raises(ConfigError, match=r"run 0123456789ab: workload.garnet: inj_vnet=2 \(calibrated: 0\)"):
         sc.dataset_frame("garnet", table, {RUN: other})
-    assert sc.unmet("garnet", {RUN: dict(point, topology="chiplet_mesh")}) == [
-        "run 0123456789ab: workload.garnet.topology = 'chiplet_mesh'; allowed: 'Mesh_XY'"]
+    assert sc.unmet("garnet", {RUN: dict(point, topology="Crossbar")}) == [
+        "run 0123456789ab: workload.garnet.topology = 'Crossbar'; allowed: ['Mesh_XY', 'chiplet_mesh']"]
 
 
 # ---- rapidchiplet -------------------------------------------------------------------------------------------
