@@ -80,19 +80,23 @@ NOTES: dict[str, list[str]] = {
     "scalesim": ["Exact on every calibration row (the form is SCALE-Sim's own compute model); valid for "
                  "interface_bandwidth calc only (no DRAM stalls)."],
     "garnet": ["Validated up to 0.9 x the fitted saturation rate, which is capped by the accepted throughput "
-               "gem5 measured under overload (max error 7.9 % inside the domain)."],
-    "ramulator": ["Latency inside the knee (0.85-1.05 x the fitted bandwidth ceiling) is outside the domain: leaving "
-                  "one load level out errs by up to 3x there. Below the knee the measured curves are not smooth "
-                  "(e.g. DDR4 sequential 34, 40, 38, 48 ns at 0.1-0.65 of peak): ~5 % when a load level is held out.",
-                  "read_fraction is fitted at 0.7 and 1.0 only; in between the curve parameters are interpolated."],
-    "mqsim": ["Does not reach the 3 % target: ~6 % CV, ~7 % leave-one-load/size-out on response time within "
-              "0.7 x the fitted saturation; the runs themselves vary 1-17 % between seeds at 0.75 x; an off-grid spot "
-              "check errs ~10 %, biased low."],
+               "gem5 measured under overload. A Mesh_XY is a chiplet_mesh of one chiplet; chiplet_mesh rows are in "
+               "the domain only for the (topology, pattern) regimes the calibration ran."],
+    "ramulator": ["Latency inside the knee (0.85-1.05 x the bandwidth ceiling) is outside the domain: the latency "
+                  "jumps there to its plateau. Below the knee the measured curves are not smooth in load (periodic "
+                  "clock-ratio arrivals alias with the bank timing); the pack keeps the measured curves (in units of "
+                  "the ceiling) instead of smoothing them.",
+                  "read_fraction and channels are interpolated between the measured grid's curves."],
+    "mqsim": ["The domain is what the held-out data support: reads only (writes: CV 2-16 %, MQSim's mean moves up to "
+              "17 % between trace seeds), single requests up to 0.7 x the fitted saturation (and overload with the "
+              "transfers' arrival times), bursts of >= 32 requests at any load with arrival times, up to 0.85 in the "
+              "steady state. Leaving a whole load level out errs 4-5 % (the shared data's fresh single requests at "
+              "0.4 of saturation); the project's flows (re-reads, bursts) are within 1-3 %."],
     "rapidchiplet": ["Hotspot metrics are exact given the run's seed column (RapidChiplet's Python RNG seed, "
-                     "which picks the hotspots); without it the query is out of domain. random_uniform/transpose "
-                     "throughput is exact."],
-    "rapidchiplet_booksim": ["random_uniform traffic, mesh/torus only in the training data; points above 0.8 x the "
-                             "fitted saturation are single noisy BookSim runs and outside the domain."],
+                     "which picks the hotspots); without it the query is out of domain. Throughput, area and power "
+                     "are exact (edge columns included); settings other than the study defaults are out of domain."],
+    "rapidchiplet_booksim": ["Points above 0.8 x the fitted saturation are single noisy BookSim runs and outside the "
+                             "domain; a (topology, traffic pattern) pair never run is outside the domain."],
 }
 
 

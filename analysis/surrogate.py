@@ -139,14 +139,19 @@ class Domain:
                    [list(r) for r in data.get("regimes", [])])
 
 
-def unique_rows(frame: pd.DataFrame) -> tuple[list[tuple], np.ndarray]:
-    """The distinct rows of ``frame`` (as tuples) and each row's index into them, vectorised: every
-    column is factorized once and the codes are radix-combined into one integer key."""
-    n = len(frame)
+def unique_rows(frame: pd.DataFrame | Mapping[str, Any]) -> tuple[list[tuple], np.ndarray]:
+    """The distinct rows of ``frame`` (a DataFrame or a mapping of equal-length columns; as tuples) and each
+    row's index into them, vectorised: every column is factorized once (a categorical by its codes) and the
+    codes are radix-combined into one integer key."""
+    columns = [frame[c] for c in frame.columns] if isinstance(frame, pd.DataFrame) else list(frame.values())
+    n = len(columns[0]) if columns else 0
     key = np.zeros(n, dtype=np.int64)
     parts = []
-    for col in frame.columns:
-        codes, uniques = pd.factorize(frame[col].to_numpy(), use_na_sentinel=False)
+    for col in columns:
+        if isinstance(col, pd.Series) and isinstance(col.dtype, pd.CategoricalDtype):
+            codes, uniques = col.cat.codes.to_numpy(dtype=np.int64), np.asarray(col.cat.categories, dtype=object)
+        else:
+            codes, uniques = pd.factorize(np.asarray(col), use_na_sentinel=False)
         parts.append((codes, uniques))
         key = key * (len(uniques) + 1) + codes
     inverse, _ = pd.factorize(key)

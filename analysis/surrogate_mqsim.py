@@ -78,10 +78,10 @@ def footprint_pages(frame: pd.DataFrame) -> np.ndarray:
 def _design_table(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """flash_mechanics per row (computed once per distinct design; NaN for designs outside the model)."""
     sectors = np.round(frame["request_size_KiB"].to_numpy(dtype=float) * 1024 / SECTOR_BYTES)
-    keys = pd.DataFrame({"C": frame["channels"].to_numpy(dtype=float), "W": frame["chips_per_channel"].to_numpy(dtype=float),
-                         "D": frame["dies_per_chip"].to_numpy(dtype=float), "P": frame["planes_per_die"].to_numpy(dtype=float),
-                         "tech": frame["flash_technology"].to_numpy(), "s": sectors,
-                         "pat": frame[PATTERN_COLUMN].to_numpy(), "fp": footprint_pages(frame)})
+    pattern = frame[PATTERN_COLUMN].to_numpy()
+    keys = {"C": frame["channels"].to_numpy(dtype=float), "W": frame["chips_per_channel"].to_numpy(dtype=float),
+            "D": frame["dies_per_chip"].to_numpy(dtype=float), "P": frame["planes_per_die"].to_numpy(dtype=float),
+            "tech": frame["flash_technology"].to_numpy(), "s": sectors, "pat": pattern, "fp": footprint_pages(frame)}
     combos, inverse = unique_rows(keys)
     table = np.full((len(combos), len(DESIGN_COLUMNS) + 1), np.nan)
     for i, (C, W, D, P, tech, s, pat, fp) in enumerate(combos):
@@ -97,7 +97,6 @@ def _design_table(frame: pd.DataFrame) -> dict[str, np.ndarray]:
             table[i, -1] = math.ceil(fp / entries_per_translation_page(int(C), int(W), int(D), int(P)))
     out = {c: table[inverse, j] for j, c in enumerate(DESIGN_COLUMNS)}
     out["map_pages"] = table[inverse, -1]
-    pattern = keys["pat"].to_numpy()
     out["sequential"] = pattern != "random"
     out["reread"] = pattern == "reread"
     return out
@@ -231,8 +230,8 @@ class MQSimSurrogate(Surrogate):
         mixed = frame["read_fraction"].to_numpy(dtype=float) < 1
         return pd.DataFrame({"flash_technology": frame["flash_technology"].to_numpy(),
                              PATTERN_COLUMN: frame[PATTERN_COLUMN].to_numpy(),
-                             "requests": np.where(burst, "burst", "single"),
-                             "mix": np.where(mixed, "mixed", "reads")})
+                             "requests": pd.Categorical.from_codes(burst.astype(np.int8), ["single", "burst"]),
+                             "mix": pd.Categorical.from_codes(mixed.astype(np.int8), ["reads", "mixed"])})
 
     def _evaluate(self, theta: np.ndarray, frame: pd.DataFrame, des: dict[str, np.ndarray] | None = None,
                   arrivals: tuple[np.ndarray, np.ndarray] | None = None):
@@ -314,7 +313,10 @@ class MQSimSurrogate(Surrogate):
         rho_g = np.minimum(lam_g * cmds * des["t_prog"], U_FLASH_CAP)
         second = cmds * des["t_prog2"] + cmds * np.maximum(cmds - 1, 0) * des["t_prog"] ** 2
         wait_g = lam_g * second / 2.0 / (1 - rho_g)
-        fan = np.where(seq, 1.0, _fan_out(np.minimum(k_w, chips / k_w), rho_g))
+        fan = np.ones_like(lam)
+        spread = ~seq & (rho_g > 0)     # only random writes have unrelated footprints to wait for
+        if spread.any():
+            fan[spread] = _fan_out(np.minimum(k_w, chips / k_w)[spread], rho_g[spread])
         t_read = t_r0 + p["c_prog"] * wait_g * (fan + p["c_map_stage"] * m)
         # a read waits in the back end's queues: fresh ranges spread over the array, and a read's flash time
         # stretches with the rounds' load; a re-read range is the same few chips every time, which form

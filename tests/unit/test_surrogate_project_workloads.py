@@ -20,14 +20,17 @@ from eoesim.simulators.base import get_simulator
 
 FIXTURES = project_root() / "tests" / "golden" / "surrogates"
 
-#: pack -> (simulator, fixture column, pack output, how to pick the query row of a fixture row)
+#: pack -> (simulator, fixture column, pack output, the fixture columns that pick the query row (or are added to it))
 CASES = {
     "mqsim": ("mqsim", "device_response_time_mean_us", "response_time_us", ("flow_index",)),
+    "rapidchiplet": ("rapidchiplet", "latency_avg_cycles", "latency_avg_cycles", ()),
+    "rapidchiplet_booksim": ("rapidchiplet", "packet_latency_avg_cycles", "packet_latency_avg_cycles",
+                             ("injection_rate_flits_per_node_per_cycle",)),
 }
 
 
 def _rows(pack: str) -> list[tuple[str, pd.Series]]:
-    return [(pack, row) for _, row in pd.read_csv(FIXTURES / f"{CASES[pack][0]}_project_workloads.csv").iterrows()]
+    return [(pack, row) for _, row in pd.read_csv(FIXTURES / f"{pack}_project_workloads.csv").iterrows()]
 
 
 def _predict(pack: str, row: pd.Series) -> pd.Series:
@@ -35,7 +38,7 @@ def _predict(pack: str, row: pd.Series) -> pd.Series:
     point = study_runs(simulator, project_root() / row["study"])[row["run_id"]]
     query = get_simulator(simulator).surrogate_query(point)
     for key in keys:
-        query = query[query[key] == row[key]]
+        query = query[query[key] == row[key]] if key in query else query.assign(**{key: row[key]})
     assert len(query) == 1, (pack, row["run_id"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfDomainWarning)
