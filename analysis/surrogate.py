@@ -37,6 +37,8 @@ from scipy import optimize
 from eoesim.errors import ConfigError, EoesimError
 
 PACK_FORMAT = "eoesim-surrogate/1"
+#: queries of at least this many rows get their categorical inputs as pandas categoricals (see complete)
+CATEGORICAL_ROWS = 10_000
 
 
 class OutOfDomainWarning(UserWarning):
@@ -104,10 +106,10 @@ class Domain:
                 out.append((bad, f"{col}={_plain(worst)} outside the fitted range [{_plain(lo)}, {_plain(hi)}] "
                                  f"({int(bad.sum())} row(s))"))
         for col, levels in self.categorical.items():
-            values = frame[col].to_numpy()
-            bad = ~pd.Series(values).isin(levels).to_numpy()
+            bad = ~frame[col].isin(levels).to_numpy()
             if bad.any():
-                out.append((bad, f"{col}={_plain(values[bad][0])!r} is not a fitted level; allowed: {levels} "
+                worst = frame[col].iloc[int(np.flatnonzero(bad)[0])]
+                out.append((bad, f"{col}={_plain(worst)!r} is not a fitted level; allowed: {levels} "
                                  f"({int(bad.sum())} row(s))"))
         return out
 
@@ -298,10 +300,19 @@ class Surrogate(ABC):
         return tuple(c for c in self.columns if c not in self.optional_inputs)
 
     def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` with every missing optional input added at its default (no copy when none is missing)."""
+        """``frame`` with every missing optional input added at its default, and categorical inputs of many
+        rows as pandas categoricals (one hash pass; level checks, regimes and per-design grouping then work
+        on integer codes). No copy when nothing changes."""
         missing = {c: (v(frame) if callable(v) else v) for c, v in self.optional_inputs.items()
                    if c not in frame.columns}
-        return frame.assign(**missing) if missing else frame
+        if missing:
+            frame = frame.assign(**missing)
+        if len(frame) >= CATEGORICAL_ROWS:
+            plain = {c: pd.Categorical(frame[c]) for c in self.categorical_inputs
+                     if c in frame.columns and not isinstance(frame[c].dtype, pd.CategoricalDtype)}
+            if plain:
+                frame = frame.assign(**plain)
+        return frame
 
     def _require(self, frame: pd.DataFrame, cols: Iterable[str], what: str) -> None:
         missing = [c for c in cols if c not in frame.columns]

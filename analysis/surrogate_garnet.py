@@ -109,8 +109,7 @@ class GarnetSurrogate(Surrogate):
         width_ratio = frame["interposer_link_width_bits"].to_numpy(dtype=float) / \
             frame["link_width_bits"].to_numpy(dtype=float)
         bridge = (width_ratio != 1).astype(float)   # a width change puts serdes bridges on the link
-        pattern = frame["pattern"].to_numpy()
-        eta = np.where(pattern == "uniform_random", p["eta_random"], 1.0)
+        eta = np.where((frame["pattern"] == "uniform_random").to_numpy(), p["eta_random"], 1.0)
         mu_i = eta * _softmin1(vcs / (p["a_inj"] + 2 * ll))
         mu_l = eta * _softmin1(vcs / (p["a_link"] + 2 * ll))
         mu_ip = mu_l * p["ip_capacity"] * np.minimum(1.0, width_ratio)

@@ -68,20 +68,19 @@ DESIGN_COLUMNS = ("read_miss_ns", "read_hit_ns", "shared_fraction", "write_ns", 
 def footprint_pages(frame: pd.DataFrame) -> np.ndarray:
     """Pages of the re-read range per row (0 for the other patterns): footprint_KiB / 8 KiB, at least the
     pages of one request."""
-    pattern = frame[PATTERN_COLUMN].to_numpy()
+    reread = (frame[PATTERN_COLUMN] == "reread").to_numpy()
     kib = pd.to_numeric(frame["footprint_KiB"], errors="coerce").to_numpy(dtype=float)
     req = frame["request_size_KiB"].to_numpy(dtype=float)
     pages = np.ceil(np.fmax(np.nan_to_num(kib, nan=0.0), req) * 1024 / PAGE_BYTES)
-    return np.where(pattern == "reread", pages, 0.0)
+    return np.where(reread, pages, 0.0)
 
 
 def _design_table(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """flash_mechanics per row (computed once per distinct design; NaN for designs outside the model)."""
     sectors = np.round(frame["request_size_KiB"].to_numpy(dtype=float) * 1024 / SECTOR_BYTES)
-    pattern = frame[PATTERN_COLUMN].to_numpy()
     keys = {"C": frame["channels"].to_numpy(dtype=float), "W": frame["chips_per_channel"].to_numpy(dtype=float),
             "D": frame["dies_per_chip"].to_numpy(dtype=float), "P": frame["planes_per_die"].to_numpy(dtype=float),
-            "tech": frame["flash_technology"].to_numpy(), "s": sectors, "pat": pattern, "fp": footprint_pages(frame)}
+            "tech": frame["flash_technology"], "s": sectors, "pat": frame[PATTERN_COLUMN], "fp": footprint_pages(frame)}
     combos, inverse = unique_rows(keys)
     table = np.full((len(combos), len(DESIGN_COLUMNS) + 1), np.nan)
     for i, (C, W, D, P, tech, s, pat, fp) in enumerate(combos):
@@ -97,8 +96,9 @@ def _design_table(frame: pd.DataFrame) -> dict[str, np.ndarray]:
             table[i, -1] = math.ceil(fp / entries_per_translation_page(int(C), int(W), int(D), int(P)))
     out = {c: table[inverse, j] for j, c in enumerate(DESIGN_COLUMNS)}
     out["map_pages"] = table[inverse, -1]
-    out["sequential"] = pattern != "random"
-    out["reread"] = pattern == "reread"
+    patterns = np.array([c[6] for c in combos], dtype=object)
+    out["sequential"] = (patterns != "random")[inverse]
+    out["reread"] = (patterns == "reread")[inverse]
     return out
 
 
@@ -228,8 +228,8 @@ class MQSimSurrogate(Surrogate):
     def regimes(self, frame: pd.DataFrame) -> pd.DataFrame:
         burst = frame["requests_per_transfer"].to_numpy(dtype=float) > 1
         mixed = frame["read_fraction"].to_numpy(dtype=float) < 1
-        return pd.DataFrame({"flash_technology": frame["flash_technology"].to_numpy(),
-                             PATTERN_COLUMN: frame[PATTERN_COLUMN].to_numpy(),
+        return pd.DataFrame({"flash_technology": frame["flash_technology"].array,
+                             PATTERN_COLUMN: frame[PATTERN_COLUMN].array,
                              "requests": pd.Categorical.from_codes(burst.astype(np.int8), ["single", "burst"]),
                              "mix": pd.Categorical.from_codes(mixed.astype(np.int8), ["reads", "mixed"])})
 

@@ -23,35 +23,40 @@ EDGE_KINDS = ("none", "memory", "io")
 
 
 def _edges(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per row the (west, east) edge-column kinds ("none" where the column is absent)."""
+    """Per row the (west, east) edge-column kinds ("none" where the column is absent); the few distinct
+    values are split once and mapped back by their codes."""
     if EDGE_COLUMN not in frame:
         none = np.full(len(frame), "none", dtype=object)
         return none, none
-    parts = frame[EDGE_COLUMN].astype(str).str.split("/", n=1, expand=True)
-    east = parts[1] if 1 in parts else pd.Series("none", index=frame.index)
-    return parts[0].to_numpy(dtype=object), east.fillna("none").to_numpy(dtype=object)
+    codes, uniques = pd.factorize(frame[EDGE_COLUMN].to_numpy(), use_na_sentinel=False)
+    parts = [(str(u).split("/", 1) + ["none"])[:2] for u in uniques]
+    west = np.array([p[0] for p in parts], dtype=object)
+    east = np.array([p[1] for p in parts], dtype=object)
+    return west[codes], east[codes]
 
 
 def _design_keys(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Per row the index of its distinct design, and per design (topology, rows-or-radius, cols, traffic,
     seed, west and east edge columns) as route_stats wants them (seed -1: not a seeded hotspot design)."""
     n = len(frame)
-    topo = frame["topology"].to_numpy()
-    traffic = frame["traffic_pattern"].to_numpy()
-    hexa = topo == "hexamesh"
+    hexa = (frame["topology"] == "hexamesh").to_numpy()
+    hot = (frame["traffic_pattern"] == "hotspot").to_numpy()
     radius = frame["hex_radius"].to_numpy(dtype=float) if "hex_radius" in frame else np.zeros(n)
     rows = np.where(hexa, np.nan_to_num(radius), np.nan_to_num(frame["grid_rows"].to_numpy(dtype=float)))
     cols = np.where(hexa, 0, np.nan_to_num(frame["grid_cols"].to_numpy(dtype=float)))
     seed = np.full(n, -1, dtype=np.int64)
     if SEED_COLUMN in frame:
         raw = pd.to_numeric(frame[SEED_COLUMN], errors="coerce").to_numpy(dtype=float)
-        ok = np.isfinite(raw) & (traffic == "hotspot")
+        ok = np.isfinite(raw) & hot
         seed[ok] = raw[ok].astype(np.int64)
-    west, east = _edges(frame)
-    keys = pd.DataFrame({"t": topo, "tr": traffic, "r": rows.astype(np.int64), "c": cols.astype(np.int64),
-                         "seed": seed, "w": west, "e": east})
+    edges = frame[EDGE_COLUMN] if EDGE_COLUMN in frame else np.full(n, "none/none", dtype=object)
+    keys = {"t": frame["topology"], "tr": frame["traffic_pattern"], "r": rows.astype(np.int64),
+            "c": cols.astype(np.int64), "seed": seed, "edges": edges}
     combos, inverse = unique_rows(keys)
-    return inverse, pd.DataFrame(combos, columns=list(keys.columns))
+    designs = pd.DataFrame(combos, columns=list(keys))
+    west, east = _edges(designs.rename(columns={"edges": EDGE_COLUMN}))
+    designs = designs.drop(columns="edges").assign(w=west, e=east)
+    return inverse, designs
 
 
 def _seeded_hotspot(frame: pd.DataFrame) -> np.ndarray:
@@ -229,8 +234,7 @@ class RapidChipletSurrogate(Surrogate):
 
 
 def _design_violations(frame: pd.DataFrame) -> list[tuple[np.ndarray, str]]:
-    topo = frame["topology"].astype(str).to_numpy()
-    hexa = topo == "hexamesh"
+    hexa = (frame["topology"] == "hexamesh").to_numpy()
     rows = frame["grid_rows"].to_numpy(dtype=float)
     cols = frame["grid_cols"].to_numpy(dtype=float)
     out = []
@@ -326,16 +330,16 @@ class RapidChipletBookSimSurrogate(Surrogate):
 
     @staticmethod
     def _frame_features(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        g = frame.assign(hex_radius=np.nan, **{EDGE_COLUMN: "none/none"})
-        return _features(g)
+        """Route features of grid designs without edge columns (what the BookSim runs had)."""
+        return _features(frame[[c for c in frame.columns if c not in ("hex_radius", EDGE_COLUMN)]])
 
-    def _evaluate(self, theta: np.ndarray, f: dict[str, np.ndarray], lam: np.ndarray, pattern: np.ndarray):
+    def _evaluate(self, theta: np.ndarray, f: dict[str, np.ndarray], lam: np.ndarray, pattern: pd.Series):
         p = dict(zip(BS, theta))
         c0, ch, cl, cs = ANALYTIC_ZERO_LOAD
         t0 = p["zl_scale"] * (c0 + ch * f["hops"] + cl * f["long"] + cs * f["span"])
         eta = np.full(len(lam), np.nan)
         for name, key in BS_ETA.items():
-            eta[pattern == name] = p[key]
+            eta[(pattern == name).to_numpy()] = p[key]
         lam_s = eta / (UNITS_PER_CHIPLET * f["load"])
         u = lam / lam_s
         r = np.minimum(u, RHO_KNEE)
@@ -347,7 +351,7 @@ class RapidChipletBookSimSurrogate(Surrogate):
     def _fit(self, frame: pd.DataFrame) -> None:
         f = self._frame_features(frame)
         lam = frame["injection_rate_flits_per_node_per_cycle"].to_numpy(dtype=float)
-        pattern = frame["traffic_pattern"].to_numpy()
+        pattern = frame["traffic_pattern"]
         y = frame["packet_latency_avg_cycles"].to_numpy(dtype=float)
         near = frame["near_saturation"].to_numpy(dtype=bool)
         ok = np.isfinite(y) & ~near
@@ -371,18 +375,18 @@ class RapidChipletBookSimSurrogate(Surrogate):
     def _predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         f = self._frame_features(frame)
         lam = frame["injection_rate_flits_per_node_per_cycle"].to_numpy(dtype=float)
-        t, lam_s = self._evaluate(self._theta(), f, lam, frame["traffic_pattern"].to_numpy())
+        t, lam_s = self._evaluate(self._theta(), f, lam, frame["traffic_pattern"])
         return {"packet_latency_avg_cycles": np.where(lam < lam_s, t, np.nan),
                 "saturation_injection_rate": lam_s, "load_fraction_of_saturation": lam / lam_s}
 
     def constraint_violations(self, frame: pd.DataFrame, values=None) -> list[tuple[np.ndarray, str]]:
-        out = _design_violations(frame.assign(hex_radius=np.nan))
+        out = _design_violations(frame[[c for c in frame.columns if c != "hex_radius"]])
         lam = frame["injection_rate_flits_per_node_per_cycle"].to_numpy(dtype=float)
         if values is not None:
             u = np.asarray(values["load_fraction_of_saturation"], dtype=float)
         else:
             _, lam_s = self._evaluate(self._theta(), self._frame_features(frame), lam,
-                                      frame["traffic_pattern"].to_numpy())
+                                      frame["traffic_pattern"])
             u = lam / lam_s
         bad = ~(u <= BS_MAX_LOAD_FRACTION)
         if bad.any():

@@ -8,6 +8,7 @@ in the domain); outside it the row must say so. At least one run per pack must b
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import pandas as pd
 import pytest
@@ -29,34 +30,37 @@ CASES = {
 }
 
 
-def _rows(pack: str) -> list[tuple[str, pd.Series]]:
-    return [(pack, row) for _, row in pd.read_csv(FIXTURES / f"{pack}_project_workloads.csv").iterrows()]
+@lru_cache(maxsize=None)
+def _runs(simulator: str, study: str) -> dict:
+    return study_runs(simulator, project_root() / study)
 
 
-def _predict(pack: str, row: pd.Series) -> pd.Series:
-    simulator, _, _, keys = CASES[pack]
-    point = study_runs(simulator, project_root() / row["study"])[row["run_id"]]
-    query = get_simulator(simulator).surrogate_query(point)
-    for key in keys:
-        query = query[query[key] == row[key]] if key in query else query.assign(**{key: row[key]})
-    assert len(query) == 1, (pack, row["run_id"])
+@lru_cache(maxsize=None)
+def _predicted(pack: str) -> pd.DataFrame:
+    """The fixture rows of ``pack`` with the pack's prediction (``predicted``) and ``in_domain``."""
+    simulator, column, output, keys = CASES[pack]
+    rows = pd.read_csv(FIXTURES / f"{pack}_project_workloads.csv")
+    queries = []
+    for _, row in rows.iterrows():
+        query = get_simulator(simulator).surrogate_query(_runs(simulator, row["study"])[row["run_id"]])
+        for key in keys:
+            query = query[query[key] == row[key]] if key in query else query.assign(**{key: row[key]})
+        assert len(query) == 1, (pack, row["run_id"])
+        queries.append(query)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfDomainWarning)
-        return load_pack(pack).predict(query).iloc[0]
-
-
-@pytest.mark.parametrize("pack, row", [case for pack in CASES for case in _rows(pack)],
-                         ids=lambda v: v if isinstance(v, str) else f"{v['study']}:{v['run_id']}")
-def test_project_workload_is_predicted_within_the_stated_error_or_out_of_domain(pack, row):
-    _, column, output, _ = CASES[pack]
-    predicted = _predict(pack, row)
-    if not predicted["in_domain"]:
-        return
-    stated = load_pack(pack).validation["stated"][output]["max_ape_pct"]
-    error = 100 * abs(predicted[output] / row[column] - 1)
-    assert error <= stated, (row["study"], row["run_id"], predicted[output], row[column], stated)
+        pred = load_pack(pack).predict(pd.concat(queries, ignore_index=True))
+    return rows.assign(predicted=pred[output].to_numpy(), in_domain=pred["in_domain"].to_numpy(),
+                       error_pct=100 * (pred[output].to_numpy() / rows[column].to_numpy() - 1))
 
 
 @pytest.mark.parametrize("pack", list(CASES))
-def test_some_project_workloads_are_inside_the_domain(pack):
-    assert any(_predict(pack, row)["in_domain"] for _, row in _rows(pack))
+def test_project_workloads_are_predicted_within_the_stated_error_or_out_of_domain(pack):
+    rows = _predicted(pack)
+    inside = rows[rows["in_domain"]]
+    assert len(inside), f"{pack}: none of the project's {len(rows)} runs is inside the domain"
+    stated = load_pack(pack).validation["stated"][CASES[pack][2]]
+    worst = inside.loc[inside["error_pct"].abs().idxmax()]
+    assert abs(worst["error_pct"]) <= stated["max_ape_pct"], worst.to_dict()
+    # and on average within the pack's cross-validated error (with room for a handful of runs)
+    assert inside["error_pct"].abs().mean() <= 2 * stated["mape_pct"] + 0.5, inside[["run_id", "error_pct"]]
