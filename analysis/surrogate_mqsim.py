@@ -269,15 +269,22 @@ class MQSimSurrogate(Surrogate):
         # a read needs all k_r chips it spans: while any of them programs (programs start staggered behind
         # the reads of each chip's queue), its other chips' share of the request waits - lost round time
         k_r = np.minimum(np.ceil(n), chips)
-        rho_pc = np.minimum(lam * prog_chip, RHO_CAP)
-        straggle = 1.0 - (1.0 - rho_pc) ** k_r - rho_pc
+        writes = rf < 1     # the write-side terms are computed only where there are writes
+        straggle = np.zeros_like(lam)
+        if writes.any():
+            rho_pc = np.minimum(lam[writes] * prog_chip[writes], RHO_CAP)
+            straggle[writes] = 1.0 - (1.0 - rho_pc) ** k_r[writes] - rho_pc
         rho_round = lam * (channel + read_chip) / p["eta_round"] + p["straggle"] * straggle
         rho_chip = lam * (read_chip + prog_chip + rf * nbytes * XFER_NS_PER_BYTE / chips) / p["eta_chip"]
         # the write-back window throttles fresh writes to one DRAM access or program per page; a re-written
         # (cached) range is one DRAM access per request
-        write_path = (1 - rf) * (first_pass * n * np.maximum(des["dram_page_ns"], des["t_prog"] * (1 - shared) / chips)
-                                 + (1 - first_pass) * des["dram_ns"])
-        rho_write = lam * write_path / p["eta_write"]
+        rho_write = np.zeros_like(lam)
+        if writes.any():
+            fp, wi = first_pass[writes], writes
+            write_path = (1 - rf[wi]) * (fp * n[wi] * np.maximum(des["dram_page_ns"][wi], des["t_prog"][wi]
+                                                                 * (1 - shared[wi]) / chips[wi])
+                                         + (1 - fp) * des["dram_ns"][wi])
+            rho_write[wi] = lam[wi] * write_path / p["eta_write"]
         u_all = np.maximum(np.maximum(rho_round, rho_chip), rho_write)
         x_sat = offered / u_all
         pcie = des["pcie_ns"]
@@ -306,38 +313,45 @@ class MQSimSurrogate(Surrogate):
         # (mean residual of a non-preemptive priority queue). Random: writes land on unrelated footprints,
         # a read's k chips overlap up to min(k, chips / k_w) of them, each programming independently,
         # and the read waits for the longest (fan-out). The mapping read may meet another footprint.
-        seq = des["sequential"]
-        k_w = np.minimum(np.ceil(n), chips)
-        cmds = np.ceil(n / k_w) / planes_per_die
-        lam_g = lam * (1 - rf) * first_pass * (1 - shared) * k_w / chips
-        rho_g = np.minimum(lam_g * cmds * des["t_prog"], U_FLASH_CAP)
-        second = cmds * des["t_prog2"] + cmds * np.maximum(cmds - 1, 0) * des["t_prog"] ** 2
-        wait_g = lam_g * second / 2.0 / (1 - rho_g)
-        fan = np.ones_like(lam)
-        spread = ~seq & (rho_g > 0)     # only random writes have unrelated footprints to wait for
-        if spread.any():
-            fan[spread] = _fan_out(np.minimum(k_w, chips / k_w)[spread], rho_g[spread])
-        t_read = t_r0 + p["c_prog"] * wait_g * (fan + p["c_map_stage"] * m)
+        t_read = t_r0.copy()
+        if writes.any():
+            wi = writes
+            k_w = np.minimum(np.ceil(n[wi]), chips[wi])
+            cmds = np.ceil(n[wi] / k_w) / planes_per_die[wi]
+            lam_g = lam[wi] * (1 - rf[wi]) * first_pass[wi] * (1 - shared[wi]) * k_w / chips[wi]
+            rho_g = np.minimum(lam_g * cmds * des["t_prog"][wi], U_FLASH_CAP)
+            second = cmds * des["t_prog2"][wi] + cmds * np.maximum(cmds - 1, 0) * des["t_prog"][wi] ** 2
+            wait_g = lam_g * second / 2.0 / (1 - rho_g)
+            fan = np.ones_like(lam_g)
+            spread = ~des["sequential"][wi] & (rho_g > 0)   # only random writes have unrelated footprints
+            if spread.any():
+                fan[spread] = _fan_out(np.minimum(k_w, chips[wi] / k_w)[spread], rho_g[spread])
+            t_read[wi] += p["c_prog"] * wait_g * (fan + p["c_map_stage"] * m[wi])
         # a read waits in the back end's queues: fresh ranges spread over the array, and a read's flash time
         # stretches with the rounds' load; a re-read range is the same few chips every time, which form
         # c = (chips of the range) / (chips per request) servers taking c / X_sat per request (M/D/c, Sakasegawa)
         drain = nbytes / (x_sat * 1e-3)
         u_back = np.minimum(np.maximum(rho_round, rho_chip), U_FLASH_CAP)
-        servers = np.maximum(chips / k_r, 1.0)
         u = np.minimum(offered / x_sat, U_FLASH_CAP)
-        queue_read = np.where(des["reread"],
-                              p["c_range"] * u ** (np.sqrt(2 * (servers + 1)) - 1) * drain / (2 * (1 - u)),
-                              (t_r0 - pcie) * p["c_queue"] * u_back / (1 - u_back))
-        # writes: DRAM cache and write-back window (their queueing grows with the write path's load; an
-        # M/D/1 term for the DRAM channel alone fitted to zero), large-write back-pressure
-        uw = np.minimum(rho_write, U_FLASH_CAP)
-        # pages beyond the write-back window wait for programs when these are slower than the DRAM
-        extra_pages = np.maximum(0.0, n - des["planes"])
-        backpressure = first_pass * extra_pages * np.maximum(0.0, des["t_prog"] / chips - des["dram_page_ns"])
-        t_write = des["write_ns"] + backpressure
-        queue_write = p["c_write"] * uw / (1 - uw) * n * des["dram_page_ns"]
-        t_request = rf * t_read + (1 - rf) * t_write
-        queue_request = rf * queue_read + (1 - rf) * queue_write
+        queue_read = (t_r0 - pcie) * p["c_queue"] * u_back / (1 - u_back)
+        rr = des["reread"]
+        if rr.any():
+            servers = np.maximum(chips[rr] / k_r[rr], 1.0)
+            queue_read[rr] = p["c_range"] * u[rr] ** (np.sqrt(2 * (servers + 1)) - 1) * drain[rr] / (2 * (1 - u[rr]))
+        t_request, queue_request = t_read, queue_read
+        if writes.any():
+            # writes: DRAM cache and write-back window (their queueing grows with the write path's load), and
+            # pages beyond the write-back window wait for programs when these are slower than the DRAM
+            wi = writes
+            uw = np.minimum(rho_write[wi], U_FLASH_CAP)
+            extra_pages = np.maximum(0.0, n[wi] - des["planes"][wi])
+            backpressure = first_pass[wi] * extra_pages * np.maximum(0.0, des["t_prog"][wi] / chips[wi]
+                                                                    - des["dram_page_ns"][wi])
+            t_write = des["write_ns"][wi] + backpressure
+            queue_write = p["c_write"] * uw / (1 - uw) * n[wi] * des["dram_page_ns"][wi]
+            t_request, queue_request = t_read.copy(), queue_read.copy()
+            t_request[wi] = rf[wi] * t_read[wi] + (1 - rf[wi]) * t_write
+            queue_request[wi] = rf[wi] * queue_read[wi] + (1 - rf[wi]) * queue_write
         # the flow: a transfer's requests drain one after the other at X_sat, transfers queue behind
         # each other's backlog (steady state below saturation, or Lindley on the given arrivals)
         rho = offered / x_sat

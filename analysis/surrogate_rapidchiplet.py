@@ -143,7 +143,7 @@ class RapidChipletSurrogate(Surrogate):
     outputs = ("latency_avg_cycles", "aggregate_throughput_bits_per_cycle", "latency_min_cycles",
                "latency_max_cycles", "total_chiplet_area_mm2", "total_power_W")
     primary = ("latency_avg_cycles", "aggregate_throughput_bits_per_cycle")
-    holdout_groups = ("n_chiplets",)
+    holdout_groups = ("n_chiplets", "traffic_pattern", "topology")
 
     def regimes(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame[["topology", "traffic_pattern", EDGE_COLUMN]]

@@ -33,14 +33,14 @@ def test_simulate_without_simulator_is_an_error_naming_how_to_provide_it():
 def test_surrogate_that_cannot_cover_the_point_is_an_error():
     study = build_study({"fidelity": {"garnet": "surrogate"},
                          "workload": {"garnet": {"topology": "Crossbar"}}})
-    with pytest.raises(ConfigError, match="fidelity.garnet: 'surrogate' is not possible: .*Mesh_XY only"):
+    with pytest.raises(ConfigError, match="fidelity.garnet: 'surrogate' is not possible: .*covers topologies .* only"):
         plan_study(study, NO_SIMULATORS)
 
 
 def test_auto_with_neither_leaves_the_component_out_with_the_reason():
     study = build_study({"workload": {"garnet": {"topology": "Crossbar"}}})
     choice = plan_study(study, NO_SIMULATORS).fidelity["garnet"]
-    assert choice.chosen == "none" and "Mesh_XY only" in choice.reason
+    assert choice.chosen == "none" and "covers topologies ['Mesh_XY', 'chiplet_mesh'] only" in choice.reason
 
 
 def test_surrogate_rows_use_the_adapter_columns_and_equal_the_pack():
