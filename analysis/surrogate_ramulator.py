@@ -26,9 +26,16 @@ X_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.
 REQUEST_BYTES = 64.0
 #: offered load / ceiling where the latency leaves its flat start and jumps to the plateau: leaving one
 #: load level out moves predictions there by tens of percent, so this band is outside the domain
-KNEE = (0.85, 1.05)
+KNEE = (0.8, 1.15)
 #: a run is above the ceiling (its achieved bandwidth is the ceiling) from this offered / achieved ratio on
 SATURATED_RATIO = 1.03
+#: runs at or below this fraction of peak estimate the unloaded latency of their (standard, pattern)
+LOW_LOAD = 0.1
+
+
+def _plateau_weight(x: np.ndarray) -> np.ndarray:
+    """0 below the knee, 1 on the plateau above it, linear across the knee band."""
+    return np.clip((np.asarray(x, dtype=float) - KNEE[0]) / (KNEE[1] - KNEE[0]), 0.0, 1.0)
 
 
 def _key(standard: str, pattern: str, rf: float, channels: int) -> str:
@@ -89,14 +96,18 @@ class RamulatorSurrogate(Surrogate):
     def _fit(self, frame: pd.DataFrame) -> None:
         params, unc = {}, {}
         x_grid = np.array(X_GRID)
-        for (std, pat), part in frame.groupby(["standard", "pattern"], sort=False):
+        for (std, pat), part in frame.groupby(["standard", "pattern"], sort=False, observed=True):
+            # the unloaded latency (the curves' start) barely depends on channels and read mix: the median of
+            # the curves' lowest-load runs anchors every curve at zero load
+            low = part[part["offered_load_frac_of_peak"] <= LOW_LOAD]
+            unloaded = float(low["avg_read_latency_ns"].median()) if len(low) else np.nan
             for rf in RF_LEVELS:
                 for ch in CHANNEL_LEVELS:
                     curve = part[np.isclose(part["read_fraction"], rf) & (part["channels"] == ch)]
                     if len(curve) < 4:
                         continue
                     name = _key(std, pat, rf, ch)
-                    u_cap, lat, util = self._curve(curve, x_grid)
+                    u_cap, lat, util = self._curve(curve, x_grid, unloaded)
                     params[f"ucap[{name}]"] = u_cap
                     params.update({f"lat[{name}|x{x:g}]": v for x, v in zip(x_grid, lat)})
                     params.update({f"util[{name}|x{x:g}]": v for x, v in zip(x_grid, util)})
@@ -107,7 +118,7 @@ class RamulatorSurrogate(Surrogate):
         self.uncertainty = {k: float("nan") for k in params}
 
     @staticmethod
-    def _curve(curve: pd.DataFrame, x_grid: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    def _curve(curve: pd.DataFrame, x_grid: np.ndarray, unloaded: float) -> tuple[float, np.ndarray, np.ndarray]:
         rho = curve["offered_load_frac_of_peak"].to_numpy(dtype=float)
         util = curve["bandwidth_utilization"].to_numpy(dtype=float)
         lat = curve["avg_read_latency_ns"].to_numpy(dtype=float)
@@ -122,8 +133,9 @@ class RamulatorSurrogate(Surrogate):
         # latency: monotone cubic in x on log latency (flat beyond the measured ends); utilisation / x
         # (= achieved / offered in units of the ceiling) likewise
         xs = np.concatenate([[0.0], x]) if x[0] > 0 else x
+        start = min(unloaded, lat[0]) if np.isfinite(unloaded) else lat[0]
         log_lat = np.log(np.maximum.accumulate(lat))
-        log_lat = np.concatenate([[log_lat[0]], log_lat]) if x[0] > 0 else log_lat
+        log_lat = np.concatenate([[np.log(start)], log_lat]) if x[0] > 0 else log_lat
         ratio = np.minimum(util / (x * u_cap), 1.0)
         ratio = np.concatenate([[1.0], ratio]) if x[0] > 0 else ratio
         grid = np.clip(x_grid, xs[0], xs[-1])
@@ -196,7 +208,13 @@ class RamulatorSurrogate(Surrogate):
             cap = np.where(inside, corners(ucap_t), np.nan)
             x = rho[idx] / cap
             x_lo, x_hi, wx = _bracket(np.nan_to_num(x), x_levels)
-            log_lat[idx] = np.where(inside, (1 - wx) * corners(lat_t, x_lo) + wx * corners(lat_t, x_hi), np.nan)
+            # above the knee latency is Little's plateau, reads in the queue / read throughput, i.e. prop. to
+            # 1 / (u_cap rf): the curves are interpolated across read fractions as latency x u_cap x rf there
+            plateau = np.log(ucap_t * rf_levels[:, None])[:, :, None] * _plateau_weight(x_levels)[None, None, :]
+            adjusted = lat_t + plateau
+            log_lat[idx] = np.where(inside, (1 - wx) * corners(adjusted, x_lo) + wx * corners(adjusted, x_hi)
+                                    - ((1 - wx) * _plateau_weight(x_levels)[x_lo] + wx * _plateau_weight(x_levels)[x_hi])
+                                    * np.log(cap * rf[idx]), np.nan)
             ratio[idx] = np.where(inside, (1 - wx) * corners(ratio_t, x_lo) + wx * corners(ratio_t, x_hi), np.nan)
             u_cap[idx] = cap
         latency = np.exp(log_lat)

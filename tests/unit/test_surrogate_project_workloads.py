@@ -24,6 +24,7 @@ FIXTURES = project_root() / "tests" / "golden" / "surrogates"
 #: pack -> (simulator, fixture column, pack output, the fixture columns that pick the query row (or are added to it))
 CASES = {
     "mqsim": ("mqsim", "device_response_time_mean_us", "response_time_us", ("flow_index",)),
+    "ramulator": ("ramulator", "system_avg_read_latency_ns", "avg_read_latency_ns", ()),
     "rapidchiplet": ("rapidchiplet", "latency_avg_cycles", "latency_avg_cycles", ()),
     "rapidchiplet_booksim": ("rapidchiplet", "packet_latency_avg_cycles", "packet_latency_avg_cycles",
                              ("injection_rate_flits_per_node_per_cycle",)),
