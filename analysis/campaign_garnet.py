@@ -14,17 +14,12 @@ Rows are in the shared dataset's columns plus the chiplet columns (study_calibra
 """
 from __future__ import annotations
 
-import argparse
-import logging
 from pathlib import Path
 
 import pandas as pd
 
-from eoesim.analysis.realruns import run_points, simulator_point
+from eoesim.analysis.realruns import campaign_main, run_points, simulator_point
 from eoesim.analysis.study_calibration import garnet_dataset
-from eoesim.site import load_site_config
-
-log = logging.getLogger(__name__)
 
 RATES = (0.02, 0.1, 0.2, 0.3, 0.4, 0.5)
 #: (chiplets, routers per chiplet, interposer latency, interposer width bits, patterns)
@@ -55,17 +50,7 @@ def run_campaign(workdir: Path, site: dict, jobs: int = 2) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, required=True, help="run directories (outside the repository)")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    frame = run_campaign(args.workdir, load_site_config()["garnet"], args.jobs)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    log.info("wrote %d rows to %s", len(frame), args.out)
-    return 0
+    return campaign_main(__doc__.splitlines()[0], "garnet", run_campaign, argv)
 
 
 if __name__ == "__main__":

@@ -12,17 +12,12 @@ other seeds to measure the seed-to-seed spread.
 """
 from __future__ import annotations
 
-import argparse
-import logging
 from pathlib import Path
 
 import pandas as pd
 
-from eoesim.analysis.realruns import run_points, simulator_point
+from eoesim.analysis.realruns import campaign_main, run_points, simulator_point
 from eoesim.analysis.study_calibration import ramulator_dataset
-from eoesim.site import load_site_config
-
-log = logging.getLogger(__name__)
 
 STANDARDS = ("DDR4", "DDR5", "HBM2", "HBM3")
 CHANNELS = (1, 2, 4, 8)
@@ -62,17 +57,7 @@ def run_campaign(workdir: Path, site: dict, jobs: int = 2) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, required=True, help="run directories (outside the repository)")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    frame = run_campaign(args.workdir, load_site_config()["ramulator"], args.jobs)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    log.info("wrote %d rows to %s", len(frame), args.out)
-    return 0
+    return campaign_main(__doc__.splitlines()[0], "ramulator", run_campaign, argv)
 
 
 if __name__ == "__main__":

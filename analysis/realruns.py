@@ -12,11 +12,12 @@ subprocesses); the caller sets the process priority (``nice``), which the subpro
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 import yaml
@@ -26,6 +27,7 @@ from eoesim.errors import EoesimError
 from eoesim.jobs import run_simulation
 from eoesim.paths import project_root
 from eoesim.simulators.base import get_simulator
+from eoesim.site import load_site_config
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +75,20 @@ def run_points(simulator: str, points: Sequence[Mapping[str, Any]], site: Mappin
     done = [t for t in tables if t is not None]
     log.info("%s: %d of %d runs succeeded", simulator, len(done), len(runs))
     return (pd.concat(done, ignore_index=True) if done else pd.DataFrame()), runs
+
+
+def campaign_main(description: str, simulator: str, run: Callable[[Path, dict, int], pd.DataFrame],
+                  argv: list[str] | None = None) -> int:
+    """The command line of a one-dataset campaign: ``--workdir DIR --out CSV [--jobs N]``; the simulator's site
+    section comes from ``$EOESIM_SIMULATORS`` (or config/simulators.yaml)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--workdir", type=Path, required=True, help="run directories (outside the repository)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    frame = run(args.workdir, load_site_config()[simulator], args.jobs)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out, index=False)
+    log.info("wrote %d rows to %s", len(frame), args.out)
+    return 0

@@ -33,6 +33,11 @@ SATURATED_RATIO = 1.03
 LOW_LOAD = 0.1
 
 
+def _round(value: float) -> float:
+    """Table entries to 6 significant digits (far below the data's noise; keeps the pack small)."""
+    return float(f"{float(value):.6g}")
+
+
 def _plateau_weight(x: np.ndarray) -> np.ndarray:
     """0 below the knee, 1 on the plateau above it, linear across the knee band."""
     return np.clip((np.asarray(x, dtype=float) - KNEE[0]) / (KNEE[1] - KNEE[0]), 0.0, 1.0)
@@ -108,14 +113,14 @@ class RamulatorSurrogate(Surrogate):
                         continue
                     name = _key(std, pat, rf, ch)
                     u_cap, lat, util = self._curve(curve, x_grid, unloaded)
-                    params[f"ucap[{name}]"] = u_cap
-                    params.update({f"lat[{name}|x{x:g}]": v for x, v in zip(x_grid, lat)})
-                    params.update({f"util[{name}|x{x:g}]": v for x, v in zip(x_grid, util)})
+                    params[f"ucap[{name}]"] = _round(u_cap)
+                    params.update({f"lat[{name}|x{x:g}]": _round(v) for x, v in zip(x_grid, lat)})
+                    params.update({f"util[{name}|x{x:g}]": _round(v) for x, v in zip(x_grid, util)})
         if not params:
             raise FitError("ramulator surrogate: no (standard, pattern, read fraction, channels) curve has 4 runs")
         self.params = params
         # a tabulated curve has no least-squares uncertainty; its error is the validation's
-        self.uncertainty = {k: float("nan") for k in params}
+        self.uncertainty = {}
 
     @staticmethod
     def _curve(curve: pd.DataFrame, x_grid: np.ndarray, unloaded: float) -> tuple[float, np.ndarray, np.ndarray]:

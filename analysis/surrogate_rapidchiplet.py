@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from eoesim.analysis.chiplet_geometry import TOPOLOGIES, TRAFFICS, hotspot_set, n_chiplets_of, route_stats
-from eoesim.analysis.surrogate import FitError, Surrogate, least_squares_fit, register_surrogate, unique_rows
+from eoesim.analysis.surrogate import Surrogate, least_squares_fit, register_surrogate, unique_rows
 from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
 LAT = ("lat_c0", "lat_hop", "lat_long", "lat_span")

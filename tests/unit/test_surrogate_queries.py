@@ -109,8 +109,8 @@ def test_booksim_pack_distinguishes_traffic_patterns_and_refuses_an_unfitted_one
 def test_ramulator_settings_the_pack_has_no_input_for_are_out_of_domain():
     sim = get_simulator("ramulator")
     assert sim.surrogate_query(_point("ramulator"))[SETTINGS_COLUMN].iloc[0] == CALIBRATED
-    other = sim.surrogate_query(_point("ramulator", {"controller": {"scheduler": "FCFS"}}))
-    assert other[SETTINGS_COLUMN].iloc[0] == "scheduler='FCFS' (calibrated: 'FRFCFS')"
+    other = sim.surrogate_query(_point("ramulator", {"standard": "DDR4", "ranks": 2}))
+    assert other[SETTINGS_COLUMN].iloc[0] == "ranks=2 (calibrated: 1)"
     out, _ = _predict("ramulator", other)
     assert not out["in_domain"].iloc[0]
 
@@ -128,11 +128,20 @@ def test_garnet_chiplet_mesh_query_carries_the_package():
             row["interposer_link_width_bits"]) == (2, 2, 4, 64)
 
 
-def test_validate_plans_the_surrogate_for_every_point_and_refuses_out_of_domain_points_in_strict_mode():
-    study = build_study({**CHIPLET_STUDY, "sweep": {"grid": {"workload.garnet.injection_rate": [0.05, 0.95]}}})
-    choice = plan_study(study, NO_SIMULATORS).fidelity["garnet"]
+def test_garnet_chiplet_mesh_is_outside_the_domain_until_the_pack_is_fitted_on_it():
+    # the shipped pack has real gem5 runs of Mesh_XY only: a chiplet package is a regime it was not fitted on
+    query = get_simulator("garnet").surrogate_query(_point("garnet", CHIPLET_STUDY["workload"]["garnet"]))
+    out, why = _predict("garnet", query)
+    assert not out["in_domain"].iloc[0] and "regime (topology='chiplet_mesh', pattern='uniform_random')" in why
+
+
+def test_validate_checks_every_point_and_refuses_out_of_domain_points_in_strict_mode():
+    mesh = {"fidelity": {"garnet": "surrogate"}, "sweep": {"grid": {"workload.garnet.injection_rate": [0.05, 0.95]}}}
+    choice = plan_study(build_study(mesh), NO_SIMULATORS).fidelity["garnet"]
+    # the second point is beyond the fitted saturation rate: labelled, not refused
     assert choice.chosen == "surrogate" and "1 of 2 point(s) outside its domain" in choice.reason
-    strict = build_study({**CHIPLET_STUDY, "strict_surrogate_domain": True,
-                          "sweep": {"grid": {"workload.garnet.injection_rate": [0.05, 0.95]}}})
     with pytest.raises(ConfigError, match="fidelity.garnet: 'surrogate' is not possible: 1 of 2 point"):
-        plan_study(strict, NO_SIMULATORS)
+        plan_study(build_study({**mesh, "strict_surrogate_domain": True}), NO_SIMULATORS)
+    # auto falls back to no Garnet results, with the reason, where strict mode would refuse the surrogate
+    auto = {**CHIPLET_STUDY, "fidelity": {"garnet": "auto"}, "strict_surrogate_domain": True}
+    assert plan_study(build_study(auto), NO_SIMULATORS).fidelity["garnet"].chosen == "none"
