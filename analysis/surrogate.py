@@ -303,10 +303,13 @@ class Surrogate(ABC):
         """``frame`` with every missing optional input added at its default, and categorical inputs of many
         rows as pandas categoricals (one hash pass; level checks, regimes and per-design grouping then work
         on integer codes). No copy when nothing changes."""
-        missing = {c: (v(frame) if callable(v) else v) for c, v in self.optional_inputs.items()
-                   if c not in frame.columns}
+        missing = [c for c in self.optional_inputs if c not in frame.columns]
         if missing:
-            frame = frame.assign(**missing)
+            # constants first, then the defaults that are functions of other columns (which may be defaults too)
+            frame = frame.assign(**{c: self.optional_inputs[c] for c in missing if not callable(self.optional_inputs[c])})
+            derived = {c: self.optional_inputs[c] for c in missing if callable(self.optional_inputs[c])}
+            if derived:
+                frame = frame.assign(**{c: f(frame) for c, f in derived.items()})
         if len(frame) >= CATEGORICAL_ROWS:
             plain = {c: pd.Categorical(frame[c]) for c in self.categorical_inputs
                      if c in frame.columns and not isinstance(frame[c].dtype, pd.CategoricalDtype)}
