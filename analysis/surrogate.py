@@ -219,7 +219,12 @@ def least_squares_fit(
 
 
 def level_index(values: np.ndarray | pd.Series, levels: Sequence[Any]) -> np.ndarray:
-    """Integer code of each value in ``levels`` (-1 where absent), vectorised (one hash pass)."""
+    """Integer code of each value in ``levels`` (-1 where absent), vectorised (one hash pass; a categorical
+    by its categories only)."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        of_category = pd.Index(list(levels)).get_indexer(values.cat.categories)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, of_category[codes], -1).astype(np.int64, copy=False)
     codes = pd.Index(list(levels)).get_indexer(pd.Index(np.asarray(values)))
     return codes.astype(np.int64, copy=False)
 

@@ -49,7 +49,8 @@ def _design_keys(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         raw = pd.to_numeric(frame[SEED_COLUMN], errors="coerce").to_numpy(dtype=float)
         ok = np.isfinite(raw) & hot
         seed[ok] = raw[ok].astype(np.int64)
-    edges = frame[EDGE_COLUMN] if EDGE_COLUMN in frame else np.full(n, "none/none", dtype=object)
+    edges = frame[EDGE_COLUMN] if EDGE_COLUMN in frame else pd.Series(
+        pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), ["none/none"]))
     keys = {"t": frame["topology"], "tr": frame["traffic_pattern"], "r": rows.astype(np.int64),
             "c": cols.astype(np.int64), "seed": seed, "edges": edges}
     combos, inverse = unique_rows(keys)
@@ -68,9 +69,9 @@ def _seeded_hotspot(frame: pd.DataFrame) -> np.ndarray:
 FEATURES = ("hops", "long", "span", "load", "total", "nphys", "nchip", "ncompute", "nmemory", "nio")
 
 
-def _features(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Route features per row (NaN for invalid designs), ``seeded`` (hotspot set known) and ``groups``
-    ((row indices, per-pair features) per design, for the min/max latency)."""
+def _features(frame: pd.DataFrame, pairs_of_designs: bool = True) -> dict[str, np.ndarray]:
+    """Route features per row (NaN for invalid designs), ``seeded`` (hotspot set known) and, with
+    ``pairs_of_designs``, ``groups`` ((row indices, per-pair features) per design, for the min/max latency)."""
     inverse, designs = _design_keys(frame)
     table = np.full((len(designs), len(FEATURES)), np.nan)
     pairs = []
@@ -90,9 +91,10 @@ def _features(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         pairs.append(st.pairs)
     out = {key: table[inverse, j] for j, key in enumerate(FEATURES)}
     out["seeded"] = (designs["seed"].to_numpy() >= 0)[inverse]
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(designs) + 1))
-    out["groups"] = [(order[bounds[i]:bounds[i + 1]], pairs[i]) for i in range(len(designs))]
+    if pairs_of_designs:
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(designs) + 1))
+        out["groups"] = [(order[bounds[i]:bounds[i + 1]], pairs[i]) for i in range(len(designs))]
     out["hotspot"] = (designs["tr"].to_numpy() == "hotspot")[inverse]
     return out
 
@@ -331,7 +333,8 @@ class RapidChipletBookSimSurrogate(Surrogate):
     @staticmethod
     def _frame_features(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Route features of grid designs without edge columns (what the BookSim runs had)."""
-        return _features(frame[[c for c in frame.columns if c not in ("hex_radius", EDGE_COLUMN)]])
+        return _features(frame[[c for c in frame.columns if c not in ("hex_radius", EDGE_COLUMN)]],
+                         pairs_of_designs=False)
 
     def _evaluate(self, theta: np.ndarray, f: dict[str, np.ndarray], lam: np.ndarray, pattern: pd.Series):
         p = dict(zip(BS, theta))
