@@ -37,6 +37,7 @@ from eoesim.simulators.garnet_stats import (
     CONFIG_FILE, STATS_FILE, parse_run, read_stats, saturation_flag,
 )
 from eoesim.simulators.garnet_topology import CHIPLET_TOPOLOGY, OVERLAY_DIR, SCRIPT, ChipletMesh, build_overlay
+from eoesim.surrogates import SETTINGS_COLUMN, settings_level
 
 OUTDIR = "m5out"
 ARGS_FILE = "garnet_synth_traffic.args"
@@ -53,6 +54,11 @@ MAX_ROUTERS = 1024
 MAX_RATE_DECIMALS = 6
 #: where the build probe script is mounted in garnet.image (docker mode)
 PROBE_MOUNT = "/eoesim-probe"
+#: topologies the calibrated surrogate covers (a Mesh_XY is a chiplet_mesh of one chiplet)
+SURROGATE_TOPOLOGIES = ("Mesh_XY", "chiplet_mesh")
+#: settings the Garnet pack's calibration runs held fixed (analysis/calibration/garnet/PROVENANCE.md): table
+#: routing, single-flit packets (inj_vnet 0), one directory per CPU, the network clocked like the tester
+CALIBRATED_SETTINGS = {"routing_algorithm": "table", "inj_vnet": 0, "num_dirs_per_cpu": 1.0, "ruby_over_sys_clock": 1.0}
 #: point keys whose value gem5 reports back in config.json (checked in annotate)
 ECHOED = ("num_cpus", "num_dirs", "synthetic", "injection_rate", "inj_vnet", "vcs_per_vnet")
 
@@ -335,16 +341,30 @@ class Garnet(Simulator):
                          "router_latency": "router_latency_cycles"}
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
-        """Mesh_XY points as the calibrated pack's inputs (the pack was fitted on square XY meshes)."""
-        if point["topology"] != "Mesh_XY":
+        """Mesh_XY and chiplet_mesh points as the calibrated pack's inputs (a plain mesh is one chiplet)."""
+        topology = point["topology"]
+        if topology not in SURROGATE_TOPOLOGIES:
             raise SimulatorUnavailableError(
-                f"garnet: the calibrated surrogate covers topology Mesh_XY only, not {point['topology']!r}")
-        return pd.DataFrame([{
-            "vnet": "all", "mesh_rows": point["mesh_rows"], "mesh_cols": point["num_cpus"] // point["mesh_rows"],
-            "pattern": point["synthetic"], "injection_rate": point["injection_rate"],
-            "vcs_per_vnet": point["vcs_per_vnet"], "link_latency": point["link_latency_cycles"],
-            "router_latency": point["router_latency_cycles"],
-        }])
+                f"garnet: the calibrated surrogate covers topologies {list(SURROGATE_TOPOLOGIES)} only, not {topology!r}")
+        row = {
+            "vnet": "all", "topology": topology, "mesh_rows": point["mesh_rows"],
+            "mesh_cols": point["num_cpus"] // point["mesh_rows"], "pattern": point["synthetic"],
+            "injection_rate": point["injection_rate"], "vcs_per_vnet": point["vcs_per_vnet"],
+            "link_latency": point["link_latency_cycles"], "router_latency": point["router_latency_cycles"],
+            "link_width_bits": point["link_width_bits"], "chiplet_rows": 1, "chiplet_cols": 1,
+            "interposer_link_latency": point["link_latency_cycles"],
+            "interposer_link_width_bits": point["link_width_bits"],
+        }
+        if topology == "chiplet_mesh":
+            geom = chiplet_geometry(point)
+            row.update(chiplet_rows=geom.chiplet_rows, chiplet_cols=geom.chiplet_cols,
+                       interposer_link_latency=geom.interposer_link_latency_cycles,
+                       interposer_link_width_bits=geom.interposer_link_width_bits)
+        settings = {"routing_algorithm": point["routing_algorithm"], "inj_vnet": point["inj_vnet"],
+                    "num_dirs_per_cpu": point["num_dirs"] / point["num_cpus"],
+                    "ruby_over_sys_clock": point["ruby_clock_ghz"] / point["sys_clock_ghz"]}
+        row[SETTINGS_COLUMN] = settings_level(settings, CALIBRATED_SETTINGS)
+        return pd.DataFrame([row])
 
     def availability(self) -> Availability:
         if self._availability is None:

@@ -44,6 +44,7 @@ from eoesim.simulators.base import Availability, Resources, Simulator, register
 from eoesim.simulators.build_identity import UNKNOWN, git_commit
 from eoesim.simulators.ramulator_stats import load_v20_stdout, load_v21_stats, read_stats
 from eoesim.simulators.ramulator_traces import AccessStream, write_trace
+from eoesim.surrogates import SETTINGS_COLUMN, settings_level
 
 CONFIG_FILES = {"v2.0": "config.yaml", "v2.1": "ramulator_config.py"}
 TEMPLATES = {"v2.0": "config_v2.0.yaml.j2", "v2.1": "config_v2.1.py.j2"}
@@ -58,6 +59,21 @@ DEFAULT_REQUESTS_PER_CHANNEL = 10000
 SIMPLEO3_LINE_BYTES = 64
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 PY_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)):\s*(.*)$")
+
+
+def calibrated_settings(point: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings the Ramulator pack's calibration runs held fixed, for the point's standard
+    (analysis/calibration/ramulator2/PROVENANCE.md): Ramulator 2.0a, the standard's default presets, one
+    rank, FRFCFS + AllBank refresh + open rows + RoBaRaCoCh, LoadStoreTrace, transaction-granular addresses
+    from 0 (random: over the whole device)."""
+    spec = presets.standard_spec("v2.0", point["standard"], "workload.ramulator.standard")
+    out = {"variant": "v2.0", "org_preset": spec.default_org, "timing_preset": spec.default_timing, "ranks": 1,
+           "scheduler": "FRFCFS", "refresh": "AllBank", "row_policy": "open", "addr_mapper": "RoBaRaCoCh",
+           "frontend": "LoadStoreTrace", "alignment_bytes": spec.granularity_bytes, "base_address": 0,
+           "rfm_brc": 2 if point["standard"] == "DDR5" else None}
+    if point["pattern"] == "random":
+        out["footprint_bytes"] = point["addressable_bytes"] // spec.granularity_bytes * spec.granularity_bytes
+    return out
 
 
 def _is_power_of_two(n: int) -> bool:
@@ -433,11 +449,13 @@ class Ramulator(Simulator):
                          "channels": "num_channels", "bandwidth_utilization": "system_bandwidth_utilization"}
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
-        """The memory system as the calibrated pack's inputs: standard, pattern, channels, mix, offered load."""
+        """The memory system as the calibrated pack's inputs: standard, pattern, channels, mix, offered load,
+        and whether every other setting is the one the pack's calibration runs used (``fixed_settings``)."""
         return pd.DataFrame([{
             "standard": point["standard"], "pattern": point["pattern"], "channels": point["channels"],
             "read_fraction": point["read_fraction"],
             "offered_load_frac_of_peak": point["offered_bandwidth_bytes_per_s"] / point["peak_bandwidth_bytes_per_s"],
+            SETTINGS_COLUMN: settings_level(point, calibrated_settings(point)),
         }])
 
     def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:

@@ -44,6 +44,7 @@ from eoesim.simulators.rapidchiplet_routing import routing_table
 from eoesim.simulators.rapidchiplet_traffic import by_chiplet, traffic_by_unit
 from eoesim.simulators.rapidchiplet_validate import check_inputs
 from eoesim.simulators.rapidchiplet_workcopy import BOOKSIM_BINARY, make_working_copy, missing_files
+from eoesim.surrogates import SETTINGS_COLUMN, settings_level
 
 #: every input of the design route, as the design file names them (relative to the run directory)
 FILES = {
@@ -332,13 +333,19 @@ class RapidChiplet(Simulator):
                          "aggregate_throughput_bits_per_cycle": "aggregate_throughput_bits_per_cycle"}
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
-        """The package as the calibrated analytical pack's inputs (grid topologies, whole-grid traffic)."""
-        rows, cols = point["grid"]
+        """The package as the calibrated analytical pack's inputs: topology, grid (or hexagonal radius), edge
+        columns, traffic and its RNG seed, and whether every other setting is the calibrated one."""
+        hexagonal = point["hex_radius"] is not None
+        rows, cols = (float("nan"), float("nan")) if hexagonal else point["grid"]
+        edges = point["edge_columns"]
         return pd.DataFrame([{
             "record": "package", "topology": point["topology"], "traffic_pattern": point["traffic"]["pattern"],
-            "n_chiplets": rows * cols, "grid_rows": rows, "grid_cols": cols, "hex_radius": 0,
+            "n_chiplets": n_chiplets(point), "grid_rows": rows, "grid_cols": cols,
+            "hex_radius": point["hex_radius"] if hexagonal else float("nan"),
+            "edge_columns": f"{edges['west']}/{edges['east']}",
             # the RNG seed that picks hotspot chiplets, as the rendered run uses it
             "seed": point["seed"] or 0,
+            SETTINGS_COLUMN: settings_level(surrogate_settings(point), CALIBRATED_SETTINGS),
         }])
 
     def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
@@ -371,6 +378,51 @@ class RapidChiplet(Simulator):
         if booksim.is_file():
             ident["booksim_sha256"] = sha256_file(booksim)
         return ident
+
+
+#: what the calibrated packs' runs held fixed (the study defaults = RapidChiplet's example inputs, see
+#: analysis/calibration/rapidchiplet/PROVENANCE.md); only settings that move latency, throughput, area or power
+CALIBRATED_CHIPLETS = {
+    "compute": {"area_mm2": 74, "phy_area_mm2": 0.85, "power_w": 20, "phy_power_w": 0.125, "units": 4,
+                "internal_latency_cycles": 3, "fraction_power_bumps": 0.5, "technology": "tech_1", "relay": True},
+    "memory": {"area_mm2": 110, "phy_area_mm2": 0.85, "power_w": 15, "phy_power_w": 0.125, "units": 8,
+               "internal_latency_cycles": 3, "fraction_power_bumps": 0.5, "technology": "tech_2", "relay": True},
+    "io": {"area_mm2": 40, "phy_area_mm2": 0.85, "power_w": 5, "phy_power_w": 0.125, "units": 2,
+           "internal_latency_cycles": 3, "fraction_power_bumps": 0.5, "technology": "tech_2", "relay": True},
+}
+CALIBRATED_SETTINGS = {
+    **{f"chiplets.{kind}.{key}": value for kind, spec in CALIBRATED_CHIPLETS.items() for key, value in spec.items()},
+    "phy_latency_cycles": 12, "chiplet_spacing_mm": 0.15, "routing": "shortest path, lowest id first",
+    "packaging.link_routing": "manhattan", "packaging.link_latency_cycles": {"type": "linear", "constant": 0, "per_mm": 0.25},
+    "packaging.bump_pitch_mm": 0.05, "packaging.non_data_wires": 12, "packaging.has_interposer": True,
+    "packaging.is_active": True, "packaging.latency_irouter_cycles": 5,
+    "traffic.senders": ["compute"], "traffic.receivers": ["compute"], "traffic.hotspots": None,
+    "traffic.hotspot_count": 4, "traffic.hotspot_fraction": 0.5,
+}
+
+
+def surrogate_settings(point: Mapping[str, Any]) -> dict[str, Any]:
+    """The point's values of CALIBRATED_SETTINGS' keys (chiplet types it does not place count as calibrated)."""
+    edges = point["edge_columns"]
+    used = {"compute", edges["west"], edges["east"]} - {"none"}
+    values: dict[str, Any] = {}
+    for kind, spec in CALIBRATED_CHIPLETS.items():
+        actual = point["chiplets"][kind] if kind in used else spec
+        values.update({f"chiplets.{kind}.{key}": actual.get(key) for key in spec})
+    techs = {point["chiplets"][kind]["technology"] for kind in used}
+    latencies = {point["technologies"][t]["phy_latency_cycles"] for t in techs}
+    values["phy_latency_cycles"] = latencies.pop() if len(latencies) == 1 else sorted(latencies)
+    values["chiplet_spacing_mm"] = point["chiplet_spacing_mm"]
+    shortest = (point["route"] == "design" and point["routing"] == "shortest_path") or (
+        point["route"] == "experiment" and point["routing_algorithm"] == "splif")
+    values["routing"] = CALIBRATED_SETTINGS["routing"] if shortest else (
+        point["routing"] if point["route"] == "design" else point["routing_algorithm"])
+    for key in ("link_routing", "link_latency_cycles", "bump_pitch_mm", "non_data_wires", "has_interposer", "is_active",
+                "latency_irouter_cycles"):
+        values[f"packaging.{key}"] = point["packaging"][key]
+    for key in ("senders", "receivers", "hotspots", "hotspot_count", "hotspot_fraction"):
+        values[f"traffic.{key}"] = point["traffic"][key]
+    return values
 
 
 @functools.lru_cache(maxsize=None)
