@@ -1,10 +1,11 @@
-# EoE-CoSim. `make run` runs the default study; `make test` runs the test suite.
+# EoE-CoSim. `make run` runs the default study; `make test` runs the test suite; `make test-real` checks the
+# real simulators the site config names (EOESIM_SIMULATORS=<site config>, else config/simulators.yaml).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install install-cluster clean-results
+.PHONY: run test test-real install install-cluster clean-results
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the tests marked `real` (skipped by `make test`): real-run tests of each adapter and one small study per
+# simulator through Snakemake; -rs prints why a simulator's tests were skipped (not in the site config)
+test-real: $(STAMP)
+	EOESIM_REAL=1 $(BIN)/python -m pytest -q -rs -m real
 
 clean-results:
 	rm -rf results .snakemake

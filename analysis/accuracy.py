@@ -48,7 +48,13 @@ class MetricErrors:
     scope: str  # "in_domain" or "all_rows"
     n_train: int | None
     cv: Errors
+    #: leave-one-value-out of a numeric column (interior values: interpolation inside the domain)
     held_out: dict[str, Errors] = field(default_factory=dict)
+    #: leave-one-level-out of a categorical column: a regime the model has never seen (outside the domain
+    #: of a pack fitted without it, so it does not enter the stated error or the target)
+    unseen: dict[str, Errors] = field(default_factory=dict)
+    #: the pack's stated error (CV MAPE and the largest held-out error inside the domain), if stored
+    stated_max_pct: float = math.nan
 
     @property
     def max_err_pct(self) -> float:
@@ -77,10 +83,13 @@ def metric_errors(model: Surrogate, label: str | None = None) -> list[MetricErro
         if not v.get("cv", {}).get(scope, {}).get(metric, {}).get("n"):
             scope = "all_rows"
         cv = Errors.from_dict(v.get("cv", {}).get(scope, {}).get(metric, {}))
-        held = {col: Errors.from_dict(g.get(scope, {}).get(metric, {}))
-                for col, g in v.get("group_holdout", {}).items()}
+        groups = {col: Errors.from_dict(g.get(scope, {}).get(metric, {}))
+                  for col, g in v.get("group_holdout", {}).items()}
+        held = {c: e for c, e in groups.items() if c not in model.categorical_inputs}
+        unseen = {c: e for c, e in groups.items() if c in model.categorical_inputs}
+        stated = _num(v.get("stated", {}).get(metric, {}).get("max_ape_pct"))
         out.append(MetricErrors(label or model.pack or model.simulator, metric, metric in model.primary, scope,
-                                model.training.get("n_train", {}).get(metric), cv, held))
+                                model.training.get("n_train", {}).get(metric), cv, held, unseen, stated))
     return out
 
 

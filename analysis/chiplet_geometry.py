@@ -102,7 +102,7 @@ def _hexamesh_links(radius: int) -> tuple[int, dict[tuple[int, int], tuple[int, 
 
 @dataclass(frozen=True)
 class RouteStats:
-    n_chiplets: int
+    n_chiplets: int            # all chiplets, edge columns included
     n_phys: int
     mean_hops: float
     mean_long_hops: float
@@ -110,6 +110,7 @@ class RouteStats:
     pairs: np.ndarray          # (n_pairs, 3): hops, long hops, summed span of long hops (unique rows)
     max_link_load: float       # largest directed link load, unit load per source
     total_load: float
+    n_compute: int = 0         # compute chiplets (the ones that send and receive)
 
 
 def hotspot_set(n_chiplets: int, seed: int) -> tuple[int, ...]:
@@ -147,6 +148,7 @@ def _hotspot_traffic(n: int, hotspots: tuple[int, ...]) -> dict[tuple[int, int],
 
 def _traffic(n: int, traffic: str, rows: int, cols: int,
              hotspots: tuple[int, ...] | None = None) -> dict[tuple[int, int], float]:
+    """Traffic among ``n`` chiplets numbered 0..n-1 (a grid's compute chiplets row-major)."""
     if traffic == "hotspot" and hotspots is not None:
         return _hotspot_traffic(n, hotspots)
     out: dict[tuple[int, int], float] = {}
@@ -181,19 +183,24 @@ def n_chiplets_of(topology: str, rows: int, cols: int) -> int:
 
 @lru_cache(maxsize=2048)
 def route_stats(topology: str, rows: int, cols: int, traffic: str,
-                hotspots: tuple[int, ...] | None = None) -> RouteStats:
+                hotspots: tuple[int, ...] | None = None, edges: tuple[int, int] = (0, 0)) -> RouteStats:
     """Route statistics of one design (``rows`` = hexamesh radius and ``cols`` ignored for hexamesh).
 
     ``hotspots``: the hotspot chiplets of hotspot traffic (``hotspot_set``); None = expectation over
-    a uniformly random choice.
+    a uniformly random choice. ``edges``: full columns of memory / IO chiplets west and east of a grid's
+    ``cols`` compute columns (the design route's edge columns): they relay but neither send nor receive.
     """
+    west, east = edges
     if topology == "hexamesh":
         n, links = _hexamesh_links(rows)
         n_phys = 6
+        compute = list(range(n))
     else:
-        n = rows * cols
-        links = _grid_links(topology, rows, cols)
-        n_phys = (rows - 1) + (cols - 1) if topology == "flattened_butterfly" else 4
+        total = cols + west + east
+        n = rows * total
+        links = _grid_links(topology, rows, total)
+        n_phys = (rows - 1) + (total - 1) if topology == "flattened_butterfly" else 4
+        compute = [r * total + c for r in range(rows) for c in range(west, west + cols)]
     adj: dict[int, list[tuple[int, tuple[int, bool]]]] = defaultdict(list)
     for (a, b), kind in links.items():
         adj[a].append((b, kind))
@@ -212,7 +219,7 @@ def route_stats(topology: str, rows: int, cols: int, traffic: str,
         for u in range(n):
             if u != dst:
                 nexthop[(u, dst)] = min((v, s) for v, s in adj[u] if dist.get(v, 1 << 30) == dist[u] - 1)
-    flows = _traffic(n, traffic, rows, cols, hotspots)
+    flows = {(compute[a], compute[b]): w for (a, b), w in _traffic(len(compute), traffic, rows, cols, hotspots).items()}
     load: dict[tuple[int, int], float] = defaultdict(float)
     pairs, wsum, hsum, lsum, ssum = [], 0.0, 0.0, 0.0, 0.0
     for (s, d), w in flows.items():
@@ -231,4 +238,4 @@ def route_stats(topology: str, rows: int, cols: int, traffic: str,
         lsum += w * nlong
         ssum += w * span
     return RouteStats(n, n_phys, hsum / wsum, lsum / wsum, ssum / wsum,
-                      np.unique(np.array(pairs, dtype=float), axis=0), max(load.values()), wsum)
+                      np.unique(np.array(pairs, dtype=float), axis=0), max(load.values()), wsum, len(compute))

@@ -31,9 +31,15 @@ mapping with a 2 MiB CMT, CWDP plane allocation, PRIORITY_OUT_OF_ORDER TSU, NV-D
   ~400 MB/s above. Every new LPA is written back to flash at once (cold data), and at most one page
   per plane may be in flight (``back_pressure_buffer_max_depth`` = C W D P pages): a write larger
   than that waits for programs to finish.
-* Flash latencies: SLC read 25 us, program 200 us; TLC read/program by page index (``Flash_Chip::
-  Get_command_execution_latency``: LSB for pages 0-5, CSB for 6-7, then LSB, LSB, CSB, CSB, MSB,
-  MSB repeating): 60/80/100 us and 0.8/1.6/3.0 ms.
+* Flash latencies: SLC read 25 us, program 200 us; MLC (MQSim's own default) 75 us / 750 us; TLC
+  read/program by page index (``Flash_Chip::Get_command_execution_latency``: LSB for pages 0-5, CSB for
+  6-7, then LSB, LSB, CSB, CSB, MSB, MSB repeating): 60/80/100 us and 0.8/1.6/3.0 ms.
+* Re-reads (the project's ``loads: N`` idiom: the same LBA range read again and again): the first
+  pass allocates the range's pages (page indices 0 .. footprint / planes) and fills the CMT; later
+  passes need no mapping read (the 2-MiB CMT holds far more entries than an expert's range). Only
+  the planes the range covers work: CWDP puts footprint page l on channel l % C, chip (l // C) % W,
+  ..., so a range of F pages covers min(C, F) channels, min(CW, F) chips and, per die, up to
+  min(P, F // CWD) planes - the pages a chip can read with one multiplane command under load.
 
 ``unloaded_read_ns`` reproduces MQSim's isolated read latency exactly for aligned requests (e.g.
 4ch x 2 chips SLC: 65.7, 79.2, 121.2, 215.6, 353.9, 1335.1 us for 4, 8, 64, 128, 256, 1024 KiB vs
@@ -58,8 +64,10 @@ PROGRAM_CMD_NS = 361.0               # t_CS + 6 t_WC + t_ADL + t_WPST + t_WPSTH 
 MAPPING_READ_BYTES = SECTOR_BYTES    # a mapping read moves one sector of the translation page
 DRAM_ROW_BYTES = 8192
 #: read / program latency (ns) per page type (LSB, CSB, MSB); SLC has one type
-READ_NS = {"SLC": (25000.0, 25000.0, 25000.0), "TLC": (60000.0, 80000.0, 100000.0)}
-PROGRAM_NS = {"SLC": (200000.0, 200000.0, 200000.0), "TLC": (800000.0, 1600000.0, 3000000.0)}
+READ_NS = {"SLC": (25000.0, 25000.0, 25000.0), "MLC": (75000.0, 75000.0, 75000.0),
+           "TLC": (60000.0, 80000.0, 100000.0)}
+PROGRAM_NS = {"SLC": (200000.0, 200000.0, 200000.0), "MLC": (750000.0, 750000.0, 750000.0),
+              "TLC": (800000.0, 1600000.0, 3000000.0)}
 TECHNOLOGIES = tuple(READ_NS)
 #: requests per run in the calibration data (page indices grow with the pages allocated in a run)
 RUN_REQUESTS = 2000
@@ -169,13 +177,21 @@ class FlashDesign:
     t_prog: float               # mean program time and its second moment (ns^2)
     t_prog2: float
     planes: int
+    channels_used: int          # channels, chips and pages per multiplane command that a loaded queue
+    chips_used: int             # of this pattern can keep busy (re-reads: only what the range covers)
+    multiplane: int
 
 
 @lru_cache(maxsize=4096)
 def flash_design(C: int, W: int, D: int, P: int, tech: str, sectors: int, sequential: bool,
-                 run_requests: int = RUN_REQUESTS) -> FlashDesign:
-    """Mechanics of one (SSD, request size, pattern) design; sizes need not be page multiples."""
+                 run_requests: int = RUN_REQUESTS, footprint_pages: int = 0) -> FlashDesign:
+    """Mechanics of one (SSD, request size, pattern) design; sizes need not be page multiples.
+
+    ``footprint_pages`` > 0: the requests re-read a range of that many pages (sequentially, the range
+    starting on a stripe boundary); page indices, mapping reads and the resources used follow from it.
+    """
     planes = C * W * D * P
+    reread = footprint_pages > 0
     capacity = planes * BLOCKS_PER_PLANE * PAGES_PER_BLOCK * PAGE_SECTORS
     nslots = max(int(0.9 * 0.93 * capacity // sectors) - 1, 1)
     # request start offsets inside a page: slot-aligned starts cycle through multiples of gcd(s, 16)
@@ -185,10 +201,14 @@ def flash_design(C: int, W: int, D: int, P: int, tech: str, sectors: int, sequen
     pages = float(np.mean([len(transactions(a, sectors)) for a in offsets]))
     # page indices of data pages grow with the pages allocated per plane over the run
     allocated = max(int(run_requests * (sectors / PAGE_SECTORS if sequential else pages) / planes), 1)
+    if reread:
+        allocated = max(math.ceil(footprint_pages / planes), 1)
     t_read, _ = _latency_stats(tech, READ_NS, np.arange(allocated))
     t_prog, t_prog2 = _latency_stats(tech, PROGRAM_NS, np.arange(allocated))
     entries = entries_per_translation_page(C, W, D, P)
-    if sequential:
+    if reread:
+        lpas = np.linspace(0, footprint_pages, 64)
+    elif sequential:
         lpas = np.linspace(0, run_requests * sectors / PAGE_SECTORS, 64)
     else:
         lpas = np.linspace(0, nslots * sectors / PAGE_SECTORS, 256)
@@ -197,7 +217,7 @@ def flash_design(C: int, W: int, D: int, P: int, tech: str, sectors: int, sequen
     # multiplane at low load: sequential pages of one stripe have equal page indices in both planes;
     # random requests keep the planes' page counters equal only when they cover whole stripes
     whole_stripes = sectors % (planes * PAGE_SECTORS) == 0
-    multiplane = sequential or whole_stripes
+    multiplane = sequential or reread or whole_stripes
     nbytes = sectors * SECTOR_BYTES
     pcie = pcie_ns(nbytes)
     miss, hit, array, shared = [], [], [], 0
@@ -213,8 +233,12 @@ def flash_design(C: int, W: int, D: int, P: int, tech: str, sectors: int, sequen
     # every further page only when a program has finished, as its own DRAM access
     window = min(nbytes, planes * PAGE_BYTES)
     write = pcie + dram_ns(window) + max(0.0, pages - planes) * dram_ns(PAGE_BYTES)
+    if reread:
+        used = (min(C, footprint_pages), min(C * W, footprint_pages), max(1, min(P, footprint_pages // (C * W * D))))
+    else:
+        used = (C, C * W, P)
     return FlashDesign(float(np.mean(miss)), float(np.mean(hit)), float(np.mean(array)), shared / period, write, pcie,
-                       dram_ns(nbytes), dram_page, pages, nbytes, t_read, t_read_map, t_prog, t_prog2, planes)
+                       dram_ns(nbytes), dram_page, pages, nbytes, t_read, t_read_map, t_prog, t_prog2, planes, *used)
 
 
 def unloaded_read_ns(C: int, W: int, tech: str, sectors: int, D: int = 2, P: int = 2,
@@ -226,3 +250,4 @@ def unloaded_read_ns(C: int, W: int, tech: str, sectors: int, D: int = 2, P: int
     trs = transactions(start, sectors)
     mapping = READ_CMD_NS + tr + MAPPING_READ_BYTES * XFER_NS_PER_BYTE
     return mapping + data_phase_ns(trs, C, W, D, P, tr, True) + pcie_ns(sectors * SECTOR_BYTES)
+

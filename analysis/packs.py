@@ -26,6 +26,7 @@ SIMULATOR_PACKS: dict[str, tuple[str, ...]] = {
     "ramulator": ("ramulator",),
     "mqsim": ("mqsim",),
     "rapidchiplet": ("rapidchiplet", "rapidchiplet_booksim"),
+    "cacti": ("cacti",),
 }
 
 

@@ -17,29 +17,31 @@ point, as in ``PLAN.runs``) or from other rows of the same table:
 * scalesim - one row per (run, GEMM); ``gemm`` is the GEMM's shape ``MxNxK`` (the dataset's g00..g15 name
   shapes too; it is the leave-one-GEMM-out group). SCALE-Sim is deterministic, so a GEMM repeated on the
   same array configuration (another expert or run) is the same observation and is kept once.
-* garnet - the ``vnet == all`` row of each run; ``cols`` = num_cpus / mesh_rows. The dataset ran Mesh_XY
-  with table routing, single-flit packets (inj_vnet 0), num_dirs = num_cpus and the network clock equal
-  to the tester clock (latencies in network cycles are tester cycles): required.
+* garnet - the ``vnet == all`` row of each run, with the pack's inputs as the adapter's ``surrogate_query``
+  makes them (a Mesh_XY is one chiplet; chiplet_mesh adds the chiplet grid and the interposer links'
+  latency and width). Required: one of those topologies and every other setting at its calibrated value
+  (table routing, single-flit packets, num_dirs = num_cpus, network clock = tester clock).
 * ramulator - one row per run from the system-level columns (request-weighted read latency, bandwidth of
   all channels); offered_load_frac_of_peak = offered / peak bandwidth of the point. Required as in the
   dataset: LoadStoreTrace frontend (open loop, exact offered rate), FRFCFS, AllBank refresh, open rows,
   RoBaRaCoCh, one rank.
-* mqsim - one row per trace flow. The dataset's traffic is one request per Poisson arrival, so every
-  expert load / checkpoint write of the flow must be a single request (weight_bytes and bytes <=
-  request_size_kib KiB; a larger transfer is a burst of back-to-back requests, which the pack's
-  queueing form does not describe). offered_load_MBps is nominal (request bytes / mean interval, as in
-  the dataset and the adapter's surrogate query); read_fraction is the flow's share of read requests;
-  pattern is sequential (the adapter lays every transfer out as one contiguous LBA range); dies and
-  planes must be the dataset's 2 x 2. The dataset measured each cell's saturation throughput with a
-  probe offered at the nominal bandwidth (``nomBW``) and ran the other loads at fractions of it
-  (``satX``): here a flow whose achieved throughput is below ``SATURATED_ACHIEVED_RATIO`` x its offered
-  load is that cell's probe, the cell's saturation throughput is its probes' highest achieved throughput,
+* mqsim - one row per trace flow, in the pack's inputs as the adapter's ``surrogate_flow_row`` makes them
+  (request size, requests per transfer, transfers, re-read or fresh ranges, footprint, read fraction of
+  the requests, nominal offered load = transfer bytes / mean gap, and the transfers' arrival times of the
+  rendered trace). Required: trace flows, every setting the pack has no input for at its calibrated value
+  (the row's ``fixed_settings``), and all transfers of a flow split into the same number of requests.
+  As in the dataset, a flow whose achieved throughput is below ``SATURATED_ACHIEVED_RATIO`` x its offered
+  load is its cell's probe; the cell's saturation throughput is its probes' highest achieved throughput,
   and ``load_spec_frac`` of the others is offered / saturation. A cell without a probe is an error.
 * rapidchiplet (pack rapidchiplet) - the ``package`` row of each run; ``seed`` is the run's RNG seed
   (``point.seed`` or 0, as the rendered run uses it; it picks the hotspot chiplets). Required: the
   experiment route with splif routing on a grid placement (the dataset's setup).
 * rapidchiplet (pack rapidchiplet_booksim) - the ``booksim_load`` rows; required in addition: the BookSim
   sweep enabled and random_uniform traffic (the dataset's sweeps).
+* cacti - one row per SRAM (the table has the dataset's columns); CACTI is deterministic, so the same SRAM in
+  several runs (ifmap and filter of one size, or another design point) is one observation, kept once. Every
+  setting is an input of the pack (those a study holds fixed bound its domain), but each family (node, cell
+  type, kind, ways) needs SRAMs of at least ``CACTI_MIN_SIZES`` sizes to fit its curve in size.
 """
 from __future__ import annotations
 
@@ -50,7 +52,13 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from eoesim.analysis.surrogate import MIN_TRAINING_ROWS
+from eoesim.analysis.surrogate_cacti import CactiSurrogate
 from eoesim.errors import ConfigError, SimulatorUnavailableError
+from eoesim.simulators.base import get_simulator
+from eoesim.simulators.garnet import SURROGATE_TOPOLOGIES
+from eoesim.simulators.mqsim import surrogate_flow_row
+from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
 SIMULATED = "simulate"
 SITE = "config/simulators.yaml (or $EOESIM_SIMULATORS)"
@@ -63,6 +71,7 @@ HOW_TO_PROVIDE = {
                  f"ramulator.python_path, in {SITE}",
     "mqsim": f"set mqsim.binary (MQSim built from commit 7ec40e3) in {SITE}",
     "rapidchiplet": f"set rapidchiplet.checkout (spcl/rapidchiplet with booksim2/src/booksim built) in {SITE}",
+    "cacti": f"set cacti.binary (cacti built in a HewlettPackard/cacti checkout, commit 1ffd8df) in {SITE}",
 }
 #: a flow whose achieved throughput is below this fraction of its offered load is saturated (a probe)
 SATURATED_ACHIEVED_RATIO = 0.9
@@ -125,21 +134,25 @@ def scalesim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------- garnet
 def garnet_unmet(point: Point) -> list[str]:
-    return (_differs("workload.garnet.topology", point["topology"], "Mesh_XY")
-            + _differs("workload.garnet.routing_algorithm", point["routing_algorithm"], "table")
-            + _differs("workload.garnet.inj_vnet", point["inj_vnet"], 0, " (single-flit packets)")
-            + _differs("workload.garnet.num_dirs", point["num_dirs"], point["num_cpus"], " (= num_cpus)")
-            + _differs("workload.garnet.ruby_clock_ghz", point["ruby_clock_ghz"], point["sys_clock_ghz"],
-                       " (= sys_clock_ghz: latencies in tester cycles)"))
+    if point["topology"] not in SURROGATE_TOPOLOGIES:
+        return [f"workload.garnet.topology = {point['topology']!r}; allowed: {list(SURROGATE_TOPOLOGIES)}"]
+    level = get_simulator("garnet").surrogate_query(point)[SETTINGS_COLUMN].iloc[0]
+    return [] if level == CALIBRATED else [f"workload.garnet: {level}"]
 
 
 def garnet_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     rows = table[table["vnet"].astype(str) == "all"].reset_index(drop=True)
+    query = pd.concat([get_simulator("garnet").surrogate_query(_params(runs, rid, "garnet")) for rid in rows["run_id"]],
+                      ignore_index=True)
     return pd.DataFrame({
-        "run_id": rows["run_id"], "rows": rows["mesh_rows"], "cols": rows["num_cpus"] // rows["mesh_rows"],
+        "run_id": rows["run_id"], "topology": query["topology"], "rows": rows["mesh_rows"],
+        "cols": rows["num_cpus"] // rows["mesh_rows"],
         "num_cpus": rows["num_cpus"], "pattern": rows["synthetic"], "injection_rate": rows["injection_rate"],
         "vcs_per_vnet": rows["vcs_per_vnet"], "link_latency": rows["link_latency_cycles"],
         "router_latency": rows["router_latency_cycles"], "inj_vnet": rows["inj_vnet"],
+        "link_width_bits": query["link_width_bits"], "chiplet_rows": query["chiplet_rows"],
+        "chiplet_cols": query["chiplet_cols"], "interposer_link_latency": query["interposer_link_latency"],
+        "interposer_link_width_bits": query["interposer_link_width_bits"],
         "ruby_clock": [f"{_params(runs, rid, 'garnet')['ruby_clock_ghz']:g}GHz" for rid in rows["run_id"]],
         "sim_ticks": rows["sim_ticks"], "packets_injected": rows["packets_injected"],
         "packets_received": rows["packets_received"], "average_hops": rows["average_hops"],
@@ -195,22 +208,17 @@ def ramulator_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
 
 # -------------------------------------------------------------------------------------------------- mqsim
 def mqsim_unmet(point: Point) -> list[str]:
-    flash = point["ssd"]["flash"]
-    out = (_differs("workload.mqsim flash dies_per_chip", flash["dies_per_chip"], 2)
-           + _differs("workload.mqsim flash planes_per_die", flash["planes_per_die"], 2))
+    out = []
     for i, flow in enumerate(point["flows"]):
         out += _differs(f"workload.mqsim flows[{i}].kind", flow["kind"], "trace")
         if flow["kind"] != "trace":
             continue
-        io = flow["io"]
-        out += _differs(f"workload.mqsim flows[{i}].io.arrival.process", io["arrival"]["process"], "poisson")
-        size = io["request_size_kib"] * 1024
-        largest = max([e["weight_bytes"] for e in io["expert_loads"]]
-                      + [c["bytes"] for c in io["checkpoint_writes"]] + [0])
-        if largest > size:
-            out.append(f"workload.mqsim flows[{i}] transfers of up to {largest} bytes (bursts of requests of "
-                       f"{size} bytes); allowed: every transfer <= request_size_kib = {io['request_size_kib']} KiB "
-                       "(one request per Poisson arrival, as in the dataset)")
+        row = surrogate_flow_row(point, i)
+        if row[SETTINGS_COLUMN] != CALIBRATED:
+            out.append(f"workload.mqsim flows[{i}]: {row[SETTINGS_COLUMN]}")
+        if not np.isfinite(row["requests_per_transfer"]):
+            out.append(f"workload.mqsim flows[{i}]: transfers of different request counts; allowed: every expert load "
+                       "and checkpoint of the flow split into the same number of requests")
     return out
 
 
@@ -218,21 +226,23 @@ def mqsim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     rows = table.reset_index(drop=True)
     achieved = rows["throughput_bytes_per_s"] / MB
     probe = (achieved < SATURATED_ACHIEVED_RATIO * rows["offered_bandwidth_bytes_per_s"] / MB).to_numpy()
+    inputs = pd.DataFrame([surrogate_flow_row(_params(runs, rid, "mqsim"), int(i))
+                           for rid, i in zip(rows["run_id"], rows["flow_index"])])
     frame = pd.DataFrame({
-        "run_id": rows["run_id"], "flow_index": rows["flow_index"], "channels": rows["channels"],
-        "chips_per_channel": rows["chips_per_channel"], "dies_per_chip": rows["dies_per_chip"],
-        "planes_per_die": rows["planes_per_die"], "flash_technology": rows["flash_technology"],
-        "request_size_KiB": rows["request_size_kib"],
-        "read_fraction": (rows["read_requests_generated"] / rows["requests_generated"]).round(6),
-        "pattern": "sequential", "load_spec": np.where(probe, "nomBW", "satX"),
-        "offered_load_MBps": rows["request_size_kib"] * 1024 / rows["mean_interval_us"],
+        "run_id": rows["run_id"], "source": "study", "flow_index": rows["flow_index"],
+        **{c: inputs[c] for c in ("channels", "chips_per_channel", "dies_per_chip", "planes_per_die",
+                                  "flash_technology", "request_size_KiB", "read_fraction", "pattern",
+                                  "requests_per_transfer", "transfers", "footprint_KiB", "offered_load_MBps",
+                                  "transfer_arrivals_us")},
+        "load_spec": np.where(probe, "probe", "satX"),
         "realized_offered_load_MBps": rows["offered_bandwidth_bytes_per_s"] / MB,
         "achieved_throughput_MBps": achieved,
         "device_response_time_mean_us": rows["device_response_time_mean_us"],
         "end_to_end_delay_mean_us": rows["end_to_end_delay_mean_us"],
         "requests_serviced": rows["requests_serviced"], "status": "ok",
     })
-    cell = ["channels", "chips_per_channel", "flash_technology", "request_size_KiB", "read_fraction", "pattern"]
+    cell = ["channels", "chips_per_channel", "flash_technology", "request_size_KiB", "read_fraction", "pattern",
+            "requests_per_transfer"]
     saturation = (frame[probe].groupby(cell)["achieved_throughput_MBps"].max()
                   .rename("cell_saturation_throughput_MBps").reset_index())
     frame = frame.merge(saturation, on=cell, how="left")
@@ -241,12 +251,11 @@ def mqsim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
         row = missing.iloc[0]
         raise ConfigError(
             f"calibrate mqsim: the cell {dict(row[cell])} (run {row['run_id']}) has no saturated flow, so its "
-            "saturation throughput (the dataset's nomBW probe) is unknown; allowed: a sweep with, per cell, a "
-            f"flow offered more than the SSD sustains (achieved < {SATURATED_ACHIEVED_RATIO} x offered), e.g. a "
-            "smaller arrival.mean_interval_us")
+            "saturation throughput (the dataset's probe) is unknown; allowed: a sweep with, per cell, a flow offered "
+            f"more than the SSD sustains (achieved < {SATURATED_ACHIEVED_RATIO} x offered), e.g. a smaller "
+            "arrival.mean_interval_us")
     frame["load_spec_frac"] = np.where(probe, 1.0,
                                        frame["offered_load_MBps"] / frame["cell_saturation_throughput_MBps"])
-    frame["offered_frac_of_cell_saturation"] = frame["offered_load_MBps"] / frame["cell_saturation_throughput_MBps"]
     return frame
 
 
@@ -270,14 +279,20 @@ def rapidchiplet_booksim_unmet(point: Point) -> list[str]:
 
 
 def _scale(rows: pd.DataFrame) -> pd.Series:
-    return rows["grid_rows"].astype(int).astype(str) + "x" + rows["grid_cols"].astype(int).astype(str)
+    """"RxC" of a grid placement, the radius of a hexagonal one (as the shared datasets write them)."""
+    grid = pd.to_numeric(rows["grid_rows"], errors="coerce").notna() & pd.to_numeric(rows["grid_cols"], errors="coerce").notna()
+    rc = (pd.to_numeric(rows["grid_rows"], errors="coerce").fillna(0).astype(int).astype(str) + "x"
+          + pd.to_numeric(rows["grid_cols"], errors="coerce").fillna(0).astype(int).astype(str))
+    radius = rows["hex_radius"] if "hex_radius" in rows else pd.Series(np.nan, index=rows.index)
+    return rc.where(grid, pd.to_numeric(radius, errors="coerce").fillna(0).astype(int).astype(str))
 
 
 def rapidchiplet_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     rows = table[table["record"] == "package"].reset_index(drop=True)
     out = pd.DataFrame({
         "run_id": rows["run_id"], "topology": rows["topology"], "scale": _scale(rows),
-        "grid_rows": rows["grid_rows"], "grid_cols": rows["grid_cols"], "hex_radius": np.nan,
+        "grid_rows": rows["grid_rows"], "grid_cols": rows["grid_cols"],
+        "hex_radius": rows["hex_radius"] if "hex_radius" in rows else np.nan,
         "n_chiplets": rows["n_chiplets"], "traffic_pattern": rows["traffic_pattern"],
         "seed": [_params(runs, rid, "rapidchiplet")["seed"] or 0 for rid in rows["run_id"]],
     })
@@ -303,6 +318,36 @@ def rapidchiplet_booksim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFram
     })
 
 
+CACTI_MIN_SIZES = 3
+
+
+def cacti_unmet(point: Point) -> list[str]:
+    """Nothing: every CACTI setting is an input of the pack."""
+    return []
+
+
+def cacti_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    key = [*CactiSurrogate.inputs, *CactiSurrogate.categorical_inputs]
+    out = table.drop_duplicates(subset=key).reset_index(drop=True).copy()
+    out["status"] = "ok"
+    return out
+
+
+def cacti_unidentified(runs: Runs) -> list[str]:
+    """A family's curve in size needs SRAMs of CACTI_MIN_SIZES sizes or more (the design points' SRAMs pooled)."""
+    sizes: dict[tuple, set] = {}
+    for point in runs.values():
+        for s in point["srams"]:
+            family = (point["technology_nm"], point["cell_type"], s["kind"], s["associativity"])
+            sizes.setdefault(family, set()).add(s["size_bytes"])
+    few = {k: sorted(v) for k, v in sizes.items() if len(v) < CACTI_MIN_SIZES}
+    if not few:
+        return []
+    family, got = next(iter(few.items()))
+    return [f"the CACTI runs give family (node, cell type, kind, ways) {family} SRAMs of {len(got)} size(s) {got}; "
+            f"allowed: at least {CACTI_MIN_SIZES} sizes per family (sweep hardware.chiplet.sram_kib)"]
+
+
 @dataclass(frozen=True)
 class TableMapping:
     """How a simulator's study table becomes one pack's calibration dataset."""
@@ -321,6 +366,7 @@ MAPPINGS: dict[str, TableMapping] = {
     "mqsim": TableMapping("mqsim", mqsim_unmet, mqsim_dataset),
     "rapidchiplet": TableMapping("rapidchiplet", rapidchiplet_unmet, rapidchiplet_dataset),
     "rapidchiplet_booksim": TableMapping("rapidchiplet", rapidchiplet_booksim_unmet, rapidchiplet_booksim_dataset),
+    "cacti": TableMapping("cacti", cacti_unmet, cacti_dataset),
 }
 
 
@@ -344,8 +390,24 @@ def scalesim_unidentified(runs: Runs) -> list[str]:
             "allowed: at least one non-square hardware.chiplet.array (e.g. [32, 64])"]
 
 
+def too_few_rows(rows: int) -> list[str]:
+    """A pack whose dataset has one row per run (per trace flow for MQSim) needs enough runs to be fitted."""
+    if rows >= MIN_TRAINING_ROWS:
+        return []
+    return [f"the study's runs give {rows} training row(s) and a fit needs at least {MIN_TRAINING_ROWS}; allowed: "
+            f"a sweep over at least {MIN_TRAINING_ROWS} values of the simulator's load "
+            "(see config/studies/calibrate.yaml)"]
+
+
 #: pack -> why a whole set of runs cannot identify the pack's parameters (empty: it can)
-UNIDENTIFIED: dict[str, Callable[[Runs], list[str]]] = {"scalesim": scalesim_unidentified}
+UNIDENTIFIED: dict[str, Callable[[Runs], list[str]]] = {
+    "scalesim": scalesim_unidentified,
+    "garnet": lambda runs: too_few_rows(len(runs)),
+    "ramulator": lambda runs: too_few_rows(len(runs)),
+    "rapidchiplet": lambda runs: too_few_rows(len(runs)),
+    "mqsim": lambda runs: too_few_rows(sum(len(point["flows"]) for point in runs.values())),
+    "cacti": cacti_unidentified,
+}
 
 
 def unmet(pack: str, runs: Runs) -> list[str]:

@@ -6,8 +6,11 @@ their names), vectorised with numpy over a DataFrame of points. It carries
 * ``params`` (name -> value) and ``uncertainty`` (name -> 1-sigma standard error from the least-squares
   Jacobian, scaled by the residual variance),
 * a ``Domain``: min/max of every numeric input and the levels of every categorical input seen in
-  training, plus surrogate-specific constraints (e.g. "offered load <= 0.9 x fitted saturation");
-  a query outside it warns with ``OutOfDomainWarning`` or, in strict mode, raises ``OutOfDomainError``,
+  training, the *regimes* seen in training (combinations of derived categorical keys, e.g. (flash
+  technology, access pattern, single request or burst): a combination never fitted on is outside even
+  when each value on its own was seen), plus surrogate-specific constraints (e.g. "offered load <= 0.9 x
+  fitted saturation"); a query outside it warns with ``OutOfDomainWarning`` or, in strict mode, raises
+  ``OutOfDomainError``,
 * ``training`` (dataset path, its sha256, rows used per metric) and ``validation`` (k-fold
   cross-validated MAPE and max error per metric, and the same for leave-one-group-out, where a whole
   parameter value - an injection rate, a mesh size, an array shape - is held out at a time).
@@ -34,6 +37,8 @@ from scipy import optimize
 from eoesim.errors import ConfigError, EoesimError
 
 PACK_FORMAT = "eoesim-surrogate/1"
+#: queries of at least this many rows get their categorical inputs as pandas categoricals (see complete)
+CATEGORICAL_ROWS = 10_000
 
 
 class OutOfDomainWarning(UserWarning):
@@ -42,6 +47,10 @@ class OutOfDomainWarning(UserWarning):
 
 class OutOfDomainError(EoesimError):
     """Strict mode: a surrogate was queried outside its domain of validity."""
+
+
+#: the fewest training rows a surrogate is fitted on
+MIN_TRAINING_ROWS = 3
 
 
 class FitError(EoesimError):
@@ -79,6 +88,9 @@ class Domain:
     numeric: dict[str, tuple[float, float]] = field(default_factory=dict)
     categorical: dict[str, list[Any]] = field(default_factory=dict)
     constraints: list[str] = field(default_factory=list)
+    #: names of the regime keys and every combination of them seen in training (see Surrogate.regimes)
+    regime_keys: list[str] = field(default_factory=list)
+    regimes: list[list[Any]] = field(default_factory=list)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, numeric: Iterable[str], categorical: Iterable[str]) -> "Domain":
@@ -98,22 +110,61 @@ class Domain:
                 out.append((bad, f"{col}={_plain(worst)} outside the fitted range [{_plain(lo)}, {_plain(hi)}] "
                                  f"({int(bad.sum())} row(s))"))
         for col, levels in self.categorical.items():
-            values = frame[col].to_numpy()
-            bad = ~pd.Series(values).isin(levels).to_numpy()
+            bad = ~frame[col].isin(levels).to_numpy()
             if bad.any():
-                out.append((bad, f"{col}={_plain(values[bad][0])!r} is not a fitted level; allowed: {levels} "
+                worst = frame[col].iloc[int(np.flatnonzero(bad)[0])]
+                out.append((bad, f"{col}={_plain(worst)!r} is not a fitted level; allowed: {levels} "
                                  f"({int(bad.sum())} row(s))"))
         return out
 
+    def regime_violations(self, keys: pd.DataFrame | None) -> list[tuple[np.ndarray, str]]:
+        """(row mask, message) for rows whose regime (combination of ``keys``) was not fitted on."""
+        if keys is None or not self.regime_keys:
+            return []
+        combos, inverse = unique_rows(keys[self.regime_keys])
+        fitted = {tuple(r) for r in self.regimes}
+        unseen = np.array([tuple(_plain(v) for v in c) not in fitted for c in combos], dtype=bool)
+        bad = unseen[inverse]
+        if not bad.any():
+            return []
+        first = combos[int(np.flatnonzero(unseen)[0])]
+        label = ", ".join(f"{k}={_plain(v)!r}" for k, v in zip(self.regime_keys, first))
+        return [(bad, f"regime ({label}) was not fitted on ({int(bad.sum())} row(s)); fitted regimes: "
+                      f"{len(self.regimes)} combinations of {self.regime_keys} (see the pack's domain)")]
+
     def to_dict(self) -> dict:
         return {"numeric": {k: list(v) for k, v in self.numeric.items()},
-                "categorical": dict(self.categorical), "constraints": list(self.constraints)}
+                "categorical": dict(self.categorical), "constraints": list(self.constraints),
+                "regime_keys": list(self.regime_keys), "regimes": [list(r) for r in self.regimes]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Domain":
         return cls({k: (float(v[0]), float(v[1])) for k, v in data.get("numeric", {}).items()},
                    {k: list(v) for k, v in data.get("categorical", {}).items()},
-                   list(data.get("constraints", [])))
+                   list(data.get("constraints", [])), list(data.get("regime_keys", [])),
+                   [list(r) for r in data.get("regimes", [])])
+
+
+def unique_rows(frame: pd.DataFrame | Mapping[str, Any]) -> tuple[list[tuple], np.ndarray]:
+    """The distinct rows of ``frame`` (a DataFrame or a mapping of equal-length columns; as tuples) and each
+    row's index into them, vectorised: every column is factorized once (a categorical by its codes) and the
+    codes are radix-combined into one integer key."""
+    columns = [frame[c] for c in frame.columns] if isinstance(frame, pd.DataFrame) else list(frame.values())
+    n = len(columns[0]) if columns else 0
+    key = np.zeros(n, dtype=np.int64)
+    parts = []
+    for col in columns:
+        if isinstance(col, pd.Series) and isinstance(col.dtype, pd.CategoricalDtype):
+            codes, uniques = col.cat.codes.to_numpy(dtype=np.int64), np.asarray(col.cat.categories, dtype=object)
+        else:
+            codes, uniques = pd.factorize(np.asarray(col), use_na_sentinel=False)
+        parts.append((codes, uniques))
+        key = key * (len(uniques) + 1) + codes
+    inverse, _ = pd.factorize(key)
+    first = np.zeros(int(inverse.max(initial=-1)) + 1, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n - 1, -1, -1)
+    combos = [tuple(uniques[codes[i]] for codes, uniques in parts) for i in first]
+    return combos, inverse.astype(np.int64, copy=False)
 
 
 def _plain(value: Any) -> Any:
@@ -172,7 +223,12 @@ def least_squares_fit(
 
 
 def level_index(values: np.ndarray | pd.Series, levels: Sequence[Any]) -> np.ndarray:
-    """Integer code of each value in ``levels`` (-1 where absent), vectorised (one hash pass)."""
+    """Integer code of each value in ``levels`` (-1 where absent), vectorised (one hash pass; a categorical
+    by its categories only)."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        of_category = pd.Index(list(levels)).get_indexer(values.cat.categories)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, of_category[codes], -1).astype(np.int64, copy=False)
     codes = pd.Index(list(levels)).get_indexer(pd.Index(np.asarray(values)))
     return codes.astype(np.int64, copy=False)
 
@@ -202,6 +258,10 @@ class Surrogate(ABC):
     pack: ClassVar[str] = ""
     #: numeric inputs that are excluded from the min/max domain (e.g. derived or unbounded by nature)
     unbounded_inputs: ClassVar[tuple[str, ...]] = ()
+    #: inputs a query may leave out (name -> the value a missing column means, or a function of the frame
+    #: giving that column); they may be among ``inputs`` / ``categorical_inputs`` (then domain-checked like
+    #: the others) or extra columns
+    optional_inputs: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self) -> None:
         self.params: dict[str, float] = {}
@@ -232,10 +292,39 @@ class Surrogate(ABC):
         """Human-readable text of ``constraint_violations`` (stored in the pack's domain)."""
         return []
 
+    def regimes(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        """Derived categorical keys whose combinations define the regimes of the domain (None: no regimes).
+
+        Fitting stores every combination seen in training; a query row with another combination is out
+        of domain (e.g. a traffic pattern never run on that topology)."""
+        return None
+
     # ---- public API
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(self.inputs) + tuple(self.categorical_inputs)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c not in self.optional_inputs)
+
+    def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with every missing optional input added at its default, and categorical inputs of many
+        rows as pandas categoricals (one hash pass; level checks, regimes and per-design grouping then work
+        on integer codes). No copy when nothing changes."""
+        missing = [c for c in self.optional_inputs if c not in frame.columns]
+        if missing:
+            # constants first, then the defaults that are functions of other columns (which may be defaults too)
+            frame = frame.assign(**{c: self.optional_inputs[c] for c in missing if not callable(self.optional_inputs[c])})
+            derived = {c: self.optional_inputs[c] for c in missing if callable(self.optional_inputs[c])}
+            if derived:
+                frame = frame.assign(**{c: f(frame) for c, f in derived.items()})
+        if len(frame) >= CATEGORICAL_ROWS:
+            plain = {c: pd.Categorical(frame[c]) for c in self.categorical_inputs
+                     if c in frame.columns and not isinstance(frame[c].dtype, pd.CategoricalDtype)}
+            if plain:
+                frame = frame.assign(**plain)
+        return frame
 
     def _require(self, frame: pd.DataFrame, cols: Iterable[str], what: str) -> None:
         missing = [c for c in cols if c not in frame.columns]
@@ -245,13 +334,18 @@ class Surrogate(ABC):
 
     def fit(self, frame: pd.DataFrame) -> "Surrogate":
         """Fit the parameters on ``frame`` (inputs + outputs) and set the domain from it."""
-        self._require(frame, self.columns, "training frame")
+        self._require(frame, self.required_columns, "training frame")
         self._require(frame, self.outputs, "training frame")
-        if len(frame) < 3:
+        if len(frame) < MIN_TRAINING_ROWS:
             raise FitError(f"{self.simulator} surrogate: {len(frame)} training rows are too few")
-        frame = frame.reset_index(drop=True)
+        frame = self.complete(frame.reset_index(drop=True))
         bounded = [c for c in self.inputs if c not in self.unbounded_inputs]
         self.domain = Domain.from_frame(frame, bounded, self.categorical_inputs)
+        keys = self.regimes(frame)
+        if keys is not None:
+            combos, _ = unique_rows(keys)
+            self.domain.regime_keys = list(keys.columns)
+            self.domain.regimes = sorted(([_plain(v) for v in c] for c in combos), key=str)
         self._fit(frame)
         self.domain.constraints = self.constraint_descriptions()
         self.training.setdefault("n_rows", int(len(frame)))
@@ -261,7 +355,9 @@ class Surrogate(ABC):
     def check_domain(self, frame: pd.DataFrame, strict: bool = False,
                      values: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Boolean array: row inside the domain. Warns (or raises in strict mode) for rows outside."""
+        frame = self.complete(frame)
         problems = self.domain.violations(frame)
+        problems += self.domain.regime_violations(self.regimes(frame))
         problems += self.constraint_violations(frame, values)
         inside = np.ones(len(frame), dtype=bool)
         for mask, _ in problems:
@@ -276,7 +372,8 @@ class Surrogate(ABC):
 
     def predict(self, frame: pd.DataFrame, strict: bool = False, check: bool = True) -> pd.DataFrame:
         """Predicted outputs for every row of ``frame`` (same index) plus a boolean ``in_domain`` column."""
-        self._require(frame, self.columns, "query")
+        self._require(frame, self.required_columns, "query")
+        frame = self.complete(frame)
         if not self.params:
             raise FitError(f"{self.simulator} surrogate is not fitted")
         if check and strict:
@@ -360,7 +457,7 @@ def _jsonable(obj: Any) -> Any:
 SURROGATES: dict[str, type[Surrogate]] = {}
 #: modules of eoesim.analysis that define (and register) one surrogate class each
 SURROGATE_MODULES = ("surrogate_scalesim", "surrogate_garnet", "surrogate_ramulator", "surrogate_mqsim",
-                     "surrogate_rapidchiplet")
+                     "surrogate_rapidchiplet", "surrogate_cacti")
 
 
 def import_surrogate_modules() -> dict[str, type[Surrogate]]:
@@ -400,7 +497,7 @@ def load(path: Path) -> Surrogate:
 
 
 # --------------------------------------------------------------------------------------------- validation
-def _fold_predictions(make: Callable[[], Surrogate], frame: pd.DataFrame,
+def fold_predictions(make: Callable[[], Surrogate], frame: pd.DataFrame,
                       folds: Sequence[np.ndarray]) -> pd.DataFrame:
     """Out-of-fold predictions: for each fold, fit on the rest and predict the fold."""
     proto = make()
@@ -415,7 +512,7 @@ def _fold_predictions(make: Callable[[], Surrogate], frame: pd.DataFrame,
     return pred
 
 
-def _error_summary(frame: pd.DataFrame, pred: pd.DataFrame, outputs: Iterable[str]) -> dict[str, dict]:
+def error_summary(frame: pd.DataFrame, pred: pd.DataFrame, outputs: Iterable[str]) -> dict[str, dict]:
     summary = {}
     for m in outputs:
         # rows whose measured value is 0 (e.g. zero hops) have no relative error and are skipped
@@ -430,8 +527,8 @@ def cross_validate(make: Callable[[], Surrogate], frame: pd.DataFrame, k: int = 
     frame = frame.reset_index(drop=True)
     order = np.random.default_rng(seed).permutation(len(frame))
     folds = [np.sort(f) for f in np.array_split(order, k)]
-    pred = _fold_predictions(make, frame, folds)
-    return {"k": k, "seed": seed, "metrics": _error_summary(frame, pred, make().outputs)}
+    pred = fold_predictions(make, frame, folds)
+    return {"k": k, "seed": seed, "metrics": error_summary(frame, pred, make().outputs)}
 
 
 def group_holdout(make: Callable[[], Surrogate], frame: pd.DataFrame, by: str | Sequence[str],
@@ -452,12 +549,12 @@ def group_holdout(make: Callable[[], Surrogate], frame: pd.DataFrame, by: str | 
         if test.size == 0 or test.size == len(frame):
             continue
         try:
-            part = _fold_predictions(make, frame, [test])
+            part = fold_predictions(make, frame, [test])
         except (FitError, ConfigError, ValueError, np.linalg.LinAlgError) as exc:
             skipped.append(f"{g}: {exc}")
             continue
         pred.iloc[test] = part.iloc[test].to_numpy()
-        per_group[str(_plain(g))] = _error_summary(frame.iloc[test], part.iloc[test], make().primary)
+        per_group[str(_plain(g))] = error_summary(frame.iloc[test], part.iloc[test], make().primary)
     return {"by": by if isinstance(by, str) else list(by),
-            "metrics": _error_summary(frame, pred, make().outputs),
+            "metrics": error_summary(frame, pred, make().outputs),
             "per_group": per_group, "skipped": skipped}

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eoesim.analysis.noc_geometry import PATTERNS, traffic_geometry
-from eoesim.analysis.surrogate import Surrogate, least_squares_fit, register_surrogate
+from eoesim.analysis.noc_geometry import PATTERNS, supported, traffic_geometry
+from eoesim.analysis.surrogate import Surrogate, least_squares_fit, register_surrogate, unique_rows
+from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
 #: a row is saturated (not a steady state) when gem5's source queueing exceeds this or reception lags
 SATURATED_QUEUEING_CYCLES = 20.0
@@ -17,12 +18,26 @@ MAX_LOAD_FRACTION = 0.9
 CAP_WEIGHT = 1.0
 
 PARAMS = ("c0", "t_router", "t_link", "a_inj", "a_link", "kappa_inj", "p_inj", "kappa_net", "p_net",
-          "eta_random")
-X0 = (2.0, 1.0, 1.0, 3.0, 2.0, 0.5, 2.0, 0.5, 2.0, 0.8)
-LOWER = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.3)
-UPPER = (10.0, 5.0, 5.0, 10.0, 10.0, 10.0, 8.0, 10.0, 8.0, 1.0)
+          "eta_random", "t_ip", "serdes", "ip_capacity")
+X0 = (2.0, 1.0, 1.0, 3.0, 2.0, 0.5, 2.0, 0.5, 2.0, 0.8, 1.0, 2.0, 1.0)
+LOWER = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.3, 0.0, 0.0, 0.1)
+UPPER = (10.0, 5.0, 5.0, 10.0, 10.0, 10.0, 8.0, 10.0, 8.0, 1.0, 5.0, 20.0, 2.0)
+#: parameters of the interposer links: fixed at their X0 (and not stored as fitted) without chiplet_mesh rows
+CHIPLET_PARAMS = ("t_ip", "serdes", "ip_capacity")
 #: several starting points for the (non-convex) fit; the lowest cost wins
-STARTS = (X0, (2.0, 1.0, 1.0, 2.5, 2.5, 0.3, 1.5, 0.3, 1.5, 0.9), (2.0, 1.0, 1.0, 4.0, 2.0, 1.0, 3.0, 1.0, 3.0, 0.7))
+STARTS = (X0, (2.0, 1.0, 1.0, 2.5, 2.5, 0.3, 1.5, 0.3, 1.5, 0.9, 1.0, 1.0, 0.8),
+          (2.0, 1.0, 1.0, 4.0, 2.0, 1.0, 3.0, 1.0, 3.0, 0.7, 1.5, 3.0, 0.5))
+
+
+def _geometry_ok(pattern, rows, cols, chiplet_rows, chiplet_cols) -> bool:
+    """A mesh the traffic geometry is defined on: gem5 has the pattern there and the chiplets tile it."""
+    try:
+        dims = [int(v) for v in (rows, cols, chiplet_rows, chiplet_cols)]
+    except (TypeError, ValueError):
+        return False
+    r, c, cr, cc = dims
+    return (pattern in PATTERNS and min(dims) >= 1 and r % cr == 0 and c % cc == 0 and supported(pattern, r, c)
+            and all(float(v).is_integer() for v in (rows, cols, chiplet_rows, chiplet_cols)))
 
 
 def _softmin1(x: np.ndarray) -> np.ndarray:
@@ -71,8 +86,13 @@ class GarnetSurrogate(Surrogate):
 
     simulator = "garnet"
     form = "hops_plus_channel_queueing_v1"
-    inputs = ("mesh_rows", "mesh_cols", "injection_rate", "vcs_per_vnet", "link_latency", "router_latency")
-    categorical_inputs = ("pattern",)
+    inputs = ("mesh_rows", "mesh_cols", "injection_rate", "vcs_per_vnet", "link_latency", "router_latency",
+              "link_width_bits", "chiplet_rows", "chiplet_cols", "interposer_link_latency", "interposer_link_width_bits")
+    categorical_inputs = ("pattern", "topology", SETTINGS_COLUMN)
+    #: a plain mesh is one chiplet: no interposer link (its latency and width are the on-chip ones)
+    optional_inputs = {"topology": "Mesh_XY", "link_width_bits": 128, "chiplet_rows": 1, "chiplet_cols": 1,
+                       "interposer_link_latency": lambda f: f["link_latency"],
+                       "interposer_link_width_bits": lambda f: f["link_width_bits"], SETTINGS_COLUMN: CALIBRATED}
     outputs = ("avg_packet_latency_cycles", "avg_hops")
     primary = ("avg_packet_latency_cycles",)
     holdout_groups = ("injection_rate", "mesh_rows")
@@ -81,33 +101,36 @@ class GarnetSurrogate(Surrogate):
     # ---- model
     def _evaluate(self, theta: np.ndarray, frame: pd.DataFrame):
         p = dict(zip(PARAMS, theta))
-        k = frame["mesh_rows"].to_numpy(dtype=np.int64)
         lam = frame["injection_rate"].to_numpy(dtype=float)
         vcs = frame["vcs_per_vnet"].to_numpy(dtype=float)
         ll = frame["link_latency"].to_numpy(dtype=float)
         rl = frame["router_latency"].to_numpy(dtype=float)
-        pattern = frame["pattern"].to_numpy()
-        eta = np.where(pattern == "uniform_random", p["eta_random"], 1.0)
+        ipl = frame["interposer_link_latency"].to_numpy(dtype=float)
+        width_ratio = frame["interposer_link_width_bits"].to_numpy(dtype=float) / \
+            frame["link_width_bits"].to_numpy(dtype=float)
+        bridge = (width_ratio != 1).astype(float)   # a width change puts serdes bridges on the link
+        eta = np.where((frame["pattern"] == "uniform_random").to_numpy(), p["eta_random"], 1.0)
         mu_i = eta * _softmin1(vcs / (p["a_inj"] + 2 * ll))
         mu_l = eta * _softmin1(vcs / (p["a_link"] + 2 * ll))
-        hops = np.empty(len(frame))
-        queue = np.empty(len(frame))
-        gmax = np.empty(len(frame))
-        keys = pd.DataFrame({"p": pattern, "k": k})
-        for (pat, kk), idx in keys.groupby(["p", "k"], sort=False).indices.items():
-            if pat not in PATTERNS or kk < 2:   # outside the domain: no geometry, NaN results
-                hops[idx] = queue[idx] = gmax[idx] = np.nan
+        mu_ip = mu_l * p["ip_capacity"] * np.minimum(1.0, width_ratio)
+        hops, ip_hops, queue, sat = (np.full(len(frame), np.nan) for _ in range(4))
+        keys = frame[["pattern", "mesh_rows", "mesh_cols", "chiplet_rows", "chiplet_cols"]]
+        combos, inverse = unique_rows(keys)
+        for i, (pat, rows, cols, crows, ccols) in enumerate(combos):
+            idx = np.flatnonzero(inverse == i)
+            if not _geometry_ok(pat, rows, cols, crows, ccols):   # outside the domain: NaN results
                 continue
-            geo = traffic_geometry(str(pat), int(kk))
-            hops[idx] = geo.hops
-            gmax[idx] = geo.gamma_max
-            rho = lam[idx, None] * geo.gamma[None, :] / mu_l[idx, None]
+            geo = traffic_geometry(str(pat), int(rows), int(cols), int(crows), int(ccols))
+            hops[idx], ip_hops[idx] = geo.hops, geo.interposer_hops
+            mu = np.where(geo.interposer[None, :], mu_ip[idx, None], mu_l[idx, None])
+            rho = lam[idx, None] * geo.gamma[None, :] / mu
             w_net = self._wait(rho, p["kappa_net"], p["p_net"])
             queue[idx] = np.sum(geo.weight[None, :] * (1 - lam[idx, None] * geo.share[None, :]) * w_net, axis=1)
+            sat[idx] = np.min(mu / np.maximum(geo.gamma[None, :], 1e-12), axis=1)
         queue += (1 - lam) * self._wait(lam / mu_i, p["kappa_inj"], p["p_inj"])
-        latency = p["c0"] + (hops + 1) * p["t_router"] * rl + (hops + 2) * p["t_link"] * ll + queue
-        sat = np.minimum(mu_i, mu_l / np.maximum(gmax, 1e-12))
-        return latency, hops, sat
+        latency = (p["c0"] + (hops + 1) * p["t_router"] * rl + (hops - ip_hops + 2) * p["t_link"] * ll
+                   + ip_hops * (p["t_ip"] * ipl + p["serdes"] * bridge) + queue)
+        return latency, hops, np.minimum(mu_i, sat)
 
     #: above this utilisation the waiting time is continued linearly (finite, growing residuals while
     #: fitting); predictions at rho >= 1 are NaN (no steady state)
@@ -136,6 +159,15 @@ class GarnetSurrogate(Surrogate):
             ceiling = rec.groupby(design).transform("max").to_numpy(dtype=float)
         capped = np.isfinite(ceiling)
 
+        chiplets = (frame["topology"] == "chiplet_mesh").to_numpy().any()
+        free = [n for n in PARAMS if chiplets or n not in CHIPLET_PARAMS]
+        keep = [PARAMS.index(n) for n in free]
+
+        def full(th):
+            theta = np.array(X0, dtype=float)
+            theta[keep] = th
+            return theta
+
         def residuals(theta):
             lat, _, lam_sat = self._evaluate(theta, frame)
             u = frame["injection_rate"].to_numpy(dtype=float) / lam_sat
@@ -144,10 +176,14 @@ class GarnetSurrogate(Surrogate):
 
         best = None
         for x0 in STARTS:
-            res = least_squares_fit(residuals, PARAMS, x0, LOWER, UPPER)
+            res = least_squares_fit(lambda th: residuals(full(th)), free, [x0[i] for i in keep],
+                                    [LOWER[i] for i in keep], [UPPER[i] for i in keep])
             if best is None or res.cost < best.cost:
                 best = res
-        self.params, self.uncertainty = best.params, best.uncertainty
+        self.params, self.uncertainty = dict(best.params), dict(best.uncertainty)
+        for name in PARAMS:
+            if name not in free:
+                self.params[name], self.uncertainty[name] = X0[PARAMS.index(name)], float("inf")
 
     def _theta(self) -> np.ndarray:
         return np.array([self.params[n] for n in PARAMS])
@@ -163,28 +199,34 @@ class GarnetSurrogate(Surrogate):
             "load_fraction_of_saturation": lam / sat,
         }
 
+    def regimes(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[["topology", "pattern"]]
+
     def constraint_violations(self, frame: pd.DataFrame, values=None) -> list[tuple[np.ndarray, str]]:
         out = []
-        square = (frame["mesh_rows"].to_numpy() == frame["mesh_cols"].to_numpy())
-        if (~square).any():
-            out.append((~square, "gem5's synthetic tester assumes a square mesh (mesh_rows == mesh_cols)"))
+        keys = frame[["pattern", "mesh_rows", "mesh_cols", "chiplet_rows", "chiplet_cols"]]
+        combos, inverse = unique_rows(keys)
+        bad = ~np.array([_geometry_ok(*c) for c in combos], dtype=bool)[inverse]
+        if bad.any():
+            out.append((bad, "mesh, chiplet grid or pattern that gem5's synthetic tester does not define on it: square "
+                             "mesh for transpose / bit_complement / neighbor / tornado, chiplets tiling the mesh "
+                             f"({int(bad.sum())} row(s))"))
         if values is not None:
             u = np.nan_to_num(np.asarray(values["load_fraction_of_saturation"], dtype=float), nan=0.0)
         else:
-            ok = frame["pattern"].isin(PATTERNS).to_numpy() & square
             u = np.zeros(len(frame))
-            if ok.any():
-                _, _, sat = self._evaluate(self._theta(), frame[ok])
-                u[ok] = frame["injection_rate"].to_numpy(dtype=float)[ok] / sat
-        bad = u > MAX_LOAD_FRACTION
-        if bad.any():
-            out.append((bad, f"injection_rate is {u[bad].max():.2f} x the fitted saturation rate; "
-                             f"validated up to {MAX_LOAD_FRACTION} ({int(bad.sum())} row(s))"))
+            if (~bad).any():
+                _, _, sat = self._evaluate(self._theta(), frame[~bad])
+                u[~bad] = frame["injection_rate"].to_numpy(dtype=float)[~bad] / sat
+        over = u > MAX_LOAD_FRACTION
+        if over.any():
+            out.append((over, f"injection_rate is {u[over].max():.2f} x the fitted saturation rate; "
+                              f"validated up to {MAX_LOAD_FRACTION} ({int(over.sum())} row(s))"))
         return out
 
     def constraint_descriptions(self) -> list[str]:
         return [f"injection_rate <= {MAX_LOAD_FRACTION} x fitted saturation_injection_rate",
-                "square mesh (mesh_rows == mesh_cols)"]
+                "a mesh the pattern is defined on (square for the grid patterns); chiplets tile the mesh"]
 
 
 def training_frame(raw: pd.DataFrame) -> pd.DataFrame:
@@ -199,6 +241,10 @@ def training_frame(raw: pd.DataFrame) -> pd.DataFrame:
         "mesh_rows": raw["rows"], "mesh_cols": raw["cols"], "pattern": raw["pattern"],
         "injection_rate": raw["injection_rate"], "vcs_per_vnet": raw["vcs_per_vnet"],
         "link_latency": raw["link_latency"], "router_latency": raw["router_latency"],
+        **{col: (raw[col].fillna(default) if col in raw else default) for col, default in (
+            ("topology", "Mesh_XY"), ("link_width_bits", 128), ("chiplet_rows", 1), ("chiplet_cols", 1),
+            ("interposer_link_latency", raw["link_latency"]), ("interposer_link_width_bits", 128))},
+        SETTINGS_COLUMN: CALIBRATED,
         "saturated": saturated,
         "overload_reception_rate": raw["reception_rate_pkts_per_node_per_cycle"].where(saturated),
     })

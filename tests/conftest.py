@@ -10,6 +10,11 @@ REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "real: needs a real simulator build; runs in `make test-real` (tests/real_simulators.py)")
+
+
 @pytest.fixture
 def golden():
     """Path of tests/golden/."""

@@ -16,12 +16,12 @@ NO_SIMULATORS = {}  # site config with every external simulator unset (the defau
 
 def test_auto_without_simulator_uses_the_calibrated_surrogate_and_says_why():
     plan = plan_study(build_study({}), NO_SIMULATORS)
-    for name in ("garnet", "ramulator", "mqsim", "rapidchiplet"):
+    for name in ("garnet", "ramulator", "mqsim", "rapidchiplet", "cacti"):
         choice = plan.fidelity[name]
         assert (choice.requested, choice.chosen) == ("auto", "surrogate")
         assert "not available" in choice.reason and "calibrated surrogate pack" in choice.reason
     assert plan.fidelity["scalesim"].chosen == "simulate"
-    assert plan.simulators("surrogate") == ["garnet", "mqsim", "ramulator", "rapidchiplet"]
+    assert plan.simulators("surrogate") == ["cacti", "garnet", "mqsim", "ramulator", "rapidchiplet"]
 
 
 def test_simulate_without_simulator_is_an_error_naming_how_to_provide_it():
@@ -33,14 +33,14 @@ def test_simulate_without_simulator_is_an_error_naming_how_to_provide_it():
 def test_surrogate_that_cannot_cover_the_point_is_an_error():
     study = build_study({"fidelity": {"garnet": "surrogate"},
                          "workload": {"garnet": {"topology": "Crossbar"}}})
-    with pytest.raises(ConfigError, match="fidelity.garnet: 'surrogate' is not possible: .*Mesh_XY only"):
+    with pytest.raises(ConfigError, match="fidelity.garnet: 'surrogate' is not possible: .*covers topologies .* only"):
         plan_study(study, NO_SIMULATORS)
 
 
 def test_auto_with_neither_leaves_the_component_out_with_the_reason():
     study = build_study({"workload": {"garnet": {"topology": "Crossbar"}}})
     choice = plan_study(study, NO_SIMULATORS).fidelity["garnet"]
-    assert choice.chosen == "none" and "Mesh_XY only" in choice.reason
+    assert choice.chosen == "none" and "covers topologies ['Mesh_XY', 'chiplet_mesh'] only" in choice.reason
 
 
 def test_surrogate_rows_use_the_adapter_columns_and_equal_the_pack():
@@ -67,8 +67,8 @@ def test_scalesim_surrogate_table_has_the_simulated_columns():
 
 def test_out_of_domain_query_warns_and_fails_in_strict_mode():
     sim = get_simulator("mqsim")
-    point = sim.point_params(build_study({}).points[0].params)
-    assert point["ssd"]["flash"]["technology"] == "MLC"  # the pack was calibrated on SLC and TLC only
+    study = build_study({"workload": {"mqsim": {"ssd": {"pcie_lanes": 8}}}})
+    point = sim.point_params(study.points[0].params)  # the pack's calibration runs all had 4 PCIe lanes
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = predict_runs(sim, {"r": point})

@@ -113,7 +113,7 @@ def test_memory_measured_points_are_the_calibration_runs_of_the_study_config(mem
     expected = cal[(cal["pattern"] == "random") & (cal["channels"] == 4) & (cal["read_fraction"] == 0.7)]
     measured = memory[memory["kind"] == "measured"].sort_values(["standard", memory_load.LOAD])
     expected = expected.sort_values(["standard", "offered_load_frac_of_peak"])
-    assert len(measured) == len(expected) == 4 * 7
+    assert len(measured) == len(expected) >= 4 * 7   # at least the shared grid's 7 loads per standard
     for col in (memory_load.OFFERED, memory_load.ACHIEVED, memory_load.LATENCY):
         np.testing.assert_allclose(measured[col].to_numpy(), expected[col].to_numpy())
     assert set(measured["standard"]) == {"DDR4", "DDR5", "HBM2", "HBM3"}
@@ -185,7 +185,7 @@ def test_error_table_equals_the_packs_stored_validation(tmp_path):
     assert row["held_out_by"] == worst
     assert row["held_out_mape_pct"] == held[worst]["in_domain"]["avg_packet_latency_cycles"]["mape_pct"]
     sat = table[table["metric"] == "saturation_throughput_MBps"].iloc[0]
-    assert sat["scope"] == "all_rows"  # no row in domain: errors over all rows, labelled
+    assert sat["scope"] == "in_domain"  # the flows' saturation probes (with arrival times) are inside the domain
     status = {(e.pack, e.metric): e.meets_target for m in models.values() for e in metric_errors(m) if e.primary}
     assert status[("garnet", "avg_packet_latency_cycles")] and not status[("mqsim", "response_time_us")]
     assert_written(plot_error_table(table, tmp_path / "surrogate_errors"), table)
@@ -196,3 +196,4 @@ def test_metric_labels_carry_units():
     assert metric_label("aggregate_throughput_bits_per_cycle") == "aggregate throughput (bit/cycle)"
     assert metric_label("response_time_us") == "response time (µs)"
     assert metric_label("total_cycles") == "total cycles"
+    assert metric_label("read_energy_nJ") == "read energy (nJ)" and metric_label("leakage_mW") == "leakage (mW)"

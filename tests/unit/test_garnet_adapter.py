@@ -109,8 +109,6 @@ def test_schema_ranges_name_key_and_allowed(section, message):
     ({"topology": "MeshDirCorners_XY", "num_dirs": 16}, r"workload\.garnet\.num_dirs: 16; allowed: 4"),
     ({"topology": "Crossbar", "num_cpus": 8, "synthetic": "transpose"},
      r"workload\.garnet\.synthetic: transpose .* num_dirs=8 is not a square; allowed: uniform_random"),
-    ({"topology": "Crossbar", "num_cpus": 12, "synthetic": "bit_reverse"},
-     r"workload\.garnet\.synthetic: bit_reverse needs a power-of-two num_dirs, got 12"),
     ({"topology": "Crossbar", "num_cpus": 8, "num_dirs": 4, "synthetic": "shuffle"},
      r"num_cpus=8 must not exceed num_dirs=4; allowed: uniform_random, or num_cpus <= num_dirs"),
     ({"topology": "Pt2Pt", "routing_algorithm": "xy"},
@@ -121,6 +119,14 @@ def test_schema_ranges_name_key_and_allowed(section, message):
     ({"topology": "chiplet_mesh", "chiplet_mesh": {"chiplets": [8, 8], "routers_per_chiplet": [8, 8]}},
      r"workload\.garnet\.chiplet_mesh: .*4096 routers.*allowed: at most 1024 routers"),
     ({"injection_rate": 0.1234567}, r"workload\.garnet\.injection_rate: 0\.1234567 has more than 6 decimals"),
+    # issue 15.9: gem5 v24.0.0.1 died on a 6x6 mesh with "Match value 32 does not fit in 5 interleaving bits"
+    ({"num_cpus": 36}, r"workload\.garnet\.num_dirs: 36 is not a power of two \(gem5 interleaves memory over the "
+                       r"directories with log2\(num_dirs\) address bits.*allowed: a power of two that is a multiple "
+                       r"of num_cpus, which exists only when num_cpus .* is a power of two: use a mesh of e\.g\. 4x4"),
+    ({"num_cpus": 16, "num_dirs": 48}, r"num_dirs: 48 is not a power of two .*allowed: a power of two that is a "
+                                       r"multiple of num_cpus=16, e\.g\. 64"),
+    ({"topology": "Crossbar", "num_cpus": 4, "num_dirs": 6},
+     r"num_dirs: 6 is not a power of two .*allowed: a power of two, e\.g\. 4 or 8"),
 ])
 def test_cross_field_rules_name_key_value_and_allowed(section, message):
     study = validate({"workload": {"garnet": section}})
@@ -132,9 +138,9 @@ def test_point_defaults_and_derivations():
     p = Garnet().point_params(validate({}))
     assert (p["num_cpus"], p["num_dirs"], p["mesh_rows"]) == (16, 16, 4)
     assert "chiplet_mesh" not in p  # only the chiplet topology depends on the package
-    assert point(num_cpus=8)["mesh_rows"] == 2 and point(num_cpus=12)["mesh_rows"] == 3
-    chip = point(topology="chiplet_mesh", chiplet_mesh={"chiplets": [1, 3], "routers_per_chiplet": [2, 2]})
-    assert (chip["num_cpus"], chip["mesh_rows"], chip["num_dirs"]) == (12, 2, 12)
+    assert point(num_cpus=8)["mesh_rows"] == 2 and point(num_cpus=32)["mesh_rows"] == 4
+    chip = point(topology="chiplet_mesh", chiplet_mesh={"chiplets": [1, 4], "routers_per_chiplet": [2, 2]})
+    assert (chip["num_cpus"], chip["mesh_rows"], chip["num_dirs"]) == (16, 2, 16)
     assert chip["chiplet_mesh"]["interposer_link_latency_cycles"] == 4
 
 
@@ -317,3 +323,52 @@ def test_build_info_without_protocol_falls_back_to_the_build_directory():
     assert (info.version, info.protocol, info.garnet_standalone) == ("23.0.1.0", None, True)
     assert "build directory name" in info.how
     assert not parse_build_info("gem5 version 23.0.1.0\n", "/g/build/X86/gem5.opt").garnet_standalone
+
+
+# gem5 v24.0.0.1's --build-info (issue 15.8): src/python/m5/main.py line 443 reads m5.defines.gem5Version
+V24_BUILD_INFO_STDERR = """Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+  File "src/python/m5/main.py", line 443, in main
+AttributeError: module 'm5.defines' has no attribute 'gem5Version'
+"""
+
+
+def v24_stand_in(tmp_path, golden, build_env):
+    """gem5.opt of v24.0.0.1 as far as availability sees it: --build-info crashes (exit 1); a script runs after
+    gem5's real banner (the golden run's first lines) with ``m5.defines.buildEnv`` = ``build_env``."""
+    banner = "".join((golden / "garnet" / SAMPLE / "stdout.txt").read_text().splitlines(keepends=True)[:5])
+    m5 = tmp_path / "fake_m5" / "m5"
+    m5.mkdir(parents=True)
+    (m5 / "__init__.py").write_text("")
+    (m5 / "defines.py").write_text(f"buildEnv = {build_env!r}\n")
+    build = tmp_path / "build" / "Garnet_standalone"
+    build.mkdir(parents=True)
+    return stand_in(build, "gem5.opt", f"""
+if sys.argv[1:] == ['--build-info']:
+    sys.stderr.write({V24_BUILD_INFO_STDERR!r})
+    sys.exit(1)
+assert sys.argv[1] == '-d' and len(sys.argv) == 4, sys.argv
+sys.stdout.write({banner!r})
+sys.path.insert(0, {str(m5.parent)!r})
+exec(open(sys.argv[3]).read())
+""")
+
+
+def test_v24_build_info_crash_falls_back_to_a_probe_script(tmp_path, fake_configs, golden):
+    # the build options of the real v24.0.0.1 Garnet_standalone build (its build/Garnet_standalone/gem5.build/config)
+    env = {"PROTOCOL": "Garnet_standalone", "RUBY": True, "RUBY_PROTOCOL_GARNET_STANDALONE": True, "USE_SYSTEMC": True}
+    binary = v24_stand_in(tmp_path, golden, env)
+    avail = Garnet({"binary": str(binary), "configs": str(fake_configs)}).availability()
+    assert avail.available and avail.version == "24.0.0.1"
+    assert "protocol Garnet_standalone; Garnet_standalone built in (from a probe script" in avail.detail
+    assert ("--build-info exited with code 1: AttributeError: module 'm5.defines' has no attribute 'gem5Version'"
+            in avail.detail)
+    ident = Garnet({"binary": str(binary), "configs": str(fake_configs)}).identity()
+    assert ident["version"] == "24.0.0.1" and len(ident["binary_sha256"]) == 64
+
+
+def test_probe_of_another_protocol_is_not_available(tmp_path, fake_configs, golden):
+    binary = v24_stand_in(tmp_path, golden, {"PROTOCOL": "MESI_Two_Level", "RUBY": True})
+    avail = Garnet({"binary": str(binary), "configs": str(fake_configs)}).availability()
+    assert not avail.available and avail.version == "24.0.0.1"
+    assert "protocol MESI_Two_Level" in avail.detail and "needs a Garnet_standalone build" in avail.detail

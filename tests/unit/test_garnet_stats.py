@@ -198,3 +198,18 @@ def test_empty_stats_and_missing_or_truncated_config(m5out):
     (m5out / "config.json").unlink()
     with pytest.raises(ParseError, match="config.json is missing"):
         read_config(m5out / "config.json")
+
+
+@pytest.mark.parametrize("stat", ["average_packet_latency", "average_hops"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_nan_headline_metric_is_a_parse_error_so_the_run_is_never_published(m5out, stat, value):
+    """Issue 16.2: a stats.txt whose network-wide latency or hops is nan (the real sample with that one value
+    replaced, as gem5 prints it when nothing was measured) was published and only failed the later sanity."""
+    path = m5out / "stats.txt"
+    text = path.read_text()
+    line = re.search(rf"^{re.escape(NET + stat)}\s+\S+", text, re.MULTILINE)
+    path.write_text(text[:line.start()] + f"{NET}{stat} {value}" + text[line.end():])
+    lineno = text[:line.start()].count("\n") + 1
+    with pytest.raises(ParseError, match=rf"stats\.txt:{lineno}: {re.escape(NET + stat)} is {value} \(network "
+                                         r"total; \d+ packets received\): gem5 measured no packet"):
+        parse_run(path, m5out / "config.json")

@@ -163,16 +163,16 @@ def test_rendered_module_loads_like_gem5_with_package_counts_and_latencies(tmp_p
 
 def test_interposer_width_differs_enables_serdes_in_gem5_byte_units(tmp_path, fake_configs):
     _, rundir, _ = render_chiplet(
-        tmp_path, fake_configs, chiplets=[2, 3], routers_per_chiplet=[3, 2],
+        tmp_path, fake_configs, chiplets=[2, 4], routers_per_chiplet=[4, 2],
         interposer_link_latency_cycles=7, interposer_link_width_bits=64,
     )
-    _, _, network = load_like_gem5(rundir / OVERLAY_DIR, controllers(36))
-    assert len(network.routers) == 36
-    rows = cols = 6
+    _, _, network = load_like_gem5(rundir / OVERLAY_DIR, controllers(64))
+    assert len(network.routers) == 64
+    rows = cols = 8
     assert len(network.int_links) == 2 * (rows * (cols - 1) + cols * (rows - 1))
     crossing = [ln for ln in network.int_links if ln.kw["latency"] == 7]
-    # 2 vertical chiplet edges x 6 rows + 1 horizontal edge x 6 cols, both directions
-    assert len(crossing) == 2 * (2 * 6 + 1 * 6)
+    # 3 vertical chiplet edges x 8 rows + 1 horizontal edge x 8 cols, both directions
+    assert len(crossing) == 2 * (3 * 8 + 1 * 8)
     for ln in crossing:
         assert ln.kw["width"] == 8  # 64 bits = 8 bytes (gem5's width unit is the flit size in bytes)
         assert ln.kw["src_serdes"] is True and ln.kw["dst_serdes"] is True

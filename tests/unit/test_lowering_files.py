@@ -143,9 +143,10 @@ def test_traffic_matrix_feeds_rapidchiplets_matrix_pattern(written):
 
 def _package_2x2():
     from eoesim.config import build_study
+    from eoesim.simulators.base import get_simulator
     from eoesim.simulators.rapidchiplet_package import build_package
 
-    wl = dict(build_study({"study": "t"}).points[0].params["workload"]["rapidchiplet"], grid=[2, 2])
+    wl = dict(get_simulator("rapidchiplet").point_params(build_study({"study": "t"}).points[0].params), grid=[2, 2])
     return build_package(wl)
 
 

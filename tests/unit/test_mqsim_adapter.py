@@ -6,6 +6,7 @@ sample, its missing-trace failure, and real runs of MQSim 7ec40e3 on inputs rend
 """
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import xml.etree.ElementTree as ET
@@ -18,7 +19,7 @@ from eoesim.config import validate
 from eoesim.errors import ConfigError, SimulatorError, SimulatorUnavailableError
 from eoesim.paths import project_root
 from eoesim.simulators.base import get_simulator, registry
-from eoesim.simulators.mqsim_config import FLASH_PRESETS, flow_logical_sectors
+from eoesim.simulators.mqsim_config import FLASH_PRESETS, cmt_entry_bytes, flow_logical_sectors
 from eoesim.simulators.mqsim_trace import read_trace
 
 #: every element name MQSim's XML_deserialize functions compare against (CMU-SAFARI/MQSim 7ec40e3,
@@ -233,7 +234,8 @@ def test_available_binary_reports_commit_and_sha256(tmp_path):
     exe.write_bytes(b"#!/bin/sh\nexit 0\n")
     exe.chmod(0o755)
     plain = get_simulator("mqsim", {"binary": str(exe)})
-    assert plain.availability().available and plain.availability().version.startswith("sha256:")
+    assert plain.availability().available and plain.availability().version == "unknown commit"
+    assert len(plain.identity()["binary_sha256"]) == 64  # what ran is still pinned by the binary's hash
     pinned = get_simulator("mqsim", {"binary": str(exe), "commit": "7ec40e3"})
     ident = pinned.identity()
     assert ident["version"] == "7ec40e3" and ident["mode"] == "native" and len(ident["binary_sha256"]) == 64
@@ -301,6 +303,37 @@ def test_check_trace_truncated_by_a_malformed_line(golden_mq, tmp_path):
     copy_run(golden_mq / "failures" / "truncated_trace", tmp_path)
     with pytest.raises(SimulatorError, match=r"generated 59 requests but its trace has 126"):
         get_simulator("mqsim").check(tmp_path, 0)
+
+
+CMT_EVICTION = "cmt_eviction_1999_of_2000"
+
+
+def test_check_on_the_real_run_that_left_one_request_names_the_mapping_cache(golden_mq, tmp_path):
+    """Issue 15.5: the real 2000 x 2-MiB TLC burst where MQSim serviced 1999 requests (exit 0, 'Simulation
+    complete'): the job fails, and the message says what happened and which key to change."""
+    src = golden_mq / CMT_EVICTION
+    copy_run(src, tmp_path)
+    for name in ("workload_scenario_1.xml", "flow0.trace"):
+        with gzip.open(src / f"{name}.gz", "rb") as fin, open(tmp_path / name, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+    with pytest.raises(SimulatorError, match=r"serviced only 1999 of 2000 requests: MQSim ended with requests stuck "
+                                             r"inside the SSD .* raise workload.mqsim.ssd.cmt_capacity_bytes"):
+        get_simulator("mqsim").check(tmp_path, 0)
+
+
+def test_a_trace_whose_pages_overflow_the_mapping_cache_is_refused_at_planning(golden_mq):
+    """The section of that run is refused before any job, naming the key, its value and what is allowed; the
+    CMT entry size is MQSim's: ceil((2 log2(67,108,864 pages) + 16 sectors per page) / 8) = 9 bytes."""
+    section = yaml.safe_load((golden_mq / CMT_EVICTION / "section.yaml").read_text())
+    assert cmt_entry_bytes(point()["ssd"]) == 9
+    with pytest.raises(ConfigError, match=r"workload.mqsim.ssd.cmt_capacity_bytes: 2097152 holds 233016 mapping "
+                                          r"entries but the trace flows touch 512000 distinct flash pages; .*"
+                                          r"allowed: cmt_capacity_bytes >= 4608000, or ssd.ideal_mapping_table: true"):
+        point(section)
+    for fix in ({"cmt_capacity_bytes": 4608000}, {"ideal_mapping_table": True}):
+        point({**section, "ssd": {**section["ssd"], **fix}})
+    repeated = {"request_size_kib": 2048, "expert_loads": [{"name": "e", "weight_bytes": 2097152, "loads": 2000}]}
+    assert point({**section, "flows": [{"kind": "trace", "io": repeated}]})["flows"][0]["io"]["total_requests"] == 2000
 
 
 def test_check_missing_or_truncated_scenario_file(golden_mq, tmp_path):

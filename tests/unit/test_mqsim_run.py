@@ -3,12 +3,11 @@
 The stand-ins are tiny shell scripts this test writes into tmp_path to reproduce documented MQSim failure
 modes (CONTRACTS.md section 1, and crashes seen in real runs): an ``ERROR:`` line with exit code 1, a
 process that never ends, one that waits on stdin like MQSim's ``cin.get()``, and a SIGSEGV. They produce no result rows; every test asserts that the job FAILS.
-The slow test runs a real MQSim if one is configured (EOESIM_MQSIM_BINARY or mqsim.binary in the site
-config) and compares with the golden run in tests/golden/mqsim/eoe_small.
+The real-simulator test (``make test-real``) runs the site config's MQSim and compares with the golden run
+in tests/golden/mqsim/eoe_small.
 """
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -19,7 +18,7 @@ from eoesim.errors import SimulatorError
 from eoesim.execute import execute_run
 from eoesim.simulators.base import get_simulator
 from eoesim.simulators.mqsim_results import read_flow_table
-from eoesim.site import load_site_config
+from real_simulators import real_site
 
 SMALL = {"ssd": {"channels": 1, "chips_per_channel": 1},
          "flows": [{"kind": "trace", "io": {"expert_loads": [{"name": "e", "weight_bytes": 1048576}]}}]}
@@ -87,21 +86,9 @@ def test_rc0_without_outputs_fails(tmp_path):
         run(sim, tmp_path)
 
 
-def _real_binary() -> str | None:
-    env = os.environ.get("EOESIM_MQSIM_BINARY")
-    if env:
-        return env
-    return load_site_config().get("mqsim", {}).get("binary")
-
-
-@pytest.mark.slow
+@pytest.mark.real
 def test_real_mqsim_reproduces_the_golden_run(golden, tmp_path):
-    binary = _real_binary()
-    if not binary:
-        pytest.skip("no MQSim here: set EOESIM_MQSIM_BINARY or mqsim.binary in the site config")
-    sim = get_simulator("mqsim", {"binary": binary})
-    if not sim.availability().available:
-        pytest.skip(f"MQSim not available: {sim.availability().detail}")
+    sim = get_simulator("mqsim", real_site("mqsim"))
     src = golden / "mqsim" / "eoe_small"
     section = yaml.safe_load((src / "section.yaml").read_text())
     rows = run(sim, tmp_path, section=section, timeout_s=600, seed=7)

@@ -225,10 +225,13 @@ def test_resources_scale_with_requests():
 
 # ---------------------------------------------------------------------------------- check & parse
 
-def golden_run(tmp_path, golden, variant="v2.0"):
+#: the golden runs' trace: 20,000 LoadStoreTrace lines of which 6,009 are stores
+GOLDEN_STREAM = {"num_requests": 20000, "read_fraction": 0.69955}
+
+
+def golden_run(tmp_path, golden, variant="v2.0", stream=GOLDEN_STREAM):
     """A run directory holding our rendered inputs next to the real sample outputs of the same setup."""
-    s, point, _ = rendered(tmp_path, variant, channels=8, frontend={"clock_ratio": [1, 1]},
-                           stream={"num_requests": 100})
+    s, point, _ = rendered(tmp_path, variant, channels=8, frontend={"clock_ratio": [1, 1]}, stream=stream)
     sample = golden / "ramulator" / variant / "hbm2_loadstore"
     if variant == "v2.0":
         shutil.copy(sample / "stdout.txt", tmp_path / STDOUT_LOG)
@@ -260,6 +263,25 @@ def test_check_rejects_incomplete_stats(tmp_path, golden):
     text = (tmp_path / STDOUT_LOG).read_text()
     (tmp_path / STDOUT_LOG).write_text(text[: text.index("id: Channel 6")])
     with pytest.raises(SimulatorError, match="exited 0 but its statistics are incomplete"):
+        s.check(tmp_path, 0)
+
+
+def test_check_rejects_an_error_line_with_exit_code_0(tmp_path, golden):
+    """Issue 16.2: Ramulator 2.0 exiting 0 after its own [error] line (the real line of a missing config,
+    written into the real sample's stdout) must not be published."""
+    s, _ = golden_run(tmp_path, golden)
+    error = (golden / "ramulator" / "v2.0" / "failure_examples" / "missing_config_out.txt").read_text()
+    (tmp_path / STDOUT_LOG).write_text(error + (tmp_path / STDOUT_LOG).read_text())
+    with pytest.raises(SimulatorError, match="exited 0 but printed an error: Config file /nonexist.yaml does not"):
+        s.check(tmp_path, 0)
+
+
+@pytest.mark.parametrize("variant", ["v2.0", "v2.1"])
+def test_check_rejects_request_totals_that_differ_from_the_trace(tmp_path, golden, variant):
+    """Issue 16.2: an 80,000-line read-only trace 'run' with the sample's 13,991 reads + 6,009 writes."""
+    s, _ = golden_run(tmp_path, golden, variant, stream={"num_requests": 80000, "read_fraction": 1.0})
+    with pytest.raises(SimulatorError, match="accepted 13991 reads and 6009 writes but ramulator.trace has 80000 LD "
+                                             "and 0 ST lines: it did not run the rendered trace"):
         s.check(tmp_path, 0)
 
 
@@ -335,7 +357,7 @@ def test_availability_v20_missing_binary_names_the_site_key(tmp_path):
 def test_availability_v20_reports_the_binary_version(tmp_path):
     binary = stand_in(tmp_path, "print('2.0')")  # what argparse's --version prints for tag v2.0a
     a = sim("v2.0", binary=str(binary)).availability()
-    assert a.available and a.version == "v2.0 (2.0)" and a.mode == "native"
+    assert a.available and a.version == "v2.0 (2.0; unknown commit)" and a.mode == "native"
 
 
 def test_availability_v21_without_package_names_the_site_key(tmp_path):

@@ -18,7 +18,13 @@ from eoesim.simulators.rapidchiplet_workcopy import BOOKSIM_BINARY, MODULES, WRI
 GENERATED = "rapidchiplet/booksim/generated_inputs"
 
 
+#: RapidChiplet's example compute chiplet (its experiments' base_chiplet_area/power); without it the compute
+#: chiplet's area and power come from hardware.chiplet (eoesim.eoe.chiplet_budget)
+EXAMPLE_CHIPLETS = {"compute": {"area_mm2": 74, "power_w": 20}}
+
+
 def make_point(seed=1, **workload):
+    workload.setdefault("chiplets", EXAMPLE_CHIPLETS)
     study = build_study({"seed": seed, "workload": {"rapidchiplet": workload}})
     return get_simulator("rapidchiplet", {}).point_params(study.points[0].params)
 

@@ -6,7 +6,6 @@ failed load) and writes a results file derived from the real golden sample. Stan
 that are asserted as simulator results: every such run must fail.
 """
 import json
-import os
 import shutil
 import sys
 import textwrap
@@ -19,12 +18,14 @@ from eoesim.execute import RESULT_CSV, execute_run
 from eoesim.simulators.base import get_simulator
 from eoesim.simulators.rapidchiplet import RUN_META
 from eoesim.simulators.rapidchiplet_results import ANALYTIC_METRICS, BOOKSIM_METRIC, parse_results
+from real_simulators import real_site
 
 RUN_ID = "0123456789ab"
 GOLDEN_RESULTS = "rapidchiplet/booksim/results_sample_exp_2x2.json"
 
 
 def make_point(**workload):
+    workload.setdefault("chiplets", {"compute": {"area_mm2": 74, "power_w": 20}})  # RapidChiplet's example chiplet
     study = build_study({"workload": {"rapidchiplet": workload}})
     return get_simulator("rapidchiplet", {}).point_params(study.points[0].params)
 
@@ -170,18 +171,14 @@ def test_check_accepts_the_real_analytic_run(tmp_path, golden):
         sim.check(tmp_path / "bs", 0)
 
 
-CHECKOUT = os.environ.get("EOESIM_RAPIDCHIPLET_CHECKOUT")
-PYTHON = os.environ.get("EOESIM_RAPIDCHIPLET_PYTHON", sys.executable)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not CHECKOUT, reason="set EOESIM_RAPIDCHIPLET_CHECKOUT to a spcl/rapidchiplet checkout")
+@pytest.mark.real
 def test_real_rapidchiplet_on_rendered_designs(tmp_path, golden):
-    """Real RapidChiplet on our rendered 2x2 mesh: the same numbers as its own generator's design
-    (calibration row a_cal0000_mesh_2x2_random_uniform / the golden BookSim sample)."""
-    sim = get_simulator("rapidchiplet", {"checkout": CHECKOUT, "python": PYTHON})
-    booksim = os.path.isfile(os.path.join(CHECKOUT, "booksim2/src/booksim"))
-    point = make_point(booksim={"enabled": booksim})
+    """Real RapidChiplet (+ its BookSim) on our rendered 2x2 mesh: the same numbers as its own generator's
+    design (calibration row a_cal0000_mesh_2x2_random_uniform / the golden BookSim sample)."""
+    sim = get_simulator("rapidchiplet", real_site("rapidchiplet"))
+    point = make_point(booksim={"enabled": True})
+    if not sim.availability_for(point).available:
+        pytest.fail(f"the real-simulator check needs RapidChiplet's BookSim: {sim.availability_for(point).detail}")
     rows = execute_run(sim, point, RUN_ID, tmp_path / "runs" / RUN_ID, tmp_path / "logs" / RUN_ID,
                        sim.runner(), 600, sim.identity())
     pkg = rows[rows["record"] == "package"].iloc[0]
@@ -190,13 +187,13 @@ def test_real_rapidchiplet_on_rendered_designs(tmp_path, golden):
     assert pkg["aggregate_throughput_bits_per_cycle"] == pytest.approx(7716.0)
     assert pkg["total_cost_usd"] == pytest.approx(10.924607469072745)
     assert pkg["link_power_W"] == 4.0
-    if booksim:  # BookSim is deterministic: the whole latency-vs-load curve equals the golden sample's
-        cols = ["injection_rate_flits_per_node_per_cycle", "packet_latency_avg_cycles",
-                "accepted_flit_rate_avg_flits_per_node_per_cycle", "hops_avg"]
-        ref = parse_results(golden / GOLDEN_RESULTS, list(ANALYTIC_METRICS) + [BOOKSIM_METRIC])
-        mine = rows[rows["record"] == "booksim_load"][cols].reset_index(drop=True)
-        assert mine.equals(ref[ref["record"] == "booksim_load"][cols].reset_index(drop=True).astype(mine.dtypes))
-        assert pkg["booksim_saturation_load_flits_per_node_per_cycle"] == 0.23
+    # BookSim is deterministic: the whole latency-vs-load curve equals the golden sample's
+    cols = ["injection_rate_flits_per_node_per_cycle", "packet_latency_avg_cycles",
+            "accepted_flit_rate_avg_flits_per_node_per_cycle", "hops_avg"]
+    ref = parse_results(golden / GOLDEN_RESULTS, list(ANALYTIC_METRICS) + [BOOKSIM_METRIC])
+    mine = rows[rows["record"] == "booksim_load"][cols].reset_index(drop=True)
+    assert mine.equals(ref[ref["record"] == "booksim_load"][cols].reset_index(drop=True).astype(mine.dtypes))
+    assert pkg["booksim_saturation_load_flits_per_node_per_cycle"] == 0.23
 
 
 def test_check_on_real_validation_failures(tmp_path, golden):
@@ -233,3 +230,75 @@ def test_check_on_real_booksim_failure(tmp_path, golden):
         sim.check(tmp_path, 0)
     with pytest.raises(ParseError, match="booksim_simulation has no stable load point"):
         sim.parse(tmp_path)
+
+
+def interpreter(tmp_path, networkx: bool) -> str:
+    """A python3 stand-in for the planning probe ``python -c "import networkx"``: succeeds or fails."""
+    path = tmp_path / f"python-networkx-{networkx}"
+    path.write_text(f"#!/bin/sh\nexit {0 if networkx else 1}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def checkout_without_booksim(tmp_path):
+    """A directory with RapidChiplet's module files (empty) and no BookSim binary: what a user has who
+    cloned spcl/rapidchiplet but did not run make in booksim2/src."""
+    from eoesim.simulators.rapidchiplet_workcopy import MODULES
+
+    checkout = tmp_path / "rapidchiplet"
+    for rel in MODULES:
+        (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / rel).write_text("")
+    return checkout
+
+
+def test_booksim_study_without_booksim_is_refused_at_planning_not_at_job_time(tmp_path):
+    """Issue 15.4: the study used to validate, then every job failed with 'exit code None'."""
+    from eoesim.errors import ConfigError
+    from eoesim.plan import plan_study
+
+    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)),
+                             "python": interpreter(tmp_path, networkx=True)}}
+    booksim = {"workload": {"rapidchiplet": {"route": "experiment", "routing_algorithm": "splif",
+                                             "traffic": {"pattern": "random_uniform"}, "booksim": {"enabled": True}}}}
+    with pytest.raises(ConfigError, match=r"fidelity.rapidchiplet: 'simulate' but rapidchiplet is not available "
+                                          r"here \(workload.rapidchiplet.booksim.enabled is true but .*booksim2/src/"
+                                          r"booksim is not built"):
+        plan_study(build_study({**booksim, "fidelity": {"rapidchiplet": "simulate"}}), site)
+    auto = plan_study(build_study(booksim), site).fidelity["rapidchiplet"]
+    assert auto.chosen == "surrogate"
+    analytic = plan_study(build_study({"fidelity": {"rapidchiplet": "simulate"}}), site).fidelity["rapidchiplet"]
+    assert analytic.chosen == "simulate"
+
+
+def test_a_later_booksim_point_without_booksim_is_refused_naming_the_point(tmp_path):
+    from eoesim.errors import ConfigError
+    from eoesim.plan import plan_study
+
+    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)),
+                             "python": interpreter(tmp_path, networkx=True)}}
+    study = build_study({"fidelity": {"rapidchiplet": "simulate"},
+                         "workload": {"rapidchiplet": {"route": "experiment", "routing_algorithm": "splif",
+                                                       "traffic": {"pattern": "random_uniform"}}},
+                         "sweep": {"grid": {"workload.rapidchiplet.booksim.enabled": [False, True]}}})
+    with pytest.raises(ConfigError, match=r"design point \w+: fidelity.rapidchiplet: rapidchiplet cannot run this "
+                                          r"point here: workload.rapidchiplet.booksim.enabled is true"):
+        plan_study(study, site)
+
+
+def test_experiment_route_without_networkx_is_refused_at_planning(tmp_path):
+    """RapidChiplet's generators (experiment route) import networkx; an interpreter without it used to fail
+    every job with ModuleNotFoundError (seen with a real checkout)."""
+    from eoesim.errors import ConfigError
+    from eoesim.plan import plan_study
+
+    site = {"rapidchiplet": {"checkout": str(checkout_without_booksim(tmp_path)),
+                             "python": interpreter(tmp_path, networkx=False)}}
+    experiment = {"fidelity": {"rapidchiplet": "simulate"},
+                  "workload": {"rapidchiplet": {"route": "experiment", "routing_algorithm": "splif",
+                                                "traffic": {"pattern": "random_uniform"}}}}
+    with pytest.raises(ConfigError, match=r"route is experiment, whose generators import networkx, but "
+                                          r"rapidchiplet.python = .* cannot import it"):
+        plan_study(build_study(experiment), site)
+    design = plan_study(build_study({"fidelity": {"rapidchiplet": "simulate"}}), site).fidelity["rapidchiplet"]
+    assert design.chosen == "simulate"

@@ -116,3 +116,18 @@ def test_cache_location_follows_the_environment(tmp_path, monkeypatch):
     assert cache_root(tmp_path) is None
     monkeypatch.setenv("EOESIM_CACHE", str(tmp_path / "shared"))
     assert cache_root(tmp_path) == tmp_path / "shared"
+
+
+def test_restore_keeps_a_dangling_symlink_the_rendering_made(tmp_path):
+    """A RapidChiplet working copy links booksim2/src/booksim into the checkout even when BookSim is not
+    built; restoring a cached run over it used to fail with 'File exists' (issue 15.3)."""
+    stored, rundir = tmp_path / "cache" / "rapidchiplet" / "k", tmp_path / "run"
+    for where in (stored, rundir):
+        (where / "booksim2" / "src").mkdir(parents=True)
+        (where / "booksim2" / "src" / "booksim").symlink_to(tmp_path / "checkout" / "booksim2" / "src" / "booksim")
+    (stored / "results").mkdir()
+    (stored / "results" / "x.json").write_text("{}")
+    (stored / "run.json").write_text("{}")
+    RunCache(tmp_path / "cache").restore(stored, rundir)
+    assert (rundir / "results" / "x.json").read_text() == "{}" and (rundir / "run.json").is_file()
+    assert (rundir / "booksim2" / "src" / "booksim").is_symlink()

@@ -18,6 +18,7 @@ from eoesim.provenance import sha256_file
 from eoesim.schema import load_schema
 from eoesim.simulators.garnet_stats import parse_run
 from eoesim.simulators.mqsim_results import read_flow_table
+from eoesim.simulators.rapidchiplet_results import ANALYTIC_METRICS, BOOKSIM_METRIC, parse_results
 from eoesim.simulators.scalesim_reports import read_reports
 from eoesim.trust.bounds import standard_peak_bytes_per_s
 from eoesim.trust.checks import SanityCheckError, raise_on_errors, registry, run_checks
@@ -252,6 +253,55 @@ def test_ramulator_bandwidth_above_jedec_peak_fails():
     # the table's own peak (512 GB/s) is wrong for HBM2-2Gbps x 8 channels: the JEDEC 256 GB/s applies
     assert row["status"] == "fail" and row["sample_rows"] == f"{RUN}:channel=1"
     assert "achieved 300 GB/s > peak 256 GB/s" in row["message"]
+
+
+def test_hbm3_peak_is_the_one_ramulator_2_0_models():
+    """Ramulator 2.0a's HBM3 has HBM2's 128-bit channels (32 GB/s at 2 Gbps): 8 channels peak at 256 GB/s,
+    so the 133 GB/s a real 8-channel HBM3 run achieves is not above its peak (issue 15.2)."""
+    assert standard_peak_bytes_per_s("HBM3", "HBM3_2Gbps", 8) == 256e9
+    rows = pd.DataFrame({"run_id": RUN, "channel": range(8), "standard": "HBM3", "timing_preset": "HBM3_2Gbps",
+                         "num_channels": 8, "peak_bandwidth_bytes_per_s": 256e9,
+                         "system_achieved_bandwidth_bytes_per_s": 133e9, "fidelity": "simulate"})
+    assert status(run_checks({"ramulator": rows}), "bandwidth_above_peak", "ramulator")["status"] == "pass"
+    rows["system_achieved_bandwidth_bytes_per_s"] = 300e9
+    assert status(run_checks({"ramulator": rows}), "bandwidth_above_peak", "ramulator")["status"] == "fail"
+
+
+def test_real_hbm3_run_passes_bandwidth_above_peak(golden, tmp_path):
+    """The real Ramulator 2.0 HBM3 run (tests/golden/ramulator/v2.0/hbm3_loadstore): 153.6 GB/s on 8 channels,
+    which the old 64-bit HBM3 channel (128 GB/s) called impossible."""
+    from eoesim.config import build_study
+    from eoesim.simulators.base import get_simulator
+
+    src = golden / "ramulator" / "v2.0" / "hbm3_loadstore"
+    sim = get_simulator("ramulator", {"variant": "v2.0"})
+    wl = {"standard": "HBM3", "channels": 8, "frontend": {"impl": "LoadStoreTrace", "offered_load": 0.6},
+          "stream": {"num_requests": 20000}}
+    point = sim.point_params(build_study({"workload": {"ramulator": wl}}).points[0].params)
+    sim.render(point, tmp_path)
+    assert (tmp_path / "config.yaml").read_text() == (src / "config.yaml").read_text()
+    shutil.copy(src / "stdout.log", tmp_path / "stdout.log")
+    sim.check(tmp_path, 0)
+    table = sim.annotate(sim.parse(tmp_path), point)
+    table.insert(0, "run_id", RUN)
+    table["fidelity"] = "simulate"
+    assert table["system_achieved_bandwidth_bytes_per_s"].iloc[0] == pytest.approx(153.6e9, rel=1e-3)
+    assert status(run_checks({"ramulator": table}), "bandwidth_above_peak", "ramulator")["status"] == "pass"
+
+
+def test_real_rapidchiplet_table_passes_non_finite_check_but_a_nan_package_latency_fails(golden):
+    """A real RapidChiplet + BookSim table has chiplet_type, link_length and booksim_load records without the
+    package's latency/throughput: only the package row must carry them (issue 15.1)."""
+    table = parse_results(golden / "rapidchiplet" / "booksim" / "results_sample_exp_2x2.json",
+                          list(ANALYTIC_METRICS) + [BOOKSIM_METRIC], precision=0.001, saturation_factor=5)
+    table.insert(0, "run_id", RUN)
+    table["fidelity"], table["source"] = "simulate", "rapidchiplet 66e63e5"
+    assert set(table["record"]) == {"package", "chiplet_type", "link_length", "booksim_load"}
+    assert status(run_checks({"rapidchiplet": table}), "non_finite_value", "rapidchiplet")["status"] == "pass"
+    bad = table.copy()
+    bad.loc[bad["record"] == "package", "latency_avg_cycles"] = float("nan")
+    row = status(run_checks({"rapidchiplet": bad}), "non_finite_value", "rapidchiplet")
+    assert row["status"] == "fail" and row["rows_affected"] == 1 and "latency_avg_cycles" in row["message"]
 
 
 # ------------------------------------------------------------------------------------------ registry

@@ -118,10 +118,10 @@ def test_garnet_golden_run_reproduces_its_calibration_row(garnet_table):
 def test_garnet_settings_the_dataset_held_fixed_are_required(garnet_table):
     table, point = garnet_table
     other = dict(point, inj_vnet=2)
-    with pytest.raises(ConfigError, match=r"run 0123456789ab: workload.garnet.inj_vnet = 2; allowed: 0"):
+    with pytest.raises(ConfigError, match=r"run 0123456789ab: workload.garnet: inj_vnet=2 \(calibrated: 0\)"):
         sc.dataset_frame("garnet", table, {RUN: other})
-    assert sc.unmet("garnet", {RUN: dict(point, topology="chiplet_mesh")}) == [
-        "run 0123456789ab: workload.garnet.topology = 'chiplet_mesh'; allowed: 'Mesh_XY'"]
+    assert sc.unmet("garnet", {RUN: dict(point, topology="Crossbar")}) == [
+        "run 0123456789ab: workload.garnet.topology = 'Crossbar'; allowed: ['Mesh_XY', 'chiplet_mesh']"]
 
 
 # ---- rapidchiplet -------------------------------------------------------------------------------------------
@@ -201,17 +201,19 @@ def test_ramulator_golden_rows_map_to_system_level_dataset_columns(golden, tmp_p
 
 # ---- mqsim --------------------------------------------------------------------------------------------------
 
-def test_mqsim_bursty_or_synthetic_flows_cannot_regenerate_the_pack(golden):
+def test_mqsim_flows_the_pack_has_no_input_for_cannot_regenerate_it(golden):
     section = yaml.safe_load((golden / "mqsim/eoe_small/section.yaml").read_text())
     point = get_simulator("mqsim").point_params(validate({"seed": 7, "workload": {"mqsim": section}}))
     reasons = sc.unmet("mqsim", {RUN: point})
-    assert any("flows[0] transfers of up to 4194304 bytes" in r for r in reasons)
+    # a spread-out burst (1 us between requests), a small flash array, and a second flow sharing the SSD
+    assert any("flows[0]: flash.blocks_per_plane=256 (calibrated: 2048) +3 more" in r for r in reasons), reasons
+    assert any("flows[0]: transfers of different request counts" in r for r in reasons)
     assert any("flows[1].kind = 'synthetic'; allowed: 'trace'" in r for r in reasons)
 
 
-def test_mqsim_single_request_poisson_flows_map():
+def test_mqsim_bursts_and_rereads_map():
     flow = {"kind": "trace", "io": {"request_size_kib": 128, "arrival": {"process": "poisson", "mean_interval_us": 50},
-                                    "expert_loads": [{"name": "e", "weight_bytes": 131072, "loads": 10}]}}
+                                    "expert_loads": [{"name": "e", "weight_bytes": 8 * 2**20, "loads": 10}]}}
     point = get_simulator("mqsim").point_params(validate({"workload": {"mqsim": {"flows": [flow]}}}))
     assert sc.unmet("mqsim", {RUN: point}) == []
 
@@ -233,3 +235,17 @@ def test_square_arrays_only_cannot_regenerate_the_scalesim_pack():
     assert sc.regenerable_packs({"scalesim": square}) == []
     mixed = {**square, "c": {"array_rows": 32, "array_cols": 64}}
     assert sc.unidentified("scalesim", mixed) == [] and sc.regenerable_packs({"scalesim": mixed}) == ["scalesim"]
+
+
+def test_a_study_with_one_real_memory_run_regenerates_no_ramulator_pack():
+    """The default study with a real Ramulator has one Ramulator run: its calibrate_pack job used to fail the
+    workflow with 'ramulator surrogate: 1 training rows are too few' (issue 15, real-simulator run)."""
+    from eoesim.plan import plan_study
+
+    plan = plan_study(build_study({}))
+    one_run = {"ramulator": plan.runs["ramulator"]}
+    assert len(one_run["ramulator"]) == 1 and sc.regenerable_packs(one_run) == []
+    assert "1 training row(s) and a fit needs at least 3" in sc.unidentified("ramulator", one_run["ramulator"])[0]
+    calibrate = plan_study(build_study(yaml.safe_load(open(sc.__file__.replace(
+        "analysis/study_calibration.py", "config/studies/calibrate.yaml"))))).runs["ramulator"]
+    assert len(calibrate) == 3 and sc.unidentified("ramulator", calibrate) == []

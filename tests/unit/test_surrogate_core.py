@@ -54,7 +54,7 @@ def test_garnet_fit_recovers_known_parameters_from_noisy_model_data():
     frame = pd.DataFrame(grid)
     truth = GarnetSurrogate()
     true = dict(c0=2.0, t_router=1.0, t_link=1.0, a_inj=3.0, a_link=2.0, kappa_inj=0.5, p_inj=2.0,
-                kappa_net=0.4, p_net=1.5, eta_random=0.8)
+                kappa_net=0.4, p_net=1.5, eta_random=0.8, t_ip=1.0, serdes=2.0, ip_capacity=1.0)
     truth.params = true
     pred = truth.predict(frame, check=False)
     u = pred["load_fraction_of_saturation"]

@@ -42,9 +42,12 @@ def test_hotspot_set_is_rapidchiplets_random_sample_of_the_seed():
 
 def test_seeded_hotspot_throughput_is_recomputed_exactly_for_every_calibration_run():
     raw = _rc_raw()
-    uniform = raw[raw["traffic_pattern"] == "random_uniform"].set_index(["topology", "scale"])
+    raw = raw[raw["edge_columns"].fillna("none/none") == "none/none"]
+    # one uniform-traffic run per design (the design and experiment routes give the same package)
+    uniform = raw[raw["traffic_pattern"] == "random_uniform"].drop_duplicates(["topology", "scale"])
+    uniform = uniform.set_index(["topology", "scale"])
     hot = raw[raw["traffic_pattern"] == "hotspot"]
-    assert len(hot) == 28
+    assert len(hot) == 28 + 27     # the shared dataset's and the design-route campaign's
     for row in hot.itertuples():
         rows = int(row.hex_radius) if row.topology == "hexamesh" else int(row.grid_rows)
         cols = 0 if row.topology == "hexamesh" else int(row.grid_cols)
@@ -137,7 +140,8 @@ def test_mqsim_fit_recovers_known_parameters_from_noisy_model_data():
     frame = calibrate.DATASETS["mqsim"].training_frame(_mq_raw())
     truth = MQSimSurrogate()
     truth.params = dict(eta_round=0.95, eta_chip=1.5, eta_write=0.9, straggle=0.3, batch=2.0, c_queue=0.8,
-                        c_prog=2.0, c_map_stage=0.4, c_shared=1.0, c_write=0.1)
+                        c_range=1.1, c_prog=2.0, c_map_stage=0.4, c_shared=1.0, c_write=0.1, c_burst=1.0, c_wait=1.0)
+    frame = truth.complete(frame)
     t, x = truth._evaluate(truth._theta(), frame)
     rng = np.random.default_rng(3)
     data = frame.assign(
@@ -148,3 +152,45 @@ def test_mqsim_fit_recovers_known_parameters_from_noisy_model_data():
     for name in MQSIM_PARAMS:
         got, sigma, value = fitted.params[name], fitted.uncertainty[name], truth.params[name]
         assert abs(got - value) <= max(4 * sigma, 0.03 * abs(value)), (name, got, value, sigma)
+
+
+def test_realized_backlog_is_lindleys_recursion_on_the_given_arrivals():
+    from eoesim.analysis.surrogate_mqsim import realized_batch_wait
+
+    arrivals = np.array([[0.0, 5.0, 6.0, 30.0], [0.0, 0.0, 0.0, np.nan]])
+    work = np.array([4.0, 10.0])
+    # row 0: waits 0, 0 (5 > 4), 3 (4 - 1), 0 -> mean 0.75, in units of 4; row 1: 0, 10, 20 -> mean 10, units of 10
+    assert realized_batch_wait(arrivals, work) == pytest.approx([0.75 / 4, 1.0])
+
+
+def test_steady_state_backlog_is_the_expectation_of_the_realized_one_for_poisson_transfers():
+    from eoesim.analysis.surrogate_mqsim import realized_batch_wait
+
+    rng = np.random.default_rng(5)
+    for rho in (0.3, 0.6):
+        gaps = rng.exponential(1.0, size=(200, 3000))
+        arrivals = np.cumsum(gaps, axis=1)
+        realized = realized_batch_wait(arrivals, np.full(200, rho)).mean()
+        # M/D/1 (Pollaczek-Khinchine) mean wait in units of the service time: rho / (2 (1 - rho))
+        assert realized == pytest.approx(rho / (2 * (1 - rho)), rel=0.05)
+
+
+def test_a_reread_range_keeps_only_its_own_chips_busy():
+    # the calibrate study's idiom: one 128 KiB range (16 pages) re-read on 4 ch x 2 chips x 2 dies x 2 planes: it
+    # covers 4 channels and 8 chips, one page per plane-0 die, so no multiplane command is possible
+    des = fm.flash_design(4, 2, 2, 2, "MLC", 256, True, footprint_pages=16)
+    assert (des.channels_used, des.chips_used, des.multiplane) == (4, 8, 1)
+    assert (des.t_read, des.t_read_map) == (75000.0, 75000.0)
+    wide = fm.flash_design(8, 4, 2, 2, "TLC", 256, True, footprint_pages=8192)   # a 64 MiB expert: every plane
+    assert (wide.channels_used, wide.chips_used, wide.multiplane) == (8, 32, 2)
+
+
+def test_mqsim_pack_predicts_reread_saturation_from_the_round_discipline():
+    # 128 KiB re-read on TLC 8 x 4: per channel 2 chips x 1 page a round: 2 x 290 ns + 60 us LSB read + 2 x 8 KiB x 3 ns
+    model = packs.load_pack("mqsim")
+    q = pd.DataFrame([dict(channels=8, chips_per_channel=4, dies_per_chip=2, planes_per_die=2, flash_technology="TLC",
+                           request_size_KiB=128, read_fraction=1.0, offered_load_MBps=100.0, pattern="reread",
+                           footprint_KiB=128, requests_per_transfer=1)])
+    round_ns = 2 * 290 + 60000 + 2 * 8192 * 3
+    expected = 8 * 2 * 8192 / round_ns * 1e3     # MB/s
+    assert model.predict(q)["saturation_throughput_MBps"].iloc[0] == pytest.approx(expected, rel=0.03)

@@ -93,8 +93,8 @@ def test_predict_table_adds_fidelity_source_and_expected_error():
     assert out["achieved_bandwidth_GBps"].iloc[0] == pytest.approx(0.2 * 2 * 19.2077, rel=0.02)
     cv = packs.load_pack("ramulator").validation["cv"]["in_domain"]["avg_read_latency_ns"]["mape_pct"]
     assert out["avg_read_latency_ns_rel_err_pct"].iloc[0] == pytest.approx(cv)
-    bad = points.assign(read_fraction=0.5)
-    with pytest.raises(OutOfDomainError, match=r"read_fraction=0.5 outside the fitted range \[0.7, 1\]"):
+    bad = points.assign(read_fraction=0.4)
+    with pytest.raises(OutOfDomainError, match=r"read_fraction=0.4 outside the fitted range \[0.5, 1\]"):
         packs.predict_table("ramulator", bad, strict=True)
 
 

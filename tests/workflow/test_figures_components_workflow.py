@@ -9,7 +9,7 @@ from snakemake_runner import TINY, TINY_GEMMS, draw_figures
 
 pytestmark = pytest.mark.slow
 FIGURES = ["noc_latency", "memory_load", "surrogate_errors", "parity_scalesim", "parity_garnet",
-           "parity_ramulator", "parity_mqsim", "parity_rapidchiplet", "parity_rapidchiplet_booksim"]
+           "parity_ramulator", "parity_mqsim", "parity_rapidchiplet", "parity_rapidchiplet_booksim", "parity_cacti"]
 
 
 @pytest.fixture(scope="module")

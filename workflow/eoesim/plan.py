@@ -66,14 +66,15 @@ class FidelityChoice:
     reason: str
 
 
-def choose_fidelity(sim: Simulator, requested: str, sample_point: Mapping[str, Any] | None = None) -> FidelityChoice:
+def choose_fidelity(sim: Simulator, requested: str, sample_points: Any = None, strict: bool = False) -> FidelityChoice:
     """Resolve simulate | surrogate | auto for one simulator, or raise ConfigError saying how to fix it.
 
     ``auto`` = the real simulator where available, else its calibrated surrogate, else the component is
     left out (chosen = "none") with the reason recorded. ``simulate`` or ``surrogate`` that cannot be
     honoured is an error naming what to provide.
     """
-    avail = sim.availability()
+    first = sample_points[0] if isinstance(sample_points, list) and sample_points else None
+    avail = sim.availability_for(first) if first is not None else sim.availability()
     if requested in ("simulate", "auto") and avail.available:
         return FidelityChoice(sim.name, requested, "simulate", f"{sim.name} {avail.version} available ({avail.mode})")
     if requested == "simulate":
@@ -82,7 +83,7 @@ def choose_fidelity(sim: Simulator, requested: str, sample_point: Mapping[str, A
             f"allowed: provide it in the site config (config/simulators.yaml, section {sim.name}) or choose "
             "'surrogate' or 'auto'"
         )
-    has_surrogate, why = surrogate_status(sim, sample_point)
+    has_surrogate, why = surrogate_status(sim, sample_points, strict)
     if has_surrogate:
         reason = why if requested == "surrogate" else f"{sim.name} not available ({avail.version}); {why}"
         return FidelityChoice(sim.name, requested, "surrogate", reason)
@@ -154,8 +155,10 @@ def plan_study(study: Study, site: Mapping[str, Any] | None = None) -> StudyPlan
     requested = study.config["fidelity"]
     for name in registry():
         sim = get_simulator(name, site.get(name, {}))
-        sample = sim.point_params(study.points[0].params)
-        fidelity[name] = choose_fidelity(sim, requested[name], sample)
+        # every distinct point of this simulator: a surrogate must cover all of them, not only the first
+        samples = {point_id(params): params for params in (sim.point_params(p.params) for p in study.points)}
+        fidelity[name] = choose_fidelity(sim, requested[name], list(samples.values()),
+                                         bool(study.config.get("strict_surrogate_domain")))
     adapters = {name: get_simulator(name, site.get(name, {})) for name in fidelity}
     for p in study.points:
         where = f"{study.source}: design point {p.id}" + (f" ({overrides_label(p.overrides)})" if p.overrides else "")
@@ -181,6 +184,8 @@ def _point_runs(params: Mapping[str, Any], adapters: Mapping[str, Simulator], fi
             check_hbm_bandwidth(params, sim_params, where)
         if choice.chosen == "none":
             continue
+        if choice.chosen == "simulate" and (missing := adapters[name].missing_for(sim_params)):
+            raise ConfigError(f"fidelity.{name}: {adapters[name].name} cannot run this point here: {missing}")
         run_id = point_id({"simulator": name, **sim_params})
         runs.setdefault(name, {})[run_id] = sim_params
         out[name] = run_id

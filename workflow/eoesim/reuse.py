@@ -63,10 +63,13 @@ class RunCache:
         return entry if (entry / KEY_FILE).is_file() else None
 
     def restore(self, entry: Path, rundir: Path) -> None:
-        """Copy a stored run's files into ``rundir`` (files already there, the rendered inputs, are kept)."""
+        """Copy a stored run's files into ``rundir`` (files already there, the rendered inputs, are kept).
+
+        Symlinks already in ``rundir`` are kept too, dangling or not: a RapidChiplet working copy always links
+        ``booksim2/src/booksim`` into the checkout, even where BookSim is not built."""
         def present(directory: str, names: list[str]) -> list[str]:
             here = rundir / Path(directory).relative_to(entry)
-            return [n for n in names if (here / n).is_file()]
+            return [n for n in names if (here / n).is_symlink() or (here / n).is_file()]
 
         shutil.copytree(entry, rundir, symlinks=True, dirs_exist_ok=True, ignore=present,
                         copy_function=_link_or_copy)

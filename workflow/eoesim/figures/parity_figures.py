@@ -16,7 +16,7 @@ from eoesim.figures.style import FigureError, new_figure, save_figure, series_st
 
 #: unit suffix of a metric column -> unit shown on the axis
 UNITS = {"cycles": "cycles", "ns": "ns", "us": "µs", "GBps": "GB/s", "MBps": "MB/s", "pct": "%",
-         "bits_per_cycle": "bit/cycle", "mm2": "mm²", "W": "W"}
+         "bits_per_cycle": "bit/cycle", "mm2": "mm²", "W": "W", "mW": "mW", "nJ": "nJ"}
 #: metric names whose unit suffix is also the quantity's name
 NAMES = {"total_cycles": "total cycles"}
 #: parity axes switch to log scale when the data span more than this ratio

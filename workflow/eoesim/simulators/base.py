@@ -18,6 +18,7 @@ import pandas as pd
 from eoesim.errors import ConfigError, RenderError, SimulatorUnavailableError
 from eoesim.paths import templates_dir
 from eoesim.runners import DockerRunner, Runner, docker_image_id
+from eoesim.simulators.build_identity import REVISION_LABEL, UNKNOWN, image_commit
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,18 @@ class Simulator(ABC):
     def availability(self) -> Availability:
         """Whether the simulator is installed/configured here, in which mode, and its version."""
 
+    def missing_for(self, point: Mapping[str, Any]) -> str | None:
+        """What a run of ``point`` needs that this build lacks although the simulator is available (an optional
+        part, e.g. RapidChiplet's BookSim), so that planning refuses what a job cannot do; None if nothing.
+        Called for every planned point: it must be cheap."""
+        return None
+
+    def availability_for(self, point: Mapping[str, Any]) -> Availability:
+        """``availability()``, made unavailable (with the reason) when ``point`` needs what the build lacks."""
+        avail = self.availability()
+        missing = self.missing_for(point) if avail.available else None
+        return Availability(False, avail.mode, avail.version, missing) if missing else avail
+
     def annotate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
         """Join parsed rows with what the point knows (parameters, layer names, derived units)."""
         return rows
@@ -105,7 +118,8 @@ class Simulator(ABC):
         return Runner(mode=self.site.get("mode", "native"))
 
     def docker_availability(self, version_prefix: str = "") -> Availability:
-        """Availability in docker mode: the image named by ``<name>.image`` exists in the local engine."""
+        """Availability in docker mode: the image named by ``<name>.image`` exists in the local engine; its
+        version is the upstream commit of the image's revision label, else the image id."""
         image = self.site.get("image")
         if not image:
             return Availability(False, "docker", "unknown", f"set {self.name}.image in config/simulators.yaml")
@@ -113,7 +127,11 @@ class Simulator(ABC):
             image_id = docker_image_id(image)
         except SimulatorUnavailableError as exc:
             return Availability(False, "docker", "unknown", str(exc))
-        return Availability(True, "docker", f"{version_prefix}image {image_id[:19]}", image)
+        commit = image_commit(image)
+        if commit:
+            return Availability(True, "docker", f"{version_prefix}{commit}", f"{image} ({image_id[:19]})")
+        return Availability(True, "docker", f"{version_prefix}image {image_id[:19]}",
+                            f"{image}; {UNKNOWN}: the image has no {REVISION_LABEL} label")
 
     def identity(self) -> dict[str, Any]:
         """What ran, for run.json and the rows' ``source``: version, mode, binary sha256 or image id."""
@@ -164,7 +182,7 @@ class Simulator(ABC):
 
 
 #: modules under eoesim.simulators that define (and register) one adapter each
-ADAPTER_MODULES = ("scalesim", "mqsim", "ramulator", "garnet", "rapidchiplet")
+ADAPTER_MODULES = ("scalesim", "mqsim", "ramulator", "garnet", "rapidchiplet", "cacti")
 _REGISTRY: dict[str, type[Simulator]] = {}
 
 

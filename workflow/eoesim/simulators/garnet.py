@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import subprocess
+import tempfile
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,12 +30,14 @@ from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, docker_image_id
 from eoesim.simulators.base import Availability, Resources, Simulator, register
 from eoesim.simulators.garnet_gem5 import (
-    TESTER_DONE_CAUSE, describe_returncode, parse_build_info, probe_build_info, scan_logs,
+    PROBE_FILE, PROBE_SCRIPT, TESTER_DONE_CAUSE, BuildInfo, describe_returncode, parse_build_info, parse_probe,
+    run_gem5, scan_logs,
 )
 from eoesim.simulators.garnet_stats import (
     CONFIG_FILE, STATS_FILE, parse_run, read_stats, saturation_flag,
 )
 from eoesim.simulators.garnet_topology import CHIPLET_TOPOLOGY, OVERLAY_DIR, SCRIPT, ChipletMesh, build_overlay
+from eoesim.surrogates import SETTINGS_COLUMN, settings_level
 
 OUTDIR = "m5out"
 ARGS_FILE = "garnet_synth_traffic.args"
@@ -49,8 +52,19 @@ SQUARE_PATTERNS = ("transpose", "bit_complement", "tornado", "neighbor")
 DEFAULT_NUM_CPUS = 16
 MAX_ROUTERS = 1024
 MAX_RATE_DECIMALS = 6
+#: where the build probe script is mounted in garnet.image (docker mode)
+PROBE_MOUNT = "/eoesim-probe"
+#: topologies the calibrated surrogate covers (a Mesh_XY is a chiplet_mesh of one chiplet)
+SURROGATE_TOPOLOGIES = ("Mesh_XY", "chiplet_mesh")
+#: settings the Garnet pack's calibration runs held fixed (analysis/calibration/garnet/PROVENANCE.md): table
+#: routing, single-flit packets (inj_vnet 0), one directory per CPU, the network clocked like the tester
+CALIBRATED_SETTINGS = {"routing_algorithm": "table", "inj_vnet": 0, "num_dirs_per_cpu": 1.0, "ruby_over_sys_clock": 1.0}
 #: point keys whose value gem5 reports back in config.json (checked in annotate)
 ECHOED = ("num_cpus", "num_dirs", "synthetic", "injection_rate", "inj_vnet", "vcs_per_vnet")
+
+
+def _last_line(text: str) -> str:
+    return (text.strip().splitlines() or ["(no stderr)"])[-1]
 
 
 def _divisors(n: int) -> list[int]:
@@ -85,6 +99,26 @@ def chiplet_geometry(point: Mapping[str, Any]) -> ChipletMesh:
         link_width_bits=point["link_width_bits"],
         interposer_link_latency_cycles=pkg["interposer_link_latency_cycles"],
         interposer_link_width_bits=pkg["interposer_link_width_bits"],
+    )
+
+
+def _check_power_of_two_dirs(topology: str, cpus: int, dirs: int) -> None:
+    """gem5's configs/ruby/Ruby.py interleaves memory over the directories with int(log2(num_dirs)) address
+    bits, so any other count dies in gem5 with ``fatal: ... Match value N does not fit in B interleaving
+    bits`` (a 6x6 mesh's 36 directories, seen with v24.0.0.1)."""
+    if dirs & (dirs - 1) == 0:
+        return
+    lower, upper = 1 << (dirs.bit_length() - 1), 1 << dirs.bit_length()
+    if topology in ("Mesh_XY", "Mesh_westfirst", "chiplet_mesh"):
+        allowed = ("a power of two that is a multiple of num_cpus, which exists only when num_cpus (the number "
+                   f"of routers, here {cpus}) is a power of two: use a mesh of e.g. 4x4, 4x8 or 8x8 routers")
+        if cpus & (cpus - 1) == 0:
+            allowed = f"a power of two that is a multiple of num_cpus={cpus}, e.g. {max(cpus, upper)}"
+    else:
+        allowed = f"a power of two, e.g. {lower} or {upper}"
+    raise ConfigError(
+        f"{KEY}.num_dirs: {dirs} is not a power of two (gem5 interleaves memory over the directories with "
+        f"log2(num_dirs) address bits; num_dirs defaults to num_cpus); allowed: {allowed}"
     )
 
 
@@ -127,6 +161,7 @@ def resolve_point(wl: Mapping[str, Any]) -> dict:
             f"{KEY}.num_dirs: {dirs} is not a multiple of num_cpus={cpus} ({topology} spreads the num_cpus + "
             f"num_dirs controllers evenly over {cpus} routers); allowed: a multiple of {cpus}"
         )
+    _check_power_of_two_dirs(topology, cpus, dirs)
     pattern = point["synthetic"]
     if pattern != "uniform_random" and cpus > dirs:
         raise ConfigError(
@@ -136,12 +171,7 @@ def resolve_point(wl: Mapping[str, Any]) -> dict:
     if pattern in SQUARE_PATTERNS and math.isqrt(dirs) ** 2 != dirs:
         raise ConfigError(
             f"{KEY}.synthetic: {pattern} lays the destinations out as a square grid, but num_dirs={dirs} is not a "
-            "square; allowed: uniform_random, bit_rotation, shuffle, bit_reverse (power of two) or a square num_dirs"
-        )
-    if pattern == "bit_reverse" and dirs & (dirs - 1):
-        raise ConfigError(
-            f"{KEY}.synthetic: bit_reverse needs a power-of-two num_dirs, got {dirs}; allowed: uniform_random, "
-            "bit_rotation, shuffle or a power-of-two num_dirs"
+            "square; allowed: uniform_random, bit_rotation, shuffle, bit_reverse or a square num_dirs"
         )
     if point["routing_algorithm"] == "xy" and topology not in XY_TOPOLOGIES:
         raise ConfigError(
@@ -297,6 +327,7 @@ class Garnet(Simulator):
             })
         for i, (key, value) in enumerate(params.items()):
             out.insert(1 + i, key, value)
+        out.insert(out.columns.get_loc("mesh_rows") + 1, "mesh_cols", point["num_cpus"] // point["mesh_rows"])
         total = out["vnet"] == "all"
         out.loc[total, "saturated"] = [
             saturation_flag(a, point["saturation_threshold"]) for a in out.loc[total, "acceptance_ratio"]
@@ -304,19 +335,36 @@ class Garnet(Simulator):
         return out
 
     # ---- environment --------------------------------------------------------------------------------
-    surrogate_columns = {"avg_packet_latency_cycles": "average_packet_latency_cycles", "avg_hops": "average_hops"}
+    #: pack column -> table column: the surrogate's rows use the simulated table's names for the same quantity
+    surrogate_columns = {"avg_packet_latency_cycles": "average_packet_latency_cycles", "avg_hops": "average_hops",
+                         "pattern": "synthetic", "link_latency": "link_latency_cycles",
+                         "router_latency": "router_latency_cycles"}
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
-        """Mesh_XY points as the calibrated pack's inputs (the pack was fitted on square XY meshes)."""
-        if point["topology"] != "Mesh_XY":
+        """Mesh_XY and chiplet_mesh points as the calibrated pack's inputs (a plain mesh is one chiplet)."""
+        topology = point["topology"]
+        if topology not in SURROGATE_TOPOLOGIES:
             raise SimulatorUnavailableError(
-                f"garnet: the calibrated surrogate covers topology Mesh_XY only, not {point['topology']!r}")
-        return pd.DataFrame([{
-            "vnet": "all", "mesh_rows": point["mesh_rows"], "mesh_cols": point["num_cpus"] // point["mesh_rows"],
-            "pattern": point["synthetic"], "injection_rate": point["injection_rate"],
-            "vcs_per_vnet": point["vcs_per_vnet"], "link_latency": point["link_latency_cycles"],
-            "router_latency": point["router_latency_cycles"],
-        }])
+                f"garnet: the calibrated surrogate covers topologies {list(SURROGATE_TOPOLOGIES)} only, not {topology!r}")
+        row = {
+            "vnet": "all", "topology": topology, "mesh_rows": point["mesh_rows"],
+            "mesh_cols": point["num_cpus"] // point["mesh_rows"], "pattern": point["synthetic"],
+            "injection_rate": point["injection_rate"], "vcs_per_vnet": point["vcs_per_vnet"],
+            "link_latency": point["link_latency_cycles"], "router_latency": point["router_latency_cycles"],
+            "link_width_bits": point["link_width_bits"], "chiplet_rows": 1, "chiplet_cols": 1,
+            "interposer_link_latency": point["link_latency_cycles"],
+            "interposer_link_width_bits": point["link_width_bits"],
+        }
+        if topology == "chiplet_mesh":
+            geom = chiplet_geometry(point)
+            row.update(chiplet_rows=geom.chiplet_rows, chiplet_cols=geom.chiplet_cols,
+                       interposer_link_latency=geom.interposer_link_latency_cycles,
+                       interposer_link_width_bits=geom.interposer_link_width_bits)
+        settings = {"routing_algorithm": point["routing_algorithm"], "inj_vnet": point["inj_vnet"],
+                    "num_dirs_per_cpu": point["num_dirs"] / point["num_cpus"],
+                    "ruby_over_sys_clock": point["ruby_clock_ghz"] / point["sys_clock_ghz"]}
+        row[SETTINGS_COLUMN] = settings_level(settings, CALIBRATED_SETTINGS)
+        return pd.DataFrame([row])
 
     def availability(self) -> Availability:
         if self._availability is None:
@@ -330,7 +378,6 @@ class Garnet(Simulator):
             configs = self._configs()
         except (SimulatorUnavailableError, RenderError) as exc:
             return Availability(False, mode, "not configured", str(exc).removeprefix("garnet: "))
-        prefix: list[str] = []
         where = binary
         if mode == "docker":
             image = self.site.get("image")
@@ -341,25 +388,49 @@ class Garnet(Simulator):
                 docker_image_id(image)
             except SimulatorUnavailableError as exc:
                 return Availability(False, mode, "unknown", str(exc))
-            prefix = ["docker", "run", "--rm", "--network", "none", image]
             where = f"{image}:{binary}"
         elif not (Path(configs) / SCRIPT).is_file():
             return Availability(False, mode, "unknown",
                                 f"garnet.configs = {configs} lacks {SCRIPT}; set garnet.configs to gem5's configs/ dir")
         try:
-            code, out, err = probe_build_info(prefix, binary)
+            info, failures = self._build_info(binary)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return Availability(False, mode, "unknown", f"cannot run {where} --build-info: {exc}")
-        if code != 0:
-            tail = (err.strip().splitlines() or ["(no stderr)"])[-1]
-            return Availability(False, mode, "unknown", f"{where} --build-info {describe_returncode(code)}: {tail}")
-        info = parse_build_info(out, binary)
+            return Availability(False, mode, "unknown", f"cannot run {where}: {exc}")
+        if info is None:
+            return Availability(False, mode, "unknown", f"{where}: " + "; ".join(failures))
         what = f"protocol {info.protocol}" if info.protocol else "protocol unknown"
         detail = f"{where}; {what}; Garnet_standalone {'built in' if info.garnet_standalone else 'NOT built in'} " \
-                 f"(from {info.how})"
+                 f"(from {info.how}{'; ' + failures[0] if failures else ''})"
         if not info.garnet_standalone:
             detail += "; garnet_synth_traffic.py needs a Garnet_standalone build (build/Garnet_standalone/gem5.opt)"
         return Availability(info.garnet_standalone, mode, info.version, detail)
+
+    def _gem5_argv(self, binary: str, args: list[str], probe_dir: Path | None = None) -> list[str]:
+        """``gem5.opt args`` natively, or in garnet.image (no network) with ``probe_dir`` mounted read-only."""
+        if self._mode() != "docker":
+            return [binary, *args]
+        mount = ["-v", f"{probe_dir}:{PROBE_MOUNT}:ro"] if probe_dir is not None else []
+        return ["docker", "run", "--rm", "--network", "none", *mount, self.site["image"], binary, *args]
+
+    def _build_info(self, binary: str) -> tuple[BuildInfo | None, list[str]]:
+        """gem5's build (version, protocol) from ``--build-info``, else from a probe script run by gem5 (see
+        garnet_gem5: v24.0.0.1's --build-info crashes); the failures met on the way, as text."""
+        code, out, err = run_gem5(self._gem5_argv(binary, ["--build-info"]))
+        if code == 0:
+            return parse_build_info(out, binary), []
+        failures = [f"--build-info {describe_returncode(code)}: {_last_line(err)}"]
+        with tempfile.TemporaryDirectory(prefix="eoesim-gem5-probe-") as tmp:
+            (Path(tmp) / PROBE_FILE).write_text(PROBE_SCRIPT)
+            os.chmod(tmp, 0o755)
+            if self._mode() == "docker":
+                argv = self._gem5_argv(binary, ["-d", "/tmp/m5out", f"{PROBE_MOUNT}/{PROBE_FILE}"], Path(tmp))
+            else:
+                argv = self._gem5_argv(binary, ["-d", str(Path(tmp) / "m5out"), str(Path(tmp) / PROBE_FILE)])
+            code, out, err = run_gem5(argv)
+        info = parse_probe(out, binary) if code == 0 else None
+        if info is None:
+            failures.append(f"a probe script {describe_returncode(code)}: {_last_line(err)}")
+        return info, failures
 
     def identity(self) -> dict[str, Any]:
         avail = self.availability()

@@ -8,8 +8,9 @@ of a vnet that carried no packet). Stats with gem5's ``nozero`` flag (packets_*,
 are omitted entirely when they are all zero; in a complete dump their absence means 0.
 
 A file without a complete dump (no Begin marker, no End marker = truncated), with more than one dump,
-with a stat name twice, a non-numeric value, a per-vnet vector of the wrong length, or per-vnet values
-that do not add up to the ``::total`` line is a ParseError naming the file and line.
+with a stat name twice, a non-numeric value, a per-vnet vector of the wrong length, per-vnet values
+that do not add up to the ``::total`` line, or a network-wide average_packet_latency / average_hops that
+is nan or inf (the headline metrics of the run) is a ParseError naming the file and line.
 
 Rows. One row with ``vnet == "all"`` (network totals) and one per virtual network (``"0"``, ``"1"``, ...).
 Every row repeats the run's identity read from config.json: topology, num_cpus (traffic testers),
@@ -335,6 +336,13 @@ def parse_run(stats_path: Path, config_path: Path,
         total_row.update(_latency_columns(stem, dump.scalar(NET + stat), cfg.ruby_clock_ticks, ticks_per_s))
     for stat, col in NETWORK_SCALARS.items():
         total_row[col] = dump.scalar(NET + stat)
+    for stat, value in (("average_packet_latency", total_row["average_packet_latency_ticks"]),
+                        ("average_hops", total_row["average_hops"])):
+        if not math.isfinite(value):
+            raise ParseError(
+                stats_path, f"{NET}{stat} is {value} (network total; {totals['packets_received']:g} packets "
+                "received): gem5 measured no packet, so the run has no latency to publish",
+                dump.line_of(NET + stat))
     total_row["avg_vc_load"] = dump.scalar(NET + "avg_vc_load::total", default=0.0)
     total_row.update(rates(totals["packets_injected"], totals["packets_received"], totals["flits_received"]))
     total_row["int_link_utilization"] = (

@@ -29,16 +29,23 @@ from eoesim.paths import project_root
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, docker_image_id
 from eoesim.simulators.base import Availability, Resources, Simulator, register
-from eoesim.simulators.mqsim_config import resolve_point
+from eoesim.simulators.build_identity import UNKNOWN, git_commit, image_commit
+from eoesim.simulators.mqsim_config import FLASH_PRESETS, resolve_point
 from eoesim.simulators.mqsim_results import (
     load_results, read_chips, read_flow_table, read_flows, read_stdout_flows, scenario_path,
 )
-from eoesim.simulators.mqsim_trace import description_from_params, generate_requests, write_trace
+from eoesim.simulators.mqsim_trace import (READ, SECTOR_BYTES, description_from_params, generate_requests,
+                                           write_trace)
+from eoesim.surrogates import SETTINGS_COLUMN, settings_level
 
 CONFIG_FILE = "ssdconfig.xml"
 WORKLOAD_FILE = "workload.xml"
 WORKLOAD_STEM = "workload"
 COMPLETE_MARKER = "Simulation complete"
+#: a file of MQSim's source tree: a git work tree holding it is an MQSim checkout (build_identity)
+CHECKOUT_MARKER = "src/ssd/FTL.cpp"
+NO_COMMIT = ("the upstream commit is unknown (not an MQSim git checkout, no image label): set mqsim.commit "
+             "in the site config")
 #: stdout lines that mean MQSim ignored our input and ran something else (rc 0)
 FALLBACK_MESSAGES = (
     "Using MQSim's default configuration",
@@ -207,7 +214,9 @@ class MQSim(Simulator):
             if got["requests_serviced"] != got["requests_generated"]:
                 raise SimulatorError(
                     f"scenario {s} flow {i} ({got['flow_name']}) serviced only {got['requests_serviced']} of "
-                    f"{got['requests_generated']} requests"
+                    f"{got['requests_generated']} requests: MQSim ended with requests stuck inside the SSD (its "
+                    "engine stops when no event is left; trace flows have no end time). Seen when its cached "
+                    "mapping table evicts: raise workload.mqsim.ssd.cmt_capacity_bytes or set ideal_mapping_table"
                 )
 
     # ----------------------------------------------------------------- results
@@ -256,46 +265,40 @@ class MQSim(Simulator):
         return image
 
     def availability(self) -> Availability:
+        """Version = the upstream commit: mqsim.commit of the site config, else the image's revision label
+        (docker) or the git commit of the MQSim checkout the binary is in (native), else 'unknown commit'."""
         if self.site.get("mode") == "docker":
             try:
                 image_id = docker_image_id(self._image())
             except SimulatorUnavailableError as exc:
                 return Availability(False, "docker", "unknown", str(exc))
-            return Availability(True, "docker", self.site.get("commit") or f"image {image_id[:19]}", self._image())
+            commit = self.site.get("commit") or image_commit(self._image())
+            return Availability(True, "docker", commit or UNKNOWN,
+                                f"{self._image()} ({image_id[:19]})" + ("" if commit else f"; {NO_COMMIT}"))
         exe = self._binary()
         if exe is None or not Path(exe).is_file():
             return Availability(False, "native", "not installed", self._unavailable_detail())
-        version = self.site.get("commit") or f"sha256:{sha256_file(Path(exe))[:12]}"
-        return Availability(True, "native", version, exe)
+        commit = self.site.get("commit") or git_commit(exe, CHECKOUT_MARKER)
+        return Availability(True, "native", commit or UNKNOWN, exe if commit else f"{exe}; {NO_COMMIT}")
 
-    surrogate_columns = {"response_time_us": "device_response_time_mean_us"}
+    #: pack column -> table column: the surrogate's rows use the simulated table's names for the same quantity
+    surrogate_columns = {"response_time_us": "device_response_time_mean_us", "request_size_KiB": "request_size_kib"}
+
+    def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        """Achieved throughput in the simulated table's unit: throughput_bytes_per_s (the pack's MB/s x 1e6)."""
+        out = rows.copy()
+        if "achieved_throughput_MBps" in out:
+            out["throughput_bytes_per_s"] = out.pop("achieved_throughput_MBps") * 1e6
+        return out
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
-        """One row per trace flow: its request size, read share of bytes and nominal offered load.
-
-        The calibrated pack was fitted on Poisson trace flows (offered load = request bytes / mean gap).
-        """
-        ssd, flash = point["ssd"], point["ssd"]["flash"]
+        """One row per trace flow, in the calibrated pack's inputs (see surrogate_flow_row)."""
         rows = []
         for index, flow in enumerate(point["flows"]):
             if flow["kind"] != "trace":
                 raise SimulatorUnavailableError("mqsim: the calibrated surrogate covers trace flows only, "
                                                 f"not flows[{index}].kind = {flow['kind']!r}")
-            io = flow["io"]
-            reads = sum(e["weight_bytes"] * e["loads"] for e in io["expert_loads"])
-            writes = sum(c["bytes"] * c["writes"] for c in io["checkpoint_writes"])
-            size_bytes = io["request_size_kib"] * 1024
-            gap_us = io["arrival"]["mean_interval_us"]
-            rows.append({
-                "scenario": 1, "flow_index": index, "channels": ssd["channels"],
-                "chips_per_channel": ssd["chips_per_channel"], "dies_per_chip": flash["dies_per_chip"],
-                "planes_per_die": flash["planes_per_die"], "flash_technology": flash["technology"],
-                "request_size_KiB": io["request_size_kib"],
-                "read_fraction": reads / (reads + writes) if reads + writes else 1.0,
-                "offered_load_MBps": size_bytes / gap_us if gap_us else float("inf"),
-                # an expert load or checkpoint is one contiguous LBA range, read/written in order
-                "pattern": "sequential",
-            })
+            rows.append(surrogate_flow_row(point, index))
         return pd.DataFrame(rows)
 
     def identity(self) -> dict[str, Any]:
@@ -304,9 +307,92 @@ class MQSim(Simulator):
         if avail.mode == "docker":
             ident["image_id"] = docker_image_id(self._image())
         elif avail.available:
-            ident["binary"] = avail.detail
-            ident["binary_sha256"] = sha256_file(Path(avail.detail))
+            ident["binary"] = self._binary()
+            ident["binary_sha256"] = sha256_file(Path(ident["binary"]))
         return ident
+
+
+#: settings of the SSD and of a flow that the calibrated pack has no input for, at the values its calibration
+#: runs used (analysis/calibration/mqsim/PROVENANCE.md); a point with another value is outside its domain
+CALIBRATED_SSD = {
+    "host_interface": "NVME", "pcie_lane_bandwidth_gbytes_per_s": 1.0, "pcie_lanes": 4, "enabled_preconditioning": False,
+    "io_queue_depth": 65535, "queue_fetch_size": 512, "caching_mechanism": "ADVANCED",
+    "data_cache_sharing_mode": "SHARED", "data_cache_capacity_bytes": 268435456,
+    "data_cache_dram_row_size_bytes": 8192, "data_cache_dram_data_rate_mtps": 100,
+    "data_cache_dram_burst_size_bytes": 1, "data_cache_dram_trcd_ns": 13, "data_cache_dram_tcl_ns": 13,
+    "data_cache_dram_trp_ns": 13, "address_mapping": "PAGE_LEVEL", "ideal_mapping_table": False,
+    "cmt_capacity_bytes": 2097152, "cmt_sharing_mode": "SHARED", "plane_allocation_scheme": "CWDP",
+    "transaction_scheduling_policy": "PRIORITY_OUT_OF_ORDER", "overprovisioning_ratio": 0.07,
+    "gc_exec_threshold": 0.05, "channel_width_bytes": 1, "channel_transfer_rate_mtps": 333,
+}
+CALIBRATED_FLASH = {"blocks_per_plane": 2048, "pages_per_block": 256, "page_size_bytes": 8192}
+CALIBRATED_FLOW = {"priority_class": "HIGH", "caching_mode": "WRITE_CACHE", "percentage_to_execute": 100,
+                   "relay_count": 1, "request_interval_ns": 0, "flows_in_scenario": 1}
+
+
+def _flow_settings(point: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """The values of every CALIBRATED_* key (and the flash latencies vs their technology preset) of a flow."""
+    ssd, flash, flow = point["ssd"], point["ssd"]["flash"], point["flows"][index]
+    preset = FLASH_PRESETS[flash["technology"]]
+    values = {**{k: ssd.get(k) for k in CALIBRATED_SSD}, **{f"flash.{k}": flash.get(k) for k in CALIBRATED_FLASH},
+              **{k: flow.get(k) for k in CALIBRATED_FLOW}}
+    values["request_interval_ns"] = flow["io"]["arrival"]["request_interval_ns"]
+    values["flows_in_scenario"] = len(point["flows"])
+    for key in ("read_latency_ns", "program_latency_ns"):
+        values[f"flash.{key}"] = "technology preset" if list(flash[key]) == list(preset[key]) else list(flash[key])
+    resources = {"channel_ids": ssd["channels"], "chip_ids": ssd["chips_per_channel"],
+                 "die_ids": flash["dies_per_chip"], "plane_ids": flash["planes_per_die"]}
+    for key, count in resources.items():
+        values[key] = "all" if list(flow[key]) == list(range(count)) else list(flow[key])
+    return values
+
+
+def _calibrated_settings() -> dict[str, Any]:
+    return {**CALIBRATED_SSD, **{f"flash.{k}": v for k, v in CALIBRATED_FLASH.items()}, **CALIBRATED_FLOW,
+            "flash.read_latency_ns": "technology preset", "flash.program_latency_ns": "technology preset",
+            "channel_ids": "all", "chip_ids": "all", "die_ids": "all", "plane_ids": "all"}
+
+
+def transfer_arrivals_us(io: Mapping[str, Any], seed: int) -> list[float]:
+    """Arrival time (us) of every transfer of a trace flow: its first request's arrival in the rendered trace."""
+    desc = description_from_params(io, seed, "mqsim surrogate")
+    starts = {(t.start_lba, t.op) for t in desc.transfers}
+    return [r.arrival_ns / 1000.0 for r in generate_requests(desc) if (r.lba, r.op) in starts]
+
+
+def surrogate_flow_row(point: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """One trace flow as the MQSim pack's inputs.
+
+    Each transfer (an expert load or checkpoint) is a burst of ``requests_per_transfer`` back-to-back requests
+    (NaN when the transfers of the flow differ in that, which the pack was not fitted on); transfers read more
+    than once make the ``reread`` pattern over ``footprint_KiB`` (all their ranges), otherwise every transfer
+    has its own range (``sequential``). Offered load = transfer bytes / mean gap between transfers. The
+    transfers' arrival times of the rendered trace go with the row, so the flow's backlog is computed on them.
+    """
+    ssd, flash, flow = point["ssd"], point["ssd"]["flash"], point["flows"][index]
+    io = flow["io"]
+    desc = description_from_params(io, flow["trace_seed"], f"workload.mqsim.flows[{index}].io")
+    events = [(desc.requests_per_transfer(t), t) for t in desc.transfers for _ in range(t.count)]
+    per_transfer = {n for n, _ in events}
+    requests = sum(n for n, _ in events)
+    reads = sum(n for n, t in events if t.op == READ)
+    transfer_bytes = sum(t.sectors * SECTOR_BYTES for _, t in events) / len(events)
+    gap_us = float(io["arrival"]["mean_interval_us"])
+    reread = any(t.count > 1 for t in desc.transfers)
+    return {
+        "scenario": 1, "flow_index": index, "channels": ssd["channels"],
+        "chips_per_channel": ssd["chips_per_channel"], "dies_per_chip": flash["dies_per_chip"],
+        "planes_per_die": flash["planes_per_die"], "flash_technology": flash["technology"],
+        "request_size_KiB": io["request_size_kib"],
+        "read_fraction": reads / requests,
+        "offered_load_MBps": transfer_bytes / gap_us if gap_us > 0 else float("nan"),
+        "requests_per_transfer": per_transfer.pop() if len(per_transfer) == 1 else float("nan"),
+        "transfers": len(events),
+        "pattern": "reread" if reread else "sequential",
+        "footprint_KiB": sum(t.sectors for t in desc.transfers) * SECTOR_BYTES / 1024 if reread else float("nan"),
+        "transfer_arrivals_us": " ".join(f"{a:.3f}" for a in transfer_arrivals_us(io, flow["trace_seed"])),
+        SETTINGS_COLUMN: settings_level(_flow_settings(point, index), _calibrated_settings()),
+    }
 
 
 def _signal_name(number: int) -> str:

@@ -12,6 +12,7 @@ is allowed.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Mapping
 
 from eoesim.errors import ConfigError
@@ -168,4 +169,48 @@ def resolve_point(section: Mapping[str, Any], study_seed: int, where: str = "wor
         flow["io"]["layout"] = [{"name": t.name, "op": "read" if t.op else "write", "start_lba": t.start_lba,
                                  "sectors": t.sectors, "count": t.count} for t in desc.transfers]
         flow["io"]["total_requests"] = desc.total_requests()
+    _check_mapping_cache(ssd, flows, where)
     return {"ssd": ssd, "flows": flows, "seed": int(study_seed)}
+
+
+def cmt_entry_bytes(ssd: Mapping[str, Any]) -> int:
+    """Bytes of one cached mapping table entry as MQSim 7ec40e3 sizes it
+    (src/ssd/Address_Mapping_Unit_Page_Level.cpp): ceil((2 log2(physical pages) + sectors per page) / 8)."""
+    f = ssd["flash"]
+    pages = (ssd["channels"] * ssd["chips_per_channel"] * f["dies_per_chip"] * f["planes_per_die"]
+             * f["blocks_per_plane"] * f["pages_per_block"])
+    return math.ceil((2 * math.log2(pages) + f["page_size_bytes"] // SECTOR_BYTES) / 8)
+
+
+def trace_pages(flow: Mapping[str, Any], page_size_bytes: int) -> int:
+    """Distinct flash pages (mapping entries) a trace flow's transfers touch (their ranges never overlap)."""
+    spp = page_size_bytes // SECTOR_BYTES
+    return sum(-(-(t["start_lba"] + t["sectors"]) // spp) - t["start_lba"] // spp for t in flow["io"]["layout"])
+
+
+def _check_mapping_cache(ssd: Mapping[str, Any], flows: list[Mapping[str, Any]], where: str) -> None:
+    """The trace flows' pages must fit in MQSim's cached mapping table (CMT), unless the table is ideal.
+
+    MQSim 7ec40e3 strands a read when the CMT has to evict: reproduced with a burst of 2000 x 2-MiB reads of
+    distinct addresses on a TLC 8x4 SSD (512,000 pages, CMT 2 MiB = 233,016 entries): 1999 of 2000 requests
+    were serviced and the run ended when MQSim's event queue ran dry, with one read still waiting for its
+    mapping entry. The same run with 600 requests (153,600 pages) or an 8-MiB CMT serviced every request.
+    """
+    traces = [f for f in flows if f["kind"] == "trace"]
+    if ssd["ideal_mapping_table"] or not traces:
+        return
+    entry_bytes = cmt_entry_bytes(ssd)
+    entries = ssd["cmt_capacity_bytes"] // entry_bytes
+    per_flow = [trace_pages(f, ssd["flash"]["page_size_bytes"]) for f in traces]
+    shared = ssd["cmt_sharing_mode"] == "SHARED"
+    needed, available = (sum(per_flow), entries) if shared else (max(per_flow), entries // len(flows))
+    if needed <= available:
+        return
+    minimum = needed * entry_bytes * (1 if shared else len(flows))
+    raise ConfigError(
+        f"{where}.ssd.cmt_capacity_bytes: {ssd['cmt_capacity_bytes']} holds {available} mapping entries"
+        f"{'' if shared else ' per flow'} but the trace flows touch {needed} distinct flash pages; MQSim 7ec40e3 "
+        "then evicts mapping entries and can leave a read unserviced (a 2000 x 2-MiB burst ended with 1999 "
+        f"serviced); allowed: cmt_capacity_bytes >= {minimum}, or ssd.ideal_mapping_table: true, or transfers "
+        "that touch fewer pages"
+    )

@@ -41,20 +41,39 @@ from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import ramulator_presets as presets
 from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.build_identity import UNKNOWN, git_commit
 from eoesim.simulators.ramulator_stats import load_v20_stdout, load_v21_stats, read_stats
 from eoesim.simulators.ramulator_traces import AccessStream, write_trace
+from eoesim.surrogates import SETTINGS_COLUMN, settings_level
 
 CONFIG_FILES = {"v2.0": "config.yaml", "v2.1": "ramulator_config.py"}
 TEMPLATES = {"v2.0": "config_v2.0.yaml.j2", "v2.1": "config_v2.1.py.j2"}
 TRACE_FILE = "ramulator.trace"
 #: resolved point + derived constants, written at render time and read by check/parse
 POINT_FILE = "eoesim_point.json"
+#: a file of Ramulator 2's source tree: a git work tree holding it is a Ramulator checkout (build_identity)
+CHECKOUT_MARKER = "src/dram/impl/HBM3.cpp"
 STATS_JSON = "stats.json"
 STATS_YAML = "stats.yaml"
 DEFAULT_REQUESTS_PER_CHANNEL = 10000
 SIMPLEO3_LINE_BYTES = 64
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 PY_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)):\s*(.*)$")
+
+
+def calibrated_settings(point: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings the Ramulator pack's calibration runs held fixed, for the point's standard
+    (analysis/calibration/ramulator2/PROVENANCE.md): Ramulator 2.0a, the standard's default presets, one
+    rank, FRFCFS + AllBank refresh + open rows + RoBaRaCoCh, LoadStoreTrace, transaction-granular addresses
+    from 0 (random: over the whole device)."""
+    spec = presets.standard_spec("v2.0", point["standard"], "workload.ramulator.standard")
+    out = {"variant": "v2.0", "org_preset": spec.default_org, "timing_preset": spec.default_timing, "ranks": 1,
+           "scheduler": "FRFCFS", "refresh": "AllBank", "row_policy": "open", "addr_mapper": "RoBaRaCoCh",
+           "frontend": "LoadStoreTrace", "alignment_bytes": spec.granularity_bytes, "base_address": 0,
+           "rfm_brc": 2 if point["standard"] == "DDR5" else None}
+    if point["pattern"] == "random":
+        out["footprint_bytes"] = point["addressable_bytes"] // spec.granularity_bytes * spec.granularity_bytes
+    return out
 
 
 def _is_power_of_two(n: int) -> bool:
@@ -97,6 +116,21 @@ def exit_code_meaning(returncode: int) -> str:
         except ValueError:
             return ""
     return ""
+
+
+def check_request_totals(memory: Mapping[str, Any], trace: Path) -> None:
+    """LoadStoreTrace sends every trace line once and the run ends when the last one is accepted, so the
+    memory system's accepted reads/writes (total_num_read/write_requests) equal the trace's LD/ST lines; a
+    difference means Ramulator did not run the trace it was given (e.g. another file, or a stale config)."""
+    reads = writes = 0
+    with open(trace, "rb") as fh:
+        for line in fh:
+            reads += line.startswith(b"LD")
+            writes += line.startswith(b"ST")
+    got = (int(memory["total_num_read_requests"]), int(memory["total_num_write_requests"]))
+    if got != (reads, writes):
+        raise SimulatorError(f"Ramulator accepted {got[0]} reads and {got[1]} writes but {trace.name} has {reads} "
+                             f"LD and {writes} ST lines: it did not run the rendered trace")
 
 
 @register
@@ -321,13 +355,19 @@ class Ramulator(Simulator):
         if returncode != 0:
             raise SimulatorError(f"Ramulator {variant} exited with code {returncode}"
                                  f"{exit_code_meaning(returncode)}: {failure_message(out, err)}")
+        errors = [ln.split("[error]", 1)[1].strip() for ln in ANSI.sub("", out + "\n" + err).splitlines()
+                  if "[error]" in ln]
+        if errors:
+            raise SimulatorError(f"Ramulator {variant} exited 0 but printed an error: {errors[0]}")
         loader = load_v20_stdout if variant == "v2.0" else load_v21_stats
         try:
-            loader(self._stats_path(rundir, variant), point["channels"])
+            stats = loader(self._stats_path(rundir, variant), point["channels"])
         except ParseError as exc:
             hint = failure_message(out, err) if (out.strip() or err.strip()) else ""
             raise SimulatorError(f"Ramulator {variant} exited 0 but its statistics are incomplete: {exc}"
                                  f"{'; log: ' + hint if hint and 'no error message' not in hint else ''}") from None
+        if point["frontend"] == "LoadStoreTrace":
+            check_request_totals(stats.memory, rundir / TRACE_FILE)
 
     def parse(self, rundir: Path) -> pd.DataFrame:
         point = self._sidecar(rundir)["point"]
@@ -379,7 +419,8 @@ class Ramulator(Simulator):
         if proc.returncode != 0:
             return Availability(False, "native", "unknown",
                                 f"variant v2.0: {binary} --version exited {proc.returncode}: {proc.stderr.strip()[:200]}")
-        return Availability(True, "native", f"v2.0 ({version})", binary)
+        commit = git_commit(binary, CHECKOUT_MARKER)
+        return Availability(True, "native", f"v2.0 ({version}; {commit or UNKNOWN})", binary)
 
     _PROBE = ("import json, ramulator, ramulator._ramulator as core; "
               "print(json.dumps({'file': ramulator.__file__, 'version': getattr(ramulator, '__version__', None)}))")
@@ -402,20 +443,28 @@ class Ramulator(Simulator):
         version = info.get("version") or "2.1"
         return Availability(True, "native", f"v2.1 ({version})", info.get("file", ""))
 
+    #: pack column -> table column: the surrogate's rows use the simulated table's names for the same quantity
     surrogate_columns = {"avg_read_latency_ns": "system_avg_read_latency_ns",
-                         "avg_read_latency_cycles": "system_avg_read_latency_cycles"}
+                         "avg_read_latency_cycles": "system_avg_read_latency_cycles",
+                         "channels": "num_channels", "bandwidth_utilization": "system_bandwidth_utilization"}
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
-        """The memory system as the calibrated pack's inputs: standard, pattern, channels, mix, offered load."""
+        """The memory system as the calibrated pack's inputs: standard, pattern, channels, mix, offered load,
+        and whether every other setting is the one the pack's calibration runs used (``fixed_settings``)."""
         return pd.DataFrame([{
             "standard": point["standard"], "pattern": point["pattern"], "channels": point["channels"],
             "read_fraction": point["read_fraction"],
             "offered_load_frac_of_peak": point["offered_bandwidth_bytes_per_s"] / point["peak_bandwidth_bytes_per_s"],
+            SETTINGS_COLUMN: settings_level(point, calibrated_settings(point)),
         }])
 
     def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        """Bandwidths in the simulated table's unit (bytes/s) and the point's offered bandwidth."""
         out = rows.copy()
         out["system_achieved_bandwidth_bytes_per_s"] = out.pop("achieved_bandwidth_GBps") * 1e9
+        if "peak_bandwidth_GBps" in out:
+            out["peak_bandwidth_bytes_per_s"] = out.pop("peak_bandwidth_GBps") * 1e9
+        out["offered_bandwidth_bytes_per_s"] = point["offered_bandwidth_bytes_per_s"]
         return out
 
     def identity(self) -> dict[str, Any]:

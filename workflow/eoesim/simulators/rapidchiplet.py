@@ -19,6 +19,7 @@ stays 0), no "ERROR:" line, and the results file; parse then requires every requ
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -29,18 +30,21 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from eoesim.eoe.chiplet_budget import rapidchiplet_section
 from eoesim.errors import RenderError, SimulatorError, SimulatorUnavailableError
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import rapidchiplet_json
 from eoesim.simulators.base import Availability, Resources, Simulator, register
-from eoesim.simulators.rapidchiplet_package import build_package
+from eoesim.simulators.build_identity import UNKNOWN, git_commit
+from eoesim.simulators.rapidchiplet_package import build_package, chiplet_type
 from eoesim.simulators.rapidchiplet_params import design_name, n_chiplets, resolve
 from eoesim.simulators.rapidchiplet_results import ANALYTIC_METRICS, BOOKSIM_METRIC, parse_results
 from eoesim.simulators.rapidchiplet_routing import routing_table
 from eoesim.simulators.rapidchiplet_traffic import by_chiplet, traffic_by_unit
 from eoesim.simulators.rapidchiplet_validate import check_inputs
 from eoesim.simulators.rapidchiplet_workcopy import BOOKSIM_BINARY, make_working_copy, missing_files
+from eoesim.surrogates import SETTINGS_COLUMN, settings_level
 
 #: every input of the design route, as the design file names them (relative to the run directory)
 FILES = {
@@ -55,6 +59,8 @@ FILES = {
     "booksim_config": "inputs/booksim_config.json",
 }
 DESIGN_FILE = "inputs/design.json"
+#: a file of RapidChiplet's source tree: a git work tree holding it is a RapidChiplet checkout (build_identity)
+CHECKOUT_MARKER = "rapidchiplet.py"
 EXPERIMENT_FILE = "experiment.json"
 SEEDED_RUN = "seeded_run.py"
 RUN_META = "eoesim_run.json"
@@ -105,7 +111,8 @@ class RapidChiplet(Simulator):
 
     # ---- design point -> inputs ------------------------------------------------------------------
     def point_params(self, study: Mapping[str, Any]) -> dict:
-        return resolve(study["workload"]["rapidchiplet"], study.get("seed", 1))
+        # a compute chiplet without area_mm2/power_w takes them from hardware.chiplet (eoe.chiplet_budget)
+        return resolve(rapidchiplet_section(study), study.get("seed", 1))
 
     def render(self, point: Mapping[str, Any], rundir: Path) -> list[Path]:
         rundir = Path(rundir)
@@ -296,27 +303,67 @@ class RapidChiplet(Simulator):
         missing = missing_files(Path(checkout), booksim=False)
         if missing:
             return Availability(False, "native", "incomplete checkout", f"{checkout} lacks {missing}")
+        commit = git_commit(checkout, CHECKOUT_MARKER) or UNKNOWN
         python = self.site.get("python", "python3")
         if shutil.which(python) is None:
-            return Availability(False, "native", _commit(Path(checkout)),
+            return Availability(False, "native", commit,
                                 f"python interpreter {python!r} not found; set rapidchiplet.python")
         booksim = Path(checkout) / BOOKSIM_BINARY
         detail = (f"BookSim built ({BOOKSIM_BINARY})" if booksim.is_file()
                   else f"BookSim NOT built ({BOOKSIM_BINARY} missing: booksim.enabled runs fail; make in booksim2/src)")
-        return Availability(True, "native", _commit(Path(checkout)), f"{checkout}; {detail}")
+        return Availability(True, "native", commit, f"{checkout}; {detail}")
+
+    def missing_for(self, point: Mapping[str, Any]) -> str | None:
+        """Natively: the checkout's BookSim for a point with the BookSim sweep, and networkx in
+        rapidchiplet.python for the experiment route (its generators import it)."""
+        if self._mode() != "native" or not self.site.get("checkout"):
+            return None
+        booksim = Path(self.site["checkout"]) / BOOKSIM_BINARY
+        if point["booksim"]["enabled"] and not booksim.is_file():
+            return (f"workload.rapidchiplet.booksim.enabled is true but {booksim} is not built (make in "
+                    "booksim2/src, see external/simulators.yaml)")
+        python = self.site.get("python", "python3")
+        if point["route"] == "experiment" and not _imports_networkx(python):
+            return (f"workload.rapidchiplet.route is experiment, whose generators import networkx, but "
+                    f"rapidchiplet.python = {python} cannot import it; install networkx for that interpreter or "
+                    "set rapidchiplet.python to one that has it")
+        return None
 
     surrogate_columns = {"latency_avg_cycles": "latency_avg_cycles",
                          "aggregate_throughput_bits_per_cycle": "aggregate_throughput_bits_per_cycle"}
 
     def surrogate_query(self, point: Mapping[str, Any]) -> pd.DataFrame:
-        """The package as the calibrated analytical pack's inputs (grid topologies, whole-grid traffic)."""
-        rows, cols = point["grid"]
+        """The package as the calibrated analytical pack's inputs: topology, grid (or hexagonal radius), edge
+        columns, traffic and its RNG seed, and whether every other setting is the calibrated one."""
+        hexagonal = point["hex_radius"] is not None
+        rows, cols = (float("nan"), float("nan")) if hexagonal else point["grid"]
+        edges = point["edge_columns"]
         return pd.DataFrame([{
             "record": "package", "topology": point["topology"], "traffic_pattern": point["traffic"]["pattern"],
-            "n_chiplets": rows * cols, "grid_rows": rows, "grid_cols": cols, "hex_radius": 0,
+            "n_chiplets": n_chiplets(point), "grid_rows": rows, "grid_cols": cols,
+            "hex_radius": point["hex_radius"] if hexagonal else float("nan"),
+            "edge_columns": f"{edges['west']}/{edges['east']}",
             # the RNG seed that picks hotspot chiplets, as the rendered run uses it
             "seed": point["seed"] or 0,
+            SETTINGS_COLUMN: settings_level(surrogate_settings(point), CALIBRATED_SETTINGS),
         }])
+
+    def annotate_surrogate(self, rows: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        """Chiplet area and power are sums over the placed chiplets (RapidChiplet's area and power summaries;
+        the placements have no interposer routers), so they come from the point's chiplets, not from the pack
+        (fitted on RapidChiplet's example chiplet of 74 mm2 and 20 W only)."""
+        if point["route"] == "design":
+            pkg = build_package(point)
+            types = [pkg.chiplet_type(s.cid) for s in pkg.sites]
+        else:
+            types = [chiplet_type("compute", point["chiplets"]["compute"])] * n_chiplets(point)
+        out = rows.copy()
+        out["total_chiplet_area_mm2"] = sum(t.side_mm ** 2 for t in types)
+        out["total_chiplet_power_W"] = out["total_power_W"] = sum(t.power_w for t in types)
+        for col in ("total_chiplet_area_mm2", "total_power_W"):
+            if f"{col}_rel_err_pct" in out:
+                out[f"{col}_rel_err_pct"] = 0.0   # a sum of the chiplets' own figures, not a prediction
+        return out
 
     def identity(self) -> dict[str, Any]:
         avail = self.availability()
@@ -333,11 +380,57 @@ class RapidChiplet(Simulator):
         return ident
 
 
-def _commit(checkout: Path) -> str:
-    """The checkout's git commit (``git rev-parse HEAD``), or 'unknown commit'."""
+#: what the calibrated packs' runs held fixed (the study defaults = RapidChiplet's example inputs, see
+#: analysis/calibration/rapidchiplet/PROVENANCE.md); only settings that move latency, throughput, area or power
+CALIBRATED_CHIPLETS = {
+    "compute": {"area_mm2": 74, "phy_area_mm2": 0.85, "power_w": 20, "phy_power_w": 0.125, "units": 4,
+                "internal_latency_cycles": 3, "fraction_power_bumps": 0.5, "technology": "tech_1", "relay": True},
+    "memory": {"area_mm2": 110, "phy_area_mm2": 0.85, "power_w": 15, "phy_power_w": 0.125, "units": 8,
+               "internal_latency_cycles": 3, "fraction_power_bumps": 0.5, "technology": "tech_2", "relay": True},
+    "io": {"area_mm2": 40, "phy_area_mm2": 0.85, "power_w": 5, "phy_power_w": 0.125, "units": 2,
+           "internal_latency_cycles": 3, "fraction_power_bumps": 0.5, "technology": "tech_2", "relay": True},
+}
+CALIBRATED_SETTINGS = {
+    **{f"chiplets.{kind}.{key}": value for kind, spec in CALIBRATED_CHIPLETS.items() for key, value in spec.items()},
+    "phy_latency_cycles": 12, "chiplet_spacing_mm": 0.15, "routing": "shortest path, lowest id first",
+    "packaging.link_routing": "manhattan", "packaging.link_latency_cycles": {"type": "linear", "constant": 0, "per_mm": 0.25},
+    "packaging.bump_pitch_mm": 0.05, "packaging.non_data_wires": 12, "packaging.has_interposer": True,
+    "packaging.is_active": True, "packaging.latency_irouter_cycles": 5,
+    "traffic.senders": ["compute"], "traffic.receivers": ["compute"], "traffic.hotspots": None,
+    "traffic.hotspot_count": 4, "traffic.hotspot_fraction": 0.5,
+}
+
+
+def surrogate_settings(point: Mapping[str, Any]) -> dict[str, Any]:
+    """The point's values of CALIBRATED_SETTINGS' keys (chiplet types it does not place count as calibrated)."""
+    edges = point["edge_columns"]
+    used = {"compute", edges["west"], edges["east"]} - {"none"}
+    values: dict[str, Any] = {}
+    for kind, spec in CALIBRATED_CHIPLETS.items():
+        actual = point["chiplets"][kind] if kind in used else spec
+        values.update({f"chiplets.{kind}.{key}": actual.get(key) for key in spec})
+    techs = {point["chiplets"][kind]["technology"] for kind in used}
+    latencies = {point["technologies"][t]["phy_latency_cycles"] for t in techs}
+    values["phy_latency_cycles"] = latencies.pop() if len(latencies) == 1 else sorted(latencies)
+    values["chiplet_spacing_mm"] = point["chiplet_spacing_mm"]
+    shortest = (point["route"] == "design" and point["routing"] == "shortest_path") or (
+        point["route"] == "experiment" and point["routing_algorithm"] == "splif")
+    values["routing"] = CALIBRATED_SETTINGS["routing"] if shortest else (
+        point["routing"] if point["route"] == "design" else point["routing_algorithm"])
+    for key in ("link_routing", "link_latency_cycles", "bump_pitch_mm", "non_data_wires", "has_interposer", "is_active",
+                "latency_irouter_cycles"):
+        values[f"packaging.{key}"] = point["packaging"][key]
+    for key in ("senders", "receivers", "hotspots", "hotspot_count", "hotspot_fraction"):
+        values[f"traffic.{key}"] = point["traffic"][key]
+    return values
+
+
+@functools.lru_cache(maxsize=None)
+def _imports_networkx(python: str) -> bool:
+    """Whether ``python -c "import networkx"`` succeeds (probed once per interpreter and process)."""
     try:
-        proc = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, check=False, timeout=10)
+        proc = subprocess.run([python, "-c", "import networkx"], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return "unknown commit"
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown commit"
+        return False
+    return proc.returncode == 0

@@ -12,7 +12,9 @@ e(filter) + ofmap_writes x e(ofmap))``, with the word counts the ComponentModel 
 exact count for the chiplet's array and dataflow, eoesim.analysis.scalesim_sram.sram_access_words)
 and ``e(buffer)`` the energy per byte of an SRAM of that buffer's size (``hardware.chiplet.sram_kib``):
 Horowitz's 64-bit cache reads at 8 KiB, 32 KiB and 1 MiB, interpolated linearly in log2(size) and held at
-the end values outside that range; writes cost as reads. This is what makes dataflows differ in energy:
+the end values outside that range; writes cost as reads. Where CACTI (or its calibrated surrogate) covers
+the chiplet's SRAMs, ``with_sram_energy`` replaces that table by CACTI's energy per byte of each buffer
+(ifmap and filter reads, ofmap writes; stitch.study_model). This is what makes dataflows differ in energy:
 the MAC count and the HBM traffic of a GEMM do not depend on the array or dataflow, its SRAM traffic does.
 The HBM term already charges the weights and KV a GEMM streams from DRAM, so SCALE-Sim's DRAM counts are
 not used here.
@@ -21,6 +23,7 @@ Carbon: ``grams CO2e = joules / 3.6e6 * grid_intensity_gco2_per_kwh``.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import itertools
 import math
@@ -67,6 +70,10 @@ def load_constants(path: str | Path = CONSTANTS_FILE) -> dict[str, EnergyConstan
 class EnergyModel:
     """Joules of each activity. ``overrides`` replaces constants by name (e.g. from a study)."""
 
+    #: buffer -> joules per byte that replace the interpolated table (``with_sram_energy``), and their source
+    sram_buffers: Mapping[str, float] = {}
+    sram_source: str = "table: Horowitz ISSCC 2014 SRAM reads, interpolated in log2(size)"
+
     def __init__(self, constants: Mapping[str, EnergyConstant] | None = None,
                  overrides: Mapping[str, float] | None = None) -> None:
         c = dict(constants or load_constants())
@@ -104,10 +111,18 @@ class EnergyModel:
 
     def buffer_sram_j_per_byte(self, sram_kib: Mapping[str, float]) -> tuple[float, float, float]:
         """(ifmap, filter, ofmap) joules per byte for a chiplet's scratchpad sizes (missing buffers get
-        SRAM_KIB_DEFAULTS)."""
+        SRAM_KIB_DEFAULTS): ``sram_buffers`` (CACTI's, ``with_sram_energy``) where set, else the table."""
         sizes = {**SRAM_KIB_DEFAULTS, **dict(sram_kib)}
-        ifmap, filt, ofmap = (self.sram_j_per_byte(float(sizes[b])) for b in SRAM_BUFFERS)
+        ifmap, filt, ofmap = (self.sram_buffers.get(b) or self.sram_j_per_byte(float(sizes[b])) for b in SRAM_BUFFERS)
         return ifmap, filt, ofmap
+
+    def with_sram_energy(self, per_byte: Mapping[str, float], source: str) -> "EnergyModel":
+        """A copy whose buffers in ``per_byte`` (ifmap, filter, ofmap) cost those joules per byte instead of
+        the interpolated table (CACTI's: reads for ifmap and filter, writes for ofmap); ``source`` says whose."""
+        other = copy.copy(self)
+        other.sram_buffers = {b: float(v) for b, v in per_byte.items() if b in SRAM_BUFFERS}
+        other.sram_source = source
+        return other
 
     def memory_j(self, nbytes: float, tier: str) -> float:
         return nbytes * (self.hbm_j_per_byte if tier == "hbm" else self.ddr_j_per_byte)

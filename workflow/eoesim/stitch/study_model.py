@@ -16,6 +16,9 @@ row's ``fidelity`` and ``source``:
   Ramulator row: the hardware config's datasheet values (fidelity ``nominal``).
 - SSD reads: MQSim's mean device response time plus bytes / throughput (simulated: the measured
   throughput; surrogate: its saturation throughput); without a usable row: datasheet values.
+- SRAM energy per byte (the energy model, ``energy_model``): CACTI's (``tables/cacti.csv``, simulated or the
+  calibrated surrogate inside its domain) for the ifmap and filter reads and the ofmap writes; without a
+  usable CACTI row a buffer keeps the energy table's interpolated value.
 - Network: Garnet's average packet latency per hop (``average_packet_latency_cycles / average_hops`` at
   its network clock) per hop, plus bytes / the package link bandwidth.
 
@@ -51,8 +54,12 @@ from eoesim.eoe.expert import Gemm
 from eoesim.eoe.hardware import ChipletSpec, Hardware
 from eoesim.errors import EoesimError
 from eoesim.stitch.components import ComponentModel, Estimate, LoadCurve, TableComponentModel, analytic_sram_words
+from eoesim.stitch.energy import EnergyModel
 
 SRAM_WORD_COLUMNS = ("sram_ifmap_reads_words", "sram_filter_reads_words", "sram_ofmap_writes_words")
+#: the CACTI column each scratchpad's SCALE-Sim word count is charged at (ifmap/filter read, ofmap written)
+CACTI_SRAM_ENERGY = {"ifmap": "read_energy_pJ_per_byte", "filter": "read_energy_pJ_per_byte",
+                     "ofmap": "write_energy_pJ_per_byte"}
 #: utilization grid of the load curves (0..1 in 20 steps)
 CURVE_POINTS = 21
 #: offered loads (fraction of peak) the Ramulator pack is asked at to find the stack's ceiling
@@ -67,6 +74,21 @@ def _finite(value: Any) -> bool:
         return math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
+
+
+def cacti_sram_energy(cacti: pd.DataFrame | None) -> tuple[dict[str, float], str] | None:
+    """Joules per byte of each scratchpad from the point's CACTI rows (simulated, or predicted inside the
+    pack's domain) and their ``fidelity:source`` labels; None when no row is usable."""
+    if cacti is None or cacti.empty or "name" not in cacti:
+        return None
+    per_byte, labels = {}, set()
+    for row in cacti.to_dict("records"):
+        column = CACTI_SRAM_ENERGY.get(str(row["name"]))
+        if column is None or not _finite(row.get(column)) or row.get("in_domain") in (False, "False"):
+            continue
+        per_byte[str(row["name"])] = float(row[column]) * 1e-12
+        labels.add(f"{row.get('fidelity')}:{row.get('source')}")
+    return (per_byte, "; ".join(sorted(labels))) if per_byte else None
 
 
 def _rel_error(row: Mapping[str, Any], metric: str) -> float | None:
@@ -103,6 +125,12 @@ class StudyComponentModel(ComponentModel):
         if garnet is not None and "vnet" in garnet:
             garnet = garnet[garnet["vnet"].astype(str) == "all"]
         self.noc = self._first(garnet, ("average_packet_latency_cycles", "average_hops"))
+        self.sram_energy = cacti_sram_energy(tables.get("cacti"))
+
+    def energy_model(self, base: EnergyModel | None = None) -> EnergyModel:
+        """``base`` (default: the constants table) with CACTI's SRAM energy per byte where the point has it."""
+        base = base or EnergyModel()
+        return base if self.sram_energy is None else base.with_sram_energy(*self.sram_energy)
 
     @staticmethod
     def _first(table: pd.DataFrame | None, needed: tuple[str, ...]) -> dict[str, Any] | None:

@@ -14,10 +14,10 @@ import pandas as pd
 
 from eoesim.trust.checks import Finding, TableContext, check, simulated_only
 
-ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet")
+ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet", "cacti")
 #: quantities that cannot be negative: times, cycle counts, counts of words/bytes/packets, rates, areas, power
 NONNEG = re.compile(r"(_cycles?|_ns|_us|_ms|_s|_ticks|_words|_bytes|_bytes_per_s|_MBps|_GBps|_per_cycle|_per_s|"
-                    r"_W|_mm2|_j|_hops|^average_hops|^(packets|flits)_(injected|received)|^requests_\w+)$")
+                    r"_W|_mW|_nJ|_pJ_per_byte|_mm2|_j|_hops|^average_hops|^(packets|flits)_(injected|received)|^requests_\w+)$")
 #: signed by construction: SCALE-Sim's DRAM/SRAM start/stop cycles are negative for prefetch before t0
 SIGNED = re.compile(r"_(start|stop)_cycle$|_rel_err_pct$")
 PERCENT = re.compile(r"_pct$")
@@ -31,13 +31,21 @@ REQUIRED = {
                  "compute_latency_ns"),
     "garnet": ("average_packet_latency_cycles", "average_hops"),
     "ramulator": ("system_avg_read_latency_ns", "system_achieved_bandwidth_bytes_per_s"),
-    "mqsim": ("device_response_time_mean_us", "achieved_throughput_MBps", "throughput_bytes_per_s"),
+    "mqsim": ("device_response_time_mean_us", "throughput_bytes_per_s"),
     "rapidchiplet": ("latency_avg_cycles", "aggregate_throughput_bits_per_cycle"),
+    "cacti": ("read_energy_nJ", "write_energy_nJ", "leakage_mW", "area_mm2"),
 }
+#: tables with several kinds of rows: only rows with this value in this column carry the REQUIRED metrics.
+#: Garnet's per-vnet rows of a vnet that carried no packet have NaN latency (gem5 prints nan), so only the
+#: network total row must; RapidChiplet's chiplet_type / link_length / booksim_load records hold other
+#: quantities (cost per chiplet type, the link-length histogram, one BookSim load) than the package row.
+REQUIRED_ROWS = {"garnet": ("vnet", "all"), "rapidchiplet": ("record", "package")}
 #: relative slack for "not above the peak" comparisons (float noise, requests accepted at the end of a run)
 PEAK_SLACK = 0.02
-#: per-channel data-bus width (bits) of JEDEC standards, for the independent peak bandwidth
-BUS_BITS = {"HBM": 128, "HBM2": 128, "HBM3": 64, "DDR3": 64, "DDR4": 64}
+#: per-channel data-bus width (bits) of the memory models, for the independent peak bandwidth. JEDEC's HBM3
+#: has 64-bit channels, but Ramulator 2.0 (tag v2.0a, src/dram/impl/HBM3.cpp org_presets: dq = 128) models
+#: HBM3 with HBM2's 128-bit channel, so its HBM3_2Gbps channel peaks at 32 GB/s: the peak of what ran.
+BUS_BITS = {"HBM": 128, "HBM2": 128, "HBM3": 128, "DDR3": 64, "DDR4": 64}
 _GBPS = re.compile(r"(\d+(?:\.\d+)?)Gbps")
 _MTS = re.compile(r"_(\d{3,5})[A-Z]*$")
 
@@ -100,10 +108,9 @@ def non_finite_value(ctx: TableContext) -> list[Finding]:
     # MQSim leaves latencies NaN for a flow that completed nothing; that is caught as 0 bytes below
     if ctx.simulator == "mqsim" and "bytes_transferred" in table:
         table = table[table["bytes_transferred"].fillna(1) > 0]
-    # Garnet's per-vnet rows of a vnet that carried no packet have NaN latency (gem5 prints nan): only the
-    # network total row must carry the metrics
-    if ctx.simulator == "garnet" and "vnet" in table:
-        table = table[table["vnet"].astype(str) == "all"]
+    column, value = REQUIRED_ROWS.get(ctx.simulator, (None, None))
+    if column in table:
+        table = table[table[column].astype(str) == value]
     finite = lambda s: ~np.isfinite(pd.to_numeric(s, errors="coerce").astype(float))  # noqa: E731
     out = _column_findings(table, required, finite, "is not a finite number")
     numeric = [c for c in _numeric(table, re.compile(".")) if c not in required and not NOT_REQUIRED.search(c)]
@@ -169,11 +176,9 @@ def bandwidth_above_peak(ctx: TableContext) -> list[Finding]:
         return []
     if "peak_bandwidth_bytes_per_s" in table:
         peak = table["peak_bandwidth_bytes_per_s"].astype(float)
-    elif "peak_bandwidth_GBps" in table:
-        peak = table["peak_bandwidth_GBps"].astype(float) * 1e9
     else:
         peak = pd.Series(math.inf, index=table.index)
-    channels = table["num_channels"] if "num_channels" in table else table.get("channels")
+    channels = table.get("num_channels")
     if channels is not None and "standard" in table and "timing_preset" in table:
         jedec = pd.Series([standard_peak_bytes_per_s(s, t, int(c)) for s, t, c in
                            zip(table["standard"], table["timing_preset"], channels)], index=table.index, dtype=float)
@@ -243,12 +248,13 @@ def mqsim_throughput_implausible(ctx: TableContext) -> list[Finding]:
     transfer rate) or the host interface (PCIe lanes x lane bandwidth) of the configuration that ran."""
     table = ctx.table
     out = []
-    pairs = (("achieved_throughput_MBps", "offered_load_MBps"),
-             ("achieved_throughput_MBps", "saturation_throughput_MBps"),
-             ("throughput_bytes_per_s", "offered_bandwidth_bytes_per_s"))
-    for got, ceiling in pairs:
+    # (achieved, ceiling, ceiling unit in bytes/s): the surrogate's offered and saturation loads are MB/s
+    pairs = (("throughput_bytes_per_s", "offered_load_MBps", 1e6),
+             ("throughput_bytes_per_s", "saturation_throughput_MBps", 1e6),
+             ("throughput_bytes_per_s", "offered_bandwidth_bytes_per_s", 1.0))
+    for got, ceiling, unit in pairs:
         if got in table and ceiling in table:
-            mask = table[got].astype(float) > table[ceiling].astype(float) * (1 + PEAK_SLACK)
+            mask = table[got].astype(float) > table[ceiling].astype(float) * unit * (1 + PEAK_SLACK)
             if mask.any():
                 row = table.loc[mask].iloc[0]
                 out.append(Finding(tuple(table.index[mask]), f"{got} {row[got]:.4g} > {ceiling} {row[ceiling]:.4g}"))

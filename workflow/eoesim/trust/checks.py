@@ -32,6 +32,7 @@ ROW_KEYS = {
     "ramulator": ("channel",),
     "mqsim": ("scenario", "flow_index"),
     "rapidchiplet": ("record",),
+    "cacti": ("name",),
 }
 CHECK_COLUMNS = ["check", "simulator", "severity", "status", "rows_checked", "rows_affected", "sample_rows",
                  "message", "hint", "simulated_runs"]
@@ -139,7 +140,7 @@ def check(name: str, severity: str, simulators: Iterable[str], hint: str) -> Cal
 
 def registry() -> dict[str, Check]:
     """Every registered check by name (imports the modules that define them)."""
-    from eoesim.trust import bounds, echo, sweep  # noqa: F401  (they register on import)
+    from eoesim.trust import bounds, echo, sram, sweep  # noqa: F401  (they register on import)
 
     return dict(sorted(_REGISTRY.items()))
 

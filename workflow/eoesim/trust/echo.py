@@ -4,7 +4,7 @@ Simulators silently ignore misspelt keys, fall back to defaults, or overwrite th
 /work/shared/simulators/CONTRACTS.md). Each check reads a run directory
 (``results/<study>/runs/<sim>/<run_id>/``): the rendered inputs and the simulator's own echo of its
 configuration (gem5 ``m5out/config.json``, SCALE-Sim's stdout banner, BookSim's ``BEGIN Configuration
-File`` block, MQSim's fallback messages). Runs without a directory (surrogate rows) are not checked.
+File`` block, MQSim's fallback messages, CACTI's "Print input parameters" block). Runs without a directory (surrogate rows) are not checked.
 """
 from __future__ import annotations
 
@@ -14,10 +14,13 @@ import re
 from pathlib import Path
 
 from eoesim.provenance import sha256_file
+from eoesim.simulators.cacti import CONFIG_DIR as CACTI_DIR
+from eoesim.simulators.cacti import RUN_META as CACTI_META
+from eoesim.simulators.cacti_output import echoed_inputs
 from eoesim.simulators.mqsim import FALLBACK_MESSAGES
 from eoesim.trust.checks import Finding, TableContext, check, simulated_only
 
-ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet")
+ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet", "cacti")
 STDOUT = "stdout.log"
 GEM5_ARGS = "garnet_synth_traffic.args"
 GEM5_CONFIG = "m5out/config.json"
@@ -256,3 +259,34 @@ def booksim_config_echo(ctx: TableContext) -> list[Finding]:
             problems += booksim_echo_mismatches(rendered, log.read_text(errors="replace"))
         return list(dict.fromkeys(problems))
     return _per_run(ctx, compare)
+
+
+# ---------------------------------------------------------------------------------------------- CACTI
+def cacti_echo_mismatches(rundir: Path, parameters: dict) -> list[str]:
+    """Rendered SRAM parameters that CACTI's echo of its input does not repeat."""
+    meta = rundir / CACTI_META
+    if not meta.is_file() or "technology_nm" not in parameters:
+        return [f"{CACTI_META} or run.json's parameters are missing"]
+    out = []
+    for sram in json.loads(meta.read_text())["srams"]:
+        echoed = echoed_inputs(rundir / CACTI_DIR / f"{sram['name']}.stdout")
+        expected = {k: sram[k] for k in ("size_bytes", "block_bytes", "associativity", "rw_ports", "read_ports",
+                                         "write_ports", "banks")}
+        expected["technology_um"] = parameters["technology_nm"] / 1000
+        expected["temperature_k"] = parameters["temperature_k"]
+        for key, value in expected.items():
+            if key not in echoed:
+                out.append(f"{sram['name']}: CACTI did not echo {key}")
+            elif not _same(echoed[key], value):
+                out.append(f"{sram['name']}: {key} {value} rendered, CACTI ran {echoed[key]:g}")
+    return out
+
+
+@check("cacti_config_echo", "error", ("cacti",),
+       hint="CACTI kept a built-in value for a key of the rendered .cfg (misspelt or moved key): compare "
+            "templates/cacti/sram.cfg.j2 with CACTI's own cache.cfg")
+@simulated_only
+def cacti_config_echo(ctx: TableContext) -> list[Finding]:
+    """CACTI echoes the parameters it parsed; each must equal what the harness rendered for that SRAM."""
+    return _per_run(ctx, lambda rundir: cacti_echo_mismatches(
+        rundir, (ctx.run_record(rundir.name) or {}).get("parameters") or {}))

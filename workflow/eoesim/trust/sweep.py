@@ -43,6 +43,9 @@ AXES = (
          ("channel", "standard", "org_preset", "timing_preset", "num_channels", "ranks", "scheduler", "refresh",
           "row_policy", "row_policy_cap", "addr_mapper", "pattern", "read_fraction", "num_requests",
           "footprint_bytes", "alignment_bytes", "stride_bytes", "bubbles", "seed")),
+    Axis("cacti", ("size_bytes",), ("area_mm2", "leakage_mW", "read_energy_nJ"),
+         ("technology_nm", "cell_type", "peripheral_type", "temperature_k", "kind", "block_bytes", "associativity",
+          "banks", "rw_ports", "read_ports", "write_ports")),
 )
 SIMULATORS = tuple(sorted({a.simulator for a in AXES}))
 
@@ -78,7 +81,8 @@ def non_moving(table: pd.DataFrame, axis: Axis) -> list[Finding]:
 @simulated_only
 def metric_does_not_move(ctx: TableContext) -> list[Finding]:
     """A swept axis that should move a metric (SCALE-Sim: array size -> total cycles of the same GEMM;
-    Garnet: injection rate -> packet latency; Ramulator: offered load -> latency and bandwidth) but
+    Garnet: injection rate -> packet latency; Ramulator: offered load -> latency and bandwidth; CACTI: SRAM
+    size -> area, leakage and read energy) but
     leaves it identical. Real-simulation rows only (surrogates are smooth models, see module doc)."""
     table = ctx.simulated()
     return [f for axis in AXES if axis.simulator == ctx.simulator for f in non_moving(table, axis)]
