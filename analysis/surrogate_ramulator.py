@@ -223,7 +223,7 @@ class RamulatorSurrogate(Surrogate):
             ratio[idx] = np.where(inside, (1 - wx) * corners(ratio_t, x_lo) + wx * corners(ratio_t, x_hi), np.nan)
             u_cap[idx] = cap
         latency = np.exp(log_lat)
-        util = rho * ratio
+        util = np.minimum(rho * ratio, u_cap)  # offered beyond the measured curve: served at the ceiling
         return {
             "load_fraction_of_ceiling": rho / u_cap,
             "avg_read_latency_ns": latency,
