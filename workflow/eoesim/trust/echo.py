@@ -18,9 +18,8 @@ from eoesim.simulators.cacti import CONFIG_DIR as CACTI_DIR
 from eoesim.simulators.cacti import RUN_META as CACTI_META
 from eoesim.simulators.cacti_output import echoed_inputs
 from eoesim.simulators.mqsim import FALLBACK_MESSAGES
-from eoesim.trust.checks import Finding, TableContext, check, simulated_only
+from eoesim.trust.checks import Finding, TableContext, check, every_simulator, simulated_only
 
-ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet", "cacti")
 STDOUT = "stdout.log"
 GEM5_ARGS = "garnet_synth_traffic.args"
 GEM5_CONFIG = "m5out/config.json"
@@ -64,7 +63,7 @@ def altered_inputs(rundir: Path) -> list[str]:
     return changed
 
 
-@check("rendered_input_overwritten", "error", ALL,
+@check("rendered_input_overwritten", "error", applies=every_simulator,
        hint="the simulator (e.g. MQSim with a bad root element) overwrote or removed an input we rendered, "
             "so the run did not use our configuration; re-run it and read its stdout")
 @simulated_only
@@ -79,7 +78,7 @@ def mqsim_fallbacks(stdout: str) -> list[str]:
     return [m for m in FALLBACK_MESSAGES if m in stdout]
 
 
-@check("mqsim_defaults_fallback", "error", ("mqsim",),
+@check("mqsim_defaults_fallback", "error",
        hint="MQSim ignored the rendered ssdconfig.xml/workload.xml (wrong root element or missing file) and "
             "simulated its built-in defaults; fix the template or the path")
 @simulated_only
@@ -147,7 +146,7 @@ def gem5_echo_mismatches(args: dict[str, str], config: dict) -> list[str]:
     return out
 
 
-@check("gem5_config_echo", "error", ("garnet",),
+@check("gem5_config_echo", "error",
        hint="gem5 ran a different network than we rendered (a topology default or ignored argument): compare "
             "garnet_synth_traffic.args with m5out/config.json")
 @simulated_only
@@ -200,7 +199,7 @@ def scalesim_echo_mismatches(cfg_text: str, stdout: str) -> list[str]:
             for key, value in expected.items() if not _same(banner.get(key, ""), value)]
 
 
-@check("scalesim_config_echo", "error", ("scalesim",),
+@check("scalesim_config_echo", "error",
        hint="SCALE-Sim ran a different array/dataflow/SRAM than rendered (e.g. an invalid dataflow falls back "
             "to output stationary with only a warning): compare scale.cfg with the stdout banner")
 @simulated_only
@@ -242,7 +241,7 @@ def booksim_echo_mismatches(rendered: dict, stdout: str) -> list[str]:
     return out
 
 
-@check("booksim_config_echo", "error", ("rapidchiplet",),
+@check("booksim_config_echo", "error",
        hint="RapidChiplet passed BookSim another configuration than rendered (RapidChiplet-only keys are "
             "ignored): compare inputs/booksim_config.json with the BEGIN Configuration File block")
 @simulated_only
@@ -282,7 +281,7 @@ def cacti_echo_mismatches(rundir: Path, parameters: dict) -> list[str]:
     return out
 
 
-@check("cacti_config_echo", "error", ("cacti",),
+@check("cacti_config_echo", "error",
        hint="CACTI kept a built-in value for a key of the rendered .cfg (misspelt or moved key): compare "
             "templates/cacti/sram.cfg.j2 with CACTI's own cache.cfg")
 @simulated_only
