@@ -80,6 +80,15 @@ class TableContext:
     def rows_of_run(self, run_id: str) -> tuple:
         return tuple(self.table.index[self.table["run_id"].astype(str) == str(run_id)])
 
+    def findings_per_run(self, compare: Callable[[Path], list[str]]) -> list[Finding]:
+        """One finding per simulated run whose directory ``compare`` finds problems in (all its rows)."""
+        out = []
+        for run_id, rundir in self.simulated_run_dirs():
+            problems = compare(rundir)
+            if problems:
+                out.append(Finding(self.rows_of_run(run_id), f"run {run_id}: " + "; ".join(problems)))
+        return out
+
     def simulated_run_ids(self, labels) -> list[str]:
         """The run ids of the real runs (fidelity simulate) among the rows ``labels``."""
         if "run_id" not in self.table or not len(labels):

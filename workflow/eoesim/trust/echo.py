@@ -40,15 +40,6 @@ def _same(a, b) -> bool:
         return str(a).strip().lower() == str(b).strip().lower()
 
 
-def _per_run(ctx: TableContext, compare) -> list[Finding]:
-    out = []
-    for run_id, rundir in ctx.simulated_run_dirs():
-        problems = compare(rundir)
-        if problems:
-            out.append(Finding(ctx.rows_of_run(run_id), f"run {run_id}: " + "; ".join(problems)))
-    return out
-
-
 # ---------------------------------------------------------------------------------------------- any run
 def altered_inputs(rundir: Path) -> list[str]:
     """Rendered inputs whose sha256 differs from the one run.json recorded before the run."""
@@ -70,7 +61,7 @@ def altered_inputs(rundir: Path) -> list[str]:
 def rendered_input_overwritten(ctx: TableContext) -> list[Finding]:
     """The inputs a run used must still be the ones we rendered (sha256 in run.json): MQSim writes its
     default config/workload over a bad input path and runs with rc 0."""
-    return _per_run(ctx, altered_inputs)
+    return ctx.findings_per_run(altered_inputs)
 
 
 # ---------------------------------------------------------------------------------------------- MQSim
@@ -88,7 +79,7 @@ def mqsim_defaults_fallback(ctx: TableContext) -> list[Finding]:
     def compare(rundir: Path) -> list[str]:
         stdout = (rundir / STDOUT).read_text(errors="replace") if (rundir / STDOUT).is_file() else ""
         return [f"stdout says {m!r}" for m in mqsim_fallbacks(stdout)]
-    return _per_run(ctx, compare)
+    return ctx.findings_per_run(compare)
 
 
 # ---------------------------------------------------------------------------------------------- gem5
@@ -157,7 +148,7 @@ def gem5_config_echo(ctx: TableContext) -> list[Finding]:
         if not (rundir / GEM5_ARGS).is_file() or not (rundir / GEM5_CONFIG).is_file():
             return [f"{GEM5_ARGS} or {GEM5_CONFIG} missing: cannot compare"]
         return gem5_echo_mismatches(read_args(rundir / GEM5_ARGS), json.loads((rundir / GEM5_CONFIG).read_text()))
-    return _per_run(ctx, compare)
+    return ctx.findings_per_run(compare)
 
 
 # ---------------------------------------------------------------------------------------------- SCALE-Sim
@@ -211,7 +202,7 @@ def scalesim_config_echo(ctx: TableContext) -> list[Finding]:
             return [f"{SCALESIM_CONFIG} or {STDOUT} missing: cannot compare"]
         return scalesim_echo_mismatches((rundir / SCALESIM_CONFIG).read_text(),
                                         (rundir / STDOUT).read_text(errors="replace"))
-    return _per_run(ctx, compare)
+    return ctx.findings_per_run(compare)
 
 
 # ---------------------------------------------------------------------------------------------- BookSim
@@ -257,7 +248,7 @@ def booksim_config_echo(ctx: TableContext) -> list[Finding]:
         for log in sorted(p for p in rundir.iterdir() if p.is_file() and p.suffix in (".log", ".txt")):
             problems += booksim_echo_mismatches(rendered, log.read_text(errors="replace"))
         return list(dict.fromkeys(problems))
-    return _per_run(ctx, compare)
+    return ctx.findings_per_run(compare)
 
 
 # ---------------------------------------------------------------------------------------------- CACTI
@@ -287,5 +278,5 @@ def cacti_echo_mismatches(rundir: Path, parameters: dict) -> list[str]:
 @simulated_only
 def cacti_config_echo(ctx: TableContext) -> list[Finding]:
     """CACTI echoes the parameters it parsed; each must equal what the harness rendered for that SRAM."""
-    return _per_run(ctx, lambda rundir: cacti_echo_mismatches(
+    return ctx.findings_per_run(lambda rundir: cacti_echo_mismatches(
         rundir, (ctx.run_record(rundir.name) or {}).get("parameters") or {}))
