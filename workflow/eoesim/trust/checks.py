@@ -46,7 +46,7 @@ class TableContext:
     adapter: type[Simulator]
     table: pd.DataFrame
     runs_dir: Path | None = None
-    records: dict = field(default_factory=dict)
+    _records: dict = field(default_factory=dict)
 
     @property
     def simulator(self) -> str:
@@ -66,11 +66,11 @@ class TableContext:
 
     def run_record(self, run_id: str) -> dict | None:
         """The run's run.json (provenance: parameters, argv, inputs_sha256), or None without a run dir."""
-        if run_id not in self.records:
+        if run_id not in self._records:
             rundir = self.run_dir(run_id)
             path = rundir / "run.json" if rundir else None
-            self.records[run_id] = json.loads(path.read_text()) if path and path.is_file() else None
-        return self.records[run_id]
+            self._records[run_id] = json.loads(path.read_text()) if path and path.is_file() else None
+        return self._records[run_id]
 
     def simulated_run_dirs(self) -> list[tuple[str, Path]]:
         """(run_id, directory) of every simulated run in the table that has a run directory."""
