@@ -22,19 +22,24 @@ simulator (never a class named by the file). The fitting helpers here (``least_s
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import math
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 
 from eoesim.errors import ConfigError, EoesimError
+from eoesim.simulators.base import registry as simulators
+
+if TYPE_CHECKING:
+    from eoesim.analysis.study_tables import StudyTable
 
 PACK_FORMAT = "eoesim-surrogate/1"
 #: queries of at least this many rows get their categorical inputs as pandas categoricals (see complete)
@@ -262,6 +267,9 @@ class Surrogate(ABC):
     #: giving that column); they may be among ``inputs`` / ``categorical_inputs`` (then domain-checked like
     #: the others) or extra columns
     optional_inputs: ClassVar[Mapping[str, Any]] = {}
+    #: how a simulator's real study table becomes this pack's dataset (eoesim.analysis.study_tables.StudyTable),
+    #: or None where only the shipped dataset fits it; every form declares it (set after the class in its module)
+    study_table: ClassVar[StudyTable | None]
 
     def __init__(self) -> None:
         self.params: dict[str, float] = {}
@@ -455,17 +463,12 @@ def _jsonable(obj: Any) -> Any:
 
 # --------------------------------------------------------------------------------------------- registry
 SURROGATES: dict[str, type[Surrogate]] = {}
-#: modules of eoesim.analysis that define (and register) one surrogate class each
-SURROGATE_MODULES = ("surrogate_scalesim", "surrogate_garnet", "surrogate_ramulator", "surrogate_mqsim",
-                     "surrogate_rapidchiplet", "surrogate_cacti")
 
 
 def import_surrogate_modules() -> dict[str, type[Surrogate]]:
-    """Import every surrogate module (filling the registry); return the registry."""
-    import importlib
-
-    for module in SURROGATE_MODULES:
-        importlib.import_module(f"eoesim.analysis.{module}")
+    """Import the module of every pack the registered simulators declare (filling the registry); return it."""
+    for module in dict.fromkeys(spec.module for adapter in simulators().values() for spec in adapter.surrogates):
+        importlib.import_module(module)
     return dict(SURROGATES)
 
 
