@@ -58,6 +58,21 @@ def test_request_in_flight_when_its_chiplet_fails_completes_on_the_spare(tmp_pat
     assert busy == pytest.approx([70, 140, 0, 5])  # finished steps (and the gate on chiplet 3) only
 
 
+def test_a_request_waiting_for_its_expert_when_its_chiplet_fails_runs_on_the_spare(tmp_path):
+    """a is cold (no hot set, no DDR) and loaded whole: the sequence reaches chiplet 0 at 10 and waits, not yet
+    queued, for a's load SSD -> DDR -> HBM [10, 1029] (1009 + 10 ns); chiplet 0 fails at 100 ns meanwhile. When
+    a lands the sequence is queued on the spare, chiplet 1 (same stack): prefill [1029, 1099], two decodes to
+    1239 - as without the failure, and nothing runs (or waits forever) on the failed chiplet."""
+    p = params(tmp_path, [(0, 0, 4, 3)], experts=("a",), ddr_gib=0.0, mapping={"cache_policy": "lru"})
+    p["serving"] = {"expert_load": "whole"}
+    p["failures"] = {"events": fail_chiplet_0(100), "policy": "spare"}
+    r = stitch_point(p, hand_model())
+    assert latencies_ns(r)[1][0] == pytest.approx(1239)
+    assert steps_ns(r, 0) == [] and steps_ns(r, 1) == [pytest.approx((1029, 1099, 1, 1, 4)),
+                                                       pytest.approx((1099, 1239, 2, 1, 1))]
+    assert r.summary["failure"]["lost_requests"] == 0
+
+
 def test_failure_during_prefill_reruns_it_on_the_spare(tmp_path):
     """Fails at 50 ns: the prefill [10, 80] is lost (40 ns aborted) and re-runs on chiplet 1 [50, 120], then
     the decodes [120, 260]."""

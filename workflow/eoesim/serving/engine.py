@@ -485,10 +485,15 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.at(t, self._arrive, seq)
         return seq
 
-    def _arrive(self, seq: Seq) -> None:
+    def redirect_waiting(self, seq: Seq) -> None:
+        """A sequence not yet admitted whose instance failed goes where that instance's work went."""
         while not seq.inst.alive:
             seq.inst = self.redirect[seq.inst.iid]
+            seq.role = seq.inst.role
             self._set_kv_layout(seq, seq.inst)
+
+    def _arrive(self, seq: Seq) -> None:
+        self.redirect_waiting(seq)
         seq.t_enqueue = self.now
         g = seq.group
         if g is None:

@@ -199,7 +199,11 @@ class ExpertResidency:
         """Admit ``parts`` - a single sequence, or the parts of a composition group - together, once every
         part's expert may run on its stacks (resident; for a lone sequence with streamed loads, its load has
         started), so no resident expert is pinned waiting for a partner that cannot load. Until then the
-        experts are wanted under ``owner``'s ticket, and the owner's loads never evict each other."""
+        experts are wanted under ``owner``'s ticket, and the owner's loads never evict each other. A part whose
+        instance failed while it waited goes where the failed instance's work went."""
+        for p in parts:
+            if not p.inst.alive:
+                self.redirect_waiting(p)
         need = {(s, p.expert) for p in parts for s in set(p.inst.stacks)}
         if not owner.counted:
             owner.counted = True
@@ -207,6 +211,7 @@ class ExpertResidency:
                 self.rec.cache_access(p.expert, hit=all(self.stacks[s].is_resident(p.expert)
                                                         for s in set(p.inst.stacks)))
             owner.ticket = self.next_ticket()
+            owner.wanted = frozenset(need)
             for s, e in need:
                 self.stacks[s].want(e, owner.ticket, 1)
         streamed = len(parts) == 1 and self.cfg["expert_load"] == "streamed"
@@ -238,8 +243,9 @@ class ExpertResidency:
                 if self.pending_loads[s]:
                     self.retry_loads(s)
             return
-        for s, e in need:
+        for s, e in owner.wanted:
             self.stacks[s].want(e, owner.ticket, -1)
+        owner.wanted = frozenset()
         last = max(p.t_enqueue for p in parts)  # before the last part arrived, parts wait for partners, not loads
         for p in parts:
             for s in set(p.inst.stacks):

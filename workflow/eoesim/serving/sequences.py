@@ -20,7 +20,7 @@ class Seq:
     __slots__ = ("sid", "req", "expert", "inst", "prompt", "out", "prefilled", "generated", "group", "blocked",
                  "blocks", "kv_bpb", "t_enqueue", "t_admit", "t_first", "state", "role", "on_first", "on_done",
                  "preemptions", "rel_s", "wait_s", "last_step_end", "compute_s", "memory_s", "network_s",
-                 "admit_order", "recompute", "weight", "t_arrive", "other_s", "load_s", "restore", "ticket", "counted")
+                 "admit_order", "recompute", "weight", "t_arrive", "other_s", "load_s", "restore", "ticket", "counted", "wanted")
 
     def __init__(self, sid: int, req: int, expert: str, prompt: int, out: int, now: float,
                  on_first: Callable[[float], Any] | None, on_done: Callable[[float], Any] | None) -> None:
@@ -57,6 +57,7 @@ class Seq:
         self.restore = False  # the recompute only restores KV (a composition part ahead of its group)
         self.ticket = 0  # order among sequences / groups waiting for their experts (oldest first)
         self.counted = False  # its cache access is recorded
+        self.wanted: frozenset = frozenset()  # (stack, expert) it wants while waiting for its experts
         self.weight = 1.0  # share of the request's latency this sequence's time stands for (parallel parts < 1)
         self.t_arrive = now
 
@@ -86,7 +87,7 @@ class Group:
     """The parts of one representation-averaging composition (module docstring)."""
 
     __slots__ = ("parts", "composed", "delay_s", "home", "on_first", "on_done", "coupled", "gid", "arrived",
-                 "counted", "ticket")
+                 "counted", "ticket", "wanted")
 
     def __init__(self, gid: int, delay_s: float, home: int, on_first, on_done) -> None:
         self.gid = gid
@@ -100,6 +101,7 @@ class Group:
         self.arrived = 0  # parts that reached their instance (admitted together once all have)
         self.counted = False  # cache accesses recorded
         self.ticket = 0  # order among groups waiting for their experts (oldest first)
+        self.wanted: frozenset = frozenset()  # (stack, expert) it wants while waiting for its experts
 
     def __hash__(self) -> int:
         """By id number, not address: sets of groups iterate alike in every run (identical summaries)."""
