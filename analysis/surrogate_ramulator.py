@@ -222,7 +222,7 @@ class RamulatorSurrogate(Surrogate):
                                     - ((1 - wx) * _plateau_weight(x_levels)[x_lo] + wx * _plateau_weight(x_levels)[x_hi])
                                     * np.log(cap * rf[idx]), np.nan)
             ratio[idx] = np.where(inside, (1 - wx) * corners(ratio_t, x_lo) + wx * corners(ratio_t, x_hi), np.nan)
-            u_cap[idx] = cap
+            u_cap[idx] = np.minimum(cap, 1.0)  # a few real runs count a hair above the peak: never served above it
         latency = np.exp(log_lat)
         util = np.minimum(rho * ratio, u_cap)  # offered beyond the measured curve: served at the ceiling
         return {
