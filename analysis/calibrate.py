@@ -36,11 +36,12 @@ from eoesim.analysis import (surrogate_cacti, surrogate_garnet, surrogate_mqsim,
                              surrogate_rapidchiplet, surrogate_scalesim)
 from eoesim.analysis.surrogate import FitError, OutOfDomainWarning, Surrogate, error_summary, fold_predictions
 from eoesim.errors import ConfigError
+from eoesim.paths import package_dir
 from eoesim.provenance import sha256_file
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_DIR = Path(__file__).resolve().parent
+ANALYSIS_DIR = package_dir("eoesim.analysis")
 CALIBRATION_DIR = ANALYSIS_DIR / "calibration"
 PACKS_DIR = ANALYSIS_DIR / "packs"
 CV_FOLDS = 5

@@ -29,10 +29,11 @@ import pandas as pd
 
 from eoesim.eoe.expert import resolve_experts
 from eoesim.errors import ConfigError
+from eoesim.paths import package_file
 from eoesim.simulators.cacti_buffers import sram_point
 from eoesim.stitch.energy import load_constants
 
-CONSTANTS_FILE = Path(__file__).with_name("chiplet_constants.csv")
+CONSTANTS_FILE = package_file("eoesim.eoe", "chiplet_constants.csv")
 #: bytes per word -> PE area constant (the nearest precision is used, as for the MAC energy)
 PE_AREA_KEYS = {1.0: "pe_area_int8_um2", 2.0: "pe_area_fp16_um2", 4.0: "pe_area_fp32_um2"}
 #: MAC energy constants of stitch/energy_constants.csv by bytes per word
