@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 from cycler import cycler  # noqa: E402
 
 from eoesim.errors import EoesimError  # noqa: E402
+from eoesim.layout import FIGURE_SUFFIXES  # noqa: E402
 from eoesim.paths import package_file  # noqa: E402
 
 SINGLE_COLUMN_IN = 3.5
@@ -28,7 +29,6 @@ PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#0
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 2))]
 STYLE_FILE = package_file("eoesim.figures", "eoesim.mplstyle")
-FIGURE_SUFFIXES = (".pdf", ".png", ".csv")
 
 
 class FigureError(EoesimError):
