@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eoesim.jobs import run_simulation
+
 log = logging.getLogger(__name__)
 
 #: (rows, cols) of the systolic arrays; non-square shapes make the row and column overheads separable
@@ -83,8 +85,6 @@ def make_point(rows: int, cols: int, dataflow: str, gemms: list[dict]) -> dict:
 
 def generate(workdir: Path) -> pd.DataFrame:
     """Run every (array, dataflow) through the harness; return the dataset rows."""
-    from eoesim.jobs import run_simulation
-
     small = draw_gemms()
     frames = []
     for rows, cols in ARRAYS + LARGE_ARRAYS:

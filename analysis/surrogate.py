@@ -22,6 +22,7 @@ simulator (never a class named by the file). The fitting helpers here (``least_s
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import math
 import warnings
@@ -462,8 +463,6 @@ SURROGATE_MODULES = ("surrogate_scalesim", "surrogate_garnet", "surrogate_ramula
 
 def import_surrogate_modules() -> dict[str, type[Surrogate]]:
     """Import every surrogate module (filling the registry); return the registry."""
-    import importlib
-
     for module in SURROGATE_MODULES:
         importlib.import_module(f"eoesim.analysis.{module}")
     return dict(SURROGATES)

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from eoesim.analysis.packs import SIMULATOR_PACKS, available_packs, predict_table
 from eoesim.errors import ConfigError, SimulatorUnavailableError
 from eoesim.simulators.base import Simulator
 
@@ -54,8 +55,6 @@ def surrogate_status(sim: Simulator, sample_points: Iterable[Mapping[str, Any]] 
     outside the pack's domain. Without ``strict`` out-of-domain points are allowed (their rows are labelled
     ``in_domain = False``) and the reason says how many and why.
     """
-    from eoesim.analysis.packs import SIMULATOR_PACKS, available_packs, predict_table
-
     packs = [p for p in SIMULATOR_PACKS.get(sim.name, ()) if p in available_packs()]
     if not packs:
         return False, f"no calibrated surrogate pack of {sim.name} is installed"
@@ -87,8 +86,6 @@ def predict_runs(sim: Simulator, runs: Mapping[str, Mapping[str, Any]], strict: 
 
     Out-of-domain queries warn (``OutOfDomainWarning``) or, with ``strict``, raise ``OutOfDomainError``.
     """
-    from eoesim.analysis.packs import predict_table
-
     frames = []
     for run_id, point in runs.items():
         predicted = predict_table(sim.name, sim.surrogate_query(point), strict=strict)

@@ -27,9 +27,12 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from eoesim.analysis.packs import predict_table
+from eoesim.config import validate
 from eoesim.eoe.expert import resolve_experts
 from eoesim.errors import ConfigError
 from eoesim.paths import package_file
+from eoesim.simulators.base import get_simulator
 from eoesim.simulators.cacti_buffers import sram_point
 from eoesim.stitch.energy import load_constants
 
@@ -55,7 +58,6 @@ def load_chiplet_constants(path: Path = CONSTANTS_FILE) -> dict[str, float]:
 @dataclass(frozen=True)
 class SramFigures:
     """One SRAM as CACTI (or its surrogate) describes it: per-access energies, all-bank leakage, area."""
-
     name: str
     kind: str
     size_bytes: int
@@ -100,7 +102,6 @@ class ChipletTech:
 @dataclass(frozen=True)
 class ChipletBudget:
     """Area (mm2) and power (W) of one compute chiplet, by part, and its SRAMs' energy per byte."""
-
     area_mm2: float
     core_area_mm2: float
     pe_area_mm2: float
@@ -126,8 +127,6 @@ class ChipletBudget:
 
 
 def _default_cacti() -> dict[str, Any]:
-    from eoesim.config import validate
-
     return validate({}, "defaults")["workload"]["cacti"]
 
 
@@ -151,9 +150,6 @@ def _figures(rows: pd.DataFrame, srams: list[dict[str, Any]]) -> list[SramFigure
 
 def cacti_surrogate_rows(point: Mapping[str, Any]) -> pd.DataFrame:
     """The calibrated CACTI surrogate's rows for a CACTI point (the adapter's query, its pack's outputs)."""
-    from eoesim.analysis.packs import predict_table
-    from eoesim.simulators.base import get_simulator
-
     return predict_table("cacti", get_simulator("cacti").surrogate_query(point))
 
 

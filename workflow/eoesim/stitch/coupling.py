@@ -38,6 +38,7 @@ from typing import Any
 
 import pandas as pd
 
+from eoesim.analysis.packs import predict_table
 from eoesim.errors import ConfigError
 from eoesim.simulators.scalesim_traces import LINE_BYTES, sequential_share
 
@@ -56,7 +57,6 @@ COLUMNS = ["config", "array_rows", "array_cols", "dataflow", "layer_id", "gemm",
 @dataclass(frozen=True)
 class MemoryTier:
     """The memory system one chiplet's DRAM traffic goes to (the study's Ramulator point)."""
-
     standard: str
     channels: int
     peak_bandwidth_bytes_per_s: float
@@ -87,8 +87,6 @@ def surrogate_memory(demand: pd.DataFrame, tier: MemoryTier) -> pd.DataFrame:
 
     ``demand`` needs ``pattern``, ``read_fraction`` and ``offered_bandwidth_bytes_per_s``.
     """
-    from eoesim.analysis.packs import predict_table
-
     rf = demand["read_fraction"].clip(*PACK_READ_FRACTION)
     query = pd.DataFrame({
         "standard": tier.standard, "pattern": demand["pattern"].to_numpy(), "channels": tier.channels,
