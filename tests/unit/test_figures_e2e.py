@@ -5,6 +5,8 @@ sequence of the hand-sized expert computes for 70 ns (two sequences batched: 90 
 unless a test slows it, an expert load SSD -> DDR -> HBM takes 1009 + 10 ns, a small message 2 ns per hop
 + 16 B/ns. Expert a on chiplet 0, b on chiplet 1, the router (5 ns gate) on chiplet 3.
 """
+import io
+
 import pandas as pd
 import pytest
 from figure_artists import bar_values, broken_bars, data_lines, line_xy
@@ -187,6 +189,14 @@ def test_line_styles_follow_the_sweep_structure():
     one = pd.DataFrame({"point_id": [f"p{i}" for i in range(9)], "eoe.router.k": range(9)})
     styles = point_styles(one, 7)
     assert len({(c % 7, m) for c, m in styles.values()}) == 9  # past the palette the marker changes
+
+
+def test_a_null_swept_value_is_labelled_and_styled():
+    """points.csv writes a null swept value (training.chiplets: null = shared) as an empty cell."""
+    points = pd.read_csv(io.StringIO('point_id,training.share,training.chiplets\na,0.5,\nb,1.0,8\n'),
+                         dtype={"point_id": str})
+    assert point_labels(points, "s") == {"a": "share0.5 chiplets=none", "b": "share1 chiplets8"}
+    assert point_styles(points, 7) == {"a": (0, 0), "b": (1, 1)}
 
 
 def test_timeline_point_and_window_checks():

@@ -32,6 +32,8 @@ def format_value(key: str, value: Any) -> str:
         return "x".join(f"{v:g}" for v in value)
     if isinstance(value, str):
         return STRATEGY.get(value, value)
+    if value is None:
+        return f"{key_name(key)}=none"
     if isinstance(value, bool):
         return f"{key_name(key)}={'on' if value else 'off'}"
     if isinstance(value, (int, float)):

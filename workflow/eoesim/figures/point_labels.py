@@ -19,6 +19,8 @@ def _value(raw: Any) -> Any:
     """A swept value as planned: lists/mappings were written as text (``[64, 64]``), scalars as is."""
     if isinstance(raw, str) and raw[:1] in "[{":
         return yaml.safe_load(raw)
+    if pd.isna(raw):  # a null swept value (an empty cell)
+        return None
     return raw.item() if hasattr(raw, "item") else raw
 
 
@@ -44,7 +46,8 @@ def point_styles(points: pd.DataFrame, n_colours: int) -> dict[str, tuple[int, i
     ids = points["point_id"].tolist()
     if len(keys) < 2:
         return {pid: (i, i // n_colours) for i, pid in enumerate(ids)}
-    first = {v: i for i, v in enumerate(dict.fromkeys(points[keys[0]].astype(str)))}
-    rest = points[keys[1:]].astype(str).agg("|".join, axis=1)
+    text = points[keys].map(str)  # str() of each value: an unset (NaN) value is text too
+    first = {v: i for i, v in enumerate(dict.fromkeys(text[keys[0]]))}
+    rest = text[keys[1:]].agg("|".join, axis=1)
     other = {v: i for i, v in enumerate(dict.fromkeys(rest))}
-    return {pid: (first[a], other[b]) for pid, a, b in zip(ids, points[keys[0]].astype(str), rest)}
+    return {pid: (first[a], other[b]) for pid, a, b in zip(ids, text[keys[0]], rest)}
