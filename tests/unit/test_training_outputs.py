@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from eoesim.eoe.expert import param_count
+from eoesim.serving.power import compute_chiplet
 from eoesim.simulators.mqsim_trace import WRITE, read_trace
 from eoesim.stitch.energy import PJ, EnergyModel
 from eoesim.training.checkpoint import checkpoint_bytes, checkpoint_description
@@ -19,16 +20,17 @@ def run_of(training=None, **kw):
 
 
 def test_static_energy_of_a_run_is_the_static_powers_times_its_time():
-    """The serving engine's static power: each training chiplet its RapidChiplet power budget (20 W + 4 PHYs of
-    0.125 W), the HBM stack and the DDR DRAM background power per GiB, the SSD's idle power."""
+    """The serving engine's static power: each chiplet its leakage and PHYs (eoesim.serving.power, checked in
+    test_static_power), the HBM stack and the DDR DRAM background power per GiB, the SSD's idle power."""
     v = EnergyModel().values
-    watts = 4 * (20 + 4 * 0.125) + (16 + 64) * v["dram_background_w_per_gib"] + v["ssd_idle_w"]
-    run, _ = run_of({"dataset_tokens": 10240})
+    run, p = run_of({"dataset_tokens": 10240})
+    chiplet_w = compute_chiplet(p).static_w
+    watts = 4 * chiplet_w + (16 + 64) * v["dram_background_w_per_gib"] + v["ssd_idle_w"]
     assert run.static_j == pytest.approx(watts * run.time_s)
     half, _ = run_of({"dataset_tokens": 10240, "share": 0.5})  # half the chiplets' time: half of twice as long
     assert half.static_j == pytest.approx(watts * half.time_s / 2)
     two, _ = run_of({"dataset_tokens": 10240, "chiplets": 2})  # two chiplets train, two are serving's
-    assert two.static_j == pytest.approx((watts - 2 * 20.5) * two.time_s)
+    assert two.static_j == pytest.approx((watts - 2 * chiplet_w) * two.time_s)
 
 
 def test_dynamic_compute_energy_is_macs_times_the_fp16_mac_energy():
