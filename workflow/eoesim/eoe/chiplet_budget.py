@@ -28,10 +28,10 @@ from typing import Any, Mapping
 import pandas as pd
 
 from eoesim.analysis.packs import predict_table
-from eoesim.config import validate
 from eoesim.eoe.expert import resolve_experts
 from eoesim.errors import ConfigError
 from eoesim.paths import package_file
+from eoesim.schema import load_schema, validate_against
 from eoesim.simulators.base import get_simulator
 from eoesim.simulators.cacti_buffers import sram_point
 from eoesim.stitch.energy import load_constants
@@ -127,7 +127,8 @@ class ChipletBudget:
 
 
 def _default_cacti() -> dict[str, Any]:
-    return validate({}, "defaults")["workload"]["cacti"]
+    """The study schema's defaults of ``workload.cacti`` (eoesim.config imports this module via serving)."""
+    return validate_against({}, load_schema(), "defaults", "study config")["workload"]["cacti"]
 
 
 def _nearest(table: Mapping[float, str], bytes_per_word: float) -> str:
