@@ -65,3 +65,17 @@ def broken_bars(ax) -> list[tuple[str, list[tuple[float, float]]]]:
             spans = [(float(p.vertices[:, 0].min()), float(np.ptp(p.vertices[:, 0]))) for p in c.get_paths()]
             out.append((to_hex(c.get_facecolor()[0]), spans))
     return out
+
+
+def markers(ax) -> np.ndarray:
+    """Every point drawn as a marker without a line (``plot(..., linestyle="none")``), ``(n, 2)`` rows sorted."""
+    parts = [np.column_stack([x, y]) for line in ax.get_lines() if line.get_linestyle() in ("None", "none", " ", "")
+             for x, y in [(np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float))]]
+    points = np.concatenate(parts) if parts else np.empty((0, 2))
+    return points[np.lexsort((points[:, 1], points[:, 0]))]
+
+
+def sorted_points(x, y) -> np.ndarray:
+    """``(n, 2)`` rows of ``x``, ``y`` in the order ``markers`` returns them."""
+    points = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+    return points[np.lexsort((points[:, 1], points[:, 0]))]
