@@ -32,8 +32,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from eoesim.analysis import (surrogate_cacti, surrogate_garnet, surrogate_mqsim, surrogate_ramulator,
-                             surrogate_rapidchiplet, surrogate_scalesim)
+from eoesim.analysis import (
+    surrogate_cacti,
+    surrogate_garnet,
+    surrogate_mqsim,
+    surrogate_ramulator,
+    surrogate_rapidchiplet,
+    surrogate_scalesim,
+)
 from eoesim.analysis.surrogate import FitError, OutOfDomainWarning, Surrogate, error_summary, fold_predictions
 from eoesim.errors import ConfigError
 from eoesim.paths import package_dir
@@ -103,8 +109,9 @@ NOTES: dict[str, list[str]] = {
               "the 3 % target for energy and area: CACTI picks a discrete subarray organisation per size, so a size "
               "held out and interpolated from its neighbours errs ~5 % (read energy) and ~8 % (area) on average, up to "
               "~60 %; leakage (cells) ~2.5 %.",
-              "Leaving a node out (interpolating 32/45/65 nm from their neighbours) errs ~10 % (energy), ~12 % (area) and "
-              "~28 % (leakage: ITRS device tables are not smooth in the node): only CACTI's five nodes are in the domain."],
+              "Leaving a node out (interpolating 32/45/65 nm from their neighbours) errs ~10 % (energy), ~12 % "
+              "(area) and ~28 % (leakage: ITRS device tables are not smooth in the node): only CACTI's five nodes "
+              "are in the domain."],
     "rapidchiplet_booksim": ["Points above 0.8 x the fitted saturation are single noisy BookSim runs and outside the "
                              "domain; a (topology, traffic pattern) pair never run is outside the domain."],
 }

@@ -87,7 +87,8 @@ class GarnetSurrogate(Surrogate):
     simulator = "garnet"
     form = "hops_plus_channel_queueing_v1"
     inputs = ("mesh_rows", "mesh_cols", "injection_rate", "vcs_per_vnet", "link_latency", "router_latency",
-              "link_width_bits", "chiplet_rows", "chiplet_cols", "interposer_link_latency", "interposer_link_width_bits")
+              "link_width_bits", "chiplet_rows", "chiplet_cols", "interposer_link_latency",
+              "interposer_link_width_bits")
     categorical_inputs = ("pattern", "topology", SETTINGS_COLUMN)
     #: a plain mesh is one chiplet: no interposer link (its latency and width are the on-chip ones)
     optional_inputs = {"topology": "Mesh_XY", "link_width_bits": 128, "chiplet_rows": 1, "chiplet_cols": 1,

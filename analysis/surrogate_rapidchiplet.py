@@ -78,7 +78,8 @@ def _features(frame: pd.DataFrame, pairs_of_designs: bool = True) -> dict[str, n
     for i, (t, tr, r, c, seed, west, east) in enumerate(designs.itertuples(index=False)):
         edges = (int(west != "none"), int(east != "none"))
         valid = (t in TOPOLOGIES and tr in TRAFFICS and int(r) >= 1 and (t == "hexamesh" or int(c) >= 2)
-                 and (tr != "transpose" or t == "hexamesh" or int(r) == int(c)) and not (t == "hexamesh" and tr == "transpose")
+                 and (tr != "transpose" or t == "hexamesh" or int(r) == int(c))
+                 and not (t == "hexamesh" and tr == "transpose")
                  and west in EDGE_KINDS and east in EDGE_KINDS and (t != "hexamesh" or edges == (0, 0)))
         if not valid:   # outside the domain: NaN results
             pairs.append(np.full((1, 3), np.nan))

@@ -15,9 +15,13 @@ else
     trap 'rm -rf "$work"' EXIT
 fi
 
+# build from a copy of the files git knows (tracked, and untracked but not ignored): no stale build/ output,
+# no results/ or .venv/ in the wheel
+mkdir -p "$work/src"
+(cd "$root" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/src")
 "$python" -m venv "$work/build-env"
 "$work/build-env/bin/pip" install --quiet build
-"$work/build-env/bin/python" -m build --wheel --outdir "$work/dist" "$root" > "$work/build.log" 2>&1 \
+"$work/build-env/bin/python" -m build --wheel --outdir "$work/dist" "$work/src" > "$work/build.log" 2>&1 \
     || { tail -n 40 "$work/build.log"; exit 1; }
 wheel=$(ls "$work"/dist/eoesim-*.whl)
 echo "built $(basename "$wheel")"

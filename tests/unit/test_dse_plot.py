@@ -33,7 +33,8 @@ def test_figure_files_and_csv_equal_the_source(tmp_path, area, drawn):
     src = source.set_index("point_id")
     assert list(sweep.index) == list(src.index)
     assert (sweep["e2e_latency_p99_s"] == src["e2e_latency_p99_s"]).all()
-    assert sweep["energy_per_token_mj"].to_numpy() == pytest.approx(src["energy_per_token_j"].to_numpy() * 1e3, rel=1e-12)
+    assert sweep["energy_per_token_mj"].to_numpy() == pytest.approx(src["energy_per_token_j"].to_numpy() * 1e3,
+                                                                    rel=1e-12)
     assert (sweep["pareto"] == src["pareto"]).all()
     refined = data[data["estimate"] == "refined"].set_index("point_id")
     assert list(refined.index) == ["p1"]

@@ -74,7 +74,8 @@ def test_noc_saturation_markers_and_lines_are_the_packs_predictions(noc):
     sat_of_line = line.merge(sat[["mesh_rows", "pattern", noc_latency.RATE]].rename(
         columns={noc_latency.RATE: "sat"}), on=["mesh_rows", "pattern"])
     assert (sat_of_line[noc_latency.RATE] < sat_of_line["sat"]).all()
-    assert not (sat_of_line["in_domain"].astype(bool) & (sat_of_line[noc_latency.RATE] > 0.9 * sat_of_line["sat"])).any()
+    beyond = sat_of_line[noc_latency.RATE] > 0.9 * sat_of_line["sat"]
+    assert not (sat_of_line["in_domain"].astype(bool) & beyond).any()
 
 
 def test_noc_prefers_the_studys_own_gem5_runs(tmp_path):
@@ -100,7 +101,8 @@ def test_noc_figure_is_written_with_the_plotted_data(noc, tmp_path, drawn):
     for ax, (_, mesh) in zip(axes, meshes.iterrows()):
         on = noc[(noc["mesh_rows"] == mesh["mesh_rows"]) & (noc["mesh_cols"] == mesh["mesh_cols"])]
         measured = on[on["kind"] == "measured"]
-        np.testing.assert_allclose(markers(ax), sorted_points(measured[noc_latency.RATE], measured[noc_latency.LATENCY]))
+        np.testing.assert_allclose(markers(ax), sorted_points(measured[noc_latency.RATE],
+                                                              measured[noc_latency.LATENCY]))
         curves = [line.get_ydata() for line in ax.get_lines() if line.get_linestyle() == ":"]
         line = on[on["kind"] == "surrogate"].sort_values("pattern", kind="stable")  # drawn pattern by pattern
         np.testing.assert_allclose(np.concatenate(curves), line[noc_latency.LATENCY])

@@ -15,8 +15,17 @@ from eoesim.errors import ConfigError
 from eoesim.figures.latency_breakdown import breakdown_frame, plot_latency_breakdown
 from eoesim.figures.latency_vs_rate import curve_frame, plot_latency_vs_rate
 from eoesim.figures.point_labels import point_labels, point_styles
-from eoesim.figures.timeline_excerpt import (busiest_window, check_window, excerpt, kind_style, lanes,
-                                             plot_timeline, timeline_point, trace_events, trace_lanes)
+from eoesim.figures.timeline_excerpt import (
+    busiest_window,
+    check_window,
+    excerpt,
+    kind_style,
+    lanes,
+    plot_timeline,
+    timeline_point,
+    trace_events,
+    trace_lanes,
+)
 from eoesim.serving.columns import summary_row
 from eoesim.serving.metrics import BREAKDOWN_CATEGORIES
 from eoesim.serving.trace import chrome_trace
@@ -183,7 +192,8 @@ def test_latency_vs_rate_figure_plots_every_curve(tmp_path, drawn):
 
 def test_line_styles_follow_the_sweep_structure():
     """Colour = the first swept key's value, marker = the other keys' values; one key: colour per point."""
-    grid = pd.DataFrame({"point_id": list("abcd"), "hardware.chiplet.array": ["[8, 8]", "[8, 8]", "[16, 16]", "[16, 16]"],
+    grid = pd.DataFrame({"point_id": list("abcd"), "hardware.chiplet.array": ["[8, 8]", "[8, 8]", "[16, 16]",
+                                                                              "[16, 16]"],
                          "hardware.chiplet.dataflow": ["os", "ws", "os", "ws"]})
     assert point_styles(grid, 7) == {"a": (0, 0), "b": (0, 1), "c": (1, 0), "d": (1, 1)}
     one = pd.DataFrame({"point_id": [f"p{i}" for i in range(9)], "eoe.router.k": range(9)})

@@ -4,13 +4,13 @@ import json
 import pandas as pd
 import pytest
 from figure_artists import bar_values, line_xy
+from training_cases import hand_model, point
 
 from eoesim.figures.training_colocation import colocation_frame, plot_training_colocation
 from eoesim.figures.training_time import STEP_PARTS, plot_training_time, training_time_frame
 from eoesim.training.collect import training_summary
 from eoesim.training.point_job import run_training_point
 from eoesim.training.serving_side import serve_beside_training
-from training_cases import hand_model, point
 
 
 def summary_of(tmp_path, variants, serve=False):

@@ -15,9 +15,9 @@ import pandas as pd
 from eoesim.config import Study, overrides_label, point_id
 from eoesim.errors import ConfigError, ParseError
 from eoesim.simulators.base import Simulator, get_simulator, registry
+from eoesim.site import load_site_config
 from eoesim.stitch.e2e import check_point
 from eoesim.surrogates import surrogate_status
-from eoesim.site import load_site_config
 
 
 @dataclass(frozen=True)

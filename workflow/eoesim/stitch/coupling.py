@@ -6,11 +6,10 @@ SCALE-Sim with ``InterfaceBandwidth: CALC`` assumes DRAM always delivers what th
 1. the layer's DRAM traces become 64 B memory requests (``scalesim_traces.dram_requests``: addresses from
    the trace, one-row line merging, the trace's cycles) and a Ramulator LoadStoreTrace of them;
 2. demand: ``dram_bytes`` = requests x 64 B (``dram_word_bytes``: SCALE-Sim's DRAM words x bytes per word;
-   the ratio is the partial-line overhead of SCALE-Sim's access order); the requests are spaced by the layer's own timing, i.e.
-   spread over its compute cycles, so the offered bandwidth is ``dram_bytes / (compute_cycles / f)``
-   (f = chiplet clock) - the rate the memory must sustain for the array never to wait; read fraction and
-   access pattern (``sequential`` when most requests follow the previous line of their operand, else
-   ``random``) come from the trace;
+   the ratio is the partial-line overhead of SCALE-Sim's access order); the requests are spaced by the layer's own
+   timing, i.e. spread over its compute cycles, so the offered bandwidth is ``dram_bytes / (compute_cycles / f)`` (f =
+   chiplet clock) - the rate the memory must sustain for the array never to wait; read fraction and access pattern
+   (``sequential`` when most requests follow the previous line of their operand, else ``random``) come from the trace;
 3. the memory tier (the study's Ramulator memory system: standard, channels) at that offered load gives
    an achieved bandwidth and an average read latency - from the calibrated Ramulator surrogate pack
    (labelled ``fidelity``/``source``; read fractions below the pack's fitted 0.7 are queried at 0.7 and the

@@ -267,7 +267,8 @@ def _ramulator_curve(point: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     frame = pd.concat([query] * len(OFFERED), ignore_index=True)
     frame["offered_load_frac_of_peak"] = OFFERED
     pred = load_pack("ramulator").predict(frame, check=False)
-    return pred["avg_read_latency_ns"].to_numpy(dtype=float), pred["achieved_bandwidth_GBps"].to_numpy(dtype=float) * 1e9
+    bandwidth = pred["achieved_bandwidth_GBps"].to_numpy(dtype=float) * 1e9
+    return pred["avg_read_latency_ns"].to_numpy(dtype=float), bandwidth
 
 
 def _garnet_curve(point: Mapping[str, Any]) -> tuple[np.ndarray, float]:
