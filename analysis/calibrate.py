@@ -22,6 +22,7 @@ as an unseen-regime error: a pack fitted without it refuses that regime.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import time
 import warnings
@@ -32,18 +33,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from eoesim.analysis import (
-    surrogate_cacti,
-    surrogate_garnet,
-    surrogate_mqsim,
-    surrogate_ramulator,
-    surrogate_rapidchiplet,
-    surrogate_scalesim,
-)
-from eoesim.analysis.surrogate import FitError, OutOfDomainWarning, Surrogate, error_summary, fold_predictions
+from eoesim.analysis.surrogate import (FitError, OutOfDomainWarning, Surrogate, error_summary, fold_predictions,
+                                      import_surrogate_modules)
 from eoesim.errors import ConfigError
 from eoesim.paths import package_dir
 from eoesim.provenance import sha256_file
+from eoesim.simulators.base import registry as simulators
 
 log = logging.getLogger(__name__)
 
@@ -63,58 +58,19 @@ class Dataset:
     surrogate: type[Surrogate]
     #: a categorical column whose levels get their own error breakdown in the pack
     breakdown: str | None = None
+    #: known limits, stored in the pack's ``notes``
+    notes: tuple[str, ...] = ()
 
 
-DATASETS: dict[str, Dataset] = {
-    "scalesim": Dataset("scalesim/calibration.csv", surrogate_scalesim.training_frame,
-                        surrogate_scalesim.ScaleSimSurrogate, "dataflow"),
-    "garnet": Dataset("garnet/calibration.csv", surrogate_garnet.training_frame,
-                      surrogate_garnet.GarnetSurrogate, "pattern"),
-    "ramulator": Dataset("ramulator2/calibration.csv", surrogate_ramulator.training_frame,
-                         surrogate_ramulator.RamulatorSurrogate, "standard"),
-    "mqsim": Dataset("mqsim/calibration.csv", surrogate_mqsim.training_frame,
-                     surrogate_mqsim.MQSimSurrogate, "flash_technology"),
-    "rapidchiplet": Dataset("rapidchiplet/calibration.csv", surrogate_rapidchiplet.training_frame,
-                            surrogate_rapidchiplet.RapidChipletSurrogate, "traffic_pattern"),
-    "rapidchiplet_booksim": Dataset("rapidchiplet/calibration_booksim.csv",
-                                    surrogate_rapidchiplet.booksim_training_frame,
-                                    surrogate_rapidchiplet.RapidChipletBookSimSurrogate, "topology"),
-    "cacti": Dataset("cacti/calibration.csv", surrogate_cacti.training_frame, surrogate_cacti.CactiSurrogate,
-                     "technology_nm"),
-}
+def datasets() -> dict[str, Dataset]:
+    """Every pack the registered simulators declare (their adapters' ``surrogates``) and its dataset."""
+    forms = import_surrogate_modules()
+    return {spec.pack: Dataset(spec.dataset, getattr(importlib.import_module(spec.module), spec.training_frame),
+                               forms[spec.pack], spec.breakdown, spec.notes)
+            for adapter in simulators().values() for spec in adapter.surrogates}
 
 
-#: known limits, stored in each pack's ``notes``
-NOTES: dict[str, list[str]] = {
-    "scalesim": ["Exact on every calibration row (the form is SCALE-Sim's own compute model); valid for "
-                 "interface_bandwidth calc only (no DRAM stalls)."],
-    "garnet": ["Validated up to 0.9 x the fitted saturation rate, which is capped by the accepted throughput "
-               "gem5 measured under overload. A Mesh_XY is a chiplet_mesh of one chiplet; chiplet_mesh rows are in "
-               "the domain only for the (topology, pattern) regimes the calibration ran."],
-    "ramulator": ["Latency inside the knee (0.85-1.05 x the bandwidth ceiling) is outside the domain: the latency "
-                  "jumps there to its plateau. Below the knee the measured curves are not smooth in load (periodic "
-                  "clock-ratio arrivals alias with the bank timing); the pack keeps the measured curves (in units of "
-                  "the ceiling) instead of smoothing them.",
-                  "read_fraction and channels are interpolated between the measured grid's curves."],
-    "mqsim": ["The domain is what the held-out data support: reads only (writes: CV 2-16 %, MQSim's mean moves up to "
-              "17 % between trace seeds), single requests up to 0.7 x the fitted saturation (and overload with the "
-              "transfers' arrival times), bursts of >= 32 requests at any load with arrival times, up to 0.85 in the "
-              "steady state. Leaving a whole load level out errs 4-5 % (the shared data's fresh single requests at "
-              "0.4 of saturation); the project's flows (re-reads, bursts) are within 1-3 %."],
-    "rapidchiplet": ["Hotspot metrics are exact given the run's seed column (RapidChiplet's Python RNG seed, "
-                     "which picks the hotspots); without it the query is out of domain. Throughput, area and power "
-                     "are exact (edge columns included); settings other than the study defaults are out of domain."],
-    "cacti": ["Exact at the calibrated sizes (every power of two from 4 KiB to 16 MiB; 48 KiB, 192 KiB, 768 KiB and "
-              "3 MiB at 64-B blocks and one bank); between them a power law through the two neighbouring runs. Misses "
-              "the 3 % target for energy and area: CACTI picks a discrete subarray organisation per size, so a size "
-              "held out and interpolated from its neighbours errs ~5 % (read energy) and ~8 % (area) on average, up to "
-              "~60 %; leakage (cells) ~2.5 %.",
-              "Leaving a node out (interpolating 32/45/65 nm from their neighbours) errs ~10 % (energy), ~12 % "
-              "(area) and ~28 % (leakage: ITRS device tables are not smooth in the node): only CACTI's five nodes "
-              "are in the domain."],
-    "rapidchiplet_booksim": ["Points above 0.8 x the fitted saturation are single noisy BookSim runs and outside the "
-                             "domain; a (topology, traffic pattern) pair never run is outside the domain."],
-}
+DATASETS = datasets()
 
 
 def dataset_path(name: str, calibration_dir: Path | None = None) -> Path:
@@ -217,7 +173,7 @@ def fit_pack(name: str, raw: pd.DataFrame, source: Path | None = None, validate_
     })
     # the fit time goes to the log, not the pack: a pack must be byte-identical when refitted on the same data
     log.info("%s: fitted %d rows in %.3f s", name, len(frame), time.monotonic() - t0)
-    model.notes = list(NOTES.get(name, []))
+    model.notes = list(DATASETS[name].notes)
     if validate_model:
         model.validation = validate(model, frame, ds.breakdown)
     return model

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from eoesim.analysis.realruns import campaign_main, run_points, simulator_point
-from eoesim.analysis.study_calibration import garnet_dataset
+from eoesim.analysis.surrogate_garnet import garnet_dataset
 
 RATES = (0.02, 0.1, 0.2, 0.3, 0.4, 0.5)
 #: (chiplets, routers per chiplet, interposer latency, interposer width bits, patterns)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from eoesim.analysis.realruns import campaign_main, run_points, simulator_point
-from eoesim.analysis.study_calibration import ramulator_dataset
+from eoesim.analysis.surrogate_ramulator import ramulator_dataset
 
 STANDARDS = ("DDR4", "DDR5", "HBM2", "HBM3")
 CHANNELS = (1, 2, 4, 8)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from eoesim.analysis.realruns import run_points, simulator_point
-from eoesim.analysis.study_calibration import rapidchiplet_booksim_dataset, rapidchiplet_dataset
+from eoesim.analysis.surrogate_rapidchiplet import rapidchiplet_booksim_dataset, rapidchiplet_dataset
 from eoesim.simulators.rapidchiplet_package import DESIGN_TOPOLOGIES
 from eoesim.site import load_site_config
 

@@ -16,18 +16,23 @@ import pandas as pd
 
 from eoesim.analysis.surrogate import Surrogate, import_surrogate_modules, load
 from eoesim.errors import ConfigError
+from eoesim.simulators.base import registry as simulators
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
-#: packs per simulator (the workflow's simulator names); the first one is the simulator's default
-SIMULATOR_PACKS: dict[str, tuple[str, ...]] = {
-    "scalesim": ("scalesim",),
-    "garnet": ("garnet",),
-    "ramulator": ("ramulator",),
-    "mqsim": ("mqsim",),
-    "rapidchiplet": ("rapidchiplet", "rapidchiplet_booksim"),
-    "cacti": ("cacti",),
-}
+
+def simulator_packs() -> dict[str, tuple[str, ...]]:
+    """Packs per simulator, as its adapter declares them (``surrogates``); the first one is its default."""
+    return {name: tuple(spec.pack for spec in adapter.surrogates)
+            for name, adapter in simulators().items() if adapter.surrogates}
+
+
+def __getattr__(name: str):
+    """``SIMULATOR_PACKS`` is ``simulator_packs()``, computed on use: the adapter modules import this module,
+    so it cannot read the registry while it is being imported."""
+    if name == "SIMULATOR_PACKS":
+        return simulator_packs()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pack_path(pack: str, packs_dir: Path | None = None) -> Path:
@@ -55,14 +60,13 @@ def load_pack(pack: str, packs_dir: Path | None = None) -> Surrogate:
 
 
 def resolve_pack(simulator: str, pack: str | None = None) -> str:
-    if simulator not in SIMULATOR_PACKS:
-        raise ConfigError(f"surrogate: simulator {simulator!r} has no calibration pack; "
-                          f"allowed: {sorted(SIMULATOR_PACKS)}")
+    packs = simulator_packs()
+    if simulator not in packs:
+        raise ConfigError(f"surrogate: simulator {simulator!r} has no calibration pack; allowed: {sorted(packs)}")
     if pack is None:
-        return SIMULATOR_PACKS[simulator][0]
-    if pack not in SIMULATOR_PACKS[simulator]:
-        raise ConfigError(f"surrogate: pack {pack!r} does not belong to {simulator}; "
-                          f"allowed: {list(SIMULATOR_PACKS[simulator])}")
+        return packs[simulator][0]
+    if pack not in packs[simulator]:
+        raise ConfigError(f"surrogate: pack {pack!r} does not belong to {simulator}; allowed: {list(packs[simulator])}")
     return pack
 
 

@@ -29,13 +29,17 @@ import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 
 from eoesim.errors import ConfigError, EoesimError
+from eoesim.simulators.base import registry as simulators
+
+if TYPE_CHECKING:
+    from eoesim.analysis.study_tables import StudyTable
 
 PACK_FORMAT = "eoesim-surrogate/1"
 #: queries of at least this many rows get their categorical inputs as pandas categoricals (see complete)
@@ -263,6 +267,9 @@ class Surrogate(ABC):
     #: giving that column); they may be among ``inputs`` / ``categorical_inputs`` (then domain-checked like
     #: the others) or extra columns
     optional_inputs: ClassVar[Mapping[str, Any]] = {}
+    #: how a simulator's real study table becomes this pack's dataset (eoesim.analysis.study_tables.StudyTable),
+    #: or None where only the shipped dataset fits it; every form declares it (set after the class in its module)
+    study_table: ClassVar[StudyTable | None]
 
     def __init__(self) -> None:
         self.params: dict[str, float] = {}
@@ -316,8 +323,7 @@ class Surrogate(ABC):
         missing = [c for c in self.optional_inputs if c not in frame.columns]
         if missing:
             # constants first, then the defaults that are functions of other columns (which may be defaults too)
-            frame = frame.assign(**{c: self.optional_inputs[c] for c in missing
-                                    if not callable(self.optional_inputs[c])})
+            frame = frame.assign(**{c: self.optional_inputs[c] for c in missing if not callable(self.optional_inputs[c])})
             derived = {c: self.optional_inputs[c] for c in missing if callable(self.optional_inputs[c])}
             if derived:
                 frame = frame.assign(**{c: f(frame) for c, f in derived.items()})
@@ -457,15 +463,12 @@ def _jsonable(obj: Any) -> Any:
 
 # --------------------------------------------------------------------------------------------- registry
 SURROGATES: dict[str, type[Surrogate]] = {}
-#: modules of eoesim.analysis that define (and register) one surrogate class each
-SURROGATE_MODULES = ("surrogate_scalesim", "surrogate_garnet", "surrogate_ramulator", "surrogate_mqsim",
-                     "surrogate_rapidchiplet", "surrogate_cacti")
 
 
 def import_surrogate_modules() -> dict[str, type[Surrogate]]:
-    """Import every surrogate module (filling the registry); return the registry."""
-    for module in SURROGATE_MODULES:
-        importlib.import_module(f"eoesim.analysis.{module}")
+    """Import the module of every pack the registered simulators declare (filling the registry); return it."""
+    for module in dict.fromkeys(spec.module for adapter in simulators().values() for spec in adapter.surrogates):
+        importlib.import_module(module)
     return dict(SURROGATES)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from eoesim.analysis.study_tables import Runs, StudyTable, nothing_unmet
 from eoesim.analysis.surrogate import FitError, Surrogate, register_surrogate
 
 FAMILY = ("technology_nm", "cell_type", "kind", "associativity", "block_bytes", "banks")
@@ -134,3 +135,37 @@ def training_frame(raw: pd.DataFrame) -> pd.DataFrame:
     rows = raw[raw["status"] == "ok"] if "status" in raw else raw
     cols = [*CactiSurrogate.inputs, *CactiSurrogate.categorical_inputs, *OUTPUTS]
     return rows[cols].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------ study tables
+# how a real study table becomes this pack's calibration dataset (eoesim.analysis.study_calibration)
+CACTI_MIN_SIZES = 3
+
+
+def cacti_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    """One row per SRAM (the table has the dataset's columns); CACTI is deterministic, so the same SRAM in several
+    runs (ifmap and filter of one size, or another design point) is one observation, kept once. Every setting is an
+    input of the pack (those a study holds fixed bound its domain), but each family (node, cell type, kind, ways)
+    needs SRAMs of at least ``CACTI_MIN_SIZES`` sizes to fit its curve in size."""
+    key = [*CactiSurrogate.inputs, *CactiSurrogate.categorical_inputs]
+    out = table.drop_duplicates(subset=key).reset_index(drop=True).copy()
+    out["status"] = "ok"
+    return out
+
+
+def cacti_unidentified(runs: Runs) -> list[str]:
+    """A family's curve in size needs SRAMs of CACTI_MIN_SIZES sizes or more (the design points' SRAMs pooled)."""
+    sizes: dict[tuple, set] = {}
+    for point in runs.values():
+        for s in point["srams"]:
+            family = (point["technology_nm"], point["cell_type"], s["kind"], s["associativity"])
+            sizes.setdefault(family, set()).add(s["size_bytes"])
+    few = {k: sorted(v) for k, v in sizes.items() if len(v) < CACTI_MIN_SIZES}
+    if not few:
+        return []
+    family, got = next(iter(few.items()))
+    return [f"the CACTI runs give family (node, cell type, kind, ways) {family} SRAMs of {len(got)} size(s) {got}; "
+            f"allowed: at least {CACTI_MIN_SIZES} sizes per family (sweep hardware.chiplet.sram_kib)"]
+
+
+CactiSurrogate.study_table = StudyTable(nothing_unmet, cacti_dataset, cacti_unidentified)

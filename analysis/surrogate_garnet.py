@@ -5,7 +5,10 @@ import numpy as np
 import pandas as pd
 
 from eoesim.analysis.noc_geometry import PATTERNS, supported, traffic_geometry
+from eoesim.analysis.study_tables import Point, Runs, StudyTable, run_params
 from eoesim.analysis.surrogate import Surrogate, least_squares_fit, register_surrogate, unique_rows
+from eoesim.simulators.base import get_simulator
+from eoesim.simulators.garnet import SURROGATE_TOPOLOGIES
 from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
 #: a row is saturated (not a steady state) when gem5's source queueing exceeds this or reception lags
@@ -252,3 +255,44 @@ def training_frame(raw: pd.DataFrame) -> pd.DataFrame:
     frame["avg_packet_latency_cycles"] = raw["average_packet_latency_cycles"].where(~saturated)
     frame["avg_hops"] = raw["average_hops"].where(~saturated)
     return frame
+
+
+# ------------------------------------------------------------------------------------ study tables
+# how a real study table becomes this pack's calibration dataset (eoesim.analysis.study_calibration)
+def garnet_unmet(point: Point) -> list[str]:
+    if point["topology"] not in SURROGATE_TOPOLOGIES:
+        return [f"workload.garnet.topology = {point['topology']!r}; allowed: {list(SURROGATE_TOPOLOGIES)}"]
+    level = get_simulator("garnet").surrogate_query(point)[SETTINGS_COLUMN].iloc[0]
+    return [] if level == CALIBRATED else [f"workload.garnet: {level}"]
+
+
+def garnet_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    """The ``vnet == all`` row of each run, with the pack's inputs as the adapter's ``surrogate_query`` makes them (a
+    Mesh_XY is one chiplet; chiplet_mesh adds the chiplet grid and the interposer links' latency and width).
+    Required: one of those topologies and every other setting at its calibrated value (table routing, single-flit
+    packets, num_dirs = num_cpus, network clock = tester clock)."""
+    rows = table[table["vnet"].astype(str) == "all"].reset_index(drop=True)
+    query = pd.concat([get_simulator("garnet").surrogate_query(run_params(runs, rid, "garnet")) for rid in rows["run_id"]],
+                      ignore_index=True)
+    return pd.DataFrame({
+        "run_id": rows["run_id"], "topology": query["topology"], "rows": rows["mesh_rows"],
+        "cols": rows["num_cpus"] // rows["mesh_rows"],
+        "num_cpus": rows["num_cpus"], "pattern": rows["synthetic"], "injection_rate": rows["injection_rate"],
+        "vcs_per_vnet": rows["vcs_per_vnet"], "link_latency": rows["link_latency_cycles"],
+        "router_latency": rows["router_latency_cycles"], "inj_vnet": rows["inj_vnet"],
+        "link_width_bits": query["link_width_bits"], "chiplet_rows": query["chiplet_rows"],
+        "chiplet_cols": query["chiplet_cols"], "interposer_link_latency": query["interposer_link_latency"],
+        "interposer_link_width_bits": query["interposer_link_width_bits"],
+        "ruby_clock": [f"{run_params(runs, rid, 'garnet')['ruby_clock_ghz']:g}GHz" for rid in rows["run_id"]],
+        "sim_ticks": rows["sim_ticks"], "packets_injected": rows["packets_injected"],
+        "packets_received": rows["packets_received"], "average_hops": rows["average_hops"],
+        "average_packet_queueing_latency_cycles": rows["average_packet_queueing_latency_cycles"],
+        "average_packet_network_latency_cycles": rows["average_packet_network_latency_cycles"],
+        "average_packet_latency_cycles": rows["average_packet_latency_cycles"],
+        "tester_cycles": rows["tester_cycles"],
+        "reception_rate_pkts_per_node_per_cycle": rows["reception_rate_pkts_per_node_per_cycle"],
+        "offered_rate_pkts_per_node_per_cycle": rows["offered_rate_pkts_per_node_per_cycle"],
+    })
+
+
+GarnetSurrogate.study_table = StudyTable(garnet_unmet, garnet_dataset)

@@ -6,18 +6,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from eoesim.analysis.flash_mechanics import (
-    MAPPING_READ_BYTES,
-    PAGE_BYTES,
-    PROGRAM_CMD_NS,
-    READ_CMD_NS,
-    SECTOR_BYTES,
-    TECHNOLOGIES,
-    XFER_NS_PER_BYTE,
-    entries_per_translation_page,
-    flash_design,
-)
+from eoesim.analysis.flash_mechanics import (MAPPING_READ_BYTES, PAGE_BYTES, PROGRAM_CMD_NS, READ_CMD_NS,
+                                             SECTOR_BYTES, TECHNOLOGIES, XFER_NS_PER_BYTE,
+                                             entries_per_translation_page, flash_design)
+from eoesim.analysis.study_tables import Point, Runs, StudyTable, differs, run_params, too_few_rows
 from eoesim.analysis.surrogate import Surrogate, least_squares_fit, register_surrogate, unique_rows
+from eoesim.errors import ConfigError
+from eoesim.simulators.mqsim import surrogate_flow_row
 from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
 #: query column: "sequential" or "random" addresses, every request its own range (the shared
@@ -216,8 +211,8 @@ class MQSimSurrogate(Surrogate):
     seed-to-seed spread of tens of percent at 0.85 of saturation with 32 transfers).
 
     Domain: steady state (no arrival times given) only up to MAX_LOAD_* of the fitted
-    saturation; with arrival times any load for bursts (see ``outside_regimes``). Regimes are (flash technology,
-    pattern, single request or burst, reads only or mixed): a combination never run is outside the domain.
+    saturation; with arrival times any load for bursts (see ``outside_regimes``). Regimes are (flash technology, pattern, single request
+    or burst, reads only or mixed): a combination never run is outside the domain.
     """
 
     simulator = "mqsim"
@@ -431,11 +426,9 @@ class MQSimSurrogate(Surrogate):
         return out
 
     def constraint_descriptions(self) -> list[str]:
-        return [f"single requests: offered_load_MBps <= {MAX_LOAD_SINGLE} x fitted saturation_throughput_MBps, "
-                "or >= 1 x "
+        return [f"single requests: offered_load_MBps <= {MAX_LOAD_SINGLE} x fitted saturation_throughput_MBps, or >= 1 x "
                 f"with the transfers' arrival times ('{ARRIVALS_COLUMN}')",
-                f"bursts: requests_per_transfer >= {MIN_BURST}; offered_load_MBps <= {MAX_LOAD_BURST} x "
-                "fitted saturation "
+                f"bursts: requests_per_transfer >= {MIN_BURST}; offered_load_MBps <= {MAX_LOAD_BURST} x fitted saturation "
                 "without arrival times (steady state), any load with them", "reads only (read_fraction 1)",
                 "8 KiB pages, 333 MT/s x 8-bit channels, PCIe 4 x 1 GB/s, fresh drive (no GC), WRITE_CACHE, CWDP, "
                 f"2 MiB CMT; '{PATTERN_COLUMN}' one of {list(PATTERNS)} (default sequential)"]
@@ -451,8 +444,7 @@ def outside_regimes(frame: pd.DataFrame, load: np.ndarray, arrivals_given: np.nd
     worst = float(np.nanmax(load[knee | fast], initial=0.0))
     return [
         (knee, f"single requests at up to {worst:.2f} x the fitted saturation throughput: validated up to "
-               f"{MAX_LOAD_SINGLE} (MQSim's mean moves by 20-30 % between trace seeds near saturation), "
-               "and from 1.0 on "
+               f"{MAX_LOAD_SINGLE} (MQSim's mean moves by 20-30 % between trace seeds near saturation), and from 1.0 on "
                f"with the transfers' arrival times ('{ARRIVALS_COLUMN}')"),
         (burst & (n < MIN_BURST),
          f"bursts of fewer than {MIN_BURST} requests per transfer: MQSim completes them in bunches of flash rounds, "
@@ -501,3 +493,78 @@ def training_frame(raw: pd.DataFrame) -> pd.DataFrame:
     frame["response_time_us"] = raw["device_response_time_mean_us"].where(~probe | listed)
     frame["saturation_throughput_MBps"] = raw["cell_saturation_throughput_MBps"].where(probe)
     return frame
+
+
+# ------------------------------------------------------------------------------------ study tables
+# how a real study table becomes this pack's calibration dataset (eoesim.analysis.study_calibration)
+#: a flow whose achieved throughput is below this fraction of its offered load is saturated (a probe)
+SATURATED_ACHIEVED_RATIO = 0.9
+MB = 1e6
+
+
+def mqsim_unmet(point: Point) -> list[str]:
+    out = []
+    for i, flow in enumerate(point["flows"]):
+        out += differs(f"workload.mqsim flows[{i}].kind", flow["kind"], "trace")
+        if flow["kind"] != "trace":
+            continue
+        row = surrogate_flow_row(point, i)
+        if row[SETTINGS_COLUMN] != CALIBRATED:
+            out.append(f"workload.mqsim flows[{i}]: {row[SETTINGS_COLUMN]}")
+        if not np.isfinite(row["requests_per_transfer"]):
+            out.append(f"workload.mqsim flows[{i}]: transfers of different request counts; allowed: every expert load "
+                       "and checkpoint of the flow split into the same number of requests")
+    return out
+
+
+def mqsim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    """One row per trace flow, in the pack's inputs as the adapter's ``surrogate_flow_row`` makes them (request size,
+    requests per transfer, transfers, re-read or fresh ranges, footprint, read fraction of the requests, nominal
+    offered load = transfer bytes / mean gap, and the transfers' arrival times of the rendered trace). Required:
+    trace flows, every setting the pack has no input for at its calibrated value (the row's ``fixed_settings``),
+    and all transfers of a flow split into the same number of requests. As in the dataset, a flow whose achieved
+    throughput is below ``SATURATED_ACHIEVED_RATIO`` x its offered load is its cell's probe; the cell's saturation
+    throughput is its probes' highest achieved throughput, and ``load_spec_frac`` of the others is offered /
+    saturation. A cell without a probe is an error."""
+    rows = table.reset_index(drop=True)
+    achieved = rows["throughput_bytes_per_s"] / MB
+    probe = (achieved < SATURATED_ACHIEVED_RATIO * rows["offered_bandwidth_bytes_per_s"] / MB).to_numpy()
+    inputs = pd.DataFrame([surrogate_flow_row(run_params(runs, rid, "mqsim"), int(i))
+                           for rid, i in zip(rows["run_id"], rows["flow_index"])])
+    frame = pd.DataFrame({
+        "run_id": rows["run_id"], "source": "study", "flow_index": rows["flow_index"],
+        **{c: inputs[c] for c in ("channels", "chips_per_channel", "dies_per_chip", "planes_per_die",
+                                  "flash_technology", "request_size_KiB", "read_fraction", "pattern",
+                                  "requests_per_transfer", "transfers", "footprint_KiB", "offered_load_MBps",
+                                  "transfer_arrivals_us")},
+        "load_spec": np.where(probe, "probe", "satX"),
+        "realized_offered_load_MBps": rows["offered_bandwidth_bytes_per_s"] / MB,
+        "achieved_throughput_MBps": achieved,
+        "device_response_time_mean_us": rows["device_response_time_mean_us"],
+        "end_to_end_delay_mean_us": rows["end_to_end_delay_mean_us"],
+        "requests_serviced": rows["requests_serviced"], "status": "ok",
+    })
+    cell = ["channels", "chips_per_channel", "flash_technology", "request_size_KiB", "read_fraction", "pattern",
+            "requests_per_transfer"]
+    saturation = (frame[probe].groupby(cell)["achieved_throughput_MBps"].max()
+                  .rename("cell_saturation_throughput_MBps").reset_index())
+    frame = frame.merge(saturation, on=cell, how="left")
+    missing = frame[frame["cell_saturation_throughput_MBps"].isna()]
+    if len(missing):
+        row = missing.iloc[0]
+        raise ConfigError(
+            f"calibrate mqsim: the cell {dict(row[cell])} (run {row['run_id']}) has no saturated flow, so its "
+            "saturation throughput (the dataset's probe) is unknown; allowed: a sweep with, per cell, a flow offered "
+            f"more than the SSD sustains (achieved < {SATURATED_ACHIEVED_RATIO} x offered), e.g. a smaller "
+            "arrival.mean_interval_us")
+    frame["load_spec_frac"] = np.where(probe, 1.0,
+                                       frame["offered_load_MBps"] / frame["cell_saturation_throughput_MBps"])
+    return frame
+
+
+def mqsim_unidentified(runs: Runs) -> list[str]:
+    """The dataset has one row per trace flow: enough flows to fit."""
+    return too_few_rows(sum(len(point["flows"]) for point in runs.values()))
+
+
+MQSimSurrogate.study_table = StudyTable(mqsim_unmet, mqsim_dataset, mqsim_unidentified)

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
+from eoesim.analysis.study_tables import Point, Runs, StudyTable, differs
 from eoesim.analysis.surrogate import FitError, Surrogate, level_index, register_surrogate
 from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
@@ -224,7 +225,7 @@ class RamulatorSurrogate(Surrogate):
             ratio[idx] = np.where(inside, (1 - wx) * corners(ratio_t, x_lo) + wx * corners(ratio_t, x_hi), np.nan)
             u_cap[idx] = cap
         latency = np.exp(log_lat)
-        util = rho * ratio
+        util = np.minimum(rho * ratio, u_cap)  # offered beyond the measured curve: served at the ceiling
         return {
             "load_fraction_of_ceiling": rho / u_cap,
             "avg_read_latency_ns": latency,
@@ -270,3 +271,51 @@ def training_frame(raw: pd.DataFrame) -> pd.DataFrame:
         "bandwidth_utilization": raw["bandwidth_utilization"],
         SETTINGS_COLUMN: CALIBRATED,
     })
+
+
+# ------------------------------------------------------------------------------------ study tables
+# how a real study table becomes this pack's calibration dataset (eoesim.analysis.study_calibration)
+RAMULATOR_FIXED = {"frontend": "LoadStoreTrace", "scheduler": "FRFCFS", "refresh": "AllBank", "row_policy": "open",
+                   "addr_mapper": "RoBaRaCoCh", "ranks": 1}
+
+
+def ramulator_unmet(point: Point) -> list[str]:
+    return [r for key, value in RAMULATOR_FIXED.items()
+            for r in differs(f"workload.ramulator {key}", point[key], value)]
+
+
+def ramulator_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    """One row per run from the system-level columns (request-weighted read latency, bandwidth of all channels);
+    offered_load_frac_of_peak = offered / peak bandwidth of the point. Required as in the dataset: LoadStoreTrace
+    frontend (open loop, exact offered rate), FRFCFS, AllBank refresh, open rows, RoBaRaCoCh, one rank."""
+    by_run = table.groupby("run_id", sort=False)
+    first = by_run.head(1).set_index("run_id")
+    sums = by_run.agg(reads_served=("reads_served", "sum"), row_hits=("row_hits", "sum"),
+                      row_misses=("row_misses", "sum"), row_conflicts=("row_conflicts", "sum"),
+                      memory_system_cycles=("memory_system_cycles", "max")).loc[first.index]
+    classified = sums["row_hits"] + sums["row_misses"] + sums["row_conflicts"]
+    peak = first["peak_bandwidth_bytes_per_s"]
+    return pd.DataFrame({
+        "standard": first["standard"], "org_preset": first["org_preset"],
+        "timing_preset": first["timing_preset"], "channels": first["num_channels"], "pattern": first["pattern"],
+        "read_fraction": first["read_fraction"],
+        "offered_load_frac_of_peak": first["offered_bandwidth_bytes_per_s"] / peak,
+        "frontend_clock_ratio": first["frontend_clock_ratio"], "memory_clock_ratio": first["memory_clock_ratio"],
+        "offered_req_per_mem_cycle": first["offered_req_per_mem_cycle"],
+        "offered_bandwidth_GBps": first["offered_bandwidth_bytes_per_s"] / 1e9,
+        "num_requests": first["num_requests"], "trace_seed": first["seed"],
+        "memory_system_cycles": sums["memory_system_cycles"],
+        "reads": first["system_read_requests"], "writes": first["system_write_requests"],
+        "reads_served": sums["reads_served"],
+        "avg_read_latency_cycles": first["system_avg_read_latency_cycles"],
+        "avg_read_latency_ns": first["system_avg_read_latency_ns"],
+        "row_hits": sums["row_hits"], "row_misses": sums["row_misses"], "row_conflicts": sums["row_conflicts"],
+        "row_hit_rate": sums["row_hits"] / classified.where(classified > 0),
+        "achieved_bandwidth_GBps": first["system_achieved_bandwidth_bytes_per_s"] / 1e9,
+        "peak_bandwidth_GBps": peak / 1e9,
+        "bandwidth_utilization": first["system_bandwidth_utilization"],
+        "status": "ok",
+    }).rename_axis("run_id").reset_index()
+
+
+RamulatorSurrogate.study_table = StudyTable(ramulator_unmet, ramulator_dataset)

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from eoesim.analysis.chiplet_geometry import TOPOLOGIES, TRAFFICS, hotspot_set, n_chiplets_of, route_stats
+from eoesim.analysis.study_tables import Point, Runs, StudyTable, differs, run_params
 from eoesim.analysis.surrogate import Surrogate, least_squares_fit, register_surrogate, unique_rows
 from eoesim.surrogates import CALIBRATED, SETTINGS_COLUMN
 
@@ -416,3 +417,72 @@ def booksim_training_frame(raw: pd.DataFrame) -> pd.DataFrame:
         "packet_latency_avg_cycles": ok["packet_latency_avg_cycles"].where(~near),
         "near_saturation": near,
     }).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------ study tables
+# how a real study table becomes this pack's calibration dataset (eoesim.analysis.study_calibration)
+RAPIDCHIPLET_OUTPUTS = ["chip_width_mm", "chip_height_mm", "total_chiplet_area_mm2", "total_interposer_area_mm2",
+                        "total_power_W", "total_chiplet_power_W", "total_interposer_power_W", "link_count",
+                        "latency_min_cycles", "latency_avg_cycles", "latency_max_cycles",
+                        "aggregate_throughput_bits_per_cycle"]
+
+
+def rapidchiplet_unmet(point: Point) -> list[str]:
+    return (differs("workload.rapidchiplet.route", point["route"], "experiment", " (run_experiment.py)")
+            + differs("workload.rapidchiplet.routing_algorithm", point["routing_algorithm"], "splif")
+            + differs("workload.rapidchiplet.hex_radius", point["hex_radius"], None, " (a grid placement)"))
+
+
+def rapidchiplet_booksim_unmet(point: Point) -> list[str]:
+    return (rapidchiplet_unmet(point)
+            + differs("workload.rapidchiplet.booksim.enabled", point["booksim"]["enabled"], True)
+            + differs("workload.rapidchiplet.traffic.pattern", point["traffic"]["pattern"], "random_uniform"))
+
+
+def _scale(rows: pd.DataFrame) -> pd.Series:
+    """"RxC" of a grid placement, the radius of a hexagonal one (as the shared datasets write them)."""
+    grid = pd.to_numeric(rows["grid_rows"], errors="coerce").notna() & pd.to_numeric(rows["grid_cols"], errors="coerce").notna()
+    rc = (pd.to_numeric(rows["grid_rows"], errors="coerce").fillna(0).astype(int).astype(str) + "x"
+          + pd.to_numeric(rows["grid_cols"], errors="coerce").fillna(0).astype(int).astype(str))
+    radius = rows["hex_radius"] if "hex_radius" in rows else pd.Series(np.nan, index=rows.index)
+    return rc.where(grid, pd.to_numeric(radius, errors="coerce").fillna(0).astype(int).astype(str))
+
+
+def rapidchiplet_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    """The ``package`` row of each run; ``seed`` is the run's RNG seed (``point.seed`` or 0, as the rendered run
+    uses it; it picks the hotspot chiplets). Required: the experiment route with splif routing on a grid placement
+    (the dataset's setup)."""
+    rows = table[table["record"] == "package"].reset_index(drop=True)
+    out = pd.DataFrame({
+        "run_id": rows["run_id"], "topology": rows["topology"], "scale": _scale(rows),
+        "grid_rows": rows["grid_rows"], "grid_cols": rows["grid_cols"],
+        "hex_radius": rows["hex_radius"] if "hex_radius" in rows else np.nan,
+        "n_chiplets": rows["n_chiplets"], "traffic_pattern": rows["traffic_pattern"],
+        "seed": [run_params(runs, rid, "rapidchiplet")["seed"] or 0 for rid in rows["run_id"]],
+    })
+    for col in RAPIDCHIPLET_OUTPUTS:
+        out[col] = rows[col] if col in rows else np.nan
+    out["status"] = "ok"
+    return out
+
+
+def rapidchiplet_booksim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    """The ``booksim_load`` rows; required in addition to the rapidchiplet pack's setup: the BookSim sweep
+    enabled and random_uniform traffic (the dataset's sweeps)."""
+    rows = table[table["record"] == "booksim_load"].reset_index(drop=True)
+    return pd.DataFrame({
+        "run_id": rows["run_id"], "topology": rows["topology"], "scale": _scale(rows),
+        "grid_rows": rows["grid_rows"], "grid_cols": rows["grid_cols"], "n_chiplets": rows["n_chiplets"],
+        "traffic_pattern": rows["traffic_pattern"],
+        "injection_rate_flits_per_node_per_cycle": rows["injection_rate_flits_per_node_per_cycle"],
+        "packet_latency_avg_cycles": rows["packet_latency_avg_cycles"],
+        "packet_latency_min_cycles": rows["packet_latency_min_cycles"],
+        "packet_latency_max_cycles": rows["packet_latency_max_cycles"],
+        "hops_avg": rows["hops_avg"], "zero_load_packet_latency_cycles": rows["zero_load_packet_latency_cycles"],
+        "beyond_rc_saturation_criterion": rows["beyond_saturation_criterion"],
+        "is_max_stable_load": rows["is_max_stable_load"], "status": "ok",
+    })
+
+
+RapidChipletSurrogate.study_table = StudyTable(rapidchiplet_unmet, rapidchiplet_dataset)
+RapidChipletBookSimSurrogate.study_table = StudyTable(rapidchiplet_booksim_unmet, rapidchiplet_booksim_dataset)

@@ -8,14 +8,9 @@ import numpy as np
 import pandas as pd
 
 from eoesim.analysis.scalesim_sram import DATAFLOWS
-from eoesim.analysis.surrogate import (
-    OutOfDomainError,
-    OutOfDomainWarning,
-    Surrogate,
-    least_squares_fit,
-    level_index,
-    register_surrogate,
-)
+from eoesim.analysis.study_tables import Runs, StudyTable, nothing_unmet
+from eoesim.analysis.surrogate import (OutOfDomainError, OutOfDomainWarning, Surrogate, least_squares_fit,
+                                       level_index, register_surrogate)
 
 
 def spatio_temporal(m, n, k, dataflow_code):
@@ -123,8 +118,7 @@ class ScaleSimSurrogate(Surrogate):
         bad = [f"{c}={v} outside [{lo:g}, {hi:g}]" for c, v in values.items()
                for lo, hi in [self.domain.numeric.get(c, (-math.inf, math.inf))] if not lo <= v <= hi]
         if dataflow not in DATAFLOWS:
-            raise OutOfDomainError(f"scalesim surrogate: dataflow={dataflow!r} is not allowed; allowed: "
-                                   f"{list(DATAFLOWS)}")
+            raise OutOfDomainError(f"scalesim surrogate: dataflow={dataflow!r} is not allowed; allowed: {list(DATAFLOWS)}")
         if bad:
             text = "scalesim surrogate queried outside its domain of validity: " + "; ".join(bad)
             if strict:
@@ -144,3 +138,36 @@ def training_frame(raw: pd.DataFrame) -> pd.DataFrame:
     frame = raw.copy()
     frame["array_shape"] = frame["array_rows"].astype(str) + "x" + frame["array_cols"].astype(str)
     return frame
+
+
+# ------------------------------------------------------------------------------------ study tables
+# how a real study table becomes this pack's calibration dataset (eoesim.analysis.study_calibration)
+SCALESIM_COLUMNS = ["source", "gemm", "m", "n", "k", "array_rows", "array_cols", "dataflow", "interface_bandwidth",
+                    "ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib", "total_cycles",
+                    "total_cycles_incl_prefetch", "stall_cycles", "overall_util_pct", "mapping_efficiency_pct",
+                    "compute_util_pct"]
+SCALESIM_KEY = ["m", "n", "k", "array_rows", "array_cols", "dataflow", "interface_bandwidth",
+                "ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib"]
+
+
+def scalesim_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
+    """One row per (run, GEMM); ``gemm`` is the GEMM's shape ``MxNxK`` (the dataset's g00..g15 name shapes too; it is
+    the leave-one-GEMM-out group). SCALE-Sim is deterministic, so a GEMM repeated on the same array configuration
+    (another expert or run) is the same observation and is kept once."""
+    out = table.copy()
+    out["gemm"] = (out["m"].astype(int).astype(str) + "x" + out["n"].astype(int).astype(str) + "x"
+                   + out["k"].astype(int).astype(str))
+    out = out[["run_id", *SCALESIM_COLUMNS]]
+    return out.drop_duplicates(subset=SCALESIM_KEY, keep="first").reset_index(drop=True)
+
+
+def scalesim_unidentified(runs: Runs) -> list[str]:
+    """The folding form has separate array-row and array-column coefficients: with square arrays only,
+    the fit pins their sum and splits it arbitrarily (CV error 0 %, wrong on any non-square array)."""
+    if any(point["array_rows"] != point["array_cols"] for point in runs.values()):
+        return []
+    return ["every run has a square array, so the form's row and column coefficients cannot be told apart; "
+            "allowed: at least one non-square hardware.chiplet.array (e.g. [32, 64])"]
+
+
+ScaleSimSurrogate.study_table = StudyTable(nothing_unmet, scalesim_dataset, scalesim_unidentified)

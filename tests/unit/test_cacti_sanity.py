@@ -13,7 +13,7 @@ import pytest
 
 from eoesim.provenance import sha256_file
 from eoesim.simulators.base import get_simulator
-from eoesim.trust.checks import run_checks
+from eoesim.trust.suite import run_checks
 
 RUN = "0123456789ab"
 PARAMS = {"technology_nm": 45, "cell_type": "itrs-hp", "peripheral_type": "itrs-hp", "temperature_k": 360}

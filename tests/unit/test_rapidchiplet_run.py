@@ -281,8 +281,9 @@ def test_a_later_booksim_point_without_booksim_is_refused_naming_the_point(tmp_p
                          "workload": {"rapidchiplet": {"route": "experiment", "routing_algorithm": "splif",
                                                        "traffic": {"pattern": "random_uniform"}}},
                          "sweep": {"grid": {"workload.rapidchiplet.booksim.enabled": [False, True]}}})
-    with pytest.raises(ConfigError, match=r"design point \w+: fidelity.rapidchiplet: rapidchiplet cannot run this "
-                                          r"point here: workload.rapidchiplet.booksim.enabled is true"):
+    with pytest.raises(ConfigError, match=r"design point \w+ \(workload.rapidchiplet.booksim.enabled=True\): "
+                                          r"fidelity.rapidchiplet: rapidchiplet cannot run this point here: "
+                                          r"workload.rapidchiplet.booksim.enabled is true"):
         plan_study(study, site)
 
 

@@ -19,11 +19,13 @@ from eoesim.schema import load_schema
 from eoesim.simulators.garnet_stats import parse_run
 from eoesim.simulators.mqsim_results import read_flow_table
 from eoesim.simulators.rapidchiplet_results import ANALYTIC_METRICS, BOOKSIM_METRIC, parse_results
+from eoesim.simulators.scalesim import ScaleSim
 from eoesim.simulators.scalesim_reports import read_reports
 from eoesim.trust.bounds import standard_peak_bytes_per_s
-from eoesim.trust.checks import SanityCheckError, raise_on_errors, registry, run_checks
+from eoesim.trust.checks import SanityCheckError, raise_on_errors
 from eoesim.trust.echo import booksim_echo_mismatches, scalesim_echo_mismatches
-from eoesim.trust.sweep import AXES, non_moving
+from eoesim.trust.suite import registry, run_checks
+from eoesim.trust.sweep import non_moving
 
 RUN = "0123456789ab"
 
@@ -132,7 +134,7 @@ def test_non_moving_cycles_across_array_sizes_warns(golden):
     assert "total_cycles = 77111 for every array_rows/array_cols (32x32, 64x64)" in row["message"]
     moving = flat.copy()
     moving.loc[1, "total_cycles"] = 40000
-    assert non_moving(moving, AXES[0]) == []
+    assert non_moving(moving, ScaleSim.swept_axes[0]) == []
     # surrogate rows are smooth models and are not tested
     assert status(run_checks({"scalesim": flat.assign(fidelity="surrogate")}), "metric_does_not_move",
                   "scalesim")["status"] == "pass"

@@ -27,6 +27,7 @@ import pytest
 
 from eoesim.errors import ConfigError
 from eoesim.serving.columns import summary_row
+from eoesim.serving.power import compute_chiplet
 from eoesim.stitch.components import TableComponentModel
 from eoesim.stitch.e2e import check_point, stitch_point, write_point
 from eoesim.stitch.energy import EnergyModel
@@ -271,8 +272,8 @@ def test_energy_per_token_and_carbon_by_hand(tmp_path):
     tokens: 496 + 512 (qkv 192, attention 2 x 8 x span, 3 x 64, LM head 32). HBM: prefill 880 weights + 4 x 32
     KV written = 1008, decodes 2 x 880 + (5 + 6) x 32 read + 2 x 32 written = 2176, and the 944 B load
     written. DDR: 944 B written from the SSD and read into HBM. SSD: 944 B. Links: 16 B of token ids x 2 hops.
-    Static: 4 chiplets x (20 W + 4 PHYs x 0.125 W), 1 GiB HBM x 0.0888 W/GiB, no DDR, SSD idle 0.03 W, over the
-    span (energy_constants.csv, RapidChiplet's compute chiplet)."""
+    Static: 4 chiplets x their leakage + PHYs (eoesim.serving.power, by hand in test_static_power), 1 GiB HBM x
+    0.0888 W/GiB, no DDR, SSD idle 0.03 W, over the span (energy_constants.csv)."""
     energy = EnergyModel(overrides={"mac_fp16_pj": 1, "hbm_pj_per_bit": 1, "ddr_pj_per_bit": 1,
                                     "ssd_read_pj_per_byte": 1, "link_pj_per_bit_per_hop": 1})
     p = params(tmp_path, [(0, 0, 4, 3)])
@@ -287,18 +288,19 @@ def test_energy_per_token_and_carbon_by_hand(tmp_path):
     assert by["network"] == pytest.approx(16 * 2 * 8 * pj)
     assert by["sram"] == 0.0  # the hand model knows no SRAM traffic
     span = 1239 * NS
-    static_w = 4 * (20 + 4 * 0.125) + 1 * 0.0888 + 0.0 + 0.03
+    chip = compute_chiplet(p)
+    static_w = 4 * chip.static_w + 1 * 0.0888 + 0.0 + 0.03
     assert r.summary["energy"]["static_j"] == pytest.approx(static_w * span)
     dynamic = (2832 + 4128 * 8 + 2 * 944 * 8 + 944 + 256) * pj
     total = dynamic + static_w * span
     assert r.summary["energy"]["dynamic_j"] == pytest.approx(dynamic)
     assert r.summary["energy"]["per_token_j"] == pytest.approx(total / 3)
     # carbon: operational = J / 3.6e6 x 400 g/kWh; embodied (ACT) amortized over 4 years of 365.25 days:
-    # chiplets 4 x 0.774 cm2 (74 mm2 + 4 x 0.85 mm2 PHYs) x (583 g/kWh x 2.15 kWh/cm2 + 350 + 500 g/cm2) / 0.875,
+    # chiplets 4 x their die area (PE array + SRAMs + 4 PHYs) x (583 g/kWh x 2.15 kWh/cm2 + 350 + 500 g/cm2) / 0.875,
     # DRAM 65 g/GB (1 GiB of HBM, no DDR), flash 6.3 g/GB, packaging 150 g per chiplet and stack
     from eoesim.eoe.hardware import build_hardware
     ssd_gb = build_hardware(p["hardware"]).ssd.capacity_bytes / 1e9
-    embodied = (4 * 0.774 * (583 * 2.15 + 350 + 500) / 0.875 + 2**30 / 1e9 * 65 + ssd_gb * 6.3 + 5 * 150)
+    embodied = (4 * chip.area_mm2 / 100 * (583 * 2.15 + 350 + 500) / 0.875 + 2**30 / 1e9 * 65 + ssd_gb * 6.3 + 5 * 150)
     amortized = embodied * span / (4 * 365.25 * 86400)
     operational = total / 3.6e6 * 400
     c = r.summary["carbon"]
@@ -452,7 +454,7 @@ def test_sequential_picks_load_as_soon_as_routed(tmp_path):
 @pytest.mark.parametrize("change,msg", [
     (lambda p: p["eoe"]["morphology"].update(kind="chain", chain=["a", "zz"]), r"eoe.morphology.chain\[1\]: 'zz'"),
     (lambda p: p["mapping"].update(hot_set=["a", "b"]) or p["hardware"]["memory"]["hbm"].update(
-        capacity_gib=1000 / 2**30), "mapping.hot_set: expert 'b' .* does not fit"),
+        capacity_gib=1500 / 2**30), "mapping.hot_set: expert 'b' .* does not fit"),  # one 944-B expert + KV fit
     (lambda p: p["hardware"]["package"].update(grid=[1, 1]), "router_chiplet: 3 is not allowed; allowed: 0..0"),
     (lambda p: p["hardware"]["package"].update(grid=[1, 1]) or p["mapping"].update(router_chiplet=0),
      "one_to_one maps 2 experts onto 1 chiplets"),

@@ -14,13 +14,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from eoesim.analysis import study_calibration as sc
 from eoesim.analysis import surrogate_garnet, surrogate_rapidchiplet, surrogate_scalesim
+from eoesim.analysis.surrogate_scalesim import SCALESIM_COLUMNS
+from eoesim.analysis import study_calibration as sc
 from eoesim.analysis.calibrate import CALIBRATION_DIR, fit_pack
 from eoesim.config import build_study, validate
 from eoesim.errors import ConfigError, SimulatorUnavailableError
 from eoesim.schema import load_schema, validate_against
-from eoesim.simulators.base import get_simulator
+from eoesim.simulators.base import get_simulator, registry
 from eoesim.simulators.garnet import resolve_point
 from eoesim.simulators.rapidchiplet_results import ANALYTIC_METRICS, BOOKSIM_METRIC, parse_results
 
@@ -42,20 +43,20 @@ def calibration(path: str) -> pd.DataFrame:
 
 # ---- only real runs ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sim", sorted(sc.HOW_TO_PROVIDE))
+@pytest.mark.parametrize("sim", sorted(registry()))
 def test_a_surrogate_table_is_refused_naming_the_simulator_and_how_to_provide_it(sim):
     table = pd.DataFrame({"run_id": [RUN, RUN], "fidelity": ["simulate", "surrogate"]})
     with pytest.raises(SimulatorUnavailableError) as exc:
         sc.dataset_frame(sc.packs_of(sim)[0], table, {RUN: {}})
     text = str(exc.value)
     assert f"calibrate {sim}" in text and "1 of 2 rows have fidelity ['surrogate']" in text
-    assert sc.HOW_TO_PROVIDE[sim] in text and f"fidelity.{sim}: simulate" in text
+    assert registry()[sim].how_to_provide in text and f"fidelity.{sim}: simulate" in text
 
 
 def test_every_pack_has_a_mapping_and_unknown_packs_are_errors():
-    from eoesim.analysis.packs import SIMULATOR_PACKS
+    from eoesim.analysis.packs import simulator_packs
 
-    assert {p for packs in SIMULATOR_PACKS.values() for p in packs} == set(sc.MAPPINGS)
+    assert {p for packs in simulator_packs().values() for p in packs} == set(sc.MAPPINGS)
     with pytest.raises(ConfigError, match="'nope' is not a known pack; allowed"):
         sc.dataset_frame("nope", pd.DataFrame(), {})
 
@@ -69,7 +70,7 @@ def test_scalesim_rows_map_to_the_dataset_columns_and_refit_exactly():
     frame = sc.dataset_frame("scalesim", table, {RUN: {}})
     assert len(frame) == len(raw)  # repeated GEMMs on the same array are one observation
     assert (frame["gemm"] == raw["m"].astype(str) + "x" + raw["n"].astype(str) + "x" + raw["k"].astype(str)).all()
-    for col in sc.SCALESIM_COLUMNS:
+    for col in SCALESIM_COLUMNS:
         if col != "gemm":
             assert frame[col].tolist() == raw[col].tolist(), col
     model = fit_pack("scalesim", frame, validate_model=False)
@@ -164,8 +165,7 @@ def test_rapidchiplet_golden_booksim_loads_reproduce_the_calibration_sweep(rapid
     rate = "injection_rate_flits_per_node_per_cycle"
     merged = frame.merge(sweep, on=rate, suffixes=("", "_cal"))
     assert len(merged) >= 3  # loads both sweeps ran
-    calibrated = merged["packet_latency_avg_cycles_cal"].tolist()
-    assert merged["packet_latency_avg_cycles"].tolist() == pytest.approx(calibrated)
+    assert merged["packet_latency_avg_cycles"].tolist() == pytest.approx(merged["packet_latency_avg_cycles_cal"].tolist())
     ours = surrogate_rapidchiplet.booksim_training_frame(frame)
     assert set(ours.columns) == set(surrogate_rapidchiplet.booksim_training_frame(sweep).columns)
 

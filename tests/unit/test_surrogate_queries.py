@@ -75,10 +75,13 @@ def test_rapidchiplet_query_keeps_the_hexagonal_radius_and_the_edge_columns():
     hexa = sim.surrogate_query(_point("rapidchiplet", {"route": "experiment", "topology": "hexamesh",
                                                        "hex_radius": 2})).iloc[0]
     assert (hexa["hex_radius"], hexa["n_chiplets"]) == (2, 19) and np.isnan(hexa["grid_rows"])
-    edges = sim.surrogate_query(_point("rapidchiplet", {"grid": [3, 3], "edge_columns": {"west": "memory"}}))
+    # RapidChiplet's example compute chiplet, the one the pack was fitted on (else hardware.chiplet sets it)
+    calibrated = {"chiplets": {"compute": {"area_mm2": 74, "power_w": 20}}}
+    edges = sim.surrogate_query(_point("rapidchiplet", {"grid": [3, 3], "edge_columns": {"west": "memory"},
+                                                        **calibrated}))
     assert edges["edge_columns"].iloc[0] == "memory/none" and edges["n_chiplets"].iloc[0] == 12
     out, _ = _predict("rapidchiplet", edges)
-    plain, _ = _predict("rapidchiplet", sim.surrogate_query(_point("rapidchiplet", {"grid": [3, 3]})))
+    plain, _ = _predict("rapidchiplet", sim.surrogate_query(_point("rapidchiplet", {"grid": [3, 3], **calibrated})))
     # three memory chiplets (110 mm2 + 4 PHYs of 0.85 mm2 each) on top of the 3 x 3 compute grid
     assert out["total_chiplet_area_mm2"].iloc[0] - plain["total_chiplet_area_mm2"].iloc[0] == pytest.approx(
         3 * (110 + 4 * 0.85), rel=1e-6)

@@ -13,11 +13,15 @@ from eoesim.simulators.base import get_simulator
 from eoesim.surrogates import predict_runs
 
 #: surrogate columns with no simulated counterpart: provenance, validity, and the pack's own derived quantities
-SURROGATE_ONLY = {"fidelity", "source", "in_domain", "run_id", "load_fraction_of_saturation"}
+#: (``fixed_settings``: whether the settings the calibration runs held fixed are the point's)
+SURROGATE_ONLY = {"fidelity", "source", "in_domain", "run_id", "load_fraction_of_saturation", "fixed_settings"}
+#: the pack's own query inputs and derived quantities
 PACK_ONLY = {
-    "mqsim": {"offered_load_MBps", "saturation_throughput_MBps", "read_fraction", "pattern"},
-    "garnet": {"saturation_injection_rate"},
-    "ramulator": {"offered_load_frac_of_peak", "load_fraction_of_ceiling"},
+    "mqsim": {"offered_load_MBps", "saturation_throughput_MBps", "read_fraction", "pattern", "footprint_KiB",
+              "requests_per_transfer", "transfer_arrivals_us", "transfers"},
+    "garnet": {"saturation_injection_rate", "chiplet_rows", "chiplet_cols", "interposer_link_latency",
+               "interposer_link_width_bits"},
+    "ramulator": {"offered_load_frac_of_peak", "load_fraction_of_ceiling", "bandwidth_ceiling_utilization"},
 }
 ERROR_COLUMN = re.compile(r"_rel_err_pct$")
 

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from eoesim.analysis.packs import SIMULATOR_PACKS, available_packs, predict_table
+from eoesim.analysis.packs import available_packs, predict_table, simulator_packs
 from eoesim.errors import ConfigError, SimulatorUnavailableError
 from eoesim.simulators.base import Simulator
 
@@ -55,7 +55,7 @@ def surrogate_status(sim: Simulator, sample_points: Iterable[Mapping[str, Any]] 
     outside the pack's domain. Without ``strict`` out-of-domain points are allowed (their rows are labelled
     ``in_domain = False``) and the reason says how many and why.
     """
-    packs = [p for p in SIMULATOR_PACKS.get(sim.name, ()) if p in available_packs()]
+    packs = [p for p in simulator_packs().get(sim.name, ()) if p in available_packs()]
     if not packs:
         return False, f"no calibrated surrogate pack of {sim.name} is installed"
     ok = f"calibrated surrogate pack {packs[0]!r}"

@@ -9,6 +9,7 @@ from eoesim.errors import EoesimError
 from eoesim.jobs import run_timeout_s, site_identity
 from eoesim.layout import ResultPaths
 from eoesim.preflight import check_config_files, preflight
+from eoesim.simulators.base import registry as simulator_registry
 
 # the same checks as `eoesim validate` (eoesim.preflight), so both accept and reject the same studies
 CONFIG_FILES = list(workflow.config_settings.configfiles) or list(workflow.configfiles)
@@ -31,8 +32,9 @@ NO_MATCH = "(?!x)x"
 #: resources of the light rules that run on the submitting host (still declared, for profiles and SLURM)
 LOCAL_RESOURCES = {"mem_mb": 1024, "runtime": 10, "cpus_per_task": 1}
 #: simulated components whose study table is in their calibration dataset's format, so the study's own
-#: real runs can refit the surrogate form (the others are fitted from analysis/calibration/ datasets)
-FITTABLE = [sim for sim in SIMULATED if sim in ("scalesim",)]
+#: real runs can refit the surrogate form (the adapter's refit_from_study; the others are fitted from
+#: analysis/calibration/ datasets)
+FITTABLE = [sim for sim in SIMULATED if simulator_registry()[sim].refit_from_study]
 
 
 wildcard_constraints:

@@ -3,6 +3,11 @@
 An adapter turns a simulator's slice of a design point into native input files (jinja2 templates from
 ``templates/<name>/`` only), an argument vector, resource needs, and parses the native outputs into a
 tidy pandas DataFrame with units in its column names.
+
+An adapter class is also the one place that says what the rest of the system knows about its simulator
+(``FACTS``): its schema file, row keys, required metrics, which sanity checks apply, swept axes, calibrated
+surrogates and whether a study can refit them. ``eoesim.trust``, ``eoesim.analysis`` and the rules read these
+facts through ``registry()``; ``tests/unit/test_simulator_contract.py`` fails for an adapter that misses one.
 """
 from __future__ import annotations
 
@@ -16,9 +21,12 @@ import jinja2
 import pandas as pd
 
 from eoesim.errors import ConfigError, RenderError, SimulatorUnavailableError
-from eoesim.paths import templates_dir
+from eoesim.paths import schemas_dir, templates_dir
 from eoesim.runners import DockerRunner, Runner, docker_image_id
 from eoesim.simulators.build_identity import REVISION_LABEL, UNKNOWN, image_commit
+
+#: where a user configures how each simulator runs here (what ``how_to_provide`` points at)
+SITE_CONFIG = "config/simulators.yaml (or $EOESIM_SIMULATORS)"
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,35 @@ class Resources:
     cores: int = 1
     mem_mb: int = 1024
     runtime_min: int = 10
+
+
+@dataclass(frozen=True)
+class SweptAxis:
+    """A swept parameter that must move some metrics of a real run (sanity check ``metric_does_not_move``)."""
+
+    #: the swept parameter and the columns derived from it (excluded from the grouping)
+    axis: tuple[str, ...]
+    metrics: tuple[str, ...]
+    #: parameter and row-identity columns the rows are grouped by (those present in the table)
+    group_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SurrogatePack:
+    """One calibrated surrogate of a simulator: the pack ``analysis/packs/<pack>.json``, the module that defines
+    (and registers) its form, and the real-run dataset it is fitted on."""
+
+    pack: str
+    #: importable module defining the pack's ``eoesim.analysis.surrogate.Surrogate`` subclass
+    module: str
+    #: the calibration CSV, relative to ``analysis/calibration/`` (see its PROVENANCE.md)
+    dataset: str
+    #: the module's function turning the dataset CSV into the training frame
+    training_frame: str = "training_frame"
+    #: a categorical column whose levels get their own error breakdown in the pack
+    breakdown: str | None = None
+    #: known limits, stored in the pack's ``notes``
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,15 +88,49 @@ class Simulator(ABC):
     #: bumped when the adapter's rendering or parsing changes the results (part of a run's identity)
     adapter_version: ClassVar[str] = "1"
 
+    # ---- facts every adapter declares (FACTS; no defaults, so a missing one fails the contract test)
+    #: this simulator's schema file (``workload`` and ``site`` in ``$defs``): relative to workflow/schemas/
+    schema_file: ClassVar[str]
+    #: columns that, with run_id, identify one row of the parsed table
+    row_keys: ClassVar[tuple[str, ...]]
+    #: the metrics the table exists for: a usable row has a finite number in each
+    required_metrics: ClassVar[tuple[str, ...]]
+    #: physical-bounds sanity checks (eoesim.trust) of this simulator beyond those that apply to every one
+    bounds_checks: ClassVar[tuple[str, ...]]
+    #: echoed-configuration sanity checks (eoesim.trust.echo) of this simulator beyond those of every one
+    echo_checks: ClassVar[tuple[str, ...]]
+    #: swept parameters that must move a metric of real runs (empty: none is checked)
+    swept_axes: ClassVar[tuple[SweptAxis, ...]]
+    #: calibrated surrogates, the first the default; empty only with ``no_surrogate_reason``
+    surrogates: ClassVar[tuple[SurrogatePack, ...]]
+    #: whether the study's own real runs can refit the surrogate form (the table is in the dataset's format)
+    refit_from_study: ClassVar[bool]
+    #: how a user makes this simulator run for real here (the site settings to set)
+    how_to_provide: ClassVar[str]
+
+    # ---- optional facts
+    #: why the simulator has no calibrated surrogate (required when ``surrogates`` is empty)
+    no_surrogate_reason: ClassVar[str] = ""
+    #: (column, value): only rows with this value carry the required metrics (tables with several kinds of rows)
+    required_rows: ClassVar[tuple[str, str] | None] = None
+
     def __init__(self, site: Mapping[str, Any] | None = None):
         self.site = dict(site or {})
 
     @classmethod
-    def schema(cls) -> dict:
-        """This simulator's section of the study schema (JSON Schema as a dict)."""
-        from eoesim.schema import load_schema
+    def schema_path(cls) -> Path:
+        """The schema file (``schema_file`` is relative to workflow/schemas/ unless absolute)."""
+        return schemas_dir() / cls.schema_file
 
-        return load_schema()["properties"]["workload"]["properties"].get(cls.name, {})
+    @classmethod
+    def templates(cls) -> Path:
+        """The folder of this simulator's jinja2 templates: ``templates/<name>/``."""
+        return templates_dir() / cls.name
+
+    @classmethod
+    def check_names(cls) -> tuple[str, ...]:
+        """The simulator-specific sanity checks it declares (bounds, then echo)."""
+        return (*cls.bounds_checks, *cls.echo_checks)
 
     @abstractmethod
     def point_params(self, study: Mapping[str, Any]) -> dict:
@@ -111,8 +182,7 @@ class Simulator(ABC):
             image = self.site.get("image")
             if not image:
                 raise SimulatorUnavailableError(
-                    f"{self.name}: mode is docker but no image is set; set {self.name}.image in the site "
-                    "config (config/simulators.yaml or $EOESIM_SIMULATORS)"
+                    f"{self.name}: mode is docker but no image is set; set {self.name}.image in {SITE_CONFIG}"
                 )
             return DockerRunner(mode="docker", image=image)
         return Runner(mode=self.site.get("mode", "native"))
@@ -166,9 +236,9 @@ class Simulator(ABC):
         return self.availability().version
 
     def render_template(self, template: str, dest: Path, **context: Any) -> Path:
-        """Render ``templates/<name>/<template>`` to ``dest`` with undefined variables as errors."""
+        """Render ``<templates()>/<template>`` to ``dest`` with undefined variables as errors."""
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates_dir() / self.name)),
+            loader=jinja2.FileSystemLoader(str(self.templates())),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
@@ -181,13 +251,26 @@ class Simulator(ABC):
         return dest
 
 
+#: the facts every adapter class declares (see the class attributes of Simulator)
+FACTS = ("schema_file", "row_keys", "required_metrics", "bounds_checks", "echo_checks", "swept_axes", "surrogates",
+         "refit_from_study", "how_to_provide")
 #: modules under eoesim.simulators that define (and register) one adapter each
 ADAPTER_MODULES = ("scalesim", "mqsim", "ramulator", "garnet", "rapidchiplet", "cacti")
 _REGISTRY: dict[str, type[Simulator]] = {}
 
 
+def missing_facts(cls: type[Simulator]) -> list[str]:
+    """The FACTS an adapter class does not declare, and a surrogate-less adapter without its reason."""
+    missing = [fact for fact in FACTS if not hasattr(cls, fact)]
+    if not missing and not cls.surrogates and not cls.no_surrogate_reason.strip():
+        missing.append("no_surrogate_reason (surrogates is empty)")
+    return missing
+
+
 def register(cls: type[Simulator]) -> type[Simulator]:
-    """Class decorator: add an adapter to the registry, checking it is complete and its name is new."""
+    """Class decorator: add an adapter to the registry, checking it is complete and its name is new.
+
+    The public hook for a simulator outside eoesim.simulators: importing its module registers it."""
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name.isidentifier():
         raise TypeError(f"{cls.__name__}: adapter name must be an identifier, got {name!r}")

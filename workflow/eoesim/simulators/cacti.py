@@ -23,7 +23,7 @@ import pandas as pd
 from eoesim.errors import SimulatorError, SimulatorUnavailableError
 from eoesim.paths import project_root
 from eoesim.provenance import sha256_file
-from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, SweptAxis, register
 from eoesim.simulators.cacti_buffers import sram_point
 from eoesim.simulators.cacti_output import check_sram, parse_stdout
 
@@ -51,6 +51,29 @@ def derived_columns(rows: pd.DataFrame) -> pd.DataFrame:
 class CACTI(Simulator):
     name = "cacti"
     adapter_version = "1"
+
+    schema_file = "simulators/cacti.schema.yaml"
+    row_keys = ("name",)
+    required_metrics = ("read_energy_nJ", "write_energy_nJ", "leakage_mW", "area_mm2")
+    bounds_checks = ("sram_not_monotone",)
+    echo_checks = ("cacti_config_echo",)
+    swept_axes = (
+        SweptAxis(("size_bytes",), ("area_mm2", "leakage_mW", "read_energy_nJ"),
+                  ("technology_nm", "cell_type", "peripheral_type", "temperature_k", "kind", "block_bytes",
+                   "associativity", "banks", "rw_ports", "read_ports", "write_ports")),
+    )
+    surrogates = (SurrogatePack(
+        "cacti", "eoesim.analysis.surrogate_cacti", "cacti/calibration.csv", breakdown="technology_nm",
+        notes=("Exact at the calibrated sizes (every power of two from 4 KiB to 16 MiB; 48 KiB, 192 KiB, 768 KiB and "
+               "3 MiB at 64-B blocks and one bank); between them a power law through the two neighbouring runs. "
+               "Misses the 3 % target for energy and area: CACTI picks a discrete subarray organisation per size, so "
+               "a size held out and interpolated from its neighbours errs ~5 % (read energy) and ~8 % (area) on "
+               "average, up to ~60 %; leakage (cells) ~2.5 %.",
+               "Leaving a node out (interpolating 32/45/65 nm from their neighbours) errs ~10 % (energy), ~12 % "
+               "(area) and ~28 % (leakage: ITRS device tables are not smooth in the node): only CACTI's five nodes "
+               "are in the domain.")),)
+    refit_from_study = False
+    how_to_provide = f"set cacti.binary (cacti built in a HewlettPackard/cacti checkout, commit 1ffd8df) in {SITE_CONFIG}"
 
     # ---- design point -> inputs ------------------------------------------------------------------
     def point_params(self, study: Mapping[str, Any]) -> dict:

@@ -28,7 +28,7 @@ import pandas as pd
 from eoesim.errors import ConfigError, ParseError, RenderError, SimulatorError, SimulatorUnavailableError
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, docker_image_id
-from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, SweptAxis, register
 from eoesim.simulators.garnet_gem5 import (
     PROBE_FILE, PROBE_SCRIPT, TESTER_DONE_CAUSE, BuildInfo, describe_returncode, parse_build_info, parse_probe,
     run_gem5, scan_logs,
@@ -200,6 +200,30 @@ def render_context(point: Mapping[str, Any]) -> dict:
 class Garnet(Simulator):
     name = "garnet"
     adapter_version = "1"
+
+    schema_file = "simulators/garnet.schema.yaml"
+    row_keys = ("vnet",)
+    #: per-vnet rows of a vnet that carried no packet have NaN latency (gem5 prints nan): only the total row must
+    required_metrics = ("average_packet_latency_cycles", "average_hops")
+    required_rows = ("vnet", "all")
+    bounds_checks = ("received_above_injected",)
+    echo_checks = ("gem5_config_echo",)
+    swept_axes = (
+        SweptAxis(("injection_rate",), ("average_packet_latency_cycles",),
+                  ("vnet", "topology", "num_cpus", "num_dirs", "mesh_rows", "synthetic", "inj_vnet", "sim_cycles",
+                   "vcs_per_vnet", "router_latency_cycles", "link_latency_cycles", "link_width_bits",
+                   "routing_algorithm", "ruby_clock_ghz", "sys_clock_ghz", "chiplet_rows", "chiplet_cols",
+                   "routers_per_chiplet_rows", "routers_per_chiplet_cols", "interposer_link_latency_cycles",
+                   "interposer_link_width_bits")),
+    )
+    surrogates = (SurrogatePack(
+        "garnet", "eoesim.analysis.surrogate_garnet", "garnet/calibration.csv", breakdown="pattern",
+        notes=("Validated up to 0.9 x the fitted saturation rate, which is capped by the accepted throughput gem5 "
+               "measured under overload. A Mesh_XY is a chiplet_mesh of one chiplet; chiplet_mesh rows are in the "
+               "domain only for the (topology, pattern) regimes the calibration ran.",)),)
+    refit_from_study = False
+    how_to_provide = (f"set garnet.binary (gem5.opt built for Garnet_standalone) and garnet.configs (gem5's configs/) "
+                      f"in {SITE_CONFIG}")
 
     def __init__(self, site: Mapping[str, Any] | None = None):
         super().__init__(site)

@@ -40,7 +40,7 @@ from eoesim.errors import ConfigError, ParseError, RenderError, SimulatorError, 
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import ramulator_presets as presets
-from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, SweptAxis, register
 from eoesim.simulators.build_identity import UNKNOWN, git_commit
 from eoesim.simulators.ramulator_stats import load_v20_stdout, load_v21_stats, read_stats
 from eoesim.simulators.ramulator_traces import AccessStream, write_trace
@@ -137,6 +137,30 @@ def check_request_totals(memory: Mapping[str, Any], trace: Path) -> None:
 class Ramulator(Simulator):
     name = "ramulator"
     adapter_version = "1"
+
+    schema_file = "simulators/ramulator.schema.yaml"
+    row_keys = ("channel",)
+    required_metrics = ("system_avg_read_latency_ns", "system_achieved_bandwidth_bytes_per_s")
+    bounds_checks = ("bandwidth_above_peak",)
+    echo_checks = ()
+    swept_axes = (
+        SweptAxis(("offered_req_per_mem_cycle", "offered_bandwidth_bytes_per_s", "frontend_clock_ratio",
+                   "memory_clock_ratio"),
+                  ("system_avg_read_latency_ns", "system_achieved_bandwidth_bytes_per_s"),
+                  ("channel", "standard", "org_preset", "timing_preset", "num_channels", "ranks", "scheduler",
+                   "refresh", "row_policy", "row_policy_cap", "addr_mapper", "pattern", "read_fraction",
+                   "num_requests", "footprint_bytes", "alignment_bytes", "stride_bytes", "bubbles", "seed")),
+    )
+    surrogates = (SurrogatePack(
+        "ramulator", "eoesim.analysis.surrogate_ramulator", "ramulator2/calibration.csv", breakdown="standard",
+        notes=("Latency inside the knee (0.85-1.05 x the bandwidth ceiling) is outside the domain: the latency jumps "
+               "there to its plateau. Below the knee the measured curves are not smooth in load (periodic "
+               "clock-ratio arrivals alias with the bank timing); the pack keeps the measured curves (in units of the "
+               "ceiling) instead of smoothing them.",
+               "read_fraction and channels are interpolated between the measured grid's curves.")),)
+    refit_from_study = False
+    how_to_provide = (f"set ramulator.binary (ramulator2 of tag v2.0a), or ramulator.variant: v2.1 with "
+                      f"ramulator.python_path, in {SITE_CONFIG}")
 
     # ------------------------------------------------------------------ site
     def variant(self) -> str:

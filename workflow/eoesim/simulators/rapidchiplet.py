@@ -35,7 +35,7 @@ from eoesim.errors import RenderError, SimulatorError, SimulatorUnavailableError
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import rapidchiplet_json
-from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, register
 from eoesim.simulators.build_identity import UNKNOWN, git_commit
 from eoesim.simulators.rapidchiplet_package import build_package, chiplet_type
 from eoesim.simulators.rapidchiplet_params import design_name, n_chiplets, resolve
@@ -108,6 +108,31 @@ def _text(path: Path) -> str:
 class RapidChiplet(Simulator):
     name = "rapidchiplet"
     adapter_version = "1"
+
+    schema_file = "simulators/rapidchiplet.schema.yaml"
+    row_keys = ("record",)
+    #: chiplet_type / link_length / booksim_load records hold other quantities than the package row
+    required_metrics = ("latency_avg_cycles", "aggregate_throughput_bits_per_cycle")
+    required_rows = ("record", "package")
+    bounds_checks = ()
+    echo_checks = ("booksim_config_echo",)
+    #: RapidChiplet's own BookSim sweep is the load axis; its records are checked by the surrogate's fit
+    swept_axes = ()
+    surrogates = (
+        SurrogatePack(
+            "rapidchiplet", "eoesim.analysis.surrogate_rapidchiplet", "rapidchiplet/calibration.csv",
+            breakdown="traffic_pattern",
+            notes=("Hotspot metrics are exact given the run's seed column (RapidChiplet's Python RNG seed, which "
+                   "picks the hotspots); without it the query is out of domain. Throughput, area and power are exact "
+                   "(edge columns included); settings other than the study defaults are out of domain.",)),
+        SurrogatePack(
+            "rapidchiplet_booksim", "eoesim.analysis.surrogate_rapidchiplet", "rapidchiplet/calibration_booksim.csv",
+            training_frame="booksim_training_frame", breakdown="topology",
+            notes=("Points above 0.8 x the fitted saturation are single noisy BookSim runs and outside the domain; a "
+                   "(topology, traffic pattern) pair never run is outside the domain.",)),
+    )
+    refit_from_study = False
+    how_to_provide = f"set rapidchiplet.checkout (spcl/rapidchiplet with booksim2/src/booksim built) in {SITE_CONFIG}"
 
     # ---- design point -> inputs ------------------------------------------------------------------
     def point_params(self, study: Mapping[str, Any]) -> dict:

@@ -17,7 +17,7 @@ from eoesim.eoe.expert import Gemm, resolve_expert
 from eoesim.errors import SimulatorError, SimulatorUnavailableError
 from eoesim.runners import STDOUT_LOG, DockerRunner, Runner, docker_image_id, docker_image_label
 from eoesim.serving.shapes import engine_gemms
-from eoesim.simulators.base import Availability, Resources, Simulator, register
+from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, SweptAxis, register
 from eoesim.simulators.scalesim_reports import REPORTS, read_reports
 from eoesim.training.gemms import training_gemms
 
@@ -35,6 +35,25 @@ VERSION_LABEL = "io.eoesim.scalesim.version"
 class ScaleSim(Simulator):
     name = "scalesim"
     adapter_version = "1"
+
+    schema_file = "simulators/scalesim.schema.yaml"
+    row_keys = ("layer_id",)
+    required_metrics = ("total_cycles", "stall_cycles", "overall_util_pct", "mapping_efficiency_pct",
+                        "compute_util_pct", "compute_latency_ns")
+    bounds_checks = ("scalesim_dram_bandwidth_above_interface",)
+    echo_checks = ("scalesim_config_echo",)
+    swept_axes = (
+        SweptAxis(("array_rows", "array_cols"), ("total_cycles",),
+                  ("dataflow", "interface_bandwidth", "freq_ghz", "phase", "seq_len", "batch", "filter_sram_kib",
+                   "ifmap_sram_kib", "ofmap_sram_kib", "expert", "gemm", "m", "n", "k", "instances")),
+    )
+    surrogates = (SurrogatePack(
+        "scalesim", "eoesim.analysis.surrogate_scalesim", "scalesim/calibration.csv", breakdown="dataflow",
+        notes=("Exact on every calibration row (the form is SCALE-Sim's own compute model); valid for "
+               "interface_bandwidth calc only (no DRAM stalls).",)),)
+    refit_from_study = True
+    how_to_provide = ("install the pinned scalesim package (pip install scalesim, pinned in pyproject.toml) or set "
+                      f"scalesim.mode: docker and scalesim.image in {SITE_CONFIG}")
 
     def point_params(self, study: Mapping[str, Any]) -> dict:
         chiplet = study["hardware"]["chiplet"]

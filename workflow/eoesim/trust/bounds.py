@@ -12,9 +12,8 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pandas as pd
 
-from eoesim.trust.checks import Finding, TableContext, check, simulated_only
+from eoesim.trust.checks import Finding, TableContext, check, every_simulator, simulated_only
 
-ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet", "cacti")
 #: quantities that cannot be negative: times, cycle counts, counts of words/bytes/packets, rates, areas, power
 NONNEG = re.compile(r"(_cycles?|_ns|_us|_ms|_s|_ticks|_words|_bytes|_bytes_per_s|_MBps|_GBps|_per_cycle|_per_s|"
                     r"_W|_mW|_nJ|_pJ_per_byte|_mm2|_j|_hops|^average_hops|^(packets|flits)_(injected|received)|^requests_\w+)$")
@@ -25,21 +24,6 @@ PERCENT = re.compile(r"_pct$")
 FRACTION = re.compile(r"(utilization|hit_rate|_frac_mean|^read_fraction|^delivered_fraction)$")
 #: MQSim's own IOPS/Bandwidth fields are count / floor(simulated s): inf below 1 s by design (evidence only)
 NOT_REQUIRED = re.compile(r"^mqsim_reported_")
-#: the metrics each table exists for: a row without a finite value here is unusable downstream
-REQUIRED = {
-    "scalesim": ("total_cycles", "stall_cycles", "overall_util_pct", "mapping_efficiency_pct", "compute_util_pct",
-                 "compute_latency_ns"),
-    "garnet": ("average_packet_latency_cycles", "average_hops"),
-    "ramulator": ("system_avg_read_latency_ns", "system_achieved_bandwidth_bytes_per_s"),
-    "mqsim": ("device_response_time_mean_us", "throughput_bytes_per_s"),
-    "rapidchiplet": ("latency_avg_cycles", "aggregate_throughput_bits_per_cycle"),
-    "cacti": ("read_energy_nJ", "write_energy_nJ", "leakage_mW", "area_mm2"),
-}
-#: tables with several kinds of rows: only rows with this value in this column carry the REQUIRED metrics.
-#: Garnet's per-vnet rows of a vnet that carried no packet have NaN latency (gem5 prints nan), so only the
-#: network total row must; RapidChiplet's chiplet_type / link_length / booksim_load records hold other
-#: quantities (cost per chiplet type, the link-length histogram, one BookSim load) than the package row.
-REQUIRED_ROWS = {"garnet": ("vnet", "all"), "rapidchiplet": ("record", "package")}
 #: relative slack for "not above the peak" comparisons (float noise, requests accepted at the end of a run)
 PEAK_SLACK = 0.02
 #: per-channel data-bus width (bits) of the memory models, for the independent peak bandwidth. JEDEC's HBM3
@@ -66,7 +50,7 @@ def _column_findings(table: pd.DataFrame, columns: list[str], bad, what: str) ->
     return out
 
 
-@check("negative_value", "error", ALL,
+@check("negative_value", "error", applies=every_simulator,
        hint="a negative time/count/rate is a parser or unit bug (or an overflow in the simulator): compare the "
             "row with the run's native output")
 def negative_value(ctx: TableContext) -> list[Finding]:
@@ -75,7 +59,7 @@ def negative_value(ctx: TableContext) -> list[Finding]:
     return _column_findings(ctx.table, cols, lambda s: s < 0, "is negative")
 
 
-@check("percent_out_of_range", "error", ALL,
+@check("percent_out_of_range", "error", applies=every_simulator,
        hint="utilization above 100 % means the simulator (or our unit conversion) counts work the array "
             "or link cannot do; check the array size and dataflow the run really used")
 def percent_out_of_range(ctx: TableContext) -> list[Finding]:
@@ -97,18 +81,18 @@ def _usable(ctx: TableContext) -> pd.DataFrame:
     return table
 
 
-@check("non_finite_value", "error", ALL,
+@check("non_finite_value", "error", applies=every_simulator,
        hint="inf/NaN in a metric: the simulator divided by zero or completed nothing (e.g. MQSim's IOPS over "
             "< 1 s); look at the run's stdout and native report")
 def non_finite_value(ctx: TableContext) -> list[Finding]:
-    """A metric the stitch needs (REQUIRED) must be a finite number, and no numeric column may hold inf
+    """A metric the stitch needs (the adapter's required_metrics) must be a finite number, and no numeric column may hold inf
     (MQSim's own IOPS/Bandwidth fields excepted: kept as evidence of its integer-division bug)."""
     table = _usable(ctx)
-    required = [c for c in REQUIRED.get(ctx.simulator, ()) if c in table]
+    required = [c for c in ctx.adapter.required_metrics if c in table]
     # MQSim leaves latencies NaN for a flow that completed nothing; that is caught as 0 bytes below
     if ctx.simulator == "mqsim" and "bytes_transferred" in table:
         table = table[table["bytes_transferred"].fillna(1) > 0]
-    column, value = REQUIRED_ROWS.get(ctx.simulator, (None, None))
+    column, value = ctx.adapter.required_rows or (None, None)
     if column in table:
         table = table[table[column].astype(str) == value]
     finite = lambda s: ~np.isfinite(pd.to_numeric(s, errors="coerce").astype(float))  # noqa: E731
@@ -118,7 +102,7 @@ def non_finite_value(ctx: TableContext) -> list[Finding]:
     return out
 
 
-@check("surrogate_out_of_domain", "warning", ALL,
+@check("surrogate_out_of_domain", "warning", applies=every_simulator,
        hint="the calibrated surrogate was queried outside the domain it was validated on; its metrics are "
             "left empty (or unvalidated): run the real simulator or move the point into the domain")
 def surrogate_out_of_domain(ctx: TableContext) -> list[Finding]:
@@ -132,7 +116,7 @@ def surrogate_out_of_domain(ctx: TableContext) -> list[Finding]:
     return [Finding(tuple(table.index[mask]), f"{int(mask.sum())} surrogate row(s) outside the validated domain")]
 
 
-@check("received_above_injected", "error", ("garnet",),
+@check("received_above_injected", "error",
        hint="a network cannot deliver more packets than were injected: the stats were read from the wrong "
             "vnet/total line or a second stats dump")
 def received_above_injected(ctx: TableContext) -> list[Finding]:
@@ -164,7 +148,7 @@ def standard_peak_bytes_per_s(standard: str, timing_preset: str, channels: int) 
     return channels * bits / 8 * rate_mts * 1e6
 
 
-@check("bandwidth_above_peak", "error", ("ramulator",),
+@check("bandwidth_above_peak", "error",
        hint="achieved bandwidth above the memory's peak means the request size, clock or channel count of "
             "the run differ from what we configured; compare the run's config with the standard's preset")
 def bandwidth_above_peak(ctx: TableContext) -> list[Finding]:
@@ -191,7 +175,7 @@ def bandwidth_above_peak(ctx: TableContext) -> list[Finding]:
                     f"GB/s > peak {peak[mask].iloc[0] / 1e9:.3g} GB/s")]
 
 
-@check("scalesim_dram_bandwidth_above_interface", "warning", ("scalesim",),
+@check("scalesim_dram_bandwidth_above_interface", "warning",
        hint="with InterfaceBandwidth USER, SCALE-Sim v3 reports average DRAM bandwidths above the configured "
             "interface (measured: 10 words/cycle with Bandwidth 4); do not read these columns as a "
             "bandwidth-limited result")
@@ -239,7 +223,7 @@ def _ssd_limits_bytes_per_s(config_xml) -> dict[str, float]:
     return limits
 
 
-@check("mqsim_throughput_implausible", "error", ("mqsim",),
+@check("mqsim_throughput_implausible", "error",
        hint="MQSim's throughput must stay below the offered load and the SSD's channel/PCIe ceilings; a higher "
             "value means the span or byte count was misread (MQSim's own IOPS/Bandwidth fields are wrong by "
             "design - never use them)")

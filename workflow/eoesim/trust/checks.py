@@ -1,41 +1,29 @@
-"""The sanity-check registry and the runner that applies every check to every parsed simulator table.
+"""What a sanity check is: the decorator that registers one, its findings and the table it looks at.
 
 A check is a function ``fn(ctx: TableContext) -> list[Finding]`` registered with a name, a default
-severity (error | warning), the simulators it applies to and a hint (what to look at when it fires).
-Its docstring says why the check exists. An empty list means the check passed on that table. The
-runner turns findings into one tidy row per (check, simulator): severity, status (pass | warn | fail),
-rows affected, sample row ids, message, hint, and the real runs among the rows affected (those a failed
-error-severity check invalidates, see eoesim.trust.report). Errors are raised by :func:`raise_on_errors` AFTER every
-check has run, so one failure report names every failing check.
-
-Severity overrides come from the study's ``sanity.severity`` mapping (error | warning | off).
+severity (error | warning), a hint (what to look at when it fires) and which simulators it applies to:
+every registered simulator (``every_simulator``), or - the default - those whose adapter names it in its
+``bounds_checks`` / ``echo_checks`` (eoesim.simulators.base: the adapter owns that fact). Its docstring says
+why the check exists. An empty list means the check passed on that table. ``eoesim.trust.suite`` imports the
+modules that define checks and runs them; :func:`raise_on_errors` raises AFTER every check has run, so one
+failure report names every failing check.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Mapping
 
 import pandas as pd
 
 from eoesim.errors import EoesimError
+from eoesim.simulators.base import Simulator
 
 SEVERITIES = ("error", "warning")
 OVERRIDES = ("error", "warning", "off")
 STATUS_BY_SEVERITY = {"error": "fail", "warning": "warn"}
 SAMPLE_ROWS = 5
-#: columns that, with run_id, identify one row of a simulator's table (for sample row ids)
-ROW_KEYS = {
-    "scalesim": ("layer_id",),
-    "garnet": ("vnet",),
-    "ramulator": ("channel",),
-    "mqsim": ("scenario", "flow_index"),
-    "rapidchiplet": ("record",),
-    "cacti": ("name",),
-}
-CHECK_COLUMNS = ["check", "simulator", "severity", "status", "rows_checked", "rows_affected", "sample_rows",
-                 "message", "hint", "simulated_runs"]
 
 
 class SanityCheckError(EoesimError):
@@ -52,12 +40,17 @@ class Finding:
 
 @dataclass
 class TableContext:
-    """One simulator's table and where its runs live (``runs_dir/<run_id>/``, may be absent)."""
+    """One simulator's table, its adapter class (the simulator's facts) and where its runs live
+    (``runs_dir/<run_id>/``, may be absent)."""
 
-    simulator: str
+    adapter: type[Simulator]
     table: pd.DataFrame
     runs_dir: Path | None = None
     _records: dict = field(default_factory=dict)
+
+    @property
+    def simulator(self) -> str:
+        return self.adapter.name
 
     def simulated(self) -> pd.DataFrame:
         """Rows of real simulator runs (fidelity == simulate)."""
@@ -87,6 +80,15 @@ class TableContext:
     def rows_of_run(self, run_id: str) -> tuple:
         return tuple(self.table.index[self.table["run_id"].astype(str) == str(run_id)])
 
+    def findings_per_run(self, compare: Callable[[Path], list[str]]) -> list[Finding]:
+        """One finding per simulated run whose directory ``compare`` finds problems in (all its rows)."""
+        out = []
+        for run_id, rundir in self.simulated_run_dirs():
+            problems = compare(rundir)
+            if problems:
+                out.append(Finding(self.rows_of_run(run_id), f"run {run_id}: " + "; ".join(problems)))
+        return out
+
     def simulated_run_ids(self, labels) -> list[str]:
         """The run ids of the real runs (fidelity simulate) among the rows ``labels``."""
         if "run_id" not in self.table or not len(labels):
@@ -99,98 +101,61 @@ class TableContext:
     def row_id(self, label) -> str:
         row = self.table.loc[label]
         parts = [str(row["run_id"])] if "run_id" in row else [str(label)]
-        parts += [f"{k}={row[k]}" for k in ROW_KEYS.get(self.simulator, ()) if k in row]
+        parts += [f"{k}={row[k]}" for k in self.adapter.row_keys if k in row]
         return ":".join(parts)
 
 
 CheckFn = Callable[[TableContext], list[Finding]]
+#: which simulators a check applies to, asked of each simulator's adapter class
+Applies = Callable[[type[Simulator]], bool]
+
+
+def every_simulator(adapter: type[Simulator]) -> bool:
+    """A check of every simulator's table (bounds and echoes that hold whatever the simulator)."""
+    return True
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
     severity: str
-    simulators: tuple[str, ...]
     hint: str
     fn: CheckFn
+    #: None: the check applies to the simulators whose adapter declares it (bounds_checks / echo_checks)
+    applies: Applies | None = None
 
     @property
     def why(self) -> str:
         return " ".join((self.fn.__doc__ or "").split())
 
+    def applies_to(self, adapter: type[Simulator]) -> bool:
+        return self.applies(adapter) if self.applies else self.name in adapter.check_names()
 
-_REGISTRY: dict[str, Check] = {}
+
+REGISTERED: dict[str, Check] = {}
 
 
-def check(name: str, severity: str, simulators: Iterable[str], hint: str) -> Callable[[CheckFn], CheckFn]:
-    """Decorator: register a sanity check (a name is registered once; its docstring says why)."""
+def check(name: str, severity: str, hint: str, applies: Applies | None = None) -> Callable[[CheckFn], CheckFn]:
+    """Decorator: register a sanity check (a name is registered once; its docstring says why).
+
+    ``applies``: which simulators it checks (``every_simulator``, or a test of the adapter's facts); by default
+    those whose adapter lists ``name`` in its ``bounds_checks`` or ``echo_checks``."""
     if severity not in SEVERITIES:
         raise ValueError(f"check {name}: severity {severity!r} not in {SEVERITIES}")
 
     def register(fn: CheckFn) -> CheckFn:
-        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
+        if name in REGISTERED and REGISTERED[name].fn is not fn:
             raise ValueError(f"sanity check {name!r} is registered twice")
         if not (fn.__doc__ or "").strip():
             raise ValueError(f"sanity check {name!r} needs a docstring saying why it exists")
-        _REGISTRY[name] = Check(name, severity, tuple(simulators), hint, fn)
+        REGISTERED[name] = Check(name, severity, hint, fn, applies)
         return fn
 
     return register
 
 
-def registry() -> dict[str, Check]:
-    """Every registered check by name (imports the modules that define them)."""
-    from eoesim.trust import bounds, echo, sram, sweep  # noqa: F401  (they register on import)
-
-    return dict(sorted(_REGISTRY.items()))
-
-
 def effective_severity(chk: Check, overrides: Mapping[str, str]) -> str:
     return overrides.get(chk.name, chk.severity)
-
-
-def _result_row(chk: Check, ctx: TableContext, severity: str, findings: list[Finding], checked: int) -> dict:
-    labels = list(dict.fromkeys(label for f in findings for label in f.rows))
-    messages = list(dict.fromkeys(f.message for f in findings if f.message))
-    if findings:
-        status = STATUS_BY_SEVERITY[severity]
-        message = "; ".join(messages[:SAMPLE_ROWS]) + (f"; ... ({len(messages)} findings)"
-                                                       if len(messages) > SAMPLE_ROWS else "")
-    else:
-        status = "pass"
-        message = f"{checked} row(s) checked" if checked else "nothing to check in this table"
-    return {
-        "check": chk.name, "simulator": ctx.simulator, "severity": severity, "status": status,
-        "rows_checked": checked, "rows_affected": len(labels),
-        "sample_rows": " ".join(ctx.row_id(label) for label in labels[:SAMPLE_ROWS]),
-        "message": message, "hint": chk.hint if findings else "",
-        "simulated_runs": " ".join(ctx.simulated_run_ids(labels)),
-    }
-
-
-def run_checks(tables: Mapping[str, pd.DataFrame], runs_root: Path | None = None,
-               overrides: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Apply every applicable check to every table; one row per (check, simulator) (see CHECK_COLUMNS).
-
-    ``runs_root`` is ``results/<study>/runs`` (checks that read a run's echoed configuration look in
-    ``runs_root/<simulator>/<run_id>/``); ``overrides`` maps check name -> error | warning | off.
-    """
-    overrides = dict(overrides or {})
-    checks = registry()
-    unknown = sorted(set(overrides) - set(checks))
-    if unknown:
-        raise SanityCheckError(f"sanity.severity: unknown check(s) {unknown}; allowed: {sorted(checks)}")
-    rows = []
-    for sim in sorted(tables):
-        ctx = TableContext(sim, tables[sim].reset_index(drop=True),
-                           Path(runs_root) / sim if runs_root is not None else None)
-        for chk in checks.values():
-            severity = effective_severity(chk, overrides)
-            if sim not in chk.simulators or severity == "off":
-                continue
-            findings = chk.fn(ctx)
-            rows.append(_result_row(chk, ctx, severity, findings, checked_rows(chk, ctx)))
-    return pd.DataFrame(rows, columns=CHECK_COLUMNS)
 
 
 def checked_rows(chk: Check, ctx: TableContext) -> int:

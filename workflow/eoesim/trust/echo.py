@@ -18,9 +18,8 @@ from eoesim.simulators.cacti import CONFIG_DIR as CACTI_DIR
 from eoesim.simulators.cacti import RUN_META as CACTI_META
 from eoesim.simulators.cacti_output import echoed_inputs
 from eoesim.simulators.mqsim import FALLBACK_MESSAGES
-from eoesim.trust.checks import Finding, TableContext, check, simulated_only
+from eoesim.trust.checks import Finding, TableContext, check, every_simulator, simulated_only
 
-ALL = ("scalesim", "garnet", "ramulator", "mqsim", "rapidchiplet", "cacti")
 STDOUT = "stdout.log"
 GEM5_ARGS = "garnet_synth_traffic.args"
 GEM5_CONFIG = "m5out/config.json"
@@ -41,15 +40,6 @@ def _same(a, b) -> bool:
         return str(a).strip().lower() == str(b).strip().lower()
 
 
-def _per_run(ctx: TableContext, compare) -> list[Finding]:
-    out = []
-    for run_id, rundir in ctx.simulated_run_dirs():
-        problems = compare(rundir)
-        if problems:
-            out.append(Finding(ctx.rows_of_run(run_id), f"run {run_id}: " + "; ".join(problems)))
-    return out
-
-
 # ---------------------------------------------------------------------------------------------- any run
 def altered_inputs(rundir: Path) -> list[str]:
     """Rendered inputs whose sha256 differs from the one run.json recorded before the run."""
@@ -64,14 +54,14 @@ def altered_inputs(rundir: Path) -> list[str]:
     return changed
 
 
-@check("rendered_input_overwritten", "error", ALL,
+@check("rendered_input_overwritten", "error", applies=every_simulator,
        hint="the simulator (e.g. MQSim with a bad root element) overwrote or removed an input we rendered, "
             "so the run did not use our configuration; re-run it and read its stdout")
 @simulated_only
 def rendered_input_overwritten(ctx: TableContext) -> list[Finding]:
     """The inputs a run used must still be the ones we rendered (sha256 in run.json): MQSim writes its
     default config/workload over a bad input path and runs with rc 0."""
-    return _per_run(ctx, altered_inputs)
+    return ctx.findings_per_run(altered_inputs)
 
 
 # ---------------------------------------------------------------------------------------------- MQSim
@@ -79,7 +69,7 @@ def mqsim_fallbacks(stdout: str) -> list[str]:
     return [m for m in FALLBACK_MESSAGES if m in stdout]
 
 
-@check("mqsim_defaults_fallback", "error", ("mqsim",),
+@check("mqsim_defaults_fallback", "error",
        hint="MQSim ignored the rendered ssdconfig.xml/workload.xml (wrong root element or missing file) and "
             "simulated its built-in defaults; fix the template or the path")
 @simulated_only
@@ -89,7 +79,7 @@ def mqsim_defaults_fallback(ctx: TableContext) -> list[Finding]:
     def compare(rundir: Path) -> list[str]:
         stdout = (rundir / STDOUT).read_text(errors="replace") if (rundir / STDOUT).is_file() else ""
         return [f"stdout says {m!r}" for m in mqsim_fallbacks(stdout)]
-    return _per_run(ctx, compare)
+    return ctx.findings_per_run(compare)
 
 
 # ---------------------------------------------------------------------------------------------- gem5
@@ -147,7 +137,7 @@ def gem5_echo_mismatches(args: dict[str, str], config: dict) -> list[str]:
     return out
 
 
-@check("gem5_config_echo", "error", ("garnet",),
+@check("gem5_config_echo", "error",
        hint="gem5 ran a different network than we rendered (a topology default or ignored argument): compare "
             "garnet_synth_traffic.args with m5out/config.json")
 @simulated_only
@@ -158,7 +148,7 @@ def gem5_config_echo(ctx: TableContext) -> list[Finding]:
         if not (rundir / GEM5_ARGS).is_file() or not (rundir / GEM5_CONFIG).is_file():
             return [f"{GEM5_ARGS} or {GEM5_CONFIG} missing: cannot compare"]
         return gem5_echo_mismatches(read_args(rundir / GEM5_ARGS), json.loads((rundir / GEM5_CONFIG).read_text()))
-    return _per_run(ctx, compare)
+    return ctx.findings_per_run(compare)
 
 
 # ---------------------------------------------------------------------------------------------- SCALE-Sim
@@ -200,7 +190,7 @@ def scalesim_echo_mismatches(cfg_text: str, stdout: str) -> list[str]:
             for key, value in expected.items() if not _same(banner.get(key, ""), value)]
 
 
-@check("scalesim_config_echo", "error", ("scalesim",),
+@check("scalesim_config_echo", "error",
        hint="SCALE-Sim ran a different array/dataflow/SRAM than rendered (e.g. an invalid dataflow falls back "
             "to output stationary with only a warning): compare scale.cfg with the stdout banner")
 @simulated_only
@@ -212,7 +202,7 @@ def scalesim_config_echo(ctx: TableContext) -> list[Finding]:
             return [f"{SCALESIM_CONFIG} or {STDOUT} missing: cannot compare"]
         return scalesim_echo_mismatches((rundir / SCALESIM_CONFIG).read_text(),
                                         (rundir / STDOUT).read_text(errors="replace"))
-    return _per_run(ctx, compare)
+    return ctx.findings_per_run(compare)
 
 
 # ---------------------------------------------------------------------------------------------- BookSim
@@ -242,7 +232,7 @@ def booksim_echo_mismatches(rendered: dict, stdout: str) -> list[str]:
     return out
 
 
-@check("booksim_config_echo", "error", ("rapidchiplet",),
+@check("booksim_config_echo", "error",
        hint="RapidChiplet passed BookSim another configuration than rendered (RapidChiplet-only keys are "
             "ignored): compare inputs/booksim_config.json with the BEGIN Configuration File block")
 @simulated_only
@@ -258,7 +248,7 @@ def booksim_config_echo(ctx: TableContext) -> list[Finding]:
         for log in sorted(p for p in rundir.iterdir() if p.is_file() and p.suffix in (".log", ".txt")):
             problems += booksim_echo_mismatches(rendered, log.read_text(errors="replace"))
         return list(dict.fromkeys(problems))
-    return _per_run(ctx, compare)
+    return ctx.findings_per_run(compare)
 
 
 # ---------------------------------------------------------------------------------------------- CACTI
@@ -282,11 +272,11 @@ def cacti_echo_mismatches(rundir: Path, parameters: dict) -> list[str]:
     return out
 
 
-@check("cacti_config_echo", "error", ("cacti",),
+@check("cacti_config_echo", "error",
        hint="CACTI kept a built-in value for a key of the rendered .cfg (misspelt or moved key): compare "
             "templates/cacti/sram.cfg.j2 with CACTI's own cache.cfg")
 @simulated_only
 def cacti_config_echo(ctx: TableContext) -> list[Finding]:
     """CACTI echoes the parameters it parsed; each must equal what the harness rendered for that SRAM."""
-    return _per_run(ctx, lambda rundir: cacti_echo_mismatches(
+    return ctx.findings_per_run(lambda rundir: cacti_echo_mismatches(
         rundir, (ctx.run_record(rundir.name) or {}).get("parameters") or {}))

@@ -16,7 +16,8 @@ import pandas as pd
 
 from eoesim.execute import invalidate_run
 from eoesim.reuse import RunCache
-from eoesim.trust.checks import SanityCheckError, raise_on_errors, registry, run_checks
+from eoesim.trust.checks import SanityCheckError, raise_on_errors
+from eoesim.trust.suite import registry, run_checks
 
 log = logging.getLogger(__name__)
 STATUS_ORDER = {"fail": 0, "warn": 1, "pass": 2}

@@ -37,7 +37,7 @@ def _falls(rows: pd.DataFrame, metric: str) -> list[Finding]:
     return out
 
 
-@check("sram_not_monotone", "warning", ("cacti",),
+@check("sram_not_monotone", "warning",
        hint="a larger SRAM organised alike must not be smaller or leak less: compare the two runs' CACTI "
             "outputs (cacti/<sram>.stdout, 'Best Ndwl/Ndbl'); a falling read energy can be CACTI's optimiser "
             "moving to another organisation")
