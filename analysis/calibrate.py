@@ -33,8 +33,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from eoesim.analysis.surrogate import (FitError, OutOfDomainWarning, Surrogate, error_summary, fold_predictions,
-                                      import_surrogate_modules)
+from eoesim.analysis.surrogate import (
+    FitError,
+    OutOfDomainWarning,
+    Surrogate,
+    error_summary,
+    fold_predictions,
+    import_surrogate_modules,
+)
 from eoesim.errors import ConfigError
 from eoesim.paths import package_dir
 from eoesim.provenance import sha256_file

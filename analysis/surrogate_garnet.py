@@ -272,7 +272,8 @@ def garnet_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     Required: one of those topologies and every other setting at its calibrated value (table routing, single-flit
     packets, num_dirs = num_cpus, network clock = tester clock)."""
     rows = table[table["vnet"].astype(str) == "all"].reset_index(drop=True)
-    query = pd.concat([get_simulator("garnet").surrogate_query(run_params(runs, rid, "garnet")) for rid in rows["run_id"]],
+    adapter = get_simulator("garnet")
+    query = pd.concat([adapter.surrogate_query(run_params(runs, rid, "garnet")) for rid in rows["run_id"]],
                       ignore_index=True)
     return pd.DataFrame({
         "run_id": rows["run_id"], "topology": query["topology"], "rows": rows["mesh_rows"],

@@ -441,7 +441,8 @@ def rapidchiplet_booksim_unmet(point: Point) -> list[str]:
 
 def _scale(rows: pd.DataFrame) -> pd.Series:
     """"RxC" of a grid placement, the radius of a hexagonal one (as the shared datasets write them)."""
-    grid = pd.to_numeric(rows["grid_rows"], errors="coerce").notna() & pd.to_numeric(rows["grid_cols"], errors="coerce").notna()
+    grid = (pd.to_numeric(rows["grid_rows"], errors="coerce").notna()
+            & pd.to_numeric(rows["grid_cols"], errors="coerce").notna())
     rc = (pd.to_numeric(rows["grid_rows"], errors="coerce").fillna(0).astype(int).astype(str) + "x"
           + pd.to_numeric(rows["grid_cols"], errors="coerce").fillna(0).astype(int).astype(str))
     radius = rows["hex_radius"] if "hex_radius" in rows else pd.Series(np.nan, index=rows.index)

@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from eoesim.errors import ConfigError, SimulatorError, SimulatorUnavailableError
 from eoesim.runners import DockerRunner, Runner, docker_argv, run_process
 from eoesim.simulators.base import Simulator, get_simulator, register, registry
