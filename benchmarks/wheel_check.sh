@@ -18,7 +18,7 @@ fi
 # build from a copy of the files git knows (tracked, and untracked but not ignored): no stale build/ output,
 # no results/ or .venv/ in the wheel
 mkdir -p "$work/src"
-(cd "$root" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/src")
+(cd "$root" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp -P --parents -t "$work/src")
 "$python" -m venv "$work/build-env"
 "$work/build-env/bin/pip" install --quiet build
 "$work/build-env/bin/python" -m build --wheel --outdir "$work/dist" "$work/src" > "$work/build.log" 2>&1 \
