@@ -1,4 +1,4 @@
-# EoE-CoSim. `make run` runs the default study; `make test` runs the test suite; `make test-real` checks the
+# EoE-CoSim. `make run` runs the default study; `make test` runs ruff and the test suite; `make test-real` checks the
 # real simulators the site config names (EOESIM_SIMULATORS=<site config>, else config/simulators.yaml).
 PYTHON ?= python3
 VENV ?= .venv
@@ -23,7 +23,9 @@ install-cluster: $(STAMP)
 run: $(STAMP)
 	$(BIN)/snakemake
 
+# ruff (rules and line length in pyproject.toml) first: a lint error fails before the long test run
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 # the tests marked `real` (skipped by `make test`): real-run tests of each adapter and one small study per

@@ -33,15 +33,22 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from eoesim.analysis.surrogate import (FitError, OutOfDomainWarning, Surrogate, error_summary, fold_predictions,
-                                      import_surrogate_modules)
+from eoesim.analysis.surrogate import (
+    FitError,
+    OutOfDomainWarning,
+    Surrogate,
+    error_summary,
+    fold_predictions,
+    import_surrogate_modules,
+)
 from eoesim.errors import ConfigError
+from eoesim.paths import package_dir
 from eoesim.provenance import sha256_file
 from eoesim.simulators.base import registry as simulators
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_DIR = Path(__file__).resolve().parent
+ANALYSIS_DIR = package_dir("eoesim.analysis")
 CALIBRATION_DIR = ANALYSIS_DIR / "calibration"
 PACKS_DIR = ANALYSIS_DIR / "packs"
 CV_FOLDS = 5

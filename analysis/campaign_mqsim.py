@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from eoesim.analysis.realruns import run_id_of, run_points, simulator_point
-from eoesim.site import load_site_config
 from eoesim.simulators.mqsim_trace import description_from_params, generate_requests
+from eoesim.site import load_site_config
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,10 @@ TOPOLOGIES = ("mesh", "torus", "folded_torus", "flattened_butterfly")
 TRAFFICS = ("random_uniform", "transpose", "hotspot")
 EDGES = ({"west": "memory"}, {"east": "io"}, {"west": "memory", "east": "io"})
 BOOKSIM_DESIGNS = (
-    *(("mesh", g, t) for g in ((2, 2), (3, 3), (4, 4), (2, 4), (3, 4)) for t in TRAFFICS if t != "transpose" or g[0] == g[1]),
-    *(("torus", g, t) for g in ((3, 3), (4, 4), (3, 4)) for t in ("random_uniform", "transpose") if t != "transpose" or g[0] == g[1]),
+    *(("mesh", g, t) for g in ((2, 2), (3, 3), (4, 4), (2, 4), (3, 4)) for t in TRAFFICS
+      if t != "transpose" or g[0] == g[1]),
+    *(("torus", g, t) for g in ((3, 3), (4, 4), (3, 4)) for t in ("random_uniform", "transpose")
+      if t != "transpose" or g[0] == g[1]),
     ("folded_torus", (3, 3), "random_uniform"), ("folded_torus", (4, 4), "random_uniform"),
 )
 

@@ -6,7 +6,8 @@ One harness run (``eoesim.jobs.run_simulation``, i.e. render -> SCALE-Sim subpro
 per (array shape, dataflow); every run holds the same list of small GEMMs as its layers, so one row per
 (GEMM, array, dataflow). The GEMM list is drawn from a seeded RNG (log-uniform M, N, K, deliberately
 not multiples of the array sides, plus a few decode-like M=1/2 shapes) and capped so that each run takes
-seconds; the two large arrays also run six transformer-sized GEMMs (dimensions up to 1024). Run directories go to a temporary directory and are deleted afterwards (only the table is kept).
+seconds; the two large arrays also run six transformer-sized GEMMs (dimensions up to 1024). Run directories go to a
+temporary directory and are deleted afterwards (only the table is kept).
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from eoesim.jobs import run_simulation
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +86,6 @@ def make_point(rows: int, cols: int, dataflow: str, gemms: list[dict]) -> dict:
 
 def generate(workdir: Path) -> pd.DataFrame:
     """Run every (array, dataflow) through the harness; return the dataset rows."""
-    from eoesim.jobs import run_simulation
-
     small = draw_gemms()
     frames = []
     for rows, cols in ARRAYS + LARGE_ARRAYS:

@@ -323,7 +323,8 @@ class Surrogate(ABC):
         missing = [c for c in self.optional_inputs if c not in frame.columns]
         if missing:
             # constants first, then the defaults that are functions of other columns (which may be defaults too)
-            frame = frame.assign(**{c: self.optional_inputs[c] for c in missing if not callable(self.optional_inputs[c])})
+            frame = frame.assign(**{c: self.optional_inputs[c] for c in missing
+                                    if not callable(self.optional_inputs[c])})
             derived = {c: self.optional_inputs[c] for c in missing if callable(self.optional_inputs[c])}
             if derived:
                 frame = frame.assign(**{c: f(frame) for c, f in derived.items()})

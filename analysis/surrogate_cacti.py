@@ -120,7 +120,8 @@ class CactiSurrogate(Surrogate):
             out.append((unfitted_node, "technology_nm between fitted nodes: interpolated, not validated "
                                        f"({int(unfitted_node.sum())} row(s))"))
         if outside.any():
-            out.append((outside, f"size_bytes outside its organisation's calibrated sizes ({int(outside.sum())} row(s))"))
+            out.append((outside,
+                        f"size_bytes outside its organisation's calibrated sizes ({int(outside.sum())} row(s))"))
         return out
 
     def constraint_descriptions(self) -> list[str]:

@@ -90,7 +90,8 @@ class GarnetSurrogate(Surrogate):
     simulator = "garnet"
     form = "hops_plus_channel_queueing_v1"
     inputs = ("mesh_rows", "mesh_cols", "injection_rate", "vcs_per_vnet", "link_latency", "router_latency",
-              "link_width_bits", "chiplet_rows", "chiplet_cols", "interposer_link_latency", "interposer_link_width_bits")
+              "link_width_bits", "chiplet_rows", "chiplet_cols", "interposer_link_latency",
+              "interposer_link_width_bits")
     categorical_inputs = ("pattern", "topology", SETTINGS_COLUMN)
     #: a plain mesh is one chiplet: no interposer link (its latency and width are the on-chip ones)
     optional_inputs = {"topology": "Mesh_XY", "link_width_bits": 128, "chiplet_rows": 1, "chiplet_cols": 1,
@@ -271,7 +272,8 @@ def garnet_dataset(table: pd.DataFrame, runs: Runs) -> pd.DataFrame:
     Required: one of those topologies and every other setting at its calibrated value (table routing, single-flit
     packets, num_dirs = num_cpus, network clock = tester clock)."""
     rows = table[table["vnet"].astype(str) == "all"].reset_index(drop=True)
-    query = pd.concat([get_simulator("garnet").surrogate_query(run_params(runs, rid, "garnet")) for rid in rows["run_id"]],
+    adapter = get_simulator("garnet")
+    query = pd.concat([adapter.surrogate_query(run_params(runs, rid, "garnet")) for rid in rows["run_id"]],
                       ignore_index=True)
     return pd.DataFrame({
         "run_id": rows["run_id"], "topology": query["topology"], "rows": rows["mesh_rows"],

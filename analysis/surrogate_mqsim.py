@@ -6,9 +6,17 @@ import math
 import numpy as np
 import pandas as pd
 
-from eoesim.analysis.flash_mechanics import (MAPPING_READ_BYTES, PAGE_BYTES, PROGRAM_CMD_NS, READ_CMD_NS,
-                                             SECTOR_BYTES, TECHNOLOGIES, XFER_NS_PER_BYTE,
-                                             entries_per_translation_page, flash_design)
+from eoesim.analysis.flash_mechanics import (
+    MAPPING_READ_BYTES,
+    PAGE_BYTES,
+    PROGRAM_CMD_NS,
+    READ_CMD_NS,
+    SECTOR_BYTES,
+    TECHNOLOGIES,
+    XFER_NS_PER_BYTE,
+    entries_per_translation_page,
+    flash_design,
+)
 from eoesim.analysis.study_tables import Point, Runs, StudyTable, differs, run_params, too_few_rows
 from eoesim.analysis.surrogate import Surrogate, least_squares_fit, register_surrogate, unique_rows
 from eoesim.errors import ConfigError
@@ -211,8 +219,8 @@ class MQSimSurrogate(Surrogate):
     seed-to-seed spread of tens of percent at 0.85 of saturation with 32 transfers).
 
     Domain: steady state (no arrival times given) only up to MAX_LOAD_* of the fitted
-    saturation; with arrival times any load for bursts (see ``outside_regimes``). Regimes are (flash technology, pattern, single request
-    or burst, reads only or mixed): a combination never run is outside the domain.
+    saturation; with arrival times any load for bursts (see ``outside_regimes``). Regimes are (flash technology,
+    pattern, single request or burst, reads only or mixed): a combination never run is outside the domain.
     """
 
     simulator = "mqsim"
@@ -426,9 +434,11 @@ class MQSimSurrogate(Surrogate):
         return out
 
     def constraint_descriptions(self) -> list[str]:
-        return [f"single requests: offered_load_MBps <= {MAX_LOAD_SINGLE} x fitted saturation_throughput_MBps, or >= 1 x "
+        return [f"single requests: offered_load_MBps <= {MAX_LOAD_SINGLE} x fitted saturation_throughput_MBps, "
+                "or >= 1 x "
                 f"with the transfers' arrival times ('{ARRIVALS_COLUMN}')",
-                f"bursts: requests_per_transfer >= {MIN_BURST}; offered_load_MBps <= {MAX_LOAD_BURST} x fitted saturation "
+                f"bursts: requests_per_transfer >= {MIN_BURST}; offered_load_MBps <= {MAX_LOAD_BURST} x "
+                "fitted saturation "
                 "without arrival times (steady state), any load with them", "reads only (read_fraction 1)",
                 "8 KiB pages, 333 MT/s x 8-bit channels, PCIe 4 x 1 GB/s, fresh drive (no GC), WRITE_CACHE, CWDP, "
                 f"2 MiB CMT; '{PATTERN_COLUMN}' one of {list(PATTERNS)} (default sequential)"]
@@ -444,7 +454,8 @@ def outside_regimes(frame: pd.DataFrame, load: np.ndarray, arrivals_given: np.nd
     worst = float(np.nanmax(load[knee | fast], initial=0.0))
     return [
         (knee, f"single requests at up to {worst:.2f} x the fitted saturation throughput: validated up to "
-               f"{MAX_LOAD_SINGLE} (MQSim's mean moves by 20-30 % between trace seeds near saturation), and from 1.0 on "
+               f"{MAX_LOAD_SINGLE} (MQSim's mean moves by 20-30 % between trace seeds near saturation), "
+               "and from 1.0 on "
                f"with the transfers' arrival times ('{ARRIVALS_COLUMN}')"),
         (burst & (n < MIN_BURST),
          f"bursts of fewer than {MIN_BURST} requests per transfer: MQSim completes them in bunches of flash rounds, "

@@ -219,7 +219,8 @@ class RamulatorSurrogate(Surrogate):
             plateau = np.log(ucap_t * rf_levels[:, None])[:, :, None] * _plateau_weight(x_levels)[None, None, :]
             adjusted = lat_t + plateau
             log_lat[idx] = np.where(inside, (1 - wx) * corners(adjusted, x_lo) + wx * corners(adjusted, x_hi)
-                                    - ((1 - wx) * _plateau_weight(x_levels)[x_lo] + wx * _plateau_weight(x_levels)[x_hi])
+                                    - ((1 - wx) * _plateau_weight(x_levels)[x_lo]
+                                       + wx * _plateau_weight(x_levels)[x_hi])
                                     * np.log(cap * rf[idx]), np.nan)
             ratio[idx] = np.where(inside, (1 - wx) * corners(ratio_t, x_lo) + wx * corners(ratio_t, x_hi), np.nan)
             u_cap[idx] = np.minimum(cap, 1.0)  # a few real runs count a hair above the peak: never served above it

@@ -79,7 +79,8 @@ def _features(frame: pd.DataFrame, pairs_of_designs: bool = True) -> dict[str, n
     for i, (t, tr, r, c, seed, west, east) in enumerate(designs.itertuples(index=False)):
         edges = (int(west != "none"), int(east != "none"))
         valid = (t in TOPOLOGIES and tr in TRAFFICS and int(r) >= 1 and (t == "hexamesh" or int(c) >= 2)
-                 and (tr != "transpose" or t == "hexamesh" or int(r) == int(c)) and not (t == "hexamesh" and tr == "transpose")
+                 and (tr != "transpose" or t == "hexamesh" or int(r) == int(c))
+                 and not (t == "hexamesh" and tr == "transpose")
                  and west in EDGE_KINDS and east in EDGE_KINDS and (t != "hexamesh" or edges == (0, 0)))
         if not valid:   # outside the domain: NaN results
             pairs.append(np.full((1, 3), np.nan))
@@ -440,7 +441,8 @@ def rapidchiplet_booksim_unmet(point: Point) -> list[str]:
 
 def _scale(rows: pd.DataFrame) -> pd.Series:
     """"RxC" of a grid placement, the radius of a hexagonal one (as the shared datasets write them)."""
-    grid = pd.to_numeric(rows["grid_rows"], errors="coerce").notna() & pd.to_numeric(rows["grid_cols"], errors="coerce").notna()
+    grid = (pd.to_numeric(rows["grid_rows"], errors="coerce").notna()
+            & pd.to_numeric(rows["grid_cols"], errors="coerce").notna())
     rc = (pd.to_numeric(rows["grid_rows"], errors="coerce").fillna(0).astype(int).astype(str) + "x"
           + pd.to_numeric(rows["grid_cols"], errors="coerce").fillna(0).astype(int).astype(str))
     radius = rows["hex_radius"] if "hex_radius" in rows else pd.Series(np.nan, index=rows.index)

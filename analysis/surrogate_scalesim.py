@@ -9,8 +9,14 @@ import pandas as pd
 
 from eoesim.analysis.scalesim_sram import DATAFLOWS
 from eoesim.analysis.study_tables import Runs, StudyTable, nothing_unmet
-from eoesim.analysis.surrogate import (OutOfDomainError, OutOfDomainWarning, Surrogate, least_squares_fit,
-                                       level_index, register_surrogate)
+from eoesim.analysis.surrogate import (
+    OutOfDomainError,
+    OutOfDomainWarning,
+    Surrogate,
+    least_squares_fit,
+    level_index,
+    register_surrogate,
+)
 
 
 def spatio_temporal(m, n, k, dataflow_code):
@@ -118,7 +124,8 @@ class ScaleSimSurrogate(Surrogate):
         bad = [f"{c}={v} outside [{lo:g}, {hi:g}]" for c, v in values.items()
                for lo, hi in [self.domain.numeric.get(c, (-math.inf, math.inf))] if not lo <= v <= hi]
         if dataflow not in DATAFLOWS:
-            raise OutOfDomainError(f"scalesim surrogate: dataflow={dataflow!r} is not allowed; allowed: {list(DATAFLOWS)}")
+            raise OutOfDomainError(f"scalesim surrogate: dataflow={dataflow!r} is not allowed; allowed: "
+                                   f"{list(DATAFLOWS)}")
         if bad:
             text = "scalesim surrogate queried outside its domain of validity: " + "; ".join(bad)
             if strict:

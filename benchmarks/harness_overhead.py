@@ -3,7 +3,8 @@
 Harness path = render + run (subprocess) + check + parse + provenance + atomic publish (execute_run).
 Bare call = a fresh interpreter calling scalesim's Python API on the same rendered files, with the
 same save_disk_space=True setting (the CLI ``python -m scalesim.scale`` always writes ~45 MB of traces
-per layer, which would flatter the harness). The two alternate (the first of each pair alternating too), PAIRS times; prints the median ratio.
+per layer, which would flatter the harness). The two alternate (the first of each pair alternating too), PAIRS times;
+prints the median ratio.
 Target: <= 1.05.
 
     .venv/bin/python benchmarks/harness_overhead.py [--pairs 5] [--config config/config.yaml] [--point ID]

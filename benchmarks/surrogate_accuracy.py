@@ -54,7 +54,8 @@ def rows_for(model) -> list[dict]:
                 if s.n:
                     out.append({"pack": "", "metric": f"  {by[0][6:]}={level}", "n_train": s.n,
                                 "cv_mape_pct": round(s.mape_pct, 2), "leave_one_regime_out_mape_pct": "",
-                                "unseen_regime_mape_pct": "", "max_err_pct": round(s.max_ape_pct, 1), "stated_max_pct": "", "target": "",
+                                "unseen_regime_mape_pct": "", "max_err_pct": round(s.max_ape_pct, 1),
+                                "stated_max_pct": "", "target": "",
                                 "domain": ""})
     return out
 

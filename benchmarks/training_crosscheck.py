@@ -55,8 +55,12 @@ CASES = (
 
 def peer(model_name: str, case: Case) -> dict:
     from llm_analysis.analysis import ActivationRecomputation, DSZeRO, LLMAnalysis
-    from llm_analysis.config import (ParallelismConfig, get_dtype_config_by_name, get_gpu_config_by_name,
-                                     get_model_config_by_name)
+    from llm_analysis.config import (
+        ParallelismConfig,
+        get_dtype_config_by_name,
+        get_gpu_config_by_name,
+        get_model_config_by_name,
+    )
 
     lay = case.layout
     analysis = LLMAnalysis(get_model_config_by_name(model_name), get_gpu_config_by_name("a100-sxm-80gb"),
@@ -82,10 +86,10 @@ def untied_head(e: Expert, lay: Layout, prec: Precision) -> dict:
 
 
 def megatron_flops(e: Expert, tokens: int, seq_len: int, recompute: bool) -> float:
-    h, l, v = e.d_model, e.layers, e.vocab
+    h, layers, v = e.d_model, e.layers, e.vocab
     coefficient = 96 if recompute else 72
     # eq. 3 of Narayanan et al. with the logit term written for a non-recomputed LM head: 6 B s h V
-    return coefficient * tokens * l * h * h * (1 + seq_len / (6 * h)) + 6 * tokens * h * v
+    return coefficient * tokens * layers * h * h * (1 + seq_len / (6 * h)) + 6 * tokens * h * v
 
 
 def ours(e: Expert, case: Case) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from figure_artists import capture_figures
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden"
@@ -24,3 +25,9 @@ def golden():
 @pytest.fixture
 def repo():
     return REPO
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Every figure the code under test closes (``style.save_figure`` closes what it saved), to read its axes."""
+    return capture_figures(monkeypatch)

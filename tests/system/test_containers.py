@@ -11,9 +11,9 @@ sources). No image registry is used. If no engine can be started, the tests FAIL
 from __future__ import annotations
 
 import json
-import sys
 import os
 import shutil
+import sys
 
 import pandas as pd
 import pytest
@@ -95,7 +95,8 @@ def test_doctor_checks_a_configured_image_against_the_contract(image, tmp_path):
     assert "set mqsim.image_binary" in check_image("mqsim", {"image": image, "image_binary": None})[0].detail
     site = tmp_path / "site.yaml"
     site.write_text(f"scalesim: {{mode: docker, image: '{image}'}}\n"
-                    f"garnet: {{mode: docker, image: '{image}', binary: /opt/gem5/gem5.opt, configs: /opt/gem5/configs}}\n")
+                    f"garnet: {{mode: docker, image: '{image}', binary: /opt/gem5/gem5.opt, "
+                    "configs: /opt/gem5/configs}\n")
     proc = run([sys.executable, "-m", "eoesim.cli", "doctor", "--json"], timeout=300,
                env={"EOESIM_SIMULATORS": str(site)})
     assert proc.returncode == 0, proc.stderr

@@ -1,8 +1,8 @@
 """The CACTI pack (analysis/packs/cacti.json) fitted on real CACTI 7 runs (analysis/calibration/cacti/).
 
 Accuracy against the real runs is in test_surrogate_packs (every pack); here: the held-out errors the pack
-states (leakage within the 3 % target, energy and area not), the fitted curves have the physics of an SRAM (area and leakage ~ size, energy per
-access ~ sqrt(size)), and queries it was not fitted on are out of its domain.
+states (leakage within the 3 % target, energy and area not), the fitted curves have the physics of an SRAM (area and
+leakage ~ size, energy per access ~ sqrt(size)), and queries it was not fitted on are out of its domain.
 """
 from __future__ import annotations
 

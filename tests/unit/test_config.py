@@ -7,6 +7,7 @@ import yaml
 from eoesim.config import build_study, load_study, point_id
 from eoesim.errors import ConfigError
 
+
 def test_defaults_are_filled_in():
     study = build_study({})
     (point,) = study.points

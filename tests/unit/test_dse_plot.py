@@ -1,6 +1,7 @@
 """Figure pareto from a hand-made pareto.csv: files written, CSV = the plotted values of the source."""
 import pandas as pd
 import pytest
+from figure_artists import scatter_offsets, sorted_points
 
 from eoesim.dse.plot import pareto_figure
 from eoesim.dse.refine import objective_frame, pareto_table
@@ -21,7 +22,7 @@ def table(area=True):
 
 
 @pytest.mark.parametrize("area", [True, False])
-def test_figure_files_and_csv_equal_the_source(tmp_path, area):
+def test_figure_files_and_csv_equal_the_source(tmp_path, area, drawn):
     source = table(area)
     paths = pareto_figure(source, tmp_path / "pareto")
     for key in ("pdf", "png", "csv"):
@@ -32,7 +33,8 @@ def test_figure_files_and_csv_equal_the_source(tmp_path, area):
     src = source.set_index("point_id")
     assert list(sweep.index) == list(src.index)
     assert (sweep["e2e_latency_p99_s"] == src["e2e_latency_p99_s"]).all()
-    assert sweep["energy_per_token_mj"].to_numpy() == pytest.approx(src["energy_per_token_j"].to_numpy() * 1e3, rel=1e-12)
+    assert sweep["energy_per_token_mj"].to_numpy() == pytest.approx(src["energy_per_token_j"].to_numpy() * 1e3,
+                                                                    rel=1e-12)
     assert (sweep["pareto"] == src["pareto"]).all()
     refined = data[data["estimate"] == "refined"].set_index("point_id")
     assert list(refined.index) == ["p1"]
@@ -41,3 +43,13 @@ def test_figure_files_and_csv_equal_the_source(tmp_path, area):
     assert set(numbered.index) <= set(src.index[src["pareto"]])
     assert sorted(numbered["number"].astype(int)) == list(range(1, len(numbered) + 1))
     assert ("area_mm2" in data.columns) == area
+    others, front, refined_marks = scatter_offsets(drawn[-1].get_axes()[0])
+    mj = src["energy_per_token_j"] * 1e3
+    on_front = src["pareto"].astype(bool)
+    assert sorted_points(*others.T) == pytest.approx(sorted_points(src.loc[~on_front, "e2e_latency_p99_s"],
+                                                                   mj[~on_front]))
+    assert sorted_points(*front.T) == pytest.approx(sorted_points(src.loc[on_front, "e2e_latency_p99_s"],
+                                                                  mj[on_front]))
+    assert refined_marks[0] == pytest.approx([src.loc["p1", "e2e_latency_p99_s_refined"],
+                                              src.loc["p1", "energy_per_token_j_refined"] * 1e3])
+    assert len(refined_marks) == 1

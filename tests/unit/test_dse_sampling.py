@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 import yaml
-
 from conftest import REPO
+
 from eoesim.config import build_study, expand_sweep, schema_at
 from eoesim.dse.sampling import map_unit, sample_rows, unit_samples
 from eoesim.errors import ConfigError
@@ -101,9 +101,11 @@ def test_point_ids_ignore_the_non_parameter_sections():
 
 
 @pytest.mark.parametrize("ranges, fragments", [
-    ({"hardware.chiplet.freq_ghz": {"min": 2.0, "max": 1.0}}, ["sweep.sample.ranges.hardware.chiplet.freq_ghz", "min 2.0 > max 1.0"]),
+    ({"hardware.chiplet.freq_ghz": {"min": 2.0, "max": 1.0}}, ["sweep.sample.ranges.hardware.chiplet.freq_ghz",
+                                                               "min 2.0 > max 1.0"]),
     ({"hardware.chiplet.freq": {"min": 1.0, "max": 2.0}}, ["unknown key path 'hardware.chiplet.freq'"]),
-    ({"hardware.chiplet.dataflow": {"choices": ["os", "xs"]}}, ["dataflow.choices[1]", "'xs'", "one of ['os', 'ws', 'is']"]),
+    ({"hardware.chiplet.dataflow": {"choices": ["os", "xs"]}}, ["dataflow.choices[1]", "'xs'",
+                                                                "one of ['os', 'ws', 'is']"]),
     ({"hardware.chiplet.freq_ghz": {"min": 0.0, "max": 2.0}}, ["freq_ghz.min", "> 0"]),
     ({"hardware.memory.hbm.capacity_gib": {"min": 0, "max": 2, "log": True}}, ["log range with min 0", "min > 0"]),
     ({"eoe.router.k": {"min": 1, "choices": [1]}}, ["eoe.router.k", "either {min, max"]),

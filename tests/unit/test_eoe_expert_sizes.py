@@ -1,8 +1,18 @@
 """Derived sizes of an expert - parameters, KV bytes, FLOPs - against hand counts."""
 import pytest
 
-from eoesim.eoe.expert import (Expert, flops_per_token, forward_gemms, kv_bytes_per_token, param_bytes, param_count,
-                               prefill_flops, resolve_expert, resolve_experts, streamed_weight_bytes)
+from eoesim.eoe.expert import (
+    Expert,
+    flops_per_token,
+    forward_gemms,
+    kv_bytes_per_token,
+    param_bytes,
+    param_count,
+    prefill_flops,
+    resolve_expert,
+    resolve_experts,
+    streamed_weight_bytes,
+)
 from eoesim.errors import ConfigError
 
 # layers=1, d=8, heads=1, kv_heads=1, d_ff=8, vocab=4: small enough to count by hand

@@ -11,6 +11,7 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+from figure_artists import line_xy
 
 from eoesim.config import build_study
 from eoesim.eoe.expert import param_bytes, resolve_experts
@@ -166,11 +167,17 @@ def test_static_hit_rate_never_falls_as_the_skew_grows_when_requests_go_home(see
     assert hit == pytest.approx([float(np.mean(d < 1)) for d in domains])  # hot set = the first expert
 
 
-def test_the_plot_writes_pdf_png_and_the_plotted_rows(sweep_frame, tmp_path):
+def test_the_plot_writes_pdf_png_and_the_plotted_rows(sweep_frame, tmp_path, drawn):
     _, settings, frame = sweep_frame
     paths = cs.plot(frame, tmp_path / "cache_sensitivity", settings)
     assert paths["pdf"].stat().st_size > 5000 and paths["png"].stat().st_size > 20000
     pd.testing.assert_frame_equal(pd.read_csv(paths["csv"]), frame, check_dtype=False)
+    top, bottom = drawn[-1].get_axes()[:2]
+    for label, rows in frame.groupby("series", sort=False):
+        x, hit = line_xy(top, label)
+        assert x == pytest.approx(rows["zipf_skew"]) and hit == pytest.approx(rows["hit_rate"])
+        series = list(frame.groupby("series", sort=False).groups).index(label)
+        assert bottom.get_lines()[series].get_ydata() == pytest.approx(1e3 * rows[settings.latency_column])
 
 
 @pytest.mark.parametrize("figures, fragments", [
@@ -335,8 +342,13 @@ def test_no_ssd_reads_is_an_error_naming_the_budget():
         el.collect([group], {pid: restitcher(s)}, el.ExpertLoad("first", False, None, 0, None))
 
 
-def test_the_cdf_plot_writes_pdf_png_and_the_plotted_rows(load_frame, tmp_path):
+def test_the_cdf_plot_writes_pdf_png_and_the_plotted_rows(load_frame, tmp_path, drawn):
     *_, frame = load_frame
     paths = el.plot(frame, tmp_path / "expert_load_cdf")
     assert paths["pdf"].stat().st_size > 5000 and paths["png"].stat().st_size > 20000
     pd.testing.assert_frame_equal(pd.read_csv(paths["csv"]), frame, check_dtype=False)
+    ax = drawn[-1].get_axes()[0]
+    for name, rows in frame.groupby("ssd_config", sort=False):
+        x, cdf = line_xy(ax, f"{name} ({len(rows)} loads)")
+        assert x == pytest.approx(1e3 * rows["load_latency_s"]) and cdf == pytest.approx(rows["cdf"])
+        assert (np.diff(cdf) > 0).all() and cdf[-1] == pytest.approx(1.0)

@@ -4,6 +4,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from figure_artists import markers, sorted_points
 
 from eoesim.analysis import calibrate
 from eoesim.analysis.accuracy import error_table, metric_errors
@@ -73,7 +74,8 @@ def test_noc_saturation_markers_and_lines_are_the_packs_predictions(noc):
     sat_of_line = line.merge(sat[["mesh_rows", "pattern", noc_latency.RATE]].rename(
         columns={noc_latency.RATE: "sat"}), on=["mesh_rows", "pattern"])
     assert (sat_of_line[noc_latency.RATE] < sat_of_line["sat"]).all()
-    assert not (sat_of_line["in_domain"].astype(bool) & (sat_of_line[noc_latency.RATE] > 0.9 * sat_of_line["sat"])).any()
+    beyond = sat_of_line[noc_latency.RATE] > 0.9 * sat_of_line["sat"]
+    assert not (sat_of_line["in_domain"].astype(bool) & beyond).any()
 
 
 def test_noc_prefers_the_studys_own_gem5_runs(tmp_path):
@@ -92,8 +94,20 @@ def test_noc_prefers_the_studys_own_gem5_runs(tmp_path):
     assert_written(noc_latency.plot(data, tmp_path / "noc_latency"), data)
 
 
-def test_noc_figure_is_written_with_the_plotted_data(noc, tmp_path):
+def test_noc_figure_is_written_with_the_plotted_data(noc, tmp_path, drawn):
     assert_written(noc_latency.plot(noc, tmp_path / "noc_latency"), noc)
+    meshes = noc[["mesh_rows", "mesh_cols"]].drop_duplicates().sort_values(["mesh_rows", "mesh_cols"])
+    axes = drawn[-1].get_axes()
+    for ax, (_, mesh) in zip(axes, meshes.iterrows()):
+        on = noc[(noc["mesh_rows"] == mesh["mesh_rows"]) & (noc["mesh_cols"] == mesh["mesh_cols"])]
+        measured = on[on["kind"] == "measured"]
+        np.testing.assert_allclose(markers(ax), sorted_points(measured[noc_latency.RATE],
+                                                              measured[noc_latency.LATENCY]))
+        curves = [line.get_ydata() for line in ax.get_lines() if line.get_linestyle() == ":"]
+        line = on[on["kind"] == "surrogate"].sort_values("pattern", kind="stable")  # drawn pattern by pattern
+        np.testing.assert_allclose(np.concatenate(curves), line[noc_latency.LATENCY])
+        marks = sorted(line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--")
+        assert marks == pytest.approx(sorted(on.loc[on["kind"] == "saturation", noc_latency.RATE]))
 
 
 # ------------------------------------------------------------------------------------------ figure 4
@@ -131,6 +145,18 @@ def test_memory_lines_are_the_packs_predictions(memory):
     assert not line["in_domain"].astype(bool).all()  # the knee is drawn as outside the domain
 
 
+def test_memory_figure_draws_the_measured_points_and_the_packs_lines(memory, tmp_path, drawn):
+    assert_written(memory_load.plot(memory, tmp_path / "memory_load"), memory)
+    ax_bw, ax_lat = drawn[-1].get_axes()[:2]
+    measured = memory[memory["kind"] == "measured"]
+    line = memory[memory["kind"] == "surrogate"].sort_values("standard", kind="stable")
+    for ax, column in ((ax_bw, memory_load.ACHIEVED), (ax_lat, memory_load.LATENCY)):
+        np.testing.assert_allclose(markers(ax), sorted_points(measured[memory_load.OFFERED], measured[column]))
+        full_lines = [(x.get_xdata(), x.get_ydata()) for x in ax.get_lines() if x.get_linestyle() == ":"]
+        np.testing.assert_allclose(np.concatenate([y for _, y in full_lines]), line[column])
+        np.testing.assert_allclose(np.concatenate([x for x, _ in full_lines]), line[memory_load.OFFERED])
+
+
 def test_memory_without_a_study_config_uses_sequential_most_channels_reads_only(tmp_path):
     points = memory_load.measured_points(None, raw("ramulator"))
     assert set(zip(points["pattern"], points["channels"], points["read_fraction"])) == {("sequential", 8, 1.0)}
@@ -153,7 +179,7 @@ def test_memory_adds_the_studys_own_ramulator_runs():
 
 # ------------------------------------------------------------------------------------------ figure 7
 @pytest.mark.parametrize("pack", ["mqsim", "rapidchiplet", "rapidchiplet_booksim"])
-def test_parity_predictions_are_held_out_and_reproduce_the_packs_cv_error(pack, tmp_path):
+def test_parity_predictions_are_held_out_and_reproduce_the_packs_cv_error(pack, tmp_path, drawn):
     model = load_pack(pack)
     data = heldout_predictions(pack, model, raw(pack), "calibration")
     assert list(dict.fromkeys(data["metric"])) == list(model.primary)
@@ -171,6 +197,9 @@ def test_parity_predictions_are_held_out_and_reproduce_the_packs_cv_error(pack, 
     first = data[data["metric"] == model.primary[0]]
     assert not np.allclose(first["predicted_heldout"], in_sample.loc[first["dataset_row"], model.primary[0]])
     assert_written(plot_parity(data, tmp_path / f"parity_{pack}"), data)
+    for ax, metric in zip(drawn[-1].get_axes(), model.primary):
+        rows = data[data["metric"] == metric]
+        np.testing.assert_allclose(markers(ax), sorted_points(rows["measured"], rows["predicted_heldout"]))
 
 
 def test_error_table_equals_the_packs_stored_validation(tmp_path):

@@ -9,13 +9,23 @@ import io
 
 import pandas as pd
 import pytest
+from figure_artists import bar_values, broken_bars, data_lines, line_xy
 
 from eoesim.errors import ConfigError
 from eoesim.figures.latency_breakdown import breakdown_frame, plot_latency_breakdown
 from eoesim.figures.latency_vs_rate import curve_frame, plot_latency_vs_rate
 from eoesim.figures.point_labels import point_labels, point_styles
-from eoesim.figures.timeline_excerpt import (busiest_window, check_window, excerpt, lanes, plot_timeline,
-                                             timeline_point, trace_events, trace_lanes)
+from eoesim.figures.timeline_excerpt import (
+    busiest_window,
+    check_window,
+    excerpt,
+    kind_style,
+    lanes,
+    plot_timeline,
+    timeline_point,
+    trace_events,
+    trace_lanes,
+)
 from eoesim.serving.columns import summary_row
 from eoesim.serving.metrics import BREAKDOWN_CATEGORIES
 from eoesim.serving.trace import chrome_trace
@@ -139,12 +149,17 @@ def test_points_are_labelled_by_their_swept_values():
                                                                              "bbbbbbbbbbbb": "study"}
 
 
-def test_breakdown_figure_plots_the_summary_values(tmp_path):
+def test_breakdown_figure_plots_the_summary_values(tmp_path, drawn):
     summary = pd.DataFrame([{"point": pid, "e2e_latency_mean_s": 0.1 * (i + 1),
                              **{f"breakdown_{c}_s": 0.1 * (i + 1) * (j + 1) / 28 for j, c in
                                 enumerate(BREAKDOWN_CATEGORIES)}} for i, pid in enumerate(POINTS["point_id"])])
     frame = breakdown_frame(summary, point_labels(POINTS, "s"))
     paths = plot_latency_breakdown(frame, tmp_path / "latency_breakdown")
+    ax_abs, ax_rel = drawn[-1].get_axes()[:2]
+    for j, (ms, pct) in enumerate(zip(bar_values(ax_abs), bar_values(ax_rel))):
+        seconds = summary[f"breakdown_{BREAKDOWN_CATEGORIES[j]}_s"].to_numpy()  # one bar per point, in order
+        assert ms == pytest.approx(1e3 * seconds)
+        assert pct == pytest.approx(100 * seconds / summary["e2e_latency_mean_s"].to_numpy())
     got = pd.read_csv(paths["csv"])
     for row in got.to_dict("records"):
         src = summary.set_index("point").loc[row["point"]]
@@ -155,7 +170,7 @@ def test_breakdown_figure_plots_the_summary_values(tmp_path):
         breakdown_frame(summary.drop(columns="breakdown_memory_s"), point_labels(POINTS, "s"))
 
 
-def test_latency_vs_rate_figure_plots_every_curve(tmp_path):
+def test_latency_vs_rate_figure_plots_every_curve(tmp_path, drawn):
     curves = [pd.DataFrame({"point": pid, "rate_per_s": [1.0, 2.0, 4.0], "study_rate": [False, True, False],
                             "requests": 10, "throughput_requests_per_s": [1.0, 2.0, 3.0],
                             "ttft_p50_s": [0.01, 0.02, 0.5 * (i + 1)], "tpot_p50_s": [0.001, 0.001, 0.01],
@@ -166,11 +181,19 @@ def test_latency_vs_rate_figure_plots_every_curve(tmp_path):
     assert got["label"].tolist() == ["32x32 ws"] * 3 + ["64x64 os"] * 3  # points.csv order
     assert got["ttft_p50_s"].tolist() == pytest.approx([0.01, 0.02, 0.5, 0.01, 0.02, 1.0])
     assert paths["png"].stat().st_size > 0
+    ttft, tpot, e2e = drawn[-1].get_axes()[:3]
+    x, y = line_xy(ttft, "64x64 os")
+    assert x.tolist() == [1.0, 2.0, 4.0] and y == pytest.approx([10.0, 20.0, 1000.0])  # ms
+    assert line_xy(tpot, "32x32 ws")[1] == pytest.approx([1.0, 1.0, 10.0])
+    assert line_xy(e2e, "32x32 ws")[1] == pytest.approx([100.0, 200.0, 3000.0])
+    study_rate_marks = [x for name, x, _ in data_lines(ttft) if name not in ("32x32 ws", "64x64 os")]
+    assert [m.tolist() for m in study_rate_marks] == [[2.0, 2.0]]
 
 
 def test_line_styles_follow_the_sweep_structure():
     """Colour = the first swept key's value, marker = the other keys' values; one key: colour per point."""
-    grid = pd.DataFrame({"point_id": list("abcd"), "hardware.chiplet.array": ["[8, 8]", "[8, 8]", "[16, 16]", "[16, 16]"],
+    grid = pd.DataFrame({"point_id": list("abcd"), "hardware.chiplet.array": ["[8, 8]", "[8, 8]", "[16, 16]",
+                                                                              "[16, 16]"],
                          "hardware.chiplet.dataflow": ["os", "ws", "os", "ws"]})
     assert point_styles(grid, 7) == {"a": (0, 0), "b": (0, 1), "c": (1, 0), "d": (1, 1)}
     one = pd.DataFrame({"point_id": [f"p{i}" for i in range(9)], "eoe.router.k": range(9)})
@@ -205,7 +228,7 @@ def test_busiest_window_has_the_most_busy_lanes_per_second():
     assert busiest_window(ev, 4) == (10.0, 12.0)
 
 
-def test_timeline_figure_plots_the_trace_events_in_the_window(tmp_path):
+def test_timeline_figure_plots_the_trace_events_in_the_window(tmp_path, drawn):
     """Two requests for a served one at a time (max_num_seqs 1, as above): instance 0 runs the first's prefill
     [10, 80], its decodes one iteration per event while the second waits [80, 150], [150, 220], then the
     second's prefill [220, 290] and its two decodes in one event [290, 430]. In the window [100, 300] ns the
@@ -226,5 +249,9 @@ def test_timeline_figure_plots_the_trace_events_in_the_window(tmp_path):
     paths = plot_timeline(got_rows, shown, window, tmp_path / "timeline", "32x32 ws")
     got = pd.read_csv(paths["csv"])
     assert len(got) == 4 and paths["png"].stat().st_size > 0
+    kind_of = {kind_style(k)["facecolor"].lower(): k for k in ("prefill", "decode")}
+    bars = {kind_of[colour]: sorted((round(x * 1e6, 6), round(w * 1e6, 6)) for x, w in spans)  # ms -> ns
+            for colour, spans in broken_bars(drawn[-1].get_axes()[0])}
+    assert bars == {"decode": [(0, 50), (50, 70), (190, 10)], "prefill": [(120, 70)]}  # since the window start
     with pytest.raises(ConfigError, match="holds no op"):
         excerpt(events, (1.0, 2.0))

@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from test_stitch_e2e import hand_model, params
+
 from eoesim.simulators.mqsim_trace import (
     SECTOR_BYTES,
     Transfer,
@@ -21,7 +23,6 @@ from eoesim.simulators.ramulator_traces import read_loadstore
 from eoesim.stitch.e2e import stitch_point
 from eoesim.stitch.workload_files import FILES, sampled_lines, write_workloads
 from eoesim.stitch.workloads import gemm_table, hbm_segments, ssd_reads, traffic_matrix
-from test_stitch_e2e import hand_model, params
 
 HBM = 2**30
 ROWS = [(0, 0, 4, 3), (0.001, 1, 4, 3)]

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from eoesim.errors import ParseError
 from eoesim.simulators.ramulator_traces import read_loadstore
 from eoesim.simulators.scalesim_reports import read_reports

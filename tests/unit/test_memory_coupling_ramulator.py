@@ -6,6 +6,7 @@ import stat
 
 import pytest
 import yaml
+
 from eoesim.config import build_study
 from eoesim.simulators.base import get_simulator
 from eoesim.simulators.ramulator_stats import read_stats

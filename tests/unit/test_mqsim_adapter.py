@@ -92,7 +92,8 @@ def test_registered_and_defaults_resolve():
 ])
 def test_flash_presets(tech, read, program, erase, pe):
     f = point({"ssd": {"flash": {"technology": tech}}})["ssd"]["flash"]
-    assert (f["read_latency_ns"], f["program_latency_ns"], f["erase_latency_ns"], f["pe_cycles_limit"]) == (read, program, erase, pe)
+    got = (f["read_latency_ns"], f["program_latency_ns"], f["erase_latency_ns"], f["pe_cycles_limit"])
+    assert got == (read, program, erase, pe)
     assert FLASH_PRESETS[tech]["read_latency_ns"] == read
 
 
@@ -108,7 +109,8 @@ def test_explicit_latency_overrides_the_preset():
     ({"flows": [{"kind": "synthetic", "synthetic": {"bandwidth_bytes_per_s": 2**31}}]}, r"bandwidth_bytes_per_s"),
     ({"flows": []}, r"workload.mqsim.flows: \[\] is not allowed"),
     ({"flows": [{"kind": "trace"}] * 9}, r"at most 8 items"),
-    ({"ssd": {"address_mapping": "HYBRID"}}, r"address_mapping: 'HYBRID' is not allowed; allowed: one of \['PAGE_LEVEL'\]"),
+    ({"ssd": {"address_mapping": "HYBRID"}},
+     r"address_mapping: 'HYBRID' is not allowed; allowed: one of \['PAGE_LEVEL'\]"),
 ])
 def test_schema_rejects_bad_values(section, message):
     with pytest.raises(ConfigError, match=message):
@@ -131,7 +133,8 @@ def test_schema_rejects_bad_values(section, message):
     ({"ssd": {"enabled_preconditioning": True}}, r"ssd.enabled_preconditioning: true with trace flow\(s\)"),
     ({"ssd": {"channels": 1, "chips_per_channel": 1, "flash": {"blocks_per_plane": 16, "pages_per_block": 16}},
       "flows": [{"kind": "trace", "io": {"expert_loads": [{"name": "big", "weight_bytes": 2**30}]}}]},
-     r"flows\[0\].io: transfer 'big' needs sectors 0..2097151 but the flow has 15236 logical sectors"),  # int(16*16*16*0.93) x 2 dies x 2 planes
+     r"flows\[0\].io: transfer 'big' needs sectors 0..2097151 but the flow has 15236 logical sectors"),
+    # int(16*16*16*0.93) x 2 dies x 2 planes
 ])
 def test_cross_field_errors_name_key_value_and_allowed(section, message):
     with pytest.raises(ConfigError, match=message):

@@ -13,8 +13,19 @@ import pytest
 
 from eoesim.errors import ParseError
 from eoesim.simulators.mqsim_results import (
-    _add_throughput, ftl_summary, load_results, read_chip_table, read_flow_table, read_flows, read_ftl,
-    read_ftl_table, read_response_log, read_stdout_flows, read_stream_table, read_tsu_table, scenario_files,
+    _add_throughput,
+    ftl_summary,
+    load_results,
+    read_chip_table,
+    read_flow_table,
+    read_flows,
+    read_ftl,
+    read_ftl_table,
+    read_response_log,
+    read_stdout_flows,
+    read_stream_table,
+    read_tsu_table,
+    scenario_files,
 )
 
 
@@ -38,7 +49,8 @@ def test_sample_flow_table_values(sample):
     assert list(t["scenario"]) == [1, 2]
     s1, s2 = t.iloc[0], t.iloc[1]
     assert s1["flow_name"] == "Host.IO_Flow.Synth.No_0" and s1["flow_kind"] == "synthetic"
-    assert (s1["requests_generated"], s1["read_requests_generated"], s1["write_requests_generated"]) == (20000, 14013, 5987)
+    generated = (s1["requests_generated"], s1["read_requests_generated"], s1["write_requests_generated"])
+    assert generated == (20000, 14013, 5987)
     assert s1["requests_serviced"] == 20000
     assert (s1["bytes_transferred"], s1["bytes_read"], s1["bytes_written"]) == (81920000, 57397248, 24522752)
     # integer microseconds, and the ns twins x1000
@@ -47,7 +59,8 @@ def test_sample_flow_table_values(sample):
     assert (s1["end_to_end_delay_mean_us"], s1["end_to_end_delay_max_us"]) == (263, 1831)
     assert s1["device_response_time_mean_ns"] == 263000 and s1["end_to_end_delay_min_ns"] == 21000
     assert s2["flow_name"] == "Host.IO_Flow.Trace.tpcc-small.trace" and s2["flow_kind"] == "trace"
-    assert (s2["requests_generated"], s2["read_requests_generated"], s2["write_requests_generated"]) == (6999, 4381, 2618)
+    generated = (s2["requests_generated"], s2["read_requests_generated"], s2["write_requests_generated"])
+    assert generated == (6999, 4381, 2618)
     assert s2["bytes_transferred"] == 59718656
     assert (s2["device_response_time_mean_us"], s2["device_response_time_min_us"],
             s2["device_response_time_max_us"]) == (3458, 5, 18316)
@@ -56,8 +69,9 @@ def test_sample_flow_table_values(sample):
 def test_mqsim_iops_and_bandwidth_are_kept_only_under_mqsim_names(sample):
     """inf under 1 s simulated (scenario 1); count / 1 s in scenario 2 (MQSim's integer-division bug)."""
     t = read_flow_table(sample)
-    assert math.isinf(t.iloc[0]["mqsim_reported_iops"]) and math.isinf(t.iloc[0]["mqsim_reported_bandwidth_bytes_per_s"])
-    assert t.iloc[1]["mqsim_reported_iops"] == 6999.0 and t.iloc[1]["mqsim_reported_bandwidth_bytes_per_s"] == 59718656.0
+    first, second = t.iloc[0], t.iloc[1]
+    assert math.isinf(first["mqsim_reported_iops"]) and math.isinf(first["mqsim_reported_bandwidth_bytes_per_s"])
+    assert second["mqsim_reported_iops"] == 6999.0 and second["mqsim_reported_bandwidth_bytes_per_s"] == 59718656.0
     assert not [c for c in t.columns if "iops" in c.lower() and not c.startswith(("mqsim_reported_", "throughput_"))]
     # no response-time log in the sample -> no throughput, and the row says why
     assert t["throughput_bytes_per_s"].isna().all()
@@ -81,14 +95,17 @@ def test_sample_streams_chips_and_queues(sample):
     s = streams[streams["scenario"] == 1].iloc[0]
     assert s["stream_id"] == 0
     assert (s["read_transaction_turnaround_time_mean_us"], s["read_transaction_execution_time_mean_us"],
-            s["read_transaction_transfer_time_mean_us"], s["read_transaction_waiting_time_mean_us"]) == (363, 75, 12, 275)
-    assert s["write_transaction_execution_time_mean_us"] == 749 and s["write_transaction_waiting_time_mean_ns"] == 326000
+            s["read_transaction_transfer_time_mean_us"], s["read_transaction_waiting_time_mean_us"]) == \
+        (363, 75, 12, 275)
+    assert s["write_transaction_execution_time_mean_us"] == 749
+    assert s["write_transaction_waiting_time_mean_ns"] == 326000
     chips = read_chip_table(sample)
     assert len(chips[chips["scenario"] == 1]) == 32  # 8 channels x 4 chips
     c00 = chips[(chips["scenario"] == 1) & (chips["channel"] == 0) & (chips["chip"] == 0)].iloc[0]
     assert (c00["exec_frac"], c00["xfer_frac"], c00["idle_frac"]) == (0.320759, 0.013715, 0.986285)
     tsu = read_tsu_table(sample)
-    q = tsu[(tsu["scenario"] == 1) & (tsu["queue"] == "User_Read_TR_Queue") & (tsu["channel"] == 0) & (tsu["chip"] == 0)]
+    q = tsu[(tsu["scenario"] == 1) & (tsu["queue"] == "User_Read_TR_Queue") & (tsu["channel"] == 0)
+            & (tsu["chip"] == 0)]
     urgent, high = q[q["priority"] == "URGENT"].iloc[0], q[q["priority"] == "HIGH"].iloc[0]
     assert math.isnan(urgent["waiting_time_mean_us"])  # MQSim prints 9223372036854775808 for an empty queue
     assert (high["transactions_dequeued"], high["waiting_time_mean_us"], high["waiting_time_max_us"]) == (455, 102, 952)
@@ -98,7 +115,8 @@ def test_sample_stdout_summaries(sample):
     printed = read_stdout_flows(sample / "stdout.log")
     assert printed == {
         1: [{"flow_name": "Host.IO_Flow.Synth.No_0", "requests_generated": 20000, "requests_serviced": 20000}],
-        2: [{"flow_name": "Host.IO_Flow.Trace.tpcc-small.trace", "requests_generated": 6999, "requests_serviced": 6999}],
+        2: [{"flow_name": "Host.IO_Flow.Trace.tpcc-small.trace", "requests_generated": 6999,
+             "requests_serviced": 6999}],
     }
 
 

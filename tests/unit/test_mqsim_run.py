@@ -2,7 +2,8 @@
 
 The stand-ins are tiny shell scripts this test writes into tmp_path to reproduce documented MQSim failure
 modes (CONTRACTS.md section 1, and crashes seen in real runs): an ``ERROR:`` line with exit code 1, a
-process that never ends, one that waits on stdin like MQSim's ``cin.get()``, and a SIGSEGV. They produce no result rows; every test asserts that the job FAILS.
+process that never ends, one that waits on stdin like MQSim's ``cin.get()``, and a SIGSEGV. They produce no result
+rows; every test asserts that the job FAILS.
 The real-simulator test (``make test-real``) runs the site config's MQSim and compares with the golden run
 in tests/golden/mqsim/eoe_small.
 """
@@ -12,13 +13,13 @@ import time
 
 import pytest
 import yaml
+from real_simulators import real_site
 
 from eoesim.config import validate
 from eoesim.errors import SimulatorError
 from eoesim.execute import execute_run
 from eoesim.simulators.base import get_simulator
 from eoesim.simulators.mqsim_results import read_flow_table
-from real_simulators import real_site
 
 SMALL = {"ssd": {"channels": 1, "chips_per_channel": 1},
          "flows": [{"kind": "trace", "io": {"expert_loads": [{"name": "e", "weight_bytes": 1048576}]}}]}

@@ -8,8 +8,21 @@ import pytest
 
 from eoesim.errors import ConfigError, ParseError, RenderError
 from eoesim.simulators.mqsim_trace import (
-    READ, SECTOR_BYTES, WRITE, Arrivals, IODescription, TraceRequest, Transfer, description_from_params,
-    expected_totals, format_line, generate_requests, read_trace, trace_summary, trace_totals, write_trace,
+    READ,
+    SECTOR_BYTES,
+    WRITE,
+    Arrivals,
+    IODescription,
+    TraceRequest,
+    Transfer,
+    description_from_params,
+    expected_totals,
+    format_line,
+    generate_requests,
+    read_trace,
+    trace_summary,
+    trace_totals,
+    write_trace,
 )
 
 #: what MQSim accepts: exactly five single-space-separated non-negative integers, type 0|1, size >= 1
@@ -199,4 +212,5 @@ def test_manual_description_and_device_column():
     desc = IODescription(request_sectors=8, transfers=(Transfer("x", WRITE, 8 * 512 * 2 + 1, 1, 64),),
                          arrivals=Arrivals("fixed", 0.0, 0, 0), device=3)
     reqs = generate_requests(desc)
-    assert reqs == [TraceRequest(0, 3, 64, 8, WRITE), TraceRequest(0, 3, 72, 8, WRITE), TraceRequest(0, 3, 80, 1, WRITE)]
+    assert reqs == [TraceRequest(0, 3, 64, 8, WRITE), TraceRequest(0, 3, 72, 8, WRITE),
+                    TraceRequest(0, 3, 80, 1, WRITE)]

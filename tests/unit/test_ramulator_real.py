@@ -16,11 +16,11 @@ import sys
 
 import pytest
 import yaml
+from real_simulators import real_site, require_real
 
 from eoesim.config import validate
 from eoesim.execute import execute_run
 from eoesim.simulators.base import get_simulator
-from real_simulators import real_site, require_real
 
 pytestmark = pytest.mark.real
 

@@ -172,7 +172,8 @@ def test_v21_yaml_and_json_agree(v21):
             "read_latency_sum_cycles", "row_hits", "row_misses", "row_conflicts"]
     assert from_json[ints].equals(from_yaml[ints])
     # JSON keeps 6 decimals, YAML 6 significant digits
-    assert from_yaml["queue_len_avg"].to_numpy() == pytest.approx(from_json["queue_len_avg"].to_numpy(), rel=1e-5, abs=1e-6)
+    assert from_yaml["queue_len_avg"].to_numpy() == pytest.approx(from_json["queue_len_avg"].to_numpy(), rel=1e-5,
+                                                                  abs=1e-6)
 
 
 # ------------------------------------------------------------------------------- malformed / truncated

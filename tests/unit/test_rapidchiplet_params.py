@@ -12,7 +12,8 @@ def point(**workload):
 
 
 @pytest.mark.parametrize("workload, match", [
-    ({"topology": "torus", "grid": [2, 2]}, r"workload\.rapidchiplet\.grid: \[2, 2\].*every dimension 1 or >= 3 for torus"),
+    ({"topology": "torus", "grid": [2, 2]},
+     r"workload\.rapidchiplet\.grid: \[2, 2\].*every dimension 1 or >= 3 for torus"),
     ({"topology": "folded_torus", "grid": [3, 1], "edge_columns": {"west": "memory"}},
      r"grid: \[3, 1\].*package columns incl\. edge columns: 2"),
     ({"topology": "hexamesh"}, r"topology: 'hexamesh'.*mesh', 'torus', 'folded_torus'.*or route experiment"),
@@ -24,14 +25,16 @@ def point(**workload):
     ({"traffic": {"pattern": "matrix", "matrix": [[1, 0], [0, 0]]}}, r"a 4 x 4 matrix"),
     ({"grid": [1, 2], "traffic": {"pattern": "matrix", "matrix": [[1, 1], [1, 0]]}}, r"zero diagonal"),
     ({"traffic": {"matrix": [[0, 1], [1, 0]]}}, r"traffic\.matrix.*null unless traffic\.pattern is matrix"),
-    ({"traffic": {"receivers": ["memory"]}}, r"traffic\.receivers: \['memory'\].*types present in the package \['compute'\]"),
+    ({"traffic": {"receivers": ["memory"]}},
+     r"traffic\.receivers: \['memory'\].*types present in the package \['compute'\]"),
     ({"chiplets": {"compute": {"technology": "n3"}}}, r"chiplets\.compute\.technology: 'n3'.*tech_1"),
     ({"packaging": {"interposer_technology": "glass"}}, r"packaging\.interposer_technology: 'glass'"),
     ({"route": "experiment", "topology": "hexamesh"}, r"hex_radius: None.*integer >= 1 for hexamesh"),
     ({"route": "experiment", "hex_radius": 2}, r"hex_radius: 2.*null for mesh"),
     ({"route": "experiment", "routing": "xy"}, r"routing: 'xy'.*routing_algorithm"),
     ({"route": "experiment", "edge_columns": {"east": "io"}}, r"edge_columns.*none on both sides"),
-    ({"route": "experiment", "booksim": {"sample_period": 900}}, r"booksim\.sample_period: 900.*run_experiment\.py sets"),
+    ({"route": "experiment", "booksim": {"sample_period": 900}},
+     r"booksim\.sample_period: 900.*run_experiment\.py sets"),
     ({"route": "experiment", "topology": "torus", "booksim": {"enabled": True}},
      r"grid: \[2, 2\].*BookSim aborts"),
     ({"route": "experiment", "topology": "hexamesh", "hex_radius": 1, "traffic": {"pattern": "transpose"}},

@@ -52,8 +52,11 @@ def test_default_2x2_mesh_equals_rapidchiplets_own_generator(tmp_path, golden):
     for c in ref_placement["chiplets"]:
         c["name"] = "compute"
     assert placement == ref_placement
-    ends = lambda links: sorted((ln["ep1"]["outer_id"], ln["ep1"]["inner_id"], ln["ep2"]["outer_id"],
-                                 ln["ep2"]["inner_id"], ln["color"]) for ln in links)
+
+    def ends(links):
+        return sorted((ln["ep1"]["outer_id"], ln["ep1"]["inner_id"], ln["ep2"]["outer_id"], ln["ep2"]["inner_id"],
+                       ln["color"]) for ln in links)
+
     assert ends(json.loads((tmp_path / FILES["topology"]).read_text())) == \
         ends(json.loads((ref / "topology_sample_exp_2x2.json").read_text()))
     for mine, theirs in (("routing_table", "routing_table"), ("traffic_by_unit", "traffic_by_unit"),

@@ -31,7 +31,8 @@ def test_analytic_sample(golden):
     assert pkg["total_cost_usd"] == 49.841678073190025
     assert (pkg["interposer_cost_usd"], pkg["interposer_dies_per_wafer"], pkg["interposer_yield"]) == \
         (14.623177840802889, 123, 0.6115694911362226)
-    assert (pkg["latency_min_cycles"], pkg["latency_avg_cycles"], pkg["latency_max_cycles"]) == (34, 70.00000000000011, 134)
+    latency = (pkg["latency_min_cycles"], pkg["latency_avg_cycles"], pkg["latency_max_cycles"])
+    assert latency == (34, 70.00000000000011, 134)
     assert pkg["aggregate_throughput_bits_per_cycle"] == 17146.66666666662
     assert pkg["rc_total_time_taken_s"] == 0.013135433197021484
     chip = record(rows, "chiplet_type")
@@ -50,7 +51,8 @@ def test_booksim_sample_one_row_per_load_with_normalised_keys(golden):
     assert list(loads["injection_rate_flits_per_node_per_cycle"]) == [
         0.001, 0.1, 0.2, 0.21, 0.22, 0.221, 0.222, 0.223, 0.224, 0.225, 0.226, 0.227, 0.23]
     first = loads.iloc[0]
-    assert (first["packet_latency_avg_cycles"], first["packet_latency_min_cycles"], first["packet_latency_max_cycles"]) == \
+    assert (first["packet_latency_avg_cycles"], first["packet_latency_min_cycles"],
+            first["packet_latency_max_cycles"]) == \
         (43.0877, 34.0, 62.0)
     assert first["accepted_packet_rate_avg_packets_per_node_per_cycle"] == 0.000927288
     assert first["injected_flit_rate_avg_flits_per_node_per_cycle"] == 0.000931373
@@ -62,9 +64,11 @@ def test_booksim_sample_one_row_per_load_with_normalised_keys(golden):
     assert list(loads["is_max_stable_load"]) == [False] * 12 + [True]
     pkg = record(rows, "package").iloc[0]
     assert pkg["booksim_saturation_load_flits_per_node_per_cycle"] == 0.23 and pkg["booksim_n_nodes"] == 16
-    assert (pkg["latency_avg_cycles"], pkg["aggregate_throughput_bits_per_cycle"]) == (43.33333333333335, 7715.999999999998)
+    assert (pkg["latency_avg_cycles"], pkg["aggregate_throughput_bits_per_cycle"]) == (43.33333333333335,
+                                                                                       7715.999999999998)
     # the package of this design is RapidChiplet's 2x2 sample: 4 links of 1.438 mm
-    assert dict(zip(record(rows, "link_length")["link_length_mm"], record(rows, "link_length")["links_of_length"])) == {1.438: 4}
+    lengths = record(rows, "link_length")
+    assert dict(zip(lengths["link_length_mm"], lengths["links_of_length"])) == {1.438: 4}
 
 
 def test_coarser_precision_rounds_loads_and_detects_collisions(golden):

@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import pytest
+from real_simulators import real_site
 
 from eoesim.config import build_study
 from eoesim.errors import ParseError, SimulatorError
@@ -18,7 +19,6 @@ from eoesim.execute import RESULT_CSV, execute_run
 from eoesim.simulators.base import get_simulator
 from eoesim.simulators.rapidchiplet import RUN_META
 from eoesim.simulators.rapidchiplet_results import ANALYTIC_METRICS, BOOKSIM_METRIC, parse_results
-from real_simulators import real_site
 
 RUN_ID = "0123456789ab"
 GOLDEN_RESULTS = "rapidchiplet/booksim/results_sample_exp_2x2.json"

@@ -19,8 +19,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eoesim.execute import (INVALIDATED_NOTE, RESULT_CSV, RUN_JSON, RunClaim, RunFailedError, SupersededError,
-                            execute_run, invalidate_run)
+from eoesim.execute import (
+    INVALIDATED_NOTE,
+    RESULT_CSV,
+    RUN_JSON,
+    RunClaim,
+    RunFailedError,
+    SupersededError,
+    execute_run,
+    invalidate_run,
+)
 from eoesim.jobs import run_timeout_s, site_identity
 from eoesim.reuse import RunCache
 from eoesim.runners import Runner

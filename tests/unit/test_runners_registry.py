@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from eoesim.errors import ConfigError, SimulatorError, SimulatorUnavailableError
 from eoesim.runners import DockerRunner, Runner, docker_argv, run_process
 from eoesim.simulators.base import Simulator, get_simulator, register, registry
@@ -87,7 +87,8 @@ def test_site_config_defaults_and_errors(tmp_path, monkeypatch):
     assert site["scalesim"] == {"mode": "python", "image": None, "timeout_s": 3600}
     bad = tmp_path / "site.yaml"
     bad.write_text("scalesim: {mode: cluster}\n")
-    with pytest.raises(ConfigError, match=r"scalesim.mode: 'cluster' is not allowed; allowed: one of \['python', 'docker'\]"):
+    with pytest.raises(ConfigError,
+                       match=r"scalesim.mode: 'cluster' is not allowed; allowed: one of \['python', 'docker'\]"):
         load_site_config(bad)
     monkeypatch.setenv("EOESIM_SIMULATORS", str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match="EOESIM_SIMULATORS=.*does not exist"):

@@ -5,6 +5,7 @@ PE array: rows x cols PEs of 3000 um2 (fp16 multiply-accumulate datapath, 45 nm;
 (RapidChiplet's); the SRAMs' leakage and area are CACTI's (here its calibrated surrogate).
 """
 import pytest
+
 from eoesim.analysis.surrogate import OutOfDomainWarning
 from eoesim.config import validate
 from eoesim.eoe.chiplet_budget import ChipletTech, chiplet_budget

@@ -377,7 +377,8 @@ def test_outputs_timeline_and_summary_row(tmp_path):
     names = {e["args"]["name"] for e in tl["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"}
     assert names == {"instance 0 chiplets [0] a", "instance 1 chiplets [1] b", "SSD -> DDR", "DDR -> hbm0"}
     xs = [e for e in tl["traceEvents"] if e["ph"] == "X"]
-    on_a = sorted((e["ts"], e["dur"], e["name"], e["args"]["iterations"]) for e in xs if e["pid"] == 1 and e["tid"] == 0)
+    on_a = sorted((e["ts"], e["dur"], e["name"], e["args"]["iterations"]) for e in xs
+                  if e["pid"] == 1 and e["tid"] == 0)
     assert on_a == [pytest.approx((0.01, 0.07, "prefill+decode", 1)), pytest.approx((0.08, 0.14, "decode x2", 2))]
     assert sorted((e["name"], e["args"]["tier"]) for e in xs if e["pid"] == 2) == [("load b", "hbm"), ("load b", "ssd")]
     assert tl["otherData"] == {"events_total": 6, "events_in_trace": len(tl["traceEvents"]), "truncated": False}

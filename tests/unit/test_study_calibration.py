@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from eoesim.analysis import surrogate_garnet, surrogate_rapidchiplet, surrogate_scalesim
-from eoesim.analysis.surrogate_scalesim import SCALESIM_COLUMNS
 from eoesim.analysis import study_calibration as sc
+from eoesim.analysis import surrogate_garnet, surrogate_rapidchiplet, surrogate_scalesim
 from eoesim.analysis.calibrate import CALIBRATION_DIR, fit_pack
+from eoesim.analysis.surrogate_scalesim import SCALESIM_COLUMNS
 from eoesim.config import build_study, validate
 from eoesim.errors import ConfigError, SimulatorUnavailableError
 from eoesim.schema import load_schema, validate_against
@@ -165,7 +165,8 @@ def test_rapidchiplet_golden_booksim_loads_reproduce_the_calibration_sweep(rapid
     rate = "injection_rate_flits_per_node_per_cycle"
     merged = frame.merge(sweep, on=rate, suffixes=("", "_cal"))
     assert len(merged) >= 3  # loads both sweeps ran
-    assert merged["packet_latency_avg_cycles"].tolist() == pytest.approx(merged["packet_latency_avg_cycles_cal"].tolist())
+    calibrated = merged["packet_latency_avg_cycles_cal"].tolist()
+    assert merged["packet_latency_avg_cycles"].tolist() == pytest.approx(calibrated)
     ours = surrogate_rapidchiplet.booksim_training_frame(frame)
     assert set(ours.columns) == set(surrogate_rapidchiplet.booksim_training_frame(sweep).columns)
 

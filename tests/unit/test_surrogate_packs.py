@@ -11,8 +11,8 @@ import pytest
 
 from eoesim.analysis import calibrate, packs
 from eoesim.analysis.surrogate import OutOfDomainError, OutOfDomainWarning, mape
-from eoesim.provenance import sha256_file
 from eoesim.errors import ConfigError
+from eoesim.provenance import sha256_file
 
 PACKS = list(calibrate.DATASETS)
 
@@ -73,8 +73,10 @@ def test_rapidchiplet_pack_reproduces_analytical_throughput_and_linear_area_powe
     det = (frame["traffic_pattern"] != "hotspot").to_numpy()
     err = 100 * np.abs(pred["aggregate_throughput_bits_per_cycle"] - frame["aggregate_throughput_bits_per_cycle"])
     assert (err[det] / frame["aggregate_throughput_bits_per_cycle"][det]).max() < 0.2
-    assert model.params["area_base_mm2"] == pytest.approx(74.0) and model.params["area_per_phy_mm2"] == pytest.approx(0.85)
-    assert model.params["power_base_W"] == pytest.approx(20.0) and model.params["power_per_phy_W"] == pytest.approx(0.125)
+    assert model.params["area_base_mm2"] == pytest.approx(74.0)
+    assert model.params["area_per_phy_mm2"] == pytest.approx(0.85)
+    assert model.params["power_base_W"] == pytest.approx(20.0)
+    assert model.params["power_per_phy_W"] == pytest.approx(0.125)
 
 
 def test_predict_table_adds_fidelity_source_and_expected_error():

@@ -1,11 +1,17 @@
 """Parameters, FLOPs and memory of training, against hand-computed cases."""
 import pytest
+from training_cases import SMALL
 
 from eoesim.eoe.expert import Expert, param_count
-from eoesim.training.accounting import (Layout, Precision, activation_bytes_per_layer, device_memory, matmul_params,
-                                        training_flops_per_token)
+from eoesim.training.accounting import (
+    Layout,
+    Precision,
+    activation_bytes_per_layer,
+    device_memory,
+    matmul_params,
+    training_flops_per_token,
+)
 from eoesim.training.gemms import micro_batch_gemms
-from training_cases import SMALL
 
 E = Expert("x", **SMALL)
 

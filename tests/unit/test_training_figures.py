@@ -3,13 +3,14 @@ import json
 
 import pandas as pd
 import pytest
+from figure_artists import bar_values, line_xy
+from training_cases import hand_model, point
 
 from eoesim.figures.training_colocation import colocation_frame, plot_training_colocation
-from eoesim.figures.training_time import plot_training_time, training_time_frame
+from eoesim.figures.training_time import STEP_PARTS, plot_training_time, training_time_frame
 from eoesim.training.collect import training_summary
 from eoesim.training.point_job import run_training_point
 from eoesim.training.serving_side import serve_beside_training
-from training_cases import hand_model, point
 
 
 def summary_of(tmp_path, variants, serve=False):
@@ -25,7 +26,7 @@ def summary_of(tmp_path, variants, serve=False):
     return training_summary(dirs, pd.DataFrame(rows))
 
 
-def test_time_to_train_figure_plots_every_point_and_the_step_breakdown(tmp_path):
+def test_time_to_train_figure_plots_every_point_and_the_step_breakdown(tmp_path, drawn):
     variants = [({"dataset_tokens": t, "checkpoint": {"interval_steps": 5}}, g) for g in ((2, 2), (2, 4))
                 for t in (10240, 20480)]
     summary = summary_of(tmp_path, variants)
@@ -41,9 +42,21 @@ def test_time_to_train_figure_plots_every_point_and_the_step_breakdown(tmp_path)
     paths = plot_training_time(frame, tmp_path / "figures" / "training_time")
     assert all(p.exists() for p in paths.values())
     assert len(pd.read_csv(paths["csv"])) == len(frame)
+    ax_a, ax_b = drawn[-1].get_axes()[:2]
+    series = sorted(a["series"].unique())
+    for name in series:
+        x, hours = line_xy(ax_a, name)
+        rows = a[a["series"] == name]
+        assert x.tolist() == rows["dataset_tokens"].tolist() and hours == pytest.approx(rows["time_to_train_h"])
+    drawn_parts = bar_values(ax_b)  # one barh call per step component, one bar per series
+    per_part = b.pivot_table(index="component", columns="series", values="step_s", aggfunc="sum")
+    per_part = per_part.loc[list(STEP_PARTS.values())]  # stacked in this order
+    assert len(drawn_parts) == len(per_part)
+    for widths, (_, row) in zip(drawn_parts, per_part.iterrows()):
+        assert widths == pytest.approx(row[series].to_numpy())
 
 
-def test_colocation_figure_compares_shared_and_split(tmp_path):
+def test_colocation_figure_compares_shared_and_split(tmp_path, drawn):
     variants = [({"dataset_tokens": 10240, "share": 0.5}, (2, 2)), ({"dataset_tokens": 10240, "chiplets": 2}, (2, 2))]
     frame = colocation_frame(summary_of(tmp_path, variants, serve=True))
     assert list(frame["arrangement"]) == ["shared", "split"]
@@ -53,3 +66,9 @@ def test_colocation_figure_compares_shared_and_split(tmp_path):
     assert (frame["serving_slo_attainment"] == 1.0).all()
     paths = plot_training_colocation(frame, tmp_path / "figures" / "training_colocation")
     assert all(p.exists() for p in paths.values())
+    axes = drawn[-1].get_axes()[:3]
+    for ax, column in zip(axes, ("training_tokens_per_s", "serving_ttft_p99_s", "serving_slo_attainment")):
+        for name in ("shared", "split"):
+            row = frame[frame["arrangement"] == name]
+            x, y = line_xy(ax, name)
+            assert x.tolist() == row["serving_chiplet_equivalents"].tolist() and y == pytest.approx(row[column])

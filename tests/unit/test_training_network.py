@@ -1,9 +1,9 @@
 """Ring collectives and routes on the package network, against the ring formulas."""
 import pytest
+from training_cases import HOP_S, LINK_BW, hand_model
 
 from eoesim.eoe.hardware import build_hardware
 from eoesim.training.collectives import all_gather, all_reduce, concurrent_transfers, reduce_scatter, route
-from training_cases import HOP_S, LINK_BW, hand_model
 
 
 def hw(grid=(2, 2), topology="mesh"):

@@ -3,6 +3,7 @@ import json
 
 import pandas as pd
 import pytest
+from training_cases import hand_model, hardware, point, trained
 
 from eoesim.eoe.expert import param_count
 from eoesim.serving.power import compute_chiplet
@@ -11,7 +12,6 @@ from eoesim.stitch.energy import PJ, EnergyModel
 from eoesim.training.checkpoint import checkpoint_bytes, checkpoint_description
 from eoesim.training.colocation import background_load, run_bytes
 from eoesim.training.point_job import OUTPUTS, run_training_point
-from training_cases import hand_model, hardware, point, trained
 
 
 def run_of(training=None, **kw):

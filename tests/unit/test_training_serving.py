@@ -3,12 +3,12 @@ background load."""
 import json
 
 import pytest
+from training_cases import hand_model, point
 
 from eoesim.errors import ConfigError
 from eoesim.stitch.e2e import stitch_point
 from eoesim.training.point_job import run_training_point
 from eoesim.training.serving_side import background_from_summary, serve_beside_training
-from training_cases import hand_model, point
 
 REQUESTS = {"count": 40, "rate_per_s": 50}
 

@@ -1,13 +1,13 @@
 """The training section: resolved layouts, and bad input rejected at planning time naming key, value and what
 is allowed (build_study + plan_study: what Snakemake's common.smk and `eoesim validate` run before any job)."""
 import pytest
+from training_cases import SMALL, point
 
 from eoesim.config import build_study
 from eoesim.errors import ConfigError
 from eoesim.plan import plan_study
 from eoesim.simulators.scalesim import ScaleSim
 from eoesim.training.memory_fit import checked_training_spec
-from training_cases import SMALL, point
 
 
 def plan(training, experts=None, **sections):
@@ -28,7 +28,8 @@ def test_zero_tokens():
 
 
 def test_micro_batch_larger_than_the_batch():
-    rejected({"micro_batch": 64}, "training.micro_batch", "64 is not allowed", "at most global_batch_tokens / seq_len = 32")
+    rejected({"micro_batch": 64}, "training.micro_batch", "64 is not allowed",
+             "at most global_batch_tokens / seq_len = 32")
 
 
 def test_batch_that_does_not_split_into_micro_batches():

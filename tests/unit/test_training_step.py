@@ -1,6 +1,7 @@
 """Step time and time to train, against hand-computed cases (training_cases.hand_model: a GEMM costs its MACs
 in cycles at 1 GHz, memory and the SSD are practically free, a link moves 1 GB/s after 1 us per hop)."""
 import pytest
+from training_cases import HOP_S, LINK_BW, hand_model, hardware, point, trained
 
 from eoesim.eoe.expert import Gemm, param_count
 from eoesim.training.accounting import Precision, training_flops_per_token
@@ -8,7 +9,6 @@ from eoesim.training.gemms import StepGemm
 from eoesim.training.memory_fit import checked_training_spec
 from eoesim.training.pipeline import makespan, one_f_one_b
 from eoesim.training.step import StepModel, gemm_hbm_bytes
-from training_cases import HOP_S, LINK_BW, hand_model, hardware, point, trained
 
 NO_CHECKPOINTS = {"checkpoint": {"interval_steps": 1_000_000_000}}
 

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from conftest import REPO
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

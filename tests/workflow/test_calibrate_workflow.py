@@ -3,10 +3,10 @@ import json
 
 import pandas as pd
 import pytest
+from snakemake_runner import snakemake, write_study
 
 from eoesim.analysis.calibrate import write_pack
 from eoesim.provenance import sha256_file
-from snakemake_runner import snakemake, write_study
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from snakemake_runner import snakemake
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from snakemake_runner import SHORT_REQUESTS, TINY, snakemake, write_study
 
 pytestmark = pytest.mark.slow

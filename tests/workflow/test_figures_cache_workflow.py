@@ -8,6 +8,7 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+from snakemake_runner import job_counts, snakemake, write_study
 
 from eoesim.config import build_study
 from eoesim.eoe.expert import param_bytes, resolve_experts
@@ -16,7 +17,6 @@ from eoesim.figures import expert_load_cdf
 from eoesim.simulators.base import get_simulator
 from eoesim.stitch.e2e import stitch_point
 from eoesim.stitch.study_model import StudyComponentModel
-from snakemake_runner import job_counts, snakemake, write_study
 
 pytestmark = pytest.mark.slow
 SHAPE = {"layers": 1, "d_model": 32, "heads": 2, "kv_heads": 2, "d_ff": 64, "vocab": 100}

@@ -3,9 +3,9 @@ import json
 
 import pandas as pd
 import pytest
+from snakemake_runner import TINY, TINY_GEMMS, draw_figures
 
 from eoesim.analysis import calibrate
-from snakemake_runner import TINY, TINY_GEMMS, draw_figures
 
 pytestmark = pytest.mark.slow
 FIGURES = ["noc_latency", "memory_load", "surrogate_errors", "parity_scalesim", "parity_garnet",

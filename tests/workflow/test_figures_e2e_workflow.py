@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 import yaml
-
 from snakemake_runner import draw_figures, snakemake
+
 from eoesim.figures.timeline_excerpt import busiest_window, excerpt, trace_events
 from eoesim.serving.metrics import BREAKDOWN_CATEGORIES
 

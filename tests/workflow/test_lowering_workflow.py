@@ -5,11 +5,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from snakemake_runner import SHORT_REQUESTS, TINY_GEMMS, snakemake, write_study
+
 from eoesim.config import build_study
 from eoesim.simulators.mqsim_trace import read_trace
 from eoesim.simulators.ramulator_traces import read_loadstore
 from eoesim.stitch.coupling import config_totals, dataflow_winners
-from snakemake_runner import SHORT_REQUESTS, TINY_GEMMS, snakemake, write_study
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,6 @@ import os
 
 import pandas as pd
 import pytest
-
 from real_simulators import real_site
 from snakemake_runner import TINY, snakemake, write_study
 

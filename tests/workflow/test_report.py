@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
 from snakemake_runner import SHORT_REQUESTS, TINY, snakemake
 

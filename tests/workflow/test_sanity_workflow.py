@@ -1,7 +1,6 @@
 """Rule sanity_check on the tiny study with real SCALE-Sim runs: all checks pass; a corrupted table fails it."""
 import pandas as pd
 import pytest
-
 from snakemake_runner import TINY, TINY_GEMMS, snakemake, write_study
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,6 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO
 from snakemake_runner import SNAKEMAKE, TINY, TINY_GEMMS, job_counts, snakemake, write_study
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from eoesim.cli import main
 
 pytestmark = pytest.mark.slow

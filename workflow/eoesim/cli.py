@@ -11,10 +11,15 @@ from eoesim import __version__
 from eoesim.config import load_study
 from eoesim.contracts import check_image
 from eoesim.errors import EoesimError
-from eoesim.plan import ResultPaths, plan_study
+from eoesim.jobs import run_simulation, write_csv_atomic
+from eoesim.layout import ResultPaths
+from eoesim.plan import plan_study
 from eoesim.preflight import preflight_file
+from eoesim.saturation import search_saturation
 from eoesim.simulators.base import get_simulator, registry
+from eoesim.simulators.garnet_sweep import rate_grid
 from eoesim.site import load_site_config, site_config_path
+from eoesim.why import explain_run_dir, explain_study
 
 log = logging.getLogger("eoesim")
 
@@ -63,8 +68,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the simulated runs of one design point (or all points) outside Snakemake (surrogates: the workflow)."""
-    from eoesim.jobs import run_simulation
-
     study = load_study(args.config)
     plan = plan_study(study, load_site_config(args.site))
     paths = ResultPaths(Path(args.results), study.name)
@@ -81,8 +84,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_why(args: argparse.Namespace) -> int:
-    from eoesim.why import explain_run_dir, explain_study
-
     site = load_site_config(args.site)
     target = Path(args.path)
     if target.is_file():
@@ -94,10 +95,6 @@ def cmd_why(args: argparse.Namespace) -> int:
 
 
 def cmd_saturation(args: argparse.Namespace) -> int:
-    from eoesim.jobs import write_csv_atomic
-    from eoesim.saturation import search_saturation
-    from eoesim.simulators.garnet_sweep import rate_grid
-
     study = load_study(args.config)
     plan = plan_study(study, load_site_config(args.site))
     pid = args.point or study.points[0].id

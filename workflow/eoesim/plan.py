@@ -1,4 +1,4 @@
-"""Which simulator runs a study needs, where their results go, and the fidelity chosen for each.
+"""Which simulator runs a study needs and the fidelity chosen for each (where results go: eoesim.layout).
 
 Used by the Snakemake rules (through common.smk) and by the ``eoesim`` CLI alike, so both agree on
 run ids and paths. A simulator's run id is the point id of its own slice of the design point, so design
@@ -14,48 +14,10 @@ import pandas as pd
 
 from eoesim.config import Study, overrides_label, point_id
 from eoesim.errors import ConfigError, ParseError
-from eoesim.reuse import cache_root
 from eoesim.simulators.base import Simulator, get_simulator, registry
+from eoesim.site import load_site_config
 from eoesim.stitch.e2e import check_point
 from eoesim.surrogates import surrogate_status
-from eoesim.site import load_site_config
-
-
-@dataclass(frozen=True)
-class ResultPaths:
-    """The layout of ``results/<study>/`` (DESIGN.md section 4)."""
-
-    root: Path
-    study: str
-
-    @property
-    def base(self) -> Path:
-        return Path(self.root) / self.study
-
-    @property
-    def points_csv(self) -> Path:
-        return self.base / "points.csv"
-
-    def run_dir(self, sim: str, run_id: str) -> Path:
-        return self.base / "runs" / sim / run_id
-
-    def logs_dir(self, sim: str, run_id: str) -> Path:
-        return self.base / "logs" / sim / run_id
-
-    def table(self, sim: str) -> Path:
-        return self.base / "tables" / f"{sim}.csv"
-
-    def e2e_dir(self, point_id: str) -> Path:
-        return self.base / "e2e" / point_id
-
-    @property
-    def e2e_summary_csv(self) -> Path:
-        return self.base / "e2e" / "summary.csv"
-
-    @property
-    def cache(self) -> Path | None:
-        """The shared run cache (across studies): ``$EOESIM_CACHE`` or ``<results root>/.cache``."""
-        return cache_root(Path(self.root))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import pandas as pd
 from eoesim.config import point_id
 from eoesim.errors import ConfigError
 from eoesim.jobs import run_simulation
-from eoesim.plan import ResultPaths, StudyPlan
+from eoesim.layout import ResultPaths
+from eoesim.plan import StudyPlan
 from eoesim.simulators.garnet_sweep import SaturationResult, find_saturation
 from eoesim.surrogates import predict_runs
 

@@ -15,7 +15,8 @@ from typing import Any, Mapping
 from eoesim.config import load_study
 from eoesim.errors import ConfigError, SimulatorUnavailableError
 from eoesim.execute import RUN_JSON
-from eoesim.plan import ResultPaths, plan_study
+from eoesim.layout import ResultPaths
+from eoesim.plan import plan_study
 from eoesim.provenance import input_hashes
 from eoesim.reuse import RunCache, explain_difference, recorded_key, run_key
 from eoesim.simulators.base import Simulator, get_simulator

@@ -1,7 +1,7 @@
 """Packs regenerated from the study's own real runs (eoesim.analysis.study_calibration).
 
 Rule calibrate_pack maps a simulator's study table (only real runs: fidelity simulate) to the columns of
-the pack's calibration dataset (results/{study}/packs/<pack>.dataset.csv), then fits and validates the pack
+the pack's calibration dataset (results/<study>/packs/<pack>.dataset.csv), then fits and validates the pack
 on that CSV with the code that made analysis/packs/<pack>.json (eoesim.analysis.calibrate.write_pack), so
 the pack's data sha256 is the CSV's. Targets of `rule all`: every pack whose simulator runs for real in this
 study and whose planned runs all keep the settings the pack's dataset held fixed (no extra simulation: the
@@ -13,14 +13,14 @@ rule calibrate_pack:
     input:
         table=get_calibrate_table,
     output:
-        pack="results/{study}/packs/{pack}.json",
-        dataset="results/{study}/packs/{pack}.dataset.csv",
+        pack=PATTERNS.study_pack("{pack}"),
+        dataset=PATTERNS.study_pack_dataset("{pack}"),
     wildcard_constraints:
         pack="|".join(MAPPINGS),
     params:
         runs=get_calibrate_runs,
     log:
-        "results/{study}/logs/calibrate_pack_{pack}.log",
+        PATTERNS.log("calibrate_pack_{pack}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

@@ -7,7 +7,7 @@ from snakemake.utils import validate
 
 from eoesim.errors import EoesimError
 from eoesim.jobs import run_timeout_s, site_identity
-from eoesim.plan import ResultPaths
+from eoesim.layout import ResultPaths
 from eoesim.preflight import check_config_files, preflight
 from eoesim.simulators.base import registry as simulator_registry
 
@@ -23,6 +23,8 @@ PLAN = PREFLIGHT.plan
 validate(config, "../schemas/config.schema.yaml")
 
 PATHS = ResultPaths(root=Path("results"), study=STUDY.name)
+#: the same layout as Snakemake patterns, for the rules' inputs, outputs and logs
+PATTERNS = ResultPaths(root=Path("results"), study="{study}")
 SIMULATORS = sorted(PLAN.runs)
 SIMULATED = PLAN.simulators("simulate")
 SURROGATE = PLAN.simulators("surrogate")
@@ -46,11 +48,18 @@ wildcard_constraints:
 FINAL_TARGETS = []
 
 
+def figure_outputs(name, category, caption=None, **report_kw):
+    """The pdf (in the report; caption report/<name>.rst unless given), png and csv of figure ``name``."""
+    pdf, png, csv = PATTERNS.figure_files(name)
+    caption = caption or f"../report/{name}.rst"
+    return {"pdf": report(pdf, caption=caption, category=category, **report_kw), "png": png, "csv": csv}
+
+
 def get_final_outputs(wildcards):
     targets = (
         [str(PATHS.points_csv), str(PATHS.e2e_summary_csv)]
         + [str(PATHS.table(sim)) for sim in SIMULATORS]
-        + [str(PATHS.base / "surrogates" / f"{sim}.json") for sim in FITTABLE]
+        + [str(PATHS.surrogate_fit(sim)) for sim in FITTABLE]
     )
     for extra in FINAL_TARGETS:
         targets += [str(t) for t in extra()]

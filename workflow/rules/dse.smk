@@ -22,7 +22,7 @@ checkpoint select_refine:
         summaries=get_e2e_summaries,
         area=DSE_INPUTS.area_tables,
     output:
-        "results/{study}/dse/refine.json",
+        PATTERNS.dse_dir / "refine.json",
     params:
         objectives=DSE["objectives"],
         top_k=DSE["refine"]["top_k"],
@@ -30,7 +30,7 @@ checkpoint select_refine:
         point_runs=json.dumps(PLAN.point_runs, sort_keys=True),
         labels=json.dumps(POINT_LABELS, sort_keys=True),
     log:
-        "results/{study}/logs/select_refine.log",
+        PATTERNS.log("select_refine"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -45,11 +45,11 @@ rule collect_refined_table:
     input:
         lambda wc: DSE_INPUTS.refined_result_csvs(wc, checkpoints),
     output:
-        "results/{study}/dse/refined/tables/{simulator}.csv",
+        PATTERNS.refined.table("{simulator}"),
     wildcard_constraints:
         simulator="|".join(RERUN) or NO_MATCH,
     log:
-        "results/{study}/logs/collect_refined_{simulator}.log",
+        PATTERNS.log("collect_refined_{simulator}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -64,13 +64,13 @@ rule stitch_refined:
     input:
         DSE_INPUTS.refined_tables,
     output:
-        summary="results/{study}/dse/refined/e2e/{point}/summary.json",
-        timeline="results/{study}/dse/refined/e2e/{point}/timeline.json",
+        summary=PATTERNS.refined.e2e_dir("{point}") / "summary.json",
+        timeline=PATTERNS.refined.e2e_dir("{point}") / "timeline.json",
     params:
         point=get_point_params,
         runs=DSE_INPUTS.refined_runs_json,
     log:
-        "results/{study}/logs/stitch_refined/{point}.log",
+        PATTERNS.log("stitch_refined/{point}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -83,18 +83,18 @@ rule stitch_refined:
 
 rule write_pareto:
     input:
-        selection="results/{study}/dse/refine.json",
+        selection=PATTERNS.dse_dir / "refine.json",
         summaries=get_e2e_summaries,
         refined=lambda wc: DSE_INPUTS.refined_summaries(wc, checkpoints),
         area=DSE_INPUTS.area_tables,
         refined_area=lambda wc: DSE_INPUTS.refined_area_tables(wc, checkpoints),
     output:
-        "results/{study}/dse/pareto.csv",
+        PATTERNS.dse_dir / "pareto.csv",
     params:
         point_runs=json.dumps(PLAN.point_runs, sort_keys=True),
         labels=json.dumps(POINT_LABELS, sort_keys=True),
     log:
-        "results/{study}/logs/write_pareto.log",
+        PATTERNS.log("write_pareto"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -107,13 +107,11 @@ rule write_pareto:
 
 rule plot_pareto:
     input:
-        "results/{study}/dse/pareto.csv",
+        PATTERNS.dse_dir / "pareto.csv",
     output:
-        pdf=report("results/{study}/figures/pareto.pdf", caption="../report/pareto.rst", category="Design space"),
-        png="results/{study}/figures/pareto.png",
-        csv="results/{study}/figures/pareto.csv",
+        **figure_outputs("pareto", "Design space"),
     log:
-        "results/{study}/logs/plot_pareto.log",
+        PATTERNS.log("plot_pareto"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

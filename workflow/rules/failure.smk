@@ -4,17 +4,11 @@
 rule plot_failure_throughput:
     input:
         summaries=get_e2e_summaries,
-        points="results/{study}/points.csv",
+        points=PATTERNS.points_csv,
     output:
-        pdf=report(
-            "results/{study}/figures/failure_throughput.pdf",
-            caption="../report/failure_throughput.rst",
-            category="Failures",
-        ),
-        png="results/{study}/figures/failure_throughput.png",
-        csv="results/{study}/figures/failure_throughput.csv",
+        **figure_outputs("failure_throughput", "Failures"),
     log:
-        "results/{study}/logs/plot_failure_throughput.log",
+        PATTERNS.log("plot_failure_throughput"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

@@ -11,17 +11,11 @@ rule plot_cache_sensitivity:
     input:
         get_cache_sensitivity_tables,
     output:
-        pdf=report(
-            "results/{study}/figures/cache_sensitivity.pdf",
-            caption="../report/cache_sensitivity.rst",
-            category="Expert cache and SSD",
-        ),
-        png="results/{study}/figures/cache_sensitivity.png",
-        csv="results/{study}/figures/cache_sensitivity.csv",
+        **figure_outputs("cache_sensitivity", "Expert cache and SSD"),
     params:
         job=get_cache_sensitivity_job,
     log:
-        "results/{study}/logs/plot_cache_sensitivity.log",
+        PATTERNS.log("plot_cache_sensitivity"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -36,17 +30,11 @@ rule plot_expert_load_cdf:
     input:
         get_expert_load_tables,
     output:
-        pdf=report(
-            "results/{study}/figures/expert_load_cdf.pdf",
-            caption="../report/expert_load_cdf.rst",
-            category="Expert cache and SSD",
-        ),
-        png="results/{study}/figures/expert_load_cdf.png",
-        csv="results/{study}/figures/expert_load_cdf.csv",
+        **figure_outputs("expert_load_cdf", "Expert cache and SSD"),
     params:
         job=get_expert_load_job,
     log:
-        "results/{study}/logs/plot_expert_load_cdf.log",
+        PATTERNS.log("plot_expert_load_cdf"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

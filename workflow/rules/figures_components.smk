@@ -6,17 +6,11 @@ rule plot_noc_latency:
     input:
         unpack(component_figure_inputs("garnet", "garnet")),
     output:
-        pdf=report(
-            "results/{study}/figures/noc_latency.pdf",
-            caption="../report/noc_latency.rst",
-            category="Components",
-        ),
-        png="results/{study}/figures/noc_latency.png",
-        csv="results/{study}/figures/noc_latency.csv",
+        **figure_outputs("noc_latency", "Components"),
     params:
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
     log:
-        "results/{study}/logs/plot_noc_latency.log",
+        PATTERNS.log("plot_noc_latency"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -31,17 +25,11 @@ rule plot_memory_load:
     input:
         unpack(component_figure_inputs("ramulator", "ramulator")),
     output:
-        pdf=report(
-            "results/{study}/figures/memory_load.pdf",
-            caption="../report/memory_load.rst",
-            category="Components",
-        ),
-        png="results/{study}/figures/memory_load.png",
-        csv="results/{study}/figures/memory_load.csv",
+        **figure_outputs("memory_load", "Components"),
     params:
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
     log:
-        "results/{study}/logs/plot_memory_load.log",
+        PATTERNS.log("plot_memory_load"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

@@ -4,15 +4,15 @@
 rule load_curve:
     input:
         tables=get_e2e_tables,
-        summary="results/{study}/e2e/{point}/summary.json",
+        summary=PATTERNS.e2e_dir("{point}") / "summary.json",
     output:
-        "results/{study}/e2e/{point}/load_curve.csv",
+        PATTERNS.e2e_dir("{point}") / "load_curve.csv",
     params:
         point=get_point_params,
         runs=get_point_runs,
         load_curve=get_load_curve_config,
     log:
-        "results/{study}/logs/load_curve/{point}.log",
+        PATTERNS.log("load_curve/{point}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -25,18 +25,12 @@ rule load_curve:
 
 rule plot_latency_breakdown:
     input:
-        summary="results/{study}/e2e/summary.csv",
-        points="results/{study}/points.csv",
+        summary=PATTERNS.e2e_summary_csv,
+        points=PATTERNS.points_csv,
     output:
-        pdf=report(
-            "results/{study}/figures/latency_breakdown.pdf",
-            caption="../report/latency_breakdown.rst",
-            category="End-to-end",
-        ),
-        png="results/{study}/figures/latency_breakdown.png",
-        csv="results/{study}/figures/latency_breakdown.csv",
+        **figure_outputs("latency_breakdown", "End-to-end"),
     log:
-        "results/{study}/logs/plot_latency_breakdown.log",
+        PATTERNS.log("plot_latency_breakdown"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -50,17 +44,11 @@ rule plot_latency_breakdown:
 rule plot_latency_vs_rate:
     input:
         curves=get_load_curves,
-        points="results/{study}/points.csv",
+        points=PATTERNS.points_csv,
     output:
-        pdf=report(
-            "results/{study}/figures/latency_vs_rate.pdf",
-            caption="../report/latency_vs_rate.rst",
-            category="End-to-end",
-        ),
-        png="results/{study}/figures/latency_vs_rate.png",
-        csv="results/{study}/figures/latency_vs_rate.csv",
+        **figure_outputs("latency_vs_rate", "End-to-end"),
     log:
-        "results/{study}/logs/plot_latency_vs_rate.log",
+        PATTERNS.log("plot_latency_vs_rate"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -74,19 +62,13 @@ rule plot_latency_vs_rate:
 rule plot_timeline:
     input:
         trace=get_timeline_trace,
-        points="results/{study}/points.csv",
+        points=PATTERNS.points_csv,
     output:
-        pdf=report(
-            "results/{study}/figures/timeline.pdf",
-            caption="../report/timeline.rst",
-            category="End-to-end",
-        ),
-        png="results/{study}/figures/timeline.png",
-        csv="results/{study}/figures/timeline.csv",
+        **figure_outputs("timeline", "End-to-end"),
     params:
         timeline=get_timeline_config,
     log:
-        "results/{study}/logs/plot_timeline.log",
+        PATTERNS.log("plot_timeline"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

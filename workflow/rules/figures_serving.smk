@@ -6,18 +6,12 @@ rule plot_serving_policies:
         tables=get_serving_policies_tables,
         summary=get_serving_policies_summary,
     output:
-        pdf=report(
-            "results/{study}/figures/serving_policies.pdf",
-            caption="../report/serving_policies.rst",
-            category="End-to-end",
-        ),
-        png="results/{study}/figures/serving_policies.png",
-        csv="results/{study}/figures/serving_policies.csv",
+        **figure_outputs("serving_policies", "End-to-end"),
     params:
         inputs=get_serving_policies_inputs,
         settings=get_serving_policies_settings,
     log:
-        "results/{study}/logs/plot_serving_policies.log",
+        PATTERNS.log("plot_serving_policies"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

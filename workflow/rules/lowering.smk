@@ -1,9 +1,9 @@
 """Lowering outputs and trace-level memory coupling.
 
-- lower_point: per design point, results/{study}/workloads/{point}/ - the workload file of every simulator
+- lower_point: per design point, results/<study>/workloads/{point}/ - the workload file of every simulator
   (SCALE-Sim topology, Ramulator trace, MQSim trace, inter-chiplet traffic) from the stitched schedule.
 - couple_memory: per SCALE-Sim run (chiplet configuration) of the study, a real SCALE-Sim run with its
-  DRAM traces kept, converted to Ramulator traces and fed through the memory tier (results/{study}/
+  DRAM traces kept, converted to Ramulator traces and fed through the memory tier (results/<study>/
   coupling/{run_id}/); collect_memory_coupling and plot_memory_coupling summarize them. Only when the
   study simulates SCALE-Sim (the coupling needs its real traces).
 """
@@ -13,13 +13,13 @@ rule lower_point:
     input:
         get_e2e_tables,
     output:
-        manifest="results/{study}/workloads/{point}/lowering.json",
-        files=[f"results/{{study}}/workloads/{{point}}/{name}" for name in LOWERING_FILES],
+        manifest=PATTERNS.workloads_dir("{point}") / "lowering.json",
+        files=[PATTERNS.workloads_dir("{point}") / name for name in LOWERING_FILES],
     params:
         point=get_point_params,
         runs=get_point_runs,
     log:
-        "results/{study}/logs/lower_point/{point}.log",
+        PATTERNS.log("lower_point/{point}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -32,9 +32,9 @@ rule lower_point:
 
 rule couple_memory:
     output:
-        table="results/{study}/coupling/{run_id}/memory_coupling.csv",
-        scalesim=directory("results/{study}/coupling/{run_id}/scalesim"),
-        ramulator=directory("results/{study}/coupling/{run_id}/ramulator"),
+        table=PATTERNS.coupling_dir / "{run_id}" / "memory_coupling.csv",
+        scalesim=directory(PATTERNS.coupling_dir / "{run_id}" / "scalesim"),
+        ramulator=directory(PATTERNS.coupling_dir / "{run_id}" / "ramulator"),
     params:
         point=get_coupling_point,
         memory=get_coupling_memory,
@@ -42,7 +42,7 @@ rule couple_memory:
         site=get_coupling_site,
         simulate_memory=get_coupling_simulate_memory,
     log:
-        "results/{study}/logs/couple_memory/{run_id}.log",
+        PATTERNS.log("couple_memory/{run_id}"),
     threads: 1
     resources:
         mem_mb=2048,
@@ -59,13 +59,13 @@ rule collect_memory_coupling:
         get_coupling_tables,
     output:
         table=report(
-            "results/{study}/coupling/memory_coupling.csv",
+            PATTERNS.coupling_dir / "memory_coupling.csv",
             caption="../report/memory_coupling.rst",
             category="Memory coupling",
         ),
-        winners="results/{study}/coupling/dataflow_winners.csv",
+        winners=PATTERNS.coupling_dir / "dataflow_winners.csv",
     log:
-        "results/{study}/logs/collect_memory_coupling.log",
+        PATTERNS.log("collect_memory_coupling"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -78,17 +78,11 @@ rule collect_memory_coupling:
 
 rule plot_memory_coupling:
     input:
-        table="results/{study}/coupling/memory_coupling.csv",
+        table=PATTERNS.coupling_dir / "memory_coupling.csv",
     output:
-        pdf=report(
-            "results/{study}/figures/memory_coupling.pdf",
-            caption="../report/memory_coupling.rst",
-            category="Memory coupling",
-        ),
-        png="results/{study}/figures/memory_coupling.png",
-        csv="results/{study}/figures/memory_coupling.csv",
+        **figure_outputs("memory_coupling", "Memory coupling"),
     log:
-        "results/{study}/logs/plot_memory_coupling.log",
+        PATTERNS.log("plot_memory_coupling"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

@@ -4,12 +4,12 @@
 rule write_study_record:
     output:
         config=report(
-            "results/{study}/study.yaml",
+            PATTERNS.study_record,
             caption="../report/study_config.rst",
             category="Configuration",
         ),
         fidelity=report(
-            "results/{study}/fidelity.csv",
+            PATTERNS.fidelity_csv,
             caption="../report/fidelity.rst",
             category="Configuration",
         ),
@@ -17,7 +17,7 @@ rule write_study_record:
         config=get_resolved_config,
         fidelity=get_fidelity_json,
     log:
-        "results/{study}/logs/write_study_record.log",
+        PATTERNS.log("write_study_record"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

@@ -5,19 +5,19 @@ rule sanity_check:
     input:
         get_sanity_tables,
     output:
-        checks="results/{study}/sanity/checks.csv",
+        checks=PATTERNS.sanity_dir / "checks.csv",
         summary=report(
-            "results/{study}/sanity/summary.html",
+            PATTERNS.sanity_dir / "summary.html",
             caption="../report/sanity.rst",
             category="Trust",
         ),
     params:
-        runs_root="results/{study}/runs",
-        logs_root="results/{study}/logs",
+        runs_root=str(PATTERNS.base / "runs"),
+        logs_root=str(PATTERNS.base / "logs"),
         cache_dir=get_cache_dir,
         severity=get_sanity_severity,
     log:
-        "results/{study}/logs/sanity_check.log",
+        PATTERNS.log("sanity_check"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

@@ -3,11 +3,11 @@
 
 rule write_points:
     output:
-        "results/{study}/points.csv",
+        PATTERNS.points_csv,
     params:
         points=get_points_json,
     log:
-        "results/{study}/logs/write_points.log",
+        PATTERNS.log("write_points"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -20,8 +20,8 @@ rule write_points:
 
 rule run_simulator:
     output:
-        run_json="results/{study}/runs/{simulator}/{run_id}/run.json",
-        result="results/{study}/runs/{simulator}/{run_id}/result.csv",
+        run_json=PATTERNS.run_dir("{simulator}", "{run_id}") / "run.json",
+        result=PATTERNS.run_dir("{simulator}", "{run_id}") / "result.csv",
     params:
         point=get_run_params,
         site=get_run_site,
@@ -29,7 +29,7 @@ rule run_simulator:
         logs_dir=get_logs_dir,
         cache_dir=get_cache_dir,
     log:
-        "results/{study}/logs/{simulator}/{run_id}.log",
+        PATTERNS.log("{simulator}/{run_id}"),
     threads: get_run_threads
     resources:
         mem_mb=get_run_mem_mb,
@@ -47,11 +47,11 @@ rule collect_table:
     input:
         get_table_inputs,
     output:
-        "results/{study}/tables/{simulator}.csv",
+        PATTERNS.table("{simulator}"),
     wildcard_constraints:
         simulator="|".join(SIMULATED) or NO_MATCH,
     log:
-        "results/{study}/logs/collect_{simulator}.log",
+        PATTERNS.log("collect_{simulator}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -66,14 +66,14 @@ rule predict_surrogate:
     input:
         get_surrogate_packs,
     output:
-        "results/{study}/tables/{simulator}.csv",
+        PATTERNS.table("{simulator}"),
     wildcard_constraints:
         simulator="|".join(SURROGATE) or NO_MATCH,
     params:
         runs=get_surrogate_runs,
         strict=config["strict_surrogate_domain"],
     log:
-        "results/{study}/logs/predict_{simulator}.log",
+        PATTERNS.log("predict_{simulator}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

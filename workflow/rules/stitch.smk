@@ -5,13 +5,13 @@ rule stitch_e2e:
     input:
         get_e2e_tables,
     output:
-        summary="results/{study}/e2e/{point}/summary.json",
-        timeline="results/{study}/e2e/{point}/timeline.json",
+        summary=PATTERNS.e2e_dir("{point}") / "summary.json",
+        timeline=PATTERNS.e2e_dir("{point}") / "timeline.json",
     params:
         point=get_point_params,
         runs=get_point_runs,
     log:
-        "results/{study}/logs/stitch_e2e/{point}.log",
+        PATTERNS.log("stitch_e2e/{point}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -27,12 +27,12 @@ rule summarize_e2e:
         get_e2e_summaries,
     output:
         report(
-            "results/{study}/e2e/summary.csv",
+            PATTERNS.e2e_summary_csv,
             caption="../report/e2e_summary.rst",
             category="End-to-end",
         ),
     log:
-        "results/{study}/logs/summarize_e2e.log",
+        PATTERNS.log("summarize_e2e"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

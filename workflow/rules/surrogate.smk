@@ -4,13 +4,13 @@ table of every pack's validated errors (figure 7)."""
 
 rule fit_surrogate:
     input:
-        "results/{study}/tables/{simulator}.csv",
+        PATTERNS.table("{simulator}"),
     output:
-        "results/{study}/surrogates/{simulator}.json",
+        PATTERNS.surrogate_fit("{simulator}"),
     wildcard_constraints:
         simulator="|".join(FITTABLE) or NO_MATCH,
     log:
-        "results/{study}/logs/fit_surrogate_{simulator}.log",
+        PATTERNS.log("fit_surrogate_{simulator}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -25,21 +25,14 @@ rule plot_parity:
     input:
         unpack(get_parity_inputs),
     output:
-        pdf=report(
-            "results/{study}/figures/parity_{pack}.pdf",
-            caption="../report/parity.rst",
-            category="Surrogates",
-            subcategory="Parity",
-        ),
-        png="results/{study}/figures/parity_{pack}.png",
-        csv="results/{study}/figures/parity_{pack}.csv",
+        **figure_outputs("parity_{pack}", "Surrogates", caption="../report/parity.rst", subcategory="Parity"),
     params:
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
         data_source=get_parity_source,
     wildcard_constraints:
         pack="|".join(PARITY_PACKS) or NO_MATCH,
     log:
-        "results/{study}/logs/plot_parity_{pack}.log",
+        PATTERNS.log("plot_parity_{pack}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -54,19 +47,12 @@ rule plot_surrogate_errors:
     input:
         models=[path for _, path in surrogate_error_models()],
     output:
-        pdf=report(
-            "results/{study}/figures/surrogate_errors.pdf",
-            caption="../report/surrogate_errors.rst",
-            category="Surrogates",
-            subcategory="Errors",
-        ),
-        png="results/{study}/figures/surrogate_errors.png",
-        csv="results/{study}/figures/surrogate_errors.csv",
+        **figure_outputs("surrogate_errors", "Surrogates", subcategory="Errors"),
     params:
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
         labels=[label for label, _ in surrogate_error_models()],
     log:
-        "results/{study}/logs/plot_surrogate_errors.log",
+        PATTERNS.log("plot_surrogate_errors"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

@@ -6,16 +6,16 @@ rule train_eoe:
     input:
         get_e2e_tables,
     output:
-        summary="results/{study}/training/{point}/summary.json",
-        experts="results/{study}/training/{point}/experts.csv",
-        gemms="results/{study}/training/{point}/gemms.csv",
-        timeline="results/{study}/training/{point}/timeline.json",
-        checkpoint_trace="results/{study}/training/{point}/checkpoint_trace.txt",
+        summary=PATTERNS.training_dir("{point}") / "summary.json",
+        experts=PATTERNS.training_dir("{point}") / "experts.csv",
+        gemms=PATTERNS.training_dir("{point}") / "gemms.csv",
+        timeline=PATTERNS.training_dir("{point}") / "timeline.json",
+        checkpoint_trace=PATTERNS.training_dir("{point}") / "checkpoint_trace.txt",
     params:
         point=get_point_params,
         runs=get_point_runs,
     log:
-        "results/{study}/logs/train_eoe/{point}.log",
+        PATTERNS.log("train_eoe/{point}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -31,12 +31,12 @@ rule serve_beside_training:
         tables=get_e2e_tables,
         training=get_training_summary,
     output:
-        "results/{study}/training/{point}/serving.json",
+        PATTERNS.training_dir("{point}") / "serving.json",
     params:
         point=get_point_params,
         runs=get_point_runs,
     log:
-        "results/{study}/logs/serve_beside_training/{point}.log",
+        PATTERNS.log("serve_beside_training/{point}"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -51,15 +51,15 @@ rule summarize_training:
     input:
         summaries=get_training_summaries,
         serving=get_serving_records,
-        points="results/{study}/points.csv",
+        points=PATTERNS.points_csv,
     output:
         report(
-            "results/{study}/training/summary.csv",
+            PATTERNS.training_summary_csv,
             caption="../report/training_summary.rst",
             category="Training",
         ),
     log:
-        "results/{study}/logs/summarize_training.log",
+        PATTERNS.log("summarize_training"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -72,17 +72,11 @@ rule summarize_training:
 
 rule plot_training_time:
     input:
-        "results/{study}/training/summary.csv",
+        PATTERNS.training_summary_csv,
     output:
-        pdf=report(
-            "results/{study}/figures/training_time.pdf",
-            caption="../report/training_time.rst",
-            category="Training",
-        ),
-        png="results/{study}/figures/training_time.png",
-        csv="results/{study}/figures/training_time.csv",
+        **figure_outputs("training_time", "Training"),
     log:
-        "results/{study}/logs/plot_training_time.log",
+        PATTERNS.log("plot_training_time"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,
@@ -95,17 +89,11 @@ rule plot_training_time:
 
 rule plot_training_colocation:
     input:
-        "results/{study}/training/summary.csv",
+        PATTERNS.training_summary_csv,
     output:
-        pdf=report(
-            "results/{study}/figures/training_colocation.pdf",
-            caption="../report/training_colocation.rst",
-            category="Training",
-        ),
-        png="results/{study}/figures/training_colocation.png",
-        csv="results/{study}/figures/training_colocation.csv",
+        **figure_outputs("training_colocation", "Training"),
     log:
-        "results/{study}/logs/plot_training_colocation.log",
+        PATTERNS.log("plot_training_colocation"),
     threads: 1
     resources:
         **LOCAL_RESOURCES,

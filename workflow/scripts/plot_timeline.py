@@ -6,8 +6,15 @@ import pandas as pd
 from _logging import to_log
 
 from eoesim.figures.point_labels import point_labels
-from eoesim.figures.timeline_excerpt import (busiest_window, excerpt, lanes, load_trace, plot_timeline,
-                                             trace_events, trace_lanes)
+from eoesim.figures.timeline_excerpt import (
+                                             busiest_window,
+                                             excerpt,
+                                             lanes,
+                                             load_trace,
+                                             plot_timeline,
+                                             trace_events,
+                                             trace_lanes,
+)
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])

@@ -19,7 +19,6 @@ class DseInputs:
         self.plan = plan
         self.paths = paths
         self.choices = choices
-        self.dir = Path(paths.base) / "dse"
         #: the area objective's source table, when the study has one
         self.area_tables = [str(paths.table("rapidchiplet"))] if "rapidchiplet" in plan.runs else []
 
@@ -27,11 +26,10 @@ class DseInputs:
         """The Pareto table and figure, when the study has at least two points to compare."""
         if len(self.plan.study.points) < 2:
             return []
-        figures = Path(self.paths.base) / "figures"
-        return [self.dir / "pareto.csv"] + [figures / f"pareto.{ext}" for ext in ("pdf", "png", "csv")]
+        return [self.paths.dse_dir / "pareto.csv"] + self.paths.figure_files("pareto")
 
     def refined_table(self, sim: str) -> Path:
-        return self.dir / "refined" / "tables" / f"{sim}.csv"
+        return self.paths.refined.table(sim)
 
     @staticmethod
     def selection(wildcards, checkpoints) -> dict:
@@ -55,7 +53,7 @@ class DseInputs:
         return json.dumps(self.point_runs(wildcards.point), sort_keys=True)
 
     def refined_summaries(self, wildcards, checkpoints) -> list[str]:
-        return [str(self.dir / "refined" / "e2e" / pid / "summary.json")
+        return [str(self.paths.refined.e2e_dir(pid) / "summary.json")
                 for pid in self.selection(wildcards, checkpoints)["points"]]
 
     def refined_area_tables(self, wildcards, checkpoints) -> list[str]:

@@ -114,8 +114,8 @@ def pareto_figure(table: pd.DataFrame, stem: Path | str) -> dict[str, Path]:
         handles.append(Line2D([], [], ls="--", lw=0.7, marker="D", mfc="none", mec=PALETTE[1], color=PALETTE[1],
                               label="Refined (simulate)"))
     if varies:
-        handles.append(Line2D([], [], ls="none", marker="o", color="0.6",
-                              label=f"Size: area {data[AREA_OBJECTIVE].min():.0f}–{data[AREA_OBJECTIVE].max():.0f} mm²"))
+        lo, hi = data[AREA_OBJECTIVE].min(), data[AREA_OBJECTIVE].max()
+        handles.append(Line2D([], [], ls="none", marker="o", color="0.6", label=f"Size: area {lo:.0f}–{hi:.0f} mm²"))
     elif has_area:
         handles.append(Line2D([], [], ls="none", marker="none",
                               label=f"Area {data[AREA_OBJECTIVE].iloc[0]:.0f} mm² (all points)"))

@@ -90,7 +90,8 @@ def pareto_table(sweep: pd.DataFrame, refined: pd.DataFrame, selection: Mapping[
         final[o] = out[f"{o}_refined"].where(out["refined"], out[o])
     out["pareto_final"] = pareto_mask(final, objectives).to_numpy()
     rerun = sorted(s for s, c in selection["simulators"].items() if c["rerun"])
-    kept = sorted(s for s, c in selection["simulators"].items() if not c["rerun"] and c["refined_fidelity"] != "simulate")
+    kept = sorted(s for s, c in selection["simulators"].items() if not c["rerun"]
+                  and c["refined_fidelity"] != "simulate")
     out["refined_simulators"] = np.where(out["refined"], "+".join(rerun), "")
     out["surrogate_simulators"] = np.where(out["refined"], "+".join(kept), "")
     return out

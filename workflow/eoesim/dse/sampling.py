@@ -82,7 +82,8 @@ def check_ranges(ranges: Mapping[str, Any], schema_at, prefix: str = "sweep.samp
                 problems += iter_value_errors(value, sub, [*prefix.split("."), key, "choices", i])
             continue
         if not _is_numeric_schema(sub):
-            problems.append(f"{where}: {{min, max}} on a key that is not a number (schema {sub.get('type') or sub.get('enum')}); "
+            problems.append(f"{where}: {{min, max}} on a key that is not a number (schema "
+                            f"{sub.get('type') or sub.get('enum')}); "
                             "allowed: {choices: [...]} of values the key accepts")
             continue
         lo, hi = spec["min"], spec["max"]

@@ -27,12 +27,16 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from eoesim.analysis.packs import predict_table
 from eoesim.eoe.expert import resolve_experts
 from eoesim.errors import ConfigError
+from eoesim.paths import package_file
+from eoesim.schema import load_schema, validate_against
+from eoesim.simulators.base import get_simulator
 from eoesim.simulators.cacti_buffers import sram_point
 from eoesim.stitch.energy import load_constants
 
-CONSTANTS_FILE = Path(__file__).with_name("chiplet_constants.csv")
+CONSTANTS_FILE = package_file("eoesim.eoe", "chiplet_constants.csv")
 #: bytes per word -> PE area constant (the nearest precision is used, as for the MAC energy)
 PE_AREA_KEYS = {1.0: "pe_area_int8_um2", 2.0: "pe_area_fp16_um2", 4.0: "pe_area_fp32_um2"}
 #: MAC energy constants of stitch/energy_constants.csv by bytes per word
@@ -54,7 +58,6 @@ def load_chiplet_constants(path: Path = CONSTANTS_FILE) -> dict[str, float]:
 @dataclass(frozen=True)
 class SramFigures:
     """One SRAM as CACTI (or its surrogate) describes it: per-access energies, all-bank leakage, area."""
-
     name: str
     kind: str
     size_bytes: int
@@ -99,7 +102,6 @@ class ChipletTech:
 @dataclass(frozen=True)
 class ChipletBudget:
     """Area (mm2) and power (W) of one compute chiplet, by part, and its SRAMs' energy per byte."""
-
     area_mm2: float
     core_area_mm2: float
     pe_area_mm2: float
@@ -125,9 +127,8 @@ class ChipletBudget:
 
 
 def _default_cacti() -> dict[str, Any]:
-    from eoesim.config import validate
-
-    return validate({}, "defaults")["workload"]["cacti"]
+    """The study schema's defaults of ``workload.cacti`` (eoesim.config imports this module via serving)."""
+    return validate_against({}, load_schema(), "defaults", "study config")["workload"]["cacti"]
 
 
 def _nearest(table: Mapping[float, str], bytes_per_word: float) -> str:
@@ -150,9 +151,6 @@ def _figures(rows: pd.DataFrame, srams: list[dict[str, Any]]) -> list[SramFigure
 
 def cacti_surrogate_rows(point: Mapping[str, Any]) -> pd.DataFrame:
     """The calibrated CACTI surrogate's rows for a CACTI point (the adapter's query, its pack's outputs)."""
-    from eoesim.analysis.packs import predict_table
-    from eoesim.simulators.base import get_simulator
-
     return predict_table("cacti", get_simulator("cacti").surrogate_query(point))
 
 

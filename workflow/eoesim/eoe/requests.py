@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -182,8 +183,6 @@ def _gap_sampler(cfg: Mapping[str, Any]):
 
 def load_azure_trace(path: str | Path, count: int, n_domains: int, zipf_skew: float, seed: int) -> Requests:
     """The first ``count`` requests of an Azure LLM inference trace 2023 file (module docstring)."""
-    from datetime import datetime
-
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"eoe.requests.trace_file: {str(path)!r} is not a file; allowed: a CSV of the Azure LLM "

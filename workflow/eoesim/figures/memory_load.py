@@ -17,8 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from eoesim.analysis.surrogate import OutOfDomainWarning, Surrogate
-from eoesim.figures.components import (STUDY_SOURCE, calibration_source, key_handles, plot_domain_line,
-                                       simulated_rows)
+from eoesim.figures.components import STUDY_SOURCE, calibration_source, key_handles, plot_domain_line, simulated_rows
 from eoesim.figures.style import FigureError, new_figure, save_figure, series_style
 
 CONFIG = ("pattern", "channels", "read_fraction")

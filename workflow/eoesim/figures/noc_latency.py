@@ -18,8 +18,7 @@ from matplotlib.lines import Line2D
 
 from eoesim.analysis.surrogate import OutOfDomainWarning, Surrogate
 from eoesim.analysis.surrogate_garnet import MAX_LOAD_FRACTION, training_frame
-from eoesim.figures.components import (STUDY_SOURCE, calibration_source, key_handles, plot_domain_line,
-                                       simulated_rows)
+from eoesim.figures.components import STUDY_SOURCE, calibration_source, key_handles, plot_domain_line, simulated_rows
 from eoesim.figures.style import FigureError, new_figure, save_figure, series_style
 
 RATE = "injection_rate_flits_per_node_per_cycle"

@@ -19,6 +19,8 @@ import pandas as pd  # noqa: E402
 from cycler import cycler  # noqa: E402
 
 from eoesim.errors import EoesimError  # noqa: E402
+from eoesim.layout import FIGURE_SUFFIXES  # noqa: E402
+from eoesim.paths import package_file  # noqa: E402
 
 SINGLE_COLUMN_IN = 3.5
 DOUBLE_COLUMN_IN = 7.16
@@ -26,8 +28,7 @@ DOUBLE_COLUMN_IN = 7.16
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 2))]
-STYLE_FILE = Path(__file__).with_name("eoesim.mplstyle")
-FIGURE_SUFFIXES = (".pdf", ".png", ".csv")
+STYLE_FILE = package_file("eoesim.figures", "eoesim.mplstyle")
 
 
 class FigureError(EoesimError):

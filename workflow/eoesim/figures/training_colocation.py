@@ -4,8 +4,8 @@ Data: ``training/summary.csv``. x: the serving capacity left, in chiplet-equival
 serves (1 - ``training.share``) of its time; split: the chiplets not given to training. Panel (a): the EoE
 training throughput (tokens/s) the training job achieves with the rest; panel (b): the serving job's p99 time to
 first token beside it (from ``serving.json``, the serving engine run with the training's background load); panel
-(c): the share of serving requests meeting ``serving.slo``. One line per arrangement (shared, split). The CSV holds every plotted value and the serving SLO attainment
-(share of requests meeting ``serving.slo``) with the SLO used.
+(c): the share of serving requests meeting ``serving.slo``. One line per arrangement (shared, split). The CSV holds
+every plotted value and the serving SLO attainment (share of requests meeting ``serving.slo``) with the SLO used.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from eoesim.errors import ParseError
-from eoesim.figures.style import FigureError, PALETTE, new_figure, save_figure, series_style
+from eoesim.figures.style import PALETTE, FigureError, new_figure, save_figure, series_style
 
 STEP_PARTS = {"compute_s": "compute", "memory_s": "memory", "network_s": "network",
               "pipeline_bubble_s": "pipeline bubble", "checkpoint_stall_s": "checkpoint", "data_stall_s": "data"}

@@ -128,7 +128,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                            for n in _all_nodes(self.morph.root)}
         self.prefetch_n = int(mcfg.get("prefetch") or 0)
         if self.prefetch_n < 0:
-            raise ConfigError(f"mapping.prefetch: {self.prefetch_n} is not allowed; allowed: a boolean or an integer >= 0")
+            raise ConfigError(f"mapping.prefetch: {self.prefetch_n} is not allowed; allowed: a boolean or an "
+                              "integer >= 0")
         self.policy = str(mcfg.get("cache_policy", "lru"))
         if self.policy == "static":
             self.prefetch_n = 0

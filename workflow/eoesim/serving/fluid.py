@@ -161,7 +161,8 @@ class Fluid:
                 saturated = True
             self.flows_on[d].discard(flow)
             if self.flows_on[d]:
-                self.cap_sum[d] = sum(f.cap for f in self.flows_on[d]) if flow.cap == INF else self.cap_sum[d] - flow.cap
+                self.cap_sum[d] = (sum(f.cap for f in self.flows_on[d]) if flow.cap == INF
+                                   else self.cap_sum[d] - flow.cap)
                 self.load[d] = max(0.0, self.load[d] - flow.rate)
             else:
                 self.cap_sum[d] = 0.0

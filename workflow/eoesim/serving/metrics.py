@@ -145,7 +145,10 @@ def carbon_summary(engine, total_j: float, span: float, tokens: float, grid: flo
     life = lifetime_s(engine.energy, engine.power)
     amortized = sum(emb.values()) * span / life
     operational = carbon_g(total_j, grid)
-    per_1k = (lambda g: g / tokens * 1000 if tokens else None)
+
+    def per_1k(grams):
+        return grams / tokens * 1000 if tokens else None
+
     return {"operational_g": operational, "embodied_total_g": emb, "lifetime_s": life,
             "embodied_amortized_g": amortized, "operational_g_per_1k_tokens": per_1k(operational),
             "embodied_g_per_1k_tokens": per_1k(amortized), "total_g_per_1k_tokens": per_1k(operational + amortized)}

@@ -11,8 +11,8 @@ Static power (watts while the run lasts, whether busy or not):
 
 Embodied carbon (Gupta et al., ACT, ISCA 2022): a die's ``area x (CI_fab x EPA + GPA + MPA) / yield`` at its
 technology node (a compute chiplet's area: ``workload.rapidchiplet.chiplets.compute.area_mm2`` when set, else
-its budget's PE array + SRAMs, plus its PHYs), DRAM and flash per GB, and a packaging footprint per IC (each chiplet and HBM stack),
-amortized over the hardware's lifetime: a run of ``T`` seconds carries ``T / lifetime`` of it.
+its budget's PE array + SRAMs, plus its PHYs), DRAM and flash per GB, and a packaging footprint per IC (each chiplet and
+HBM stack), amortized over the hardware's lifetime: a run of ``T`` seconds carries ``T / lifetime`` of it.
 """
 from __future__ import annotations
 

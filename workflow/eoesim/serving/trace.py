@@ -27,7 +27,8 @@ def chrome_trace(engine, max_events: int | None = DEFAULT_MAX_EVENTS) -> dict[st
     for inst in engine.instances:
         events.append({"ph": "M", "name": "thread_name", "pid": 1, "tid": inst.iid,
                        "args": {"name": inst.label() + " " + "+".join(sorted(inst.models))}})
-        events.append({"ph": "M", "name": "thread_sort_index", "pid": 1, "tid": inst.iid, "args": {"sort_index": inst.iid}})
+        events.append({"ph": "M", "name": "thread_sort_index", "pid": 1, "tid": inst.iid,
+                       "args": {"sort_index": inst.iid}})
     tiers = {"ssd": 0, **{f"hbm{s}": s + 1 for s in range(engine.package.n_stacks)}}
     for name, tid in tiers.items():
         events.append({"ph": "M", "name": "thread_name", "pid": 2, "tid": tid,

@@ -6,11 +6,10 @@ SCALE-Sim with ``InterfaceBandwidth: CALC`` assumes DRAM always delivers what th
 1. the layer's DRAM traces become 64 B memory requests (``scalesim_traces.dram_requests``: addresses from
    the trace, one-row line merging, the trace's cycles) and a Ramulator LoadStoreTrace of them;
 2. demand: ``dram_bytes`` = requests x 64 B (``dram_word_bytes``: SCALE-Sim's DRAM words x bytes per word;
-   the ratio is the partial-line overhead of SCALE-Sim's access order); the requests are spaced by the layer's own timing, i.e.
-   spread over its compute cycles, so the offered bandwidth is ``dram_bytes / (compute_cycles / f)``
-   (f = chiplet clock) - the rate the memory must sustain for the array never to wait; read fraction and
-   access pattern (``sequential`` when most requests follow the previous line of their operand, else
-   ``random``) come from the trace;
+   the ratio is the partial-line overhead of SCALE-Sim's access order); the requests are spaced by the layer's own
+   timing, i.e. spread over its compute cycles, so the offered bandwidth is ``dram_bytes / (compute_cycles / f)`` (f =
+   chiplet clock) - the rate the memory must sustain for the array never to wait; read fraction and access pattern
+   (``sequential`` when most requests follow the previous line of their operand, else ``random``) come from the trace;
 3. the memory tier (the study's Ramulator memory system: standard, channels) at that offered load gives
    an achieved bandwidth and an average read latency - from the calibrated Ramulator surrogate pack
    (labelled ``fidelity``/``source``; read fractions below the pack's fitted 0.7 are queried at 0.7 and the
@@ -38,6 +37,7 @@ from typing import Any
 
 import pandas as pd
 
+from eoesim.analysis.packs import predict_table
 from eoesim.errors import ConfigError
 from eoesim.simulators.scalesim_traces import LINE_BYTES, sequential_share
 
@@ -56,7 +56,6 @@ COLUMNS = ["config", "array_rows", "array_cols", "dataflow", "layer_id", "gemm",
 @dataclass(frozen=True)
 class MemoryTier:
     """The memory system one chiplet's DRAM traffic goes to (the study's Ramulator point)."""
-
     standard: str
     channels: int
     peak_bandwidth_bytes_per_s: float
@@ -87,8 +86,6 @@ def surrogate_memory(demand: pd.DataFrame, tier: MemoryTier) -> pd.DataFrame:
 
     ``demand`` needs ``pattern``, ``read_fraction`` and ``offered_bandwidth_bytes_per_s``.
     """
-    from eoesim.analysis.packs import predict_table
-
     rf = demand["read_fraction"].clip(*PACK_READ_FRACTION)
     query = pd.DataFrame({
         "standard": tier.standard, "pattern": demand["pattern"].to_numpy(), "channels": tier.channels,

@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Mapping
 
 from eoesim.errors import ConfigError
+from eoesim.paths import package_file
 
-CONSTANTS_FILE = Path(__file__).with_name("energy_constants.csv")
+CONSTANTS_FILE = package_file("eoesim.stitch", "energy_constants.csv")
 COMPONENTS = ("compute", "sram", "hbm", "ddr", "ssd", "network")
 PJ = 1e-12
 J_PER_KWH = 3.6e6

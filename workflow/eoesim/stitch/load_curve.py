@@ -26,10 +26,10 @@ from eoesim.eoe.hardware import build_hardware
 from eoesim.eoe.requests import DEFAULTS as REQUEST_DEFAULTS
 from eoesim.eoe.requests import TRACE_COLUMNS
 from eoesim.errors import ConfigError, ParseError
+from eoesim.serving.columns import summary_row
 from eoesim.stitch.e2e import stitch_point
 from eoesim.stitch.point_job import point_tables
 from eoesim.stitch.study_model import StudyComponentModel
-from eoesim.serving.columns import summary_row
 
 #: 2^-3 .. 2^0.5: a decade below the knee, finer steps around it, and two points past it
 DEFAULT_CAPACITY_FRACTIONS = (0.125, 0.25, 0.5, 0.71, 0.84, 1.0, 1.19, 1.41)

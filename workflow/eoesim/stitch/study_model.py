@@ -50,9 +50,11 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from eoesim.analysis.packs import load_pack, source_label
 from eoesim.eoe.expert import Gemm
 from eoesim.eoe.hardware import ChipletSpec, Hardware
 from eoesim.errors import EoesimError
+from eoesim.simulators.base import get_simulator
 from eoesim.stitch.components import ComponentModel, Estimate, LoadCurve, TableComponentModel, analytic_sram_words
 from eoesim.stitch.energy import EnergyModel
 
@@ -154,8 +156,6 @@ class StudyComponentModel(ComponentModel):
         return words
 
     def _scalesim_surrogate(self, gemm: Gemm, chiplet: ChipletSpec) -> tuple[float, str, str]:
-        from eoesim.analysis.packs import load_pack, source_label
-
         if self.points.get("scalesim", {}).get("interface_bandwidth", "calc") != "calc":
             estimate = self.nominal.gemm_cycles(Gemm(gemm.name, gemm.m, gemm.n, gemm.k), chiplet)
             return estimate.value, estimate.fidelity, estimate.source
@@ -263,21 +263,16 @@ class StudyComponentModel(ComponentModel):
 
 def _ramulator_curve(point: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(read latency ns, achieved bandwidth bytes/s) of the Ramulator pack at the loads ``OFFERED``."""
-    from eoesim.analysis.packs import load_pack
-    from eoesim.simulators.base import get_simulator
-
     query = get_simulator("ramulator").surrogate_query(point)
     frame = pd.concat([query] * len(OFFERED), ignore_index=True)
     frame["offered_load_frac_of_peak"] = OFFERED
     pred = load_pack("ramulator").predict(frame, check=False)
-    return pred["avg_read_latency_ns"].to_numpy(dtype=float), pred["achieved_bandwidth_GBps"].to_numpy(dtype=float) * 1e9
+    bandwidth = pred["achieved_bandwidth_GBps"].to_numpy(dtype=float) * 1e9
+    return pred["avg_read_latency_ns"].to_numpy(dtype=float), bandwidth
 
 
 def _garnet_curve(point: Mapping[str, Any]) -> tuple[np.ndarray, float]:
     """(per-hop latency in cycles at utilization 0..1, the saturating injection rate) of the Garnet pack."""
-    from eoesim.analysis.packs import load_pack
-    from eoesim.simulators.base import get_simulator
-
     query = get_simulator("garnet").surrogate_query(point)
     frame = pd.concat([query] * len(INJECTION), ignore_index=True)
     frame["injection_rate"] = INJECTION

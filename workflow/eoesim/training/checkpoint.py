@@ -15,8 +15,15 @@ from typing import Sequence
 
 from eoesim.eoe.expert import param_count
 from eoesim.eoe.hardware import Hardware
-from eoesim.simulators.mqsim_trace import (SECTOR_BYTES, WRITE, Arrivals, IODescription, Transfer, generate_requests,
-                                           write_trace)
+from eoesim.simulators.mqsim_trace import (
+    SECTOR_BYTES,
+    WRITE,
+    Arrivals,
+    IODescription,
+    Transfer,
+    generate_requests,
+    write_trace,
+)
 from eoesim.stitch.components import Estimate
 from eoesim.training.spec import ExpertJob, TrainingSpec
 

@@ -2,8 +2,8 @@
 
 Columns: ``point_id``, the point's swept values (points.csv), the expert's row of ``experts.csv``, the
 EoE's ``eoe_*`` totals from ``summary.json`` (time to train, tokens/s, energy, carbon, the training share,
-chiplets for training and for serving, the package grid and chiplet array) and, for a point whose package also serves, the
-``serving_*`` columns of its ``serving.json`` (latency percentiles, throughput, SLO attainment).
+chiplets for training and for serving, the package grid and chiplet array) and, for a point whose package also
+serves, the ``serving_*`` columns of its ``serving.json`` (latency percentiles, throughput, SLO attainment).
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Training takes the last ``training.chiplets`` chiplets along the package's snake order (consecutive ones
 are adjacent); the serving mappings fill the snake order from its start (eoesim.eoe.mapping), so a split
-package serves on the chiplets training leaves. Concurrent experts get equal contiguous slices of them; sequential experts each get all.
+package serves on the chiplets training leaves. Concurrent experts get equal contiguous slices of them; sequential
+experts each get all.
 Inside an expert's chiplets the ranks are ordered tensor-parallel fastest, then pipeline stage, then
 data-parallel replica, so a tensor-parallel group (the most traffic, every layer) sits on neighbouring
 chiplets and consecutive pipeline stages are close.

@@ -15,10 +15,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from eoesim.eoe.hardware import Hardware
+from eoesim.serving.power import StaticPower
 from eoesim.stitch.components import ComponentModel
 from eoesim.stitch.energy import EnergyModel
 from eoesim.training.checkpoint import checkpoints
-from eoesim.serving.power import StaticPower
 from eoesim.training.energy import gemm_j, static_w, step_dynamic_j, total
 from eoesim.training.gemms import router_gemms
 from eoesim.training.spec import RouterJob, TrainingSpec

@@ -45,7 +45,8 @@ def check_split(summary: Mapping[str, Any], serving_chiplets: set[int]) -> None:
 def serving_record(result_summary: Mapping[str, Any], load: BackgroundLoad, used: set[int]) -> dict[str, Any]:
     s = result_summary
     return {"serving_chiplets_used": sorted(used), "background_chiplet_busy_fraction": dict(load.chiplet_busy_fraction),
-            "requests": s["requests"], "ttft_s": s["ttft_s"], "tpot_s": s["tpot_s"], "e2e_latency_s": s["e2e_latency_s"],
+            "requests": s["requests"], "ttft_s": s["ttft_s"], "tpot_s": s["tpot_s"],
+            "e2e_latency_s": s["e2e_latency_s"],
             "throughput": s["throughput"], "goodput": s["goodput"]}
 
 

@@ -5,17 +5,17 @@ Per micro-batch, every device of pipeline stage i runs ``gemms.micro_batch_gemms
 the chiplet's cycle time; memory = ``memory_transfer`` of its compulsory HBM traffic (read A and B, write C
 at activation precision; a weight gradient is read and written at gradient precision) times the number of
 chiplets training at once from the same HBM stack, because they all stream from it at the same time (so each
-gets its share of the bandwidth: training.spec.TrainingSpec.hbm_sharers). Added to the passes: the tensor-parallel all-reduces (two per layer
-forward, two backward, of the micro-batch's activations), the pipeline send of the activations (forward)
-and of their gradient (backward), split over the tensor-parallel ranks (Megatron's scatter/gather), and
-with ZeRO-3 the all-gather of the stage's weights before each pass. The passes are scheduled 1F1B
-(training.pipeline). After the pipeline drains: the data-parallel gradient reduction (ZeRO 0: ring
-all-reduce of the gradients; 1-2: reduce-scatter of the gradients + all-gather of the updated weights; 3:
-reduce-scatter) over the rings of every stage and tensor-parallel rank at once, and the optimizer update
-(``Precision.optimizer_update_bytes_per_param`` of HBM traffic per parameter of each device's shard). The
-checkpoint write (training.checkpoint) is amortised over its interval; the next batch's token ids are read
-from the SSD during the step and only a read longer than the step stalls it. Nothing else overlaps:
-gradient reduction does not overlap the backward pass.
+gets its share of the bandwidth: training.spec.TrainingSpec.hbm_sharers). Added to the passes: the tensor-parallel
+all-reduces (two per layer forward, two backward, of the micro-batch's activations), the pipeline send of the
+activations (forward) and of their gradient (backward), split over the tensor-parallel ranks (Megatron's
+scatter/gather), and with ZeRO-3 the all-gather of the stage's weights before each pass. The passes are scheduled 1F1B
+(training.pipeline). After the pipeline drains: the data-parallel gradient reduction (ZeRO 0: ring all-reduce of the
+gradients; 1-2: reduce-scatter of the gradients + all-gather of the updated weights; 3: reduce-scatter) over the rings
+of every stage and tensor-parallel rank at once, and the optimizer update
+(``Precision.optimizer_update_bytes_per_param`` of HBM traffic per parameter of each device's shard). The checkpoint
+write (training.checkpoint) is amortised over its interval; the next batch's token ids are read from the SSD during the
+step and only a read longer than the step stalls it. Nothing else overlaps: gradient reduction does not overlap the
+backward pass.
 
 Step-time breakdown (adds up to ``step_s``): compute (the GEMMs of the slowest stage's passes), memory (the
 part of its passes the memory time exceeds compute, plus the optimizer update), network (collectives and
@@ -143,7 +143,8 @@ class StepModel:
         fwd.network = fwd.network + tp_reduce
         bwd.network = bwd.network + tp_reduce
         if not last:
-            fwd.network = fwd.network + concurrent_transfers(self.model, self.hw, ranks.stage_sends(stage), act / lay.tp)
+            fwd.network = fwd.network + concurrent_transfers(self.model, self.hw, ranks.stage_sends(stage),
+                                                             act / lay.tp)
         if stage > 0:
             back = [(d, s) for s, d in ranks.stage_sends(stage - 1)]
             bwd.network = bwd.network + concurrent_transfers(self.model, self.hw, back, act / lay.tp)

@@ -26,7 +26,7 @@ def get_calibrate_runs(wildcards):
 
 
 def calibrate_targets():
-    return [PATHS.base / "packs" / f"{pack}.json" for pack in CALIBRATE_PACKS]
+    return [PATHS.study_pack(pack) for pack in CALIBRATE_PACKS]
 
 
 FINAL_TARGETS.append(calibrate_targets)

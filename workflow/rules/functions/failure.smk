@@ -7,7 +7,7 @@ def failure_points():
 def failure_targets():
     if not failure_points():
         return []
-    return [str(PATHS.base / "figures" / f"failure_throughput.{ext}") for ext in ("pdf", "png", "csv")]
+    return [str(path) for path in PATHS.figure_files("failure_throughput")]
 
 
 FINAL_TARGETS.append(failure_targets)

@@ -50,7 +50,7 @@ def get_expert_load_job(wildcards):
 def cache_figure_targets():
     names = [name for name, settings in (("cache_sensitivity", CACHE_SENSITIVITY), ("expert_load_cdf", EXPERT_LOAD))
              if settings is not None]
-    return [PATHS.base / "figures" / f"{name}.{ext}" for name in names for ext in ("pdf", "png", "csv")]
+    return [path for name in names for path in PATHS.figure_files(name)]
 
 
 FINAL_TARGETS.append(cache_figure_targets)

@@ -16,8 +16,7 @@ def component_figure_inputs(simulator, pack):
 
 
 def component_figure_targets():
-    return [PATHS.base / "figures" / f"{name}{ext}" for name in ("noc_latency", "memory_load")
-            for ext in (".pdf", ".png", ".csv")]
+    return [path for name in ("noc_latency", "memory_load") for path in PATHS.figure_files(name)]
 
 
 FINAL_TARGETS.append(component_figure_targets)

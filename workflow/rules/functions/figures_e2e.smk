@@ -20,8 +20,7 @@ def get_timeline_config(wildcards):
 
 
 def figures_e2e_targets():
-    return [PATHS.base / "figures" / f"{name}.{ext}" for name in ("latency_breakdown", "latency_vs_rate", "timeline")
-            for ext in ("pdf", "png", "csv")]
+    return [path for name in ("latency_breakdown", "latency_vs_rate", "timeline") for path in PATHS.figure_files(name)]
 
 
 FINAL_TARGETS.append(figures_e2e_targets)

@@ -27,7 +27,7 @@ def get_serving_policies_settings(wildcards):
 
 
 def figures_serving_targets():
-    return [PATHS.base / "figures" / f"serving_policies.{ext}" for ext in ("pdf", "png", "csv")]
+    return PATHS.figure_files("serving_policies")
 
 
 FINAL_TARGETS.append(figures_serving_targets)

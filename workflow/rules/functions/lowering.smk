@@ -14,10 +14,10 @@ def _coupling_run_ids():
 
 
 def lowering_targets():
-    targets = [PATHS.base / "workloads" / p.id / "lowering.json" for p in STUDY.points]
+    targets = [PATHS.workloads_dir(p.id) / "lowering.json" for p in STUDY.points]
     if COUPLED:
-        targets += [PATHS.base / "coupling" / "memory_coupling.csv",
-                    PATHS.base / "figures" / "memory_coupling.pdf"]
+        targets += [PATHS.coupling_dir / "memory_coupling.csv",
+                    PATHS.figure("memory_coupling", ".pdf")]
     return targets
 
 
@@ -60,4 +60,4 @@ def get_coupling_runtime(wildcards):
 
 
 def get_coupling_tables(wildcards):
-    return [str(PATHS.base / "coupling" / rid / "memory_coupling.csv") for rid in _coupling_run_ids()]
+    return [str(PATHS.coupling_dir / rid / "memory_coupling.csv") for rid in _coupling_run_ids()]

@@ -8,7 +8,7 @@ def get_resolved_config(wildcards):
 
 
 def study_record_targets():
-    return [PATHS.base / "study.yaml", PATHS.base / "fidelity.csv"]
+    return [PATHS.study_record, PATHS.fidelity_csv]
 
 
 FINAL_TARGETS.append(study_record_targets)

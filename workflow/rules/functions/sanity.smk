@@ -9,7 +9,7 @@ def get_sanity_severity(wildcards):
 
 
 def sanity_targets():
-    return [PATHS.base / "sanity" / "checks.csv", PATHS.base / "sanity" / "summary.html"]
+    return [PATHS.sanity_dir / "checks.csv", PATHS.sanity_dir / "summary.html"]
 
 
 FINAL_TARGETS.append(sanity_targets)

@@ -11,7 +11,7 @@ def get_parity_inputs(wildcards):
     """The study's real runs and its refit for a refitted simulator, else the calibration runs and the pack."""
     if wildcards.pack in FITTABLE:
         return {"data": str(PATHS.table(wildcards.pack)),
-                "model": str(PATHS.base / "surrogates" / f"{wildcards.pack}.json")}
+                "model": str(PATHS.surrogate_fit(wildcards.pack))}
     return {"data": str(dataset_path(wildcards.pack)), "model": str(pack_path(wildcards.pack))}
 
 
@@ -24,12 +24,12 @@ def get_parity_source(wildcards):
 def surrogate_error_models():
     """(label, pack JSON) of every shipped pack of the study's simulators and of every study refit."""
     models = [(pack, str(pack_path(pack))) for pack in PARITY_PACKS]
-    return models + [(f"{sim} (study fit)", str(PATHS.base / "surrogates" / f"{sim}.json")) for sim in FITTABLE]
+    return models + [(f"{sim} (study fit)", str(PATHS.surrogate_fit(sim))) for sim in FITTABLE]
 
 
 def surrogate_figure_targets():
     figures = [f"parity_{pack}" for pack in PARITY_PACKS] + (["surrogate_errors"] if PARITY_PACKS else [])
-    return [PATHS.base / "figures" / f"{name}{ext}" for name in figures for ext in (".pdf", ".png", ".csv")]
+    return [path for name in figures for path in PATHS.figure_files(name)]
 
 
 FINAL_TARGETS.append(surrogate_figure_targets)

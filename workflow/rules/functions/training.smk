@@ -5,7 +5,7 @@ def training_points():
 
 
 def get_training_summaries(wildcards):
-    return [str(PATHS.base / "training" / p.id / "summary.json") for p in training_points()]
+    return [str(PATHS.training_dir(p.id) / "summary.json") for p in training_points()]
 
 
 def shares_package(point):
@@ -15,11 +15,11 @@ def shares_package(point):
 
 
 def get_serving_records(wildcards):
-    return [str(PATHS.base / "training" / p.id / "serving.json") for p in training_points() if shares_package(p)]
+    return [str(PATHS.training_dir(p.id) / "serving.json") for p in training_points() if shares_package(p)]
 
 
 def get_training_summary(wildcards):
-    return str(PATHS.base / "training" / wildcards.point / "summary.json")
+    return str(PATHS.training_dir(wildcards.point) / "summary.json")
 
 
 def colocation_compared():
@@ -32,8 +32,7 @@ def training_targets():
     if not training_points():
         return []
     figures = ["training_time"] + (["training_colocation"] if colocation_compared() else [])
-    return [PATHS.base / "training" / "summary.csv"] + [
-        PATHS.base / "figures" / f"{name}.{ext}" for name in figures for ext in ("pdf", "png", "csv")]
+    return [PATHS.training_summary_csv] + [path for name in figures for path in PATHS.figure_files(name)]
 
 
 FINAL_TARGETS.append(training_targets)

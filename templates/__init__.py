@@ -1,0 +1,1 @@
+"""Simulator input templates (one folder per simulator), shipped as package data ``eoesim.templates``."""

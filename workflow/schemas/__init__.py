@@ -1,0 +1,1 @@
+"""Study, site and simulator-parameter schemas, shipped as package data ``eoesim.schemas``."""
