@@ -55,7 +55,8 @@ def load_pack(pack: str, packs_dir: Path | None = None) -> Surrogate:
     path = pack_path(pack, packs_dir)
     if not path.is_file():
         raise ConfigError(f"surrogate pack {pack!r}: {path} does not exist; regenerate it with "
-                          f"`python -m eoesim.analysis.calibrate --only {pack}` (available: {available_packs(packs_dir)})")
+                          f"`python -m eoesim.analysis.calibrate --only {pack}` "
+                          f"(available: {available_packs(packs_dir)})")
     return _load_cached(str(path), path.stat().st_mtime)
 
 

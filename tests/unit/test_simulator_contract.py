@@ -7,10 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from simulator_contract import (
+    assert_declares_every_fact,
+    assert_parses,
+    assert_renders,
+    assert_sanity_checks,
+    assert_surrogate,
+    example_run,
+)
 
 from eoesim.simulators.base import ADAPTER_MODULES, registry
-from simulator_contract import (assert_declares_every_fact, assert_parses, assert_renders, assert_sanity_checks,
-                                assert_surrogate, example_run)
 
 ADAPTERS = registry()
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

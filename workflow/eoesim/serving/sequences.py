@@ -20,7 +20,8 @@ class Seq:
     __slots__ = ("sid", "req", "expert", "inst", "prompt", "out", "prefilled", "generated", "group", "blocked",
                  "blocks", "kv_bpb", "t_enqueue", "t_admit", "t_first", "state", "role", "on_first", "on_done",
                  "preemptions", "rel_s", "wait_s", "last_step_end", "compute_s", "memory_s", "network_s",
-                 "admit_order", "recompute", "weight", "t_arrive", "other_s", "load_s", "restore", "ticket", "counted", "wanted")
+                 "admit_order", "recompute", "weight", "t_arrive", "other_s", "load_s", "restore", "ticket", "counted",
+                 "wanted")
 
     def __init__(self, sid: int, req: int, expert: str, prompt: int, out: int, now: float,
                  on_first: Callable[[float], Any] | None, on_done: Callable[[float], Any] | None) -> None:

@@ -23,7 +23,7 @@ import pandas as pd
 from eoesim.errors import SimulatorError, SimulatorUnavailableError
 from eoesim.paths import project_root
 from eoesim.provenance import sha256_file
-from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, SweptAxis, register
+from eoesim.simulators.base import SITE_CONFIG, Availability, Resources, Simulator, SurrogatePack, SweptAxis, register
 from eoesim.simulators.cacti_buffers import sram_point
 from eoesim.simulators.cacti_output import check_sram, parse_stdout
 
@@ -73,7 +73,8 @@ class CACTI(Simulator):
                "(area) and ~28 % (leakage: ITRS device tables are not smooth in the node): only CACTI's five nodes "
                "are in the domain.")),)
     refit_from_study = False
-    how_to_provide = f"set cacti.binary (cacti built in a HewlettPackard/cacti checkout, commit 1ffd8df) in {SITE_CONFIG}"
+    how_to_provide = (f"set cacti.binary (cacti built in a HewlettPackard/cacti checkout, commit 1ffd8df) in "
+                      f"{SITE_CONFIG}")
 
     # ---- design point -> inputs ------------------------------------------------------------------
     def point_params(self, study: Mapping[str, Any]) -> dict:

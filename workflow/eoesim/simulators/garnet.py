@@ -28,13 +28,24 @@ import pandas as pd
 from eoesim.errors import ConfigError, ParseError, RenderError, SimulatorError, SimulatorUnavailableError
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, docker_image_id
-from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, SweptAxis, register
+from eoesim.simulators.base import SITE_CONFIG, Availability, Resources, Simulator, SurrogatePack, SweptAxis, register
 from eoesim.simulators.garnet_gem5 import (
-    PROBE_FILE, PROBE_SCRIPT, TESTER_DONE_CAUSE, BuildInfo, describe_returncode, parse_build_info, parse_probe,
-    run_gem5, scan_logs,
+    PROBE_FILE,
+    PROBE_SCRIPT,
+    TESTER_DONE_CAUSE,
+    BuildInfo,
+    describe_returncode,
+    parse_build_info,
+    parse_probe,
+    run_gem5,
+    scan_logs,
 )
 from eoesim.simulators.garnet_stats import (
-    CONFIG_FILE, STATS_FILE, parse_run, read_stats, saturation_flag,
+    CONFIG_FILE,
+    STATS_FILE,
+    parse_run,
+    read_stats,
+    saturation_flag,
 )
 from eoesim.simulators.garnet_topology import CHIPLET_TOPOLOGY, OVERLAY_DIR, SCRIPT, ChipletMesh, build_overlay
 from eoesim.surrogates import SETTINGS_COLUMN, settings_level
@@ -369,7 +380,8 @@ class Garnet(Simulator):
         topology = point["topology"]
         if topology not in SURROGATE_TOPOLOGIES:
             raise SimulatorUnavailableError(
-                f"garnet: the calibrated surrogate covers topologies {list(SURROGATE_TOPOLOGIES)} only, not {topology!r}")
+                f"garnet: the calibrated surrogate covers topologies {list(SURROGATE_TOPOLOGIES)} only, "
+                f"not {topology!r}")
         row = {
             "vnet": "all", "topology": topology, "mesh_rows": point["mesh_rows"],
             "mesh_cols": point["num_cpus"] // point["mesh_rows"], "pattern": point["synthetic"],

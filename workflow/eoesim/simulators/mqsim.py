@@ -28,14 +28,18 @@ from eoesim.errors import ParseError, SimulatorError, SimulatorUnavailableError
 from eoesim.paths import project_root
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, docker_image_id
-from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, register
+from eoesim.simulators.base import SITE_CONFIG, Availability, Resources, Simulator, SurrogatePack, register
 from eoesim.simulators.build_identity import UNKNOWN, git_commit, image_commit
 from eoesim.simulators.mqsim_config import FLASH_PRESETS, resolve_point
 from eoesim.simulators.mqsim_results import (
-    load_results, read_chips, read_flow_table, read_flows, read_stdout_flows, scenario_path,
+    load_results,
+    read_chips,
+    read_flow_table,
+    read_flows,
+    read_stdout_flows,
+    scenario_path,
 )
-from eoesim.simulators.mqsim_trace import (READ, SECTOR_BYTES, description_from_params, generate_requests,
-                                           write_trace)
+from eoesim.simulators.mqsim_trace import READ, SECTOR_BYTES, description_from_params, generate_requests, write_trace
 from eoesim.surrogates import SETTINGS_COLUMN, settings_level
 
 CONFIG_FILE = "ssdconfig.xml"
@@ -332,7 +336,8 @@ class MQSim(Simulator):
 #: settings of the SSD and of a flow that the calibrated pack has no input for, at the values its calibration
 #: runs used (analysis/calibration/mqsim/PROVENANCE.md); a point with another value is outside its domain
 CALIBRATED_SSD = {
-    "host_interface": "NVME", "pcie_lane_bandwidth_gbytes_per_s": 1.0, "pcie_lanes": 4, "enabled_preconditioning": False,
+    "host_interface": "NVME", "pcie_lane_bandwidth_gbytes_per_s": 1.0, "pcie_lanes": 4,
+    "enabled_preconditioning": False,
     "io_queue_depth": 65535, "queue_fetch_size": 512, "caching_mechanism": "ADVANCED",
     "data_cache_sharing_mode": "SHARED", "data_cache_capacity_bytes": 268435456,
     "data_cache_dram_row_size_bytes": 8192, "data_cache_dram_data_rate_mtps": 100,

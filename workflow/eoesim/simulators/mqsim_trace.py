@@ -212,7 +212,8 @@ def write_trace(path: Path, requests: Sequence[TraceRequest]) -> Path:
     prev = 0
     for i, req in enumerate(requests):
         if req.arrival_ns < prev:
-            raise RenderError(f"{path}: request {i} arrives at {req.arrival_ns} ns, before the previous one ({prev} ns)")
+            raise RenderError(f"{path}: request {i} arrives at {req.arrival_ns} ns, before the previous one "
+                              f"({prev} ns)")
         prev = req.arrival_ns
         lines.append(format_line(req))
     Path(path).write_text("".join(lines))

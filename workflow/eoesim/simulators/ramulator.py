@@ -40,7 +40,7 @@ from eoesim.errors import ConfigError, ParseError, RenderError, SimulatorError, 
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import ramulator_presets as presets
-from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, SweptAxis, register
+from eoesim.simulators.base import SITE_CONFIG, Availability, Resources, Simulator, SurrogatePack, SweptAxis, register
 from eoesim.simulators.build_identity import UNKNOWN, git_commit
 from eoesim.simulators.ramulator_stats import load_v20_stdout, load_v21_stats, read_stats
 from eoesim.simulators.ramulator_traces import AccessStream, write_trace
@@ -215,7 +215,8 @@ class Ramulator(Simulator):
             footprint = (geo.addressable_bytes - base) // alignment * alignment
         if base + footprint > geo.addressable_bytes:
             raise ConfigError(
-                f"{where}.stream: base_address {base} + footprint_bytes {footprint} exceeds the {geo.addressable_bytes} "
+                f"{where}.stream: base_address {base} + footprint_bytes {footprint} exceeds the "
+                f"{geo.addressable_bytes} "
                 f"addressable bytes of {channels} x {org} (ranks {ranks}); allowed: base + footprint <= "
                 f"{geo.addressable_bytes} (higher address bits would alias)")
         num_requests = st.get("num_requests") or DEFAULT_REQUESTS_PER_CHANNEL * channels
@@ -442,7 +443,8 @@ class Ramulator(Simulator):
         version = (proc.stdout.strip().splitlines() or ["?"])[0]
         if proc.returncode != 0:
             return Availability(False, "native", "unknown",
-                                f"variant v2.0: {binary} --version exited {proc.returncode}: {proc.stderr.strip()[:200]}")
+                                f"variant v2.0: {binary} --version exited {proc.returncode}: "
+                                f"{proc.stderr.strip()[:200]}")
         commit = git_commit(binary, CHECKOUT_MARKER)
         return Availability(True, "native", f"v2.0 ({version}; {commit or UNKNOWN})", binary)
 

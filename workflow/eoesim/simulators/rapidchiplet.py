@@ -35,7 +35,7 @@ from eoesim.errors import RenderError, SimulatorError, SimulatorUnavailableError
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, DockerRunner, Runner, docker_image_id
 from eoesim.simulators import rapidchiplet_json
-from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, register
+from eoesim.simulators.base import SITE_CONFIG, Availability, Resources, Simulator, SurrogatePack, register
 from eoesim.simulators.build_identity import UNKNOWN, git_commit
 from eoesim.simulators.rapidchiplet_package import build_package, chiplet_type
 from eoesim.simulators.rapidchiplet_params import design_name, n_chiplets, resolve
@@ -418,7 +418,8 @@ CALIBRATED_CHIPLETS = {
 CALIBRATED_SETTINGS = {
     **{f"chiplets.{kind}.{key}": value for kind, spec in CALIBRATED_CHIPLETS.items() for key, value in spec.items()},
     "phy_latency_cycles": 12, "chiplet_spacing_mm": 0.15, "routing": "shortest path, lowest id first",
-    "packaging.link_routing": "manhattan", "packaging.link_latency_cycles": {"type": "linear", "constant": 0, "per_mm": 0.25},
+    "packaging.link_routing": "manhattan",
+    "packaging.link_latency_cycles": {"type": "linear", "constant": 0, "per_mm": 0.25},
     "packaging.bump_pitch_mm": 0.05, "packaging.non_data_wires": 12, "packaging.has_interposer": True,
     "packaging.is_active": True, "packaging.latency_irouter_cycles": 5,
     "traffic.senders": ["compute"], "traffic.receivers": ["compute"], "traffic.hotspots": None,

@@ -17,7 +17,7 @@ from eoesim.eoe.expert import Gemm, resolve_expert
 from eoesim.errors import SimulatorError, SimulatorUnavailableError
 from eoesim.runners import STDOUT_LOG, DockerRunner, Runner, docker_image_id, docker_image_label
 from eoesim.serving.shapes import engine_gemms
-from eoesim.simulators.base import Availability, Resources, SITE_CONFIG, Simulator, SurrogatePack, SweptAxis, register
+from eoesim.simulators.base import SITE_CONFIG, Availability, Resources, Simulator, SurrogatePack, SweptAxis, register
 from eoesim.simulators.scalesim_reports import REPORTS, read_reports
 from eoesim.training.gemms import training_gemms
 

@@ -85,8 +85,8 @@ def _usable(ctx: TableContext) -> pd.DataFrame:
        hint="inf/NaN in a metric: the simulator divided by zero or completed nothing (e.g. MQSim's IOPS over "
             "< 1 s); look at the run's stdout and native report")
 def non_finite_value(ctx: TableContext) -> list[Finding]:
-    """A metric the stitch needs (the adapter's required_metrics) must be a finite number, and no numeric column may hold inf
-    (MQSim's own IOPS/Bandwidth fields excepted: kept as evidence of its integer-division bug)."""
+    """A metric the stitch needs (the adapter's required_metrics) must be a finite number, and no numeric column may
+    hold inf (MQSim's own IOPS/Bandwidth fields excepted: kept as evidence of its integer-division bug)."""
     table = _usable(ctx)
     required = [c for c in ctx.adapter.required_metrics if c in table]
     # MQSim leaves latencies NaN for a flow that completed nothing; that is caught as 0 bytes below

@@ -4,7 +4,8 @@ Simulators silently ignore misspelt keys, fall back to defaults, or overwrite th
 /work/shared/simulators/CONTRACTS.md). Each check reads a run directory
 (``results/<study>/runs/<sim>/<run_id>/``): the rendered inputs and the simulator's own echo of its
 configuration (gem5 ``m5out/config.json``, SCALE-Sim's stdout banner, BookSim's ``BEGIN Configuration
-File`` block, MQSim's fallback messages, CACTI's "Print input parameters" block). Runs without a directory (surrogate rows) are not checked.
+File`` block, MQSim's fallback messages, CACTI's "Print input parameters" block). Runs without a directory
+(surrogate rows) are not checked.
 """
 from __future__ import annotations
 

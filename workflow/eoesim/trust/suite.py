@@ -16,8 +16,17 @@ import pandas as pd
 
 from eoesim.simulators.base import registry as adapters
 from eoesim.trust import bounds, echo, sram, sweep
-from eoesim.trust.checks import (REGISTERED, STATUS_BY_SEVERITY, SAMPLE_ROWS, Check, Finding, SanityCheckError,
-                                 TableContext, checked_rows, effective_severity)
+from eoesim.trust.checks import (
+    REGISTERED,
+    SAMPLE_ROWS,
+    STATUS_BY_SEVERITY,
+    Check,
+    Finding,
+    SanityCheckError,
+    TableContext,
+    checked_rows,
+    effective_severity,
+)
 
 #: the modules whose checks register on import (what registry() holds)
 CHECK_MODULES = (bounds, echo, sram, sweep)

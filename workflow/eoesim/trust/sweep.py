@@ -3,7 +3,8 @@
 A simulator that ignores a parameter (a misspelt key it silently drops, a preset that falls back to
 defaults, a run re-used for the wrong point) produces identical numbers along that axis. For each
 (simulator, axis, metric) its adapter declares (``swept_axes``) the rows are grouped by every OTHER
-parameter column present in the table; a group that spans at least two distinct axis values with one single metric value is a finding.
+parameter column present in the table; a group that spans at least two distinct axis values with one single
+metric value is a finding.
 
 Only real-simulation rows are tested (fidelity == simulate). Surrogate rows are smooth analytical
 models of their inputs: whether they move tests the model's formula, not a run, and a surrogate that
