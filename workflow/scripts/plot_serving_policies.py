@@ -10,11 +10,7 @@ from eoesim.figures.serving_policies import plot_serving_policies, policy_curves
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-try:
-    frame = policy_curves(json.loads(sm.params.inputs), json.loads(Path(sm.input.summary).read_text()),
-                          json.loads(sm.params.settings), base_dir=Path.cwd())
-    plot_serving_policies(frame, Path(sm.output.pdf).with_suffix(""))
-    logging.info("serving_policies: %d rows", len(frame))
-except Exception:
-    logging.exception("serving_policies figure failed")
-    raise
+frame = policy_curves(json.loads(sm.params.inputs), json.loads(Path(sm.input.summary).read_text()),
+                      json.loads(sm.params.settings), base_dir=Path.cwd())
+plot_serving_policies(frame, Path(sm.output.pdf).with_suffix(""))
+logging.info("serving_policies: %d rows", len(frame))

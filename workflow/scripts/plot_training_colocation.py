@@ -9,10 +9,6 @@ from eoesim.figures.training_colocation import colocation_frame, plot_training_c
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
-try:
-    frame = colocation_frame(pd.read_csv(sm.input[0]))
-    plot_training_colocation(frame, Path(sm.output.pdf).with_suffix(""))
-    logging.info("training_colocation: %d points", len(frame))
-except Exception:
-    logging.exception("plot_training_colocation failed")
-    raise
+frame = colocation_frame(pd.read_csv(sm.input[0]))
+plot_training_colocation(frame, Path(sm.output.pdf).with_suffix(""))
+logging.info("training_colocation: %d points", len(frame))

@@ -10,10 +10,6 @@ from eoesim.training.serving_side import serve_design_point
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-try:
-    record = serve_design_point(json.loads(sm.params.point), json.loads(sm.params.runs), Path(sm.input.training),
-                                Path(sm.output[0]))
-    logging.info("point %s: %d requests served beside training", sm.wildcards.point, record["requests"])
-except Exception:
-    logging.exception("serving beside training failed")
-    raise
+record = serve_design_point(json.loads(sm.params.point), json.loads(sm.params.runs), Path(sm.input.training),
+                            Path(sm.output[0]))
+logging.info("point %s: %d requests served beside training", sm.wildcards.point, record["requests"])

@@ -11,9 +11,5 @@ from eoesim.training.point_job import train_design_point
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-try:
-    run = train_design_point(json.loads(sm.params.point), json.loads(sm.params.runs), Path(sm.output.summary).parent)
-    logging.info("point %s: %d experts trained in %.6g s", sm.wildcards.point, len(run.experts), run.time_s)
-except Exception:
-    logging.exception("training failed")
-    raise
+run = train_design_point(json.loads(sm.params.point), json.loads(sm.params.runs), Path(sm.output.summary).parent)
+logging.info("point %s: %d experts trained in %.6g s", sm.wildcards.point, len(run.experts), run.time_s)
