@@ -29,6 +29,8 @@ from systemlib import (
     snakemake_native,
 )
 
+from eoesim.runners import container_user
+
 pytestmark = pytest.mark.slow
 COMPOSE_FILE = REPO / "containers" / "docker-compose.yml"
 #: the user the compose workflow runs as: not root, like a user in the docker group
@@ -127,7 +129,8 @@ def test_compose_workflow_gives_the_same_tables_as_the_native_run(image, native,
 
 
 def test_scalesim_runs_from_its_image_with_no_network_as_the_invoking_user(image, native, tmp_path):
-    """Site config scalesim: {mode: docker, image}: every run is `docker run --network none --user ...`,
+    """Site config scalesim: {mode: docker, image}: every run is `docker run --network none --user ...` (the
+    invoking user, never root inside: a root harness lends the container "nobody"),
     run.json records the image id, and the numbers equal the native run's. Only `source` differs: in
     docker mode it may name the image id instead of the scalesim version (what identity() reports)."""
     project = make_project(tmp_path / "dockermode", {"scalesim": {"mode": "docker", "image": image}})
@@ -141,7 +144,8 @@ def test_scalesim_runs_from_its_image_with_no_network_as_the_invoking_user(image
         argv = record["argv"]
         assert record["mode"] == "docker" and record["image_id"] == image_id(image)
         assert argv[:2] == ["docker", "run"] and argv[argv.index("--network") + 1] == "none"
-        assert argv[argv.index("--user") + 1] == f"{os.getuid()}:{os.getgid()}"
+        uid, gid = container_user()  # the invoking user; "nobody" when the harness runs as root
+        assert argv[argv.index("--user") + 1] == f"{uid}:{gid}" and uid != 0
         assert argv[argv.index("-v") + 1].endswith(":/run") and image in argv
         assert any(a.endswith(":/run/scale.cfg:ro") for a in argv)  # rendered inputs are read-only
         assert argv[argv.index(image) + 1:][:3] == ["python3", "-m", "eoesim.simulators.scalesim_driver"]
