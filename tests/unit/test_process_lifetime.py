@@ -48,8 +48,10 @@ def start_job(rundir: Path, runner: str = "native", env: dict | None = None) -> 
         call = (f"DockerRunner(mode='docker', image='sim:1', docker={runner!r})"
                 f".run(['python', {str(STUBBORN)!r}], Path({str(rundir)!r}), 600)")
     code = f"import sys; from pathlib import Path; from eoesim.runners import *; {call}"
+    # SIGINT as a terminal delivers it, even when this test runs in a background job that ignores it
     job = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **(env or {})},
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     pids_file = rundir / "pids.txt"
     assert wait_for(pids_file.exists), job.communicate(timeout=5) if job.poll() is not None else "no pids"
     return job, [int(p) for p in pids_file.read_text().split()]
