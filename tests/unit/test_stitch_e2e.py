@@ -265,6 +265,24 @@ def test_prefetch_starts_the_load_when_the_request_reaches_the_router(tmp_path):
     assert latencies_ns(stitch_point(p, hand_model()))[1][0] == pytest.approx(1239)
 
 
+def test_a_stitch_without_an_energy_model_takes_the_component_models(tmp_path):
+    """The study model's energy model carries CACTI's SRAM energy; every stitch of a point (its e2e run,
+    re-stitches for figures, load curves) must use it, not the constants table: here a model whose energy
+    model doubles the MAC energy doubles the compute energy of the same run (2832 MACs, by hand above)."""
+    class DoubleMacs(TableComponentModel):
+        def energy_model(self, base=None):
+            return EnergyModel(overrides={"mac_fp16_pj": 2 * EnergyModel().values["mac_fp16_pj"]})
+
+    p = params(tmp_path, [(0, 0, 4, 3)])
+    plain = stitch_point(p, hand_model()).summary["energy"]["by_component_j"]["compute"]
+    model = DoubleMacs(default_cycles=10, memory_bandwidth_bytes_per_s={"hbm": 1e12, "ddr": 944e9},
+                       memory_latency_s={"ddr": 9e-9}, ssd_bandwidth_bytes_per_s=1e9, ssd_latency_s=56e-9,
+                       link_bandwidth_bytes_per_s=16e9, hop_latency_s=2e-9)
+    doubled = stitch_point(p, model).summary["energy"]["by_component_j"]["compute"]
+    assert doubled == pytest.approx(2 * plain) and plain == pytest.approx(2832 * EnergyModel().values["mac_fp16_pj"]
+                                                                          * 1e-12)
+
+
 def test_energy_per_token_and_carbon_by_hand(tmp_path):
     """Constants overridden to round numbers: 1 pJ/MAC, 1 pJ/bit for HBM, DDR and a link hop, 1 pJ/B SSD.
     The cold single request of the first test (e2e 1239 ns, 3 output tokens):

@@ -30,6 +30,7 @@ from eoesim.analysis.scalesim_sram import sram_access_words
 from eoesim.eoe.expert import Gemm
 from eoesim.eoe.hardware import ChipletSpec, Hardware
 from eoesim.errors import ConfigError
+from eoesim.stitch.energy import EnergyModel
 
 TIERS = ("hbm", "ddr")
 
@@ -123,6 +124,11 @@ class ComponentModel(ABC):
     def link_curve(self) -> LoadCurve:
         """One package link: capacity and per-hop latency vs utilization. Default: from ``network_transfer``."""
         return self._linear_curve(self.network_transfer(0.0, 1), self.network_transfer(1e9, 1))
+
+    def energy_model(self, base: EnergyModel | None = None) -> EnergyModel:
+        """The energy model of the point's hardware: ``base`` (default: the constants table) with what the
+        model's simulators know better (the study model: CACTI's SRAM energy per byte)."""
+        return base or EnergyModel()
 
 
 class TableComponentModel(ComponentModel):

@@ -39,7 +39,8 @@ def grid_intensity(params: Mapping[str, Any], energy: EnergyModel) -> float:
 def stitch_point(params: Mapping[str, Any], model: ComponentModel | None = None, seed: int | None = None,
                  base_dir: str | Path | None = None, energy: EnergyModel | None = None,
                  background: BackgroundLoad | None = None) -> E2EResult:
-    energy = energy or EnergyModel()
+    if energy is None:  # the model's: a study's CACTI SRAM energy also in re-stitches, load curves, lowering
+        energy = model.energy_model() if model is not None else EnergyModel()
     engine = Engine(params, model, seed, base_dir, energy, background)
     attach_failures(engine, params.get("failures"))
     engine.run()

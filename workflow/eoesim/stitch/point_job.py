@@ -29,6 +29,6 @@ def stitch_design_point(params: Mapping[str, Any], runs: Mapping[str, Mapping[st
     """Stitch one design point from its component tables and write summary.json and timeline.json."""
     model = StudyComponentModel(build_hardware(params["hardware"]), point_tables(runs),
                                 {sim: info["point"] for sim, info in runs.items()})
-    result = stitch_point(params, model, base_dir=base_dir, energy=model.energy_model())
+    result = stitch_point(params, model, base_dir=base_dir)
     write_point(result, outdir)
     return result
