@@ -372,3 +372,11 @@ def test_probe_of_another_protocol_is_not_available(tmp_path, fake_configs, gold
     avail = Garnet({"binary": str(binary), "configs": str(fake_configs)}).availability()
     assert not avail.available and avail.version == "24.0.0.1"
     assert "protocol MESI_Two_Level" in avail.detail and "needs a Garnet_standalone build" in avail.detail
+
+
+def test_the_probe_in_an_image_writes_into_a_throwaway_scratch_directory_not_a_host_path(tmp_path):
+    sim = get_simulator("garnet", {"mode": "docker", "image": "gem5:v24", "binary": "gem5.opt"})
+    argv = sim._gem5_argv("gem5.opt", ["-d", "m5out-probe", "/eoesim-probe/probe.py"], tmp_path, scratch=True)
+    assert argv[argv.index("--tmpfs") + 1] == "/scratch" and argv[argv.index("-w") + 1] == "/scratch"
+    assert argv[argv.index("-v") + 1] == f"{tmp_path}:/eoesim-probe:ro"
+    assert argv[argv.index("gem5:v24") + 1:] == ["gem5.opt", "-d", "m5out-probe", "/eoesim-probe/probe.py"]

@@ -65,6 +65,8 @@ MAX_ROUTERS = 1024
 MAX_RATE_DECIMALS = 6
 #: where the build probe script is mounted in garnet.image (docker mode)
 PROBE_MOUNT = "/eoesim-probe"
+#: where gem5 writes the probe's m5out inside garnet.image: the container's own scratch space, not the host's
+PROBE_OUTDIR_IN_IMAGE = "m5out-probe"
 #: topologies the calibrated surrogate covers (a Mesh_XY is a chiplet_mesh of one chiplet)
 SURROGATE_TOPOLOGIES = ("Mesh_XY", "chiplet_mesh")
 #: settings the Garnet pack's calibration runs held fixed (analysis/calibration/garnet/PROVENANCE.md): table
@@ -441,11 +443,15 @@ class Garnet(Simulator):
             detail += "; garnet_synth_traffic.py needs a Garnet_standalone build (build/Garnet_standalone/gem5.opt)"
         return Availability(info.garnet_standalone, mode, info.version, detail)
 
-    def _gem5_argv(self, binary: str, args: list[str], probe_dir: Path | None = None) -> list[str]:
-        """``gem5.opt args`` natively, or in garnet.image (no network) with ``probe_dir`` mounted read-only."""
+    def _gem5_argv(self, binary: str, args: list[str], probe_dir: Path | None = None,
+                   scratch: bool = False) -> list[str]:
+        """``gem5.opt args`` natively, or in garnet.image (no network) with ``probe_dir`` mounted read-only and,
+        with ``scratch``, a throwaway in-memory working directory for gem5's outputs."""
         if self._mode() != "docker":
             return [binary, *args]
         mount = ["-v", f"{probe_dir}:{PROBE_MOUNT}:ro"] if probe_dir is not None else []
+        if scratch:
+            mount += ["--tmpfs", "/scratch", "-w", "/scratch"]
         return ["docker", "run", "--rm", "--network", "none", *mount, self.site["image"], binary, *args]
 
     def _build_info(self, binary: str) -> tuple[BuildInfo | None, list[str]]:
@@ -459,7 +465,8 @@ class Garnet(Simulator):
             (Path(tmp) / PROBE_FILE).write_text(PROBE_SCRIPT)
             os.chmod(tmp, 0o755)
             if self._mode() == "docker":
-                argv = self._gem5_argv(binary, ["-d", "/tmp/m5out", f"{PROBE_MOUNT}/{PROBE_FILE}"], Path(tmp))
+                argv = self._gem5_argv(binary, ["-d", PROBE_OUTDIR_IN_IMAGE, f"{PROBE_MOUNT}/{PROBE_FILE}"], Path(tmp),
+                                       scratch=True)
             else:
                 argv = self._gem5_argv(binary, ["-d", str(Path(tmp) / "m5out"), str(Path(tmp) / PROBE_FILE)])
             code, out, err = run_gem5(argv)

@@ -1,7 +1,7 @@
 """Echoed-configuration checks: what the simulator says it ran vs what we rendered for it.
 
-Simulators silently ignore misspelt keys, fall back to defaults, or overwrite their input files (see
-/work/shared/simulators/CONTRACTS.md). Each check reads a run directory
+Simulators silently ignore misspelt keys, fall back to defaults, or overwrite their input files (each simulator's
+contract in external/simulators.yaml lists its traps). Each check reads a run directory
 (``results/<study>/runs/<sim>/<run_id>/``): the rendered inputs and the simulator's own echo of its
 configuration (gem5 ``m5out/config.json``, SCALE-Sim's stdout banner, BookSim's ``BEGIN Configuration
 File`` block, MQSim's fallback messages, CACTI's "Print input parameters" block). Runs without a directory
