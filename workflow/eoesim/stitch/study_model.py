@@ -93,6 +93,12 @@ def cacti_sram_energy(cacti: pd.DataFrame | None) -> tuple[dict[str, float], str
     return (per_byte, "; ".join(sorted(labels))) if per_byte else None
 
 
+def _operating_point(row: Mapping[str, Any], capacity: float, latency_s: float, error_metric: str) -> LoadCurve:
+    """A device's curve held at the one operating point its table row measured (when no load curve fits)."""
+    return LoadCurve.constant(capacity, latency_s, row["fidelity"], f"{row['source']} (operating point, held constant)",
+                              _rel_error(row, error_metric))
+
+
 def _rel_error(row: Mapping[str, Any], metric: str) -> float | None:
     value = row.get(f"{metric}_rel_err_pct")
     return float(value) / 100 if _finite(value) else None
@@ -194,10 +200,8 @@ class StudyComponentModel(ComponentModel):
         if tier != "hbm" or self.hbm is None or not str(point.get("standard", "")).startswith("HBM"):
             return super().memory_curve(tier)
         row = self.hbm
-        fallback = LoadCurve.constant(row["system_achieved_bandwidth_bytes_per_s"],
-                                      row["system_avg_read_latency_ns"] * 1e-9, row["fidelity"],
-                                      f"{row['source']} (operating point, held constant)",
-                                      _rel_error(row, "avg_read_latency_ns"))
+        fallback = _operating_point(row, row["system_achieved_bandwidth_bytes_per_s"],
+                                    row["system_avg_read_latency_ns"] * 1e-9, "avg_read_latency_ns")
         try:
             lat_ns, bw = _ramulator_curve(point)
         except (EoesimError, KeyError, ValueError):
@@ -234,9 +238,7 @@ class StudyComponentModel(ComponentModel):
         clock_ghz = float(point.get("ruby_clock_ghz", 1.0))
         per_hop_s = row["average_packet_latency_cycles"] / row["average_hops"] * 1e-9 / clock_ghz
         capacity = self.hw.link_bandwidth_bytes_per_s
-        fallback = LoadCurve.constant(capacity, per_hop_s, row["fidelity"],
-                                      f"{row['source']} (operating point, held constant)",
-                                      _rel_error(row, "avg_packet_latency_cycles"))
+        fallback = _operating_point(row, capacity, per_hop_s, "avg_packet_latency_cycles")
         try:
             per_hop_cycles, sat = _garnet_curve(point)
         except (EoesimError, KeyError, ValueError):
