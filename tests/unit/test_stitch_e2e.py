@@ -487,3 +487,40 @@ def test_check_point_reports_cross_field_errors(tmp_path, change, msg):
     change(p)
     with pytest.raises(ConfigError, match=msg):
         check_point(p, base_dir=tmp_path)
+
+
+def test_an_admitted_group_evicts_an_idle_expert_for_its_kv(tmp_path):
+    """One stack holds a, b and c (944 B each) and exactly what the capacity check asks: the two picks of a
+    request and the KV of its longest request on each, 2 x (944 + 7 x 512) = 9056 B (16-token blocks of
+    32 B/token; 96 + 1 tokens -> 7 blocks; the prompt's 6 blocks over 1 - 0.1 watermark -> 6.7). The group
+    {a, b} needs 2 x 6 blocks = 6144 B with 10 % of the KV space free; with c resident the KV space is
+    6224 B, short. Idle c is evicted (KV before idle weights); without that the group waits forever.
+    Timing as on an idle system: gate [0, 5]; prompt 384 B to b over 1 hop (2 + 24 ns) -> 31; prefills
+    [31, 101]; b's hidden state to a (3 ns) + the average (10 ns): first (and only) token at 114."""
+    p = params(tmp_path, [(0, 0, 96, 1)], experts=("a", "b", "c"), router={**TOPK, "k": 2},
+               mapping={"router_chiplet": 0, "cache_policy": "lru", "hot_set": ["a", "b", "c"]},
+               serving={"kv_watermark": 0.1})
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=9056 / 2**30)
+    r = stitch_point(p, hand_model())
+    assert r.summary["unfinished_requests"] == 0
+    mem = r.engine.stacks[0]
+    assert (mem.evictions, sorted(mem.resident)) == (1, ["a", "b"])
+    ttft, _ = latencies_ns(r)
+    assert ttft[0] == pytest.approx(114)
+
+
+def test_a_decode_short_of_blocks_evicts_an_idle_expert_before_preempting(tmp_path):
+    """As above with prompt 64, output 64 (8 blocks per part at the end): the capacity check's exact
+    2 x (944 + 8 x 512) = 10080 B. The group is admitted beside idle c (2 x 4 blocks of 7248 B of KV space);
+    at context 113 each part needs its 8th block: 2 x 512 B with 80 B free. Idle c (944 B) is evicted rather
+    than a part preempted, and nothing is recomputed. Timing as on an idle system: prompt 256 B to b (2 + 16
+    ns) -> 23; prefills [23, 93]; first token at 93 + 13 = 106; 63 lock-step decodes of 70 + 13 ns -> 5335."""
+    p = params(tmp_path, [(0, 0, 64, 64)], experts=("a", "b", "c"), router={**TOPK, "k": 2},
+               mapping={"router_chiplet": 0, "cache_policy": "lru", "hot_set": ["a", "b", "c"]})
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=10080 / 2**30)
+    r = stitch_point(p, hand_model())
+    mem = r.engine.stacks[0]
+    assert (mem.evictions, sorted(mem.resident)) == (1, ["a", "b"])
+    assert r.summary["preemptions"]["total"] == 0
+    ttft, e2e = latencies_ns(r)
+    assert (ttft[0], e2e[0]) == pytest.approx((106, 5335))

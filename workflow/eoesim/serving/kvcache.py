@@ -35,6 +35,8 @@ class KVCache:
             for s, bpb in p.kv_bpb.items():
                 want[(s, p.expert)] += n * bpb
                 per_stack[s] += n * bpb
+        for s, b in per_stack.items():
+            self.evict_for_admission(s, b / (1.0 - wm))
         for (s, expert), b in want.items():
             mem = self.stacks[s]
             if mem.kv_room(expert) - wm * mem.kv_space() < b:
@@ -52,6 +54,31 @@ class KVCache:
                 queue.appendleft(p)
                 self.wake(p.inst)
         return True
+
+    def evict_for_admission(self, stack: int, nbytes: float) -> bool:
+        """KV before idle weights (eoesim.serving.memory): an admission's ``nbytes`` (watermark included) that do
+        not fit in ``stack``'s KV space even with no other KV there evict idle experts until they would; True
+        when any was evicted. Otherwise the admission waits for KV that running sequences free."""
+        short = nbytes - self.stacks[stack].kv_space()
+        return short > 0 and bool(self.stacks[stack].evict_idle(short))
+
+    def decode_room_from_idle_weights(self, m: ModelState) -> bool:
+        """The running sequences of ``m`` cannot take one decode step: idle experts on the stacks short of the
+        blocks that step needs are evicted before any sequence is preempted (KV before idle weights); True when
+        any was evicted."""
+        bs = self.cfg["kv_block_tokens"]
+        need: dict[int, float] = defaultdict(float)
+        for seq in m.running:
+            more = blocks_for(seq.context + 1, bs) - seq.blocks
+            if more > 0:
+                for s, bpb in seq.kv_bpb.items():
+                    need[s] += more * bpb
+        evicted = False
+        for s, b in need.items():
+            mem = self.stacks[s]
+            short = b - (mem.kv_space() - mem.kv_used)
+            evicted = (short > 0 and bool(mem.evict_idle(short))) or evicted
+        return evicted
 
     def fits(self, seq: Seq, blocks: int, watermark: bool) -> bool:
         return self._fits(seq.expert, seq.kv_bpb, blocks, watermark)

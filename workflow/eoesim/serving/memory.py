@@ -17,6 +17,12 @@ waits, its experts are *wanted* under its ticket (groups and loads are served ol
 an unpinned expert only if no group older than the load's own ticket wants it, so two waiting groups cannot
 keep evicting each other's experts: the older one completes.
 
+KV before idle weights: idle (unpinned) experts are evicted for KV - those no waiting group wants first - when
+running sequences need blocks for their next decode step that the stack does not have (before any of them is
+preempted), and when an admission's prompt blocks do not fit in the stack's KV space even with no other KV
+there (otherwise the admission waits for the KV running sequences free). Else an admitted sequence could wait
+forever behind an idle expert while the load its pinned expert blocks waits for it.
+
 KV space among the experts sharing a stack (``serving.kv_partition``): ``shared`` (first come), or a quota
 per expert, as a share of the KV space: ``equal``, ``popularity`` (the expert's share of routed
 requests), ``response_length`` (its expected KV demand: requests routed to it x their mean context +
@@ -111,6 +117,23 @@ class StackMemory:
             del self.resident[e]
             self.evictions += 1
         self.loading[expert] = nbytes
+        return victims
+
+    def evict_idle(self, nbytes: float) -> list[str]:
+        """Free ``nbytes`` for KV by evicting unpinned experts in policy order, those no waiting group wants
+        first; returns the evicted experts, none when they cannot free that much."""
+        victims: list[str] = []
+        need = nbytes
+        for e in self._victims(frozenset(), float("-inf")):
+            if need <= 0:
+                break
+            victims.append(e)
+            need -= self.resident[e]
+        if need > 0:
+            return []
+        for e in victims:
+            del self.resident[e]
+            self.evictions += 1
         return victims
 
     def loaded(self, expert: str) -> None:

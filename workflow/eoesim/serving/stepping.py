@@ -133,7 +133,7 @@ class StepRunner:
                 self._swap_in(inst, m)
             b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_ok, limit)
             while b is not None and b.steps == 0:
-                if not self._preempt(inst, m):
+                if not (self.decode_room_from_idle_weights(m) or self._preempt(inst, m)):
                     b = None
                     break
                 b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_ok, limit)
