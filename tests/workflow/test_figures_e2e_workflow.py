@@ -26,8 +26,6 @@ TINY = {
 FIGURES = ("latency_breakdown", "latency_vs_rate", "timeline")
 
 
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     return draw_figures(tmp_path_factory.mktemp("figures_e2e"), TINY, FIGURES)

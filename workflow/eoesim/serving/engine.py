@@ -85,8 +85,6 @@ CAT = {c: i for i, c in enumerate(BREAKDOWN_CATEGORIES)}
 MAX_STALL_BREAKS = 100
 
 
-
-
 class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
     """One design point served from its first arrival to its last completion (module docstring)."""
 
@@ -168,8 +166,6 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self._gid = 0
         self._rr: dict[str, int] = defaultdict(int)
         self._admits = 0
-        self._route_cost: dict[tuple, Any] = {}
-        self._compose_cost: dict[tuple, Any] = {}
         self.failures = None
         self.redirect: dict[int, Instance] = {}  # failed instance -> where its work went
 
@@ -414,36 +410,26 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
 
     # --- routing and composition costs -------------------------------------------------------------------
     def route_delay(self, node: Node, tokens: int) -> float:
-        key = (len(node.children), tokens)
-        c = self._route_cost.get(key)
-        if c is None:
-            rm = self.router_model
-            g = rm.gemm(tokens, len(node.children))
-            seconds = rm.fixed_cycles * self.hw.chiplet.cycle_s
-            if g is not None:
-                cost = self.pricer.gemm(g, DEFAULT_BYTES_PER_WEIGHT)
-                seconds += cost.seconds
-                self.rec.gemm_energy(cost, "route")
-            c = self._route_cost[key] = seconds
-        else:
-            rm = self.router_model
-            g = rm.gemm(tokens, len(node.children))
-            if g is not None:
-                self.rec.gemm_energy(self.pricer.gemm(g, DEFAULT_BYTES_PER_WEIGHT), "route")
-        self.rec.chiplet_busy(self.router_chiplet, c)
-        return c
+        """Seconds the gate of ``node`` takes for a prompt of ``tokens`` (its energy and busy time recorded)."""
+        rm = self.router_model
+        seconds = rm.fixed_cycles * self.hw.chiplet.cycle_s
+        g = rm.gemm(tokens, len(node.children))
+        if g is not None:
+            cost = self.pricer.gemm(g, DEFAULT_BYTES_PER_WEIGHT)
+            seconds += cost.seconds
+            self.rec.gemm_energy(cost, "route")
+        self.rec.chiplet_busy(self.router_chiplet, seconds)
+        return seconds
 
     def compose_delay(self, names: list[str], insts: list[Instance], home: int) -> float:
         """Seconds to compose one token of a group: hidden states to ``home`` (slowest part), then the average."""
         lead = self.experts[names[0]]
-        key = (len(names), lead.d_model, lead.bytes_per_weight)
         g = self.pricer.gemm(average_gemm(len(names), 1, lead.d_model), lead.bytes_per_weight)
         move = 0.0
         for name, inst in zip(names, insts):
             if inst.chips[0] != home:
                 move = max(move, self.small_transfer(inst.chips[0], home, hidden_bytes(self.experts[name], 1),
                                                      self.now))
-        self._compose_cost[key] = g
         return move + g.seconds
 
     # --- instance choice and loads ---------------------------------------------------------------------
@@ -458,18 +444,6 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             self._rr[expert + role] += 1
             return insts[j % len(insts)]
         return min(insts, key=lambda i: (i.outstanding_tokens(), i.iid))
-
-
-
-
-
-
-
-
-
-
-
-
 
     # --- sequences ---------------------------------------------------------------------------------------
     def submit(self, name: str, inst: Instance, r: int, ctx: int, out: int, t: float, first: Callable,
@@ -508,52 +482,6 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         """Seconds of request ``r``'s latency spent in ``category`` (the latency breakdown)."""
         if seconds > 0:
             self.rec_breakdown[r, CAT[category]] += seconds
-
-
-    # --- KV space (serving.batching.KVSpace) ---------------------------------------------------------------
-
-
-
-
-
-
-
-    # --- steps ---------------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-    # --- preemption and swapping ---------------------------------------------------------------------------
-
-
-
-
-
-    # --- disaggregation -----------------------------------------------------------------------------------
-
-
-
 
     # --- composition of picks --------------------------------------------------------------------------------
     def run_group(self, names: list[str], r: int, ctx: int, t: float, first: Callable, done: Callable) -> None:

@@ -204,7 +204,9 @@ class ExpertResidency:
         for p in parts:
             if not p.inst.alive:
                 self.redirect_waiting(p)
-        need = {(s, p.expert) for p in parts for s in set(p.inst.stacks)}
+        # in the parts' order (a set of names would iterate in the order of this process's string hashes,
+        # and the loads below would start in a different order in every run)
+        need = list(dict.fromkeys((s, p.expert) for p in parts for s in p.inst.stacks))
         if not owner.counted:
             owner.counted = True
             for p in parts:
