@@ -41,7 +41,10 @@ def study(n_requests: int, rate: float, policy: str, hierarchical: bool = False)
                          "output_tokens": {"dist": "lognormal", "median": 64, "sigma": 0.6, "min": 1, "max": 512}},
         },
         "hardware": {"package": {"grid": [4, 4]},
-                     "memory": {"hbm": {"stacks": 4, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 0.5}}},
+                     # a stack holds 3 of the 16 experts (37 MiB each) beside KV; 6 in the hierarchical case,
+                     # whose 4-expert groups can need 3 experts of one stack at once
+                     "memory": {"hbm": {"stacks": 4, "capacity_gib": 0.25 if hierarchical else 0.125},
+                                "ddr": {"capacity_gib": 0.5}}},
         "mapping": {"strategy": "one_to_one", "cache_policy": policy, "prefetch": 1},
         "serving": {"scheduler": "continuous"},
     }

@@ -524,3 +524,19 @@ def test_a_decode_short_of_blocks_evicts_an_idle_expert_before_preempting(tmp_pa
     assert r.summary["preemptions"]["total"] == 0
     ttft, e2e = latencies_ns(r)
     assert (ttft[0], e2e[0]) == pytest.approx((106, 5335))
+
+
+def test_a_stack_must_hold_the_whole_group_a_two_level_tree_runs_at_once(tmp_path):
+    """Top-2 at the root over two sub-routers, top-2 in each: a request's group is all four experts (the
+    sub-routers' picks compose with the root's), so one stack serving them must hold 4 x (944 B + the KV of
+    the 7-token request: one 16-token block of 512 B, over 1 - 0.01 watermark: 517.2 B) = 5844.8 B. 4000 B
+    holds two experts and their KV (the old rule, k = 2) and would have left the group waiting forever."""
+    tree = {"kind": "tree", "tree": {"root": ["t0", "t1"], "t0": ["a", "b"], "t1": ["c", "d"]}}
+    p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b", "c", "d"), morphology=tree, router={**TOPK, "k": 2},
+               mapping={"router_chiplet": 0})
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=5845 / 2**30)
+    check_point(p, base_dir=tmp_path)
+    p["hardware"]["memory"]["hbm"].update(capacity_gib=4000 / 2**30)
+    with pytest.raises(ConfigError, match=r"hardware.memory.hbm.capacity_gib: .* allowed: at least 5.44\d*e-06 GiB "
+                                          r"- stack 0 must hold the 4 experts a request runs there at once"):
+        check_point(p, base_dir=tmp_path)

@@ -208,38 +208,59 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             best = max(best, sum(1 for s in inst.stacks if s == stack) / inst.shards)
         return size * best
 
+    def groups_at_once(self) -> list[tuple[str, ...]]:
+        """The distinct sets of experts one request runs together: the picks of a representation-averaging
+        router, its sub-routers' picks included (routing is decided before the run); one expert otherwise."""
+        if self.composition != "representation_average" or not self.morph.routers:
+            return [(n,) for n in self.experts]
+        groups: set[tuple[str, ...]] = set()
+        for node in self.morph.routers:
+            kids = node.children
+            if all(c.kind != "router" for c in kids):
+                combos = set(map(tuple, self.decisions[node.index]))
+                groups.update(tuple(kids[j].name for j in combo) for combo in combos)
+            else:
+                groups.update(tuple(self._picked(node, r)) for r in range(len(self.requests)))
+        return sorted(groups)
+
+    def _picked(self, node: Node, r: int) -> list[str]:
+        out: list[str] = []
+        for j in self.decisions[node.index][r]:
+            child = node.children[j]
+            out.extend(self._picked(child, r) if child.kind == "router" else [child.name])
+        return out
+
     def picks_at_once(self) -> int:
-        """Experts one request runs together (the picks of a representation-averaging router)."""
-        return self.router_model.k if self.composition == "representation_average" else 1
+        """The most experts one request runs together."""
+        return max((len(g) for g in self.groups_at_once()), default=1)
 
     def _check_capacity(self) -> None:
         """Every stack must hold, at once, the experts one request runs on it together (the picks of a
-        representation-averaging router) and the KV cache of the longest request on each (its prompt + output
-        tokens in whole blocks; its prompt with the admission watermark kept free), else requests could wait
-        for each other, or a sequence preempt itself, forever."""
-        k = self.picks_at_once()
+        representation-averaging router, as routed) and the KV cache of the longest request on each (its
+        prompt + output tokens in whole blocks; its prompt with the admission watermark kept free), else
+        requests could wait for each other, or a sequence preempt itself, forever."""
         rq = self.requests
         longest = int(np.max(rq.prompt_tokens + rq.output_tokens)) if len(rq) else 0
         prompt = int(np.max(rq.prompt_tokens)) if len(rq) else 0
         bs, wm = self.cfg["kv_block_tokens"], self.cfg["kv_watermark"]
+        groups = self.groups_at_once()
         for s, mem in enumerate(self.stacks):
-            needs = []
+            needs = {}
             for n in self.experts:
                 reads = [i for i in self.replicas[n] if s in i.stacks]
-                if not reads:
-                    continue
-                per_token = max(i.models[n].costs.kv_bytes_per_token * i.stacks.count(s) for i in reads)
-                kv = lone_sequence_blocks(prompt, longest, bs, wm) * bs * per_token
-                needs.append((self.stack_bytes(n, s) + kv, self.stack_bytes(n, s)))
-            needs.sort(reverse=True)
-            need = sum(total for total, _ in needs[:k])
+                if reads:
+                    per_token = max(i.models[n].costs.kv_bytes_per_token * i.stacks.count(s) for i in reads)
+                    kv = lone_sequence_blocks(prompt, longest, bs, wm) * bs * per_token
+                    needs[n] = (self.stack_bytes(n, s) + kv, self.stack_bytes(n, s))
+            need, group = max(((sum(needs[x][0] for x in g if x in needs), g) for g in groups), default=(0.0, ()))
             if need > mem.capacity:
-                weights = sum(w for _, w in needs[:k])
+                here = [x for x in group if x in needs]
+                weights = sum(needs[x][1] for x in here)
                 raise ConfigError(
                     f"hardware.memory.hbm.capacity_gib: {mem.capacity / 2**30:.4g} GiB per stack is not allowed; "
-                    f"allowed: at least {need / 2**30:.4g} GiB - stack {s} must hold the {min(k, len(needs))} "
-                    f"largest experts it serves at once (a request's picks run together, {weights / 2**30:.4g} GiB)"
-                    f" plus the KV cache of the longest request ({longest} tokens) on each")
+                    f"allowed: at least {need / 2**30:.4g} GiB - stack {s} must hold the {len(here)} experts a "
+                    f"request runs there at once ({', '.join(here)}: {weights / 2**30:.4g} GiB) plus the KV cache "
+                    f"of the longest request ({longest} tokens) on each")
 
     def _place_initial(self, hot_set: Any) -> None:
         """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room
