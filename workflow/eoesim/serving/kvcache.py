@@ -180,6 +180,8 @@ class KVCache:
         while m.swapped:
             s = m.swapped[0]
             need = blocks_for(s.context + 1, self.cfg["kv_block_tokens"])
+            for st, bpb in s.kv_bpb.items():  # a swap-in is admitted as a prompt is
+                self.evict_for_admission(st, need * bpb / (1.0 - self.cfg["kv_watermark"]))
             if not self.fits(s, need, watermark=True):
                 return
             m.swapped.popleft()
