@@ -75,6 +75,10 @@ def test_the_budget_holds_exactly_that_many_experts():
                                    "eoe.router.k": 2})
     assert kv_room_bytes(long) == 2 * 4096 * 4096 > EXPERT_BYTES / 2
     assert residency_overrides(long, 2, 0)["hardware.memory.hbm.capacity_gib"] * GIB == 2 * EXPERT_BYTES + 2**25
+    # a two-level tree, top-2 at both levels: a request runs all four experts at once, so four times the KV
+    nested = with_overrides(long, {"eoe.morphology": {"kind": "tree", "tree": {
+        "root": ["sci", "hum"], "sci": ["code", "math"], "hum": ["med", "law"]}}})
+    assert kv_room_bytes(nested) == 4 * 4096 * 4096
 
 
 @pytest.mark.parametrize("skew", [0.0, 2.5])

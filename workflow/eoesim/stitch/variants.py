@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from eoesim.config import set_path
 from eoesim.eoe.expert import kv_bytes_per_token, param_bytes, resolve_experts
 from eoesim.eoe.hardware import GIB, build_hardware
+from eoesim.eoe.morphology import Node, build_morphology
 from eoesim.eoe.requests import DEFAULTS as REQUEST_DEFAULTS
 from eoesim.eoe.requests import generate_requests
 from eoesim.errors import ConfigError
@@ -98,6 +99,20 @@ def longest_request(params: Mapping[str, Any]) -> tuple[int, int]:
     return prompt, prompt + longest_tokens(req["output_tokens"])
 
 
+def experts_at_once(params: Mapping[str, Any], names: list[str]) -> int:
+    """The most experts one request can run at once: 1, or under representation averaging the ``k`` picks of
+    a router, a picked sub-router counting for the picks it composes in (top-k at every level)."""
+    eoe = params["eoe"]
+    if (eoe.get("composition") or {}).get("kind", "representation_average") != "representation_average":
+        return 1
+    k = int((eoe.get("router") or {}).get("k", 1))
+
+    def picks(node: Node) -> int:
+        return sum(sorted((picks(c) if c.kind == "router" else 1 for c in node.children), reverse=True)[:k])
+
+    return max((picks(n) for n in build_morphology(eoe.get("morphology"), names).routers), default=1)
+
+
 def kv_room_bytes(params: Mapping[str, Any]) -> float:
     """HBM for the KV cache beside the experts of a memory budget (module docstring)."""
     experts = resolve_experts(params["eoe"]["experts"])
@@ -105,9 +120,7 @@ def kv_room_bytes(params: Mapping[str, Any]) -> float:
     block = int(serving["kv_block_tokens"])
     prompt, total = longest_request(params)
     blocks = lone_sequence_blocks(prompt, total, block, float(serving["kv_watermark"]))
-    router = params["eoe"].get("router") or {}
-    composed = (params["eoe"].get("composition") or {}).get("kind", "representation_average")
-    at_once = int(router.get("k", 1)) if composed == "representation_average" else 1
+    at_once = experts_at_once(params, [e.name for e in experts])
     one = blocks * block * max(kv_bytes_per_token(e) for e in experts)
     floor = KV_ROOM_MIN_EXPERTS * max(param_bytes(e) for e in experts)
     return max(floor, at_once * one)
