@@ -540,3 +540,32 @@ def test_a_stack_must_hold_the_whole_group_a_two_level_tree_runs_at_once(tmp_pat
     with pytest.raises(ConfigError, match=r"hardware.memory.hbm.capacity_gib: .* allowed: at least 5.44\d*e-06 GiB "
                                           r"- stack 0 must hold the 4 experts a request runs there at once"):
         check_point(p, base_dir=tmp_path)
+
+
+STATIC_ROWS = [(0, 1, 4, 3), (1e-6, 1, 4, 3), (2e-6, 2, 4, 3)]  # b is the most popular; picks (b, a), (c, a)
+
+
+def static_point(tmp_path, hot_set):
+    """Static residency, one stack of 3000 B for four 944-B experts; KV blocks of 8 tokens (256 B): the 7-token
+    requests take one block, over 1 - 0.01 watermark 258.6 B. A group needs 2 x (944 + 258.6) = 2405.2 B."""
+    p = params(tmp_path, STATIC_ROWS, experts=("a", "b", "c", "d"), router={**TOPK, "k": 2},
+               mapping={"router_chiplet": 0, "hot_set": hot_set}, serving={"kv_block_tokens": 8})
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=3000 / 2**30)
+    return p
+
+
+def test_an_automatic_static_hot_set_leaves_room_for_a_group_and_its_kv(tmp_path):
+    """Pinning b (the most popular) would leave 2056 B: enough for two experts' weights (1888 B, what the hot
+    set used to keep free) but not for (c, a) with their KV (2405.2 B), which would then wait forever. Nothing
+    is pinned; every expert is a transient buffer and every request completes."""
+    r = stitch_point(static_point(tmp_path, None), hand_model())
+    assert r.engine.stacks[0].hot == set()
+    assert r.summary["unfinished_requests"] == 0
+
+
+def test_an_explicit_static_hot_set_that_starves_a_group_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match=r"mapping.hot_set: \['b'\] pinned on stack 0 leave 1.915e-06 GiB .* "
+                                          r"allowed: a hot set that leaves at least 2.24e-06 GiB there - what a "
+                                          r"request's experts \(c, a\) not in it"):
+        check_point(static_point(tmp_path, ["b"]), base_dir=tmp_path)
+    check_point(static_point(tmp_path, []), base_dir=tmp_path)

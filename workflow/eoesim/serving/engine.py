@@ -150,6 +150,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.rec = Recorder(self)
         self.rec_breakdown = np.zeros((len(self.requests), len(BREAKDOWN_CATEGORIES)))
         self._build_instances(mcfg)
+        self.groups = self.groups_at_once()
+        self.stack_needs = self._stack_needs()
         self._check_capacity()
         self._place_initial(mcfg.get("hot_set"))
         self._set_kv_partition()
@@ -230,21 +232,16 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             out.extend(self._picked(child, r) if child.kind == "router" else [child.name])
         return out
 
-    def picks_at_once(self) -> int:
-        """The most experts one request runs together."""
-        return max((len(g) for g in self.groups_at_once()), default=1)
-
-    def _check_capacity(self) -> None:
-        """Every stack must hold, at once, the experts one request runs on it together (the picks of a
-        representation-averaging router, as routed) and the KV cache of the longest request on each (its
-        prompt + output tokens in whole blocks; its prompt with the admission watermark kept free), else
-        requests could wait for each other, or a sequence preempt itself, forever."""
+    def _stack_needs(self) -> list[dict[str, tuple[float, float]]]:
+        """Per stack, per expert served from it: (its weights there + the KV cache of the longest request on
+        it - prompt + output tokens in whole blocks, the prompt with the admission watermark kept free -, its
+        weights there)."""
         rq = self.requests
         longest = int(np.max(rq.prompt_tokens + rq.output_tokens)) if len(rq) else 0
         prompt = int(np.max(rq.prompt_tokens)) if len(rq) else 0
         bs, wm = self.cfg["kv_block_tokens"], self.cfg["kv_watermark"]
-        groups = self.groups_at_once()
-        for s, mem in enumerate(self.stacks):
+        out = []
+        for s in range(len(self.stacks)):
             needs = {}
             for n in self.experts:
                 reads = [i for i in self.replicas[n] if s in i.stacks]
@@ -252,7 +249,18 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                     per_token = max(i.models[n].costs.kv_bytes_per_token * i.stacks.count(s) for i in reads)
                     kv = lone_sequence_blocks(prompt, longest, bs, wm) * bs * per_token
                     needs[n] = (self.stack_bytes(n, s) + kv, self.stack_bytes(n, s))
-            need, group = max(((sum(needs[x][0] for x in g if x in needs), g) for g in groups), default=(0.0, ()))
+            out.append(needs)
+        return out
+
+    def _check_capacity(self) -> None:
+        """Every stack must hold, at once, the experts one request runs on it together (the picks of a
+        representation-averaging router, as routed) and the KV cache of the longest request on each, else
+        requests could wait for each other, or a sequence preempt itself, forever."""
+        longest = int(np.max(self.requests.prompt_tokens + self.requests.output_tokens)) if len(self.requests) else 0
+        for s, mem in enumerate(self.stacks):
+            needs = self.stack_needs[s]
+            need, group = max(((sum(needs[x][0] for x in g if x in needs), g) for g in self.groups),
+                              default=(0.0, ()))
             if need > mem.capacity:
                 here = [x for x in group if x in needs]
                 weights = sum(needs[x][1] for x in here)
@@ -261,6 +269,13 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                     f"allowed: at least {need / 2**30:.4g} GiB - stack {s} must hold the {len(here)} experts a "
                     f"request runs there at once ({', '.join(here)}: {weights / 2**30:.4g} GiB) plus the KV cache "
                     f"of the longest request ({longest} tokens) on each")
+
+    def _group_room(self, s: int, pinned: set[str]) -> tuple[float, tuple[str, ...]]:
+        """The most HBM of stack ``s`` a request's group needs beside the experts ``pinned`` there: its other
+        experts' weights and every part's KV."""
+        needs = self.stack_needs[s]
+        return max(((sum(needs[x][0] - (needs[x][1] if x in pinned else 0.0) for x in g if x in needs), g)
+                    for g in self.groups), default=(0.0, ()))
 
     def _place_initial(self, hot_set: Any) -> None:
         """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room
@@ -282,8 +297,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             buffer = 0.0
             if hot is None and self.policy == "static" and sum(self.stack_bytes(n, s) for n in users) > mem.capacity:
                 # static pins what it places: an automatic hot set leaves room to load the other experts a
-                # request runs at once (memory.py's transient buffer), else such a request would wait forever
-                buffer = sum(sorted((self.stack_bytes(n, s) for n in users), reverse=True)[:self.picks_at_once()])
+                # request runs at once and their KV (memory.py's transient buffer), else it would wait forever
+                buffer = self._group_room(s, set())[0]
             for name in (hot if hot is not None else users):
                 if name not in users or (buffer and mem.free() - self.stack_bytes(name, s) < buffer):
                     continue
@@ -294,6 +309,14 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                                           f"({mem.capacity / 2**30:.3g} GiB per stack) with the hot set before it; "
                                           "allowed: a smaller hot set or more HBM")
                     continue
+            if self.policy == "static" and mem.hot:
+                room, group = self._group_room(s, mem.hot)
+                if room > mem.free():
+                    raise ConfigError(
+                        f"mapping.hot_set: {sorted(mem.hot)} pinned on stack {s} leave {mem.free() / 2**30:.4g} GiB "
+                        f"of hardware.memory.hbm.capacity_gib; allowed: a hot set that leaves at least "
+                        f"{room / 2**30:.4g} GiB there - what a request's experts ({', '.join(group)}) not in it and "
+                        "their KV cache need at once - or more HBM")
         for name in order:
             self.ddr.place(name, self.sizes[name])
 
