@@ -561,11 +561,3 @@ def test_an_automatic_static_hot_set_leaves_room_for_a_group_and_its_kv(tmp_path
     r = stitch_point(static_point(tmp_path, None), hand_model())
     assert r.engine.stacks[0].hot == set()
     assert r.summary["unfinished_requests"] == 0
-
-
-def test_an_explicit_static_hot_set_that_starves_a_group_is_rejected(tmp_path):
-    with pytest.raises(ConfigError, match=r"mapping.hot_set: \['b'\] pinned on stack 0 leave 1.915e-06 GiB .* "
-                                          r"allowed: a hot set that leaves at least 2.24e-06 GiB there - what a "
-                                          r"request's experts \(c, a\) not in it"):
-        check_point(static_point(tmp_path, ["b"]), base_dir=tmp_path)
-    check_point(static_point(tmp_path, []), base_dir=tmp_path)

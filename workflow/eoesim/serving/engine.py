@@ -270,12 +270,10 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                     f"request runs there at once ({', '.join(here)}: {weights / 2**30:.4g} GiB) plus the KV cache "
                     f"of the longest request ({longest} tokens) on each")
 
-    def _group_room(self, s: int, pinned: set[str]) -> tuple[float, tuple[str, ...]]:
-        """The most HBM of stack ``s`` a request's group needs beside the experts ``pinned`` there: its other
-        experts' weights and every part's KV."""
+    def _group_room(self, s: int) -> float:
+        """The most HBM of stack ``s`` a request's group needs at once: its experts' weights and KV there."""
         needs = self.stack_needs[s]
-        return max(((sum(needs[x][0] - (needs[x][1] if x in pinned else 0.0) for x in g if x in needs), g)
-                    for g in self.groups), default=(0.0, ()))
+        return max((sum(needs[x][0] for x in g if x in needs) for g in self.groups), default=0.0)
 
     def _place_initial(self, hot_set: Any) -> None:
         """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room
@@ -298,7 +296,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             if hot is None and self.policy == "static" and sum(self.stack_bytes(n, s) for n in users) > mem.capacity:
                 # static pins what it places: an automatic hot set leaves room to load the other experts a
                 # request runs at once and their KV (memory.py's transient buffer), else it would wait forever
-                buffer = self._group_room(s, set())[0]
+                buffer = self._group_room(s)
             for name in (hot if hot is not None else users):
                 if name not in users or (buffer and mem.free() - self.stack_bytes(name, s) < buffer):
                     continue
@@ -309,14 +307,6 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                                           f"({mem.capacity / 2**30:.3g} GiB per stack) with the hot set before it; "
                                           "allowed: a smaller hot set or more HBM")
                     continue
-            if self.policy == "static" and mem.hot:
-                room, group = self._group_room(s, mem.hot)
-                if room > mem.free():
-                    raise ConfigError(
-                        f"mapping.hot_set: {sorted(mem.hot)} pinned on stack {s} leave {mem.free() / 2**30:.4g} GiB "
-                        f"of hardware.memory.hbm.capacity_gib; allowed: a hot set that leaves at least "
-                        f"{room / 2**30:.4g} GiB there - what a request's experts ({', '.join(group)}) not in it and "
-                        "their KV cache need at once - or more HBM")
         for name in order:
             self.ddr.place(name, self.sizes[name])
 
