@@ -258,22 +258,21 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         requests could wait for each other, or a sequence preempt itself, forever."""
         longest = int(np.max(self.requests.prompt_tokens + self.requests.output_tokens)) if len(self.requests) else 0
         for s, mem in enumerate(self.stacks):
-            needs = self.stack_needs[s]
-            need, group = max(((sum(needs[x][0] for x in g if x in needs), g) for g in self.groups),
-                              default=(0.0, ()))
+            need, group = self._largest_group(s)
             if need > mem.capacity:
-                here = [x for x in group if x in needs]
-                weights = sum(needs[x][1] for x in here)
+                here = [x for x in group if x in self.stack_needs[s]]
+                weights = sum(self.stack_needs[s][x][1] for x in here)
                 raise ConfigError(
                     f"hardware.memory.hbm.capacity_gib: {mem.capacity / 2**30:.4g} GiB per stack is not allowed; "
                     f"allowed: at least {need / 2**30:.4g} GiB - stack {s} must hold the {len(here)} experts a "
                     f"request runs there at once ({', '.join(here)}: {weights / 2**30:.4g} GiB) plus the KV cache "
                     f"of the longest request ({longest} tokens) on each")
 
-    def _group_room(self, s: int) -> float:
-        """The most HBM of stack ``s`` a request's group needs at once: its experts' weights and KV there."""
+    def _largest_group(self, s: int) -> tuple[float, tuple[str, ...]]:
+        """The group of experts a request runs at once that needs the most HBM of stack ``s`` (its experts'
+        weights and KV there), and that HBM."""
         needs = self.stack_needs[s]
-        return max((sum(needs[x][0] for x in g if x in needs) for g in self.groups), default=0.0)
+        return max(((sum(needs[x][0] for x in g if x in needs), g) for g in self.groups), default=(0.0, ()))
 
     def _place_initial(self, hot_set: Any) -> None:
         """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room
@@ -296,7 +295,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             if hot is None and self.policy == "static" and sum(self.stack_bytes(n, s) for n in users) > mem.capacity:
                 # static pins what it places: an automatic hot set leaves room to load the other experts a
                 # request runs at once and their KV (memory.py's transient buffer), else it would wait forever
-                buffer = self._group_room(s)
+                buffer = self._largest_group(s)[0]
             for name in (hot if hot is not None else users):
                 if name not in users or (buffer and mem.free() - self.stack_bytes(name, s) < buffer):
                     continue
