@@ -17,6 +17,7 @@ import pytest
 from systemlib import (
     HERE,
     REPO,
+    assert_same_results,
     make_project,
     native_project,
     result_files,
@@ -69,6 +70,4 @@ def test_study_through_the_slurm_profile_equals_the_local_run(cluster, native, t
             assert (job["CPUs/Task"], job["MinMemoryNode"], job["TimeLimit"]) == ("1", "2G", "00:05:00"), job
 
     expected, got = result_files(native), result_files(project)
-    assert sorted(got) == sorted(expected)
-    for name in expected:
-        assert got[name] == expected[name], f"{name} differs between the SLURM and the local run"
+    assert_same_results(expected, got, "the SLURM and the local run")
