@@ -45,6 +45,38 @@ def test_scalesim_fit_recovers_known_parameters_from_noisy_model_data():
         assert 0 < sigma < 1.0
 
 
+def test_coefficients_the_data_cannot_tell_apart_get_infinite_uncertainty():
+    """Square arrays only (rows == cols in every row): a_rows, b_cols and c_fold multiply the same column
+    (folds x 8 or folds x 16 at one array size), so only their sum is fitted; each alone is unidentified (inf),
+    however small the residual noise. e_layer stays identified."""
+    rng = np.random.default_rng(4)
+    frame = _scalesim_frame(rng, n=120).assign(array_rows=8, array_cols=8, dataflow="os")
+    truth = ScaleSimSurrogate()
+    truth.params = {f"{c}[{d}]": v for d in ("os", "ws", "is")
+                    for c, v in zip(ScaleSimSurrogate.COEFFS, (1.5, 0.8, 3.0, 7.0))}
+    clean = truth.predict(frame, check=False)["total_cycles"].to_numpy()
+    frame["total_cycles"] = clean * (1 + rng.normal(0, 0.002, len(frame)))
+    frame["overall_util_pct"] = frame["mapping_efficiency_pct"] = 1.0
+    fitted = ScaleSimSurrogate().fit(frame)
+    assert [fitted.uncertainty[f"{c}[os]"] for c in ("a_rows", "b_cols", "c_fold")] == [np.inf] * 3
+    p, sigma = fitted.params, fitted.uncertainty["e_layer[os]"]
+    assert 0 < sigma < np.inf and abs(p["e_layer[os]"] - 7.0) <= 4 * sigma
+    # the sum they share is still fitted: 8 a + 8 b + c = 8 x 1.5 + 8 x 0.8 + 3 = 21.4
+    assert 8 * p["a_rows[os]"] + 8 * p["b_cols[os]"] + p["c_fold[os]"] == pytest.approx(21.4, abs=0.3)
+
+
+def test_unidentified_flags_collinear_and_empty_columns_only():
+    rng = np.random.default_rng(0)
+    jac = rng.random((20, 4))
+    assert not S.unidentified(jac).any()
+    jac[:, 1] = 3 * jac[:, 0]  # other units, same direction
+    assert S.unidentified(jac).tolist() == [True, True, False, False]
+    jac = rng.random((20, 4))
+    jac[:, 2] = 0.0
+    assert S.unidentified(jac).tolist() == [False, False, True, False]
+    assert S.unidentified(rng.random((2, 4))).all()  # two rows cannot fix four parameters
+
+
 def test_garnet_fit_recovers_known_parameters_from_noisy_model_data():
     rng = np.random.default_rng(2)
     grid = [dict(mesh_rows=k, mesh_cols=k, pattern=p, injection_rate=r, vcs_per_vnet=v, link_latency=ll,
