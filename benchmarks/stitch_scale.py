@@ -83,7 +83,7 @@ def main() -> None:
         "requests_simulated_per_s": round(args.requests / wall, 1),
         "simulated_s": round(summary["span_s"], 3),
         "simulated_to_wall_ratio": round(summary["span_s"] / wall, 3),
-        "events": engine._n, "steps": int(steps["k"].size), "iterations": int(steps["k"].sum()),
+        "events": engine.events_scheduled, "steps": int(steps["k"].size), "iterations": int(steps["k"].sum()),
         "peak_rss_mib": round(peak_mib, 1),
         "targets": {"wall_s": 10.0 if args.requests <= 100_000 else 100.0, "peak_rss_mib": 2048},
         "ttft_p50_s": summary["ttft_s"]["p50"], "tpot_p50_s": summary["tpot_s"]["p50"],

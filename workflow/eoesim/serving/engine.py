@@ -333,6 +333,11 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                                   f"0..{self.hw.n_chiplets - 1}")
 
     # --- event queue -----------------------------------------------------------------------------------
+    @property
+    def events_scheduled(self) -> int:
+        """Events put on the queue so far (stale flow completions included)."""
+        return self._n
+
     def at(self, t: float, fn: Callable, *args: Any) -> None:
         self._n += 1
         heapq.heappush(self._events, (t, self._n, fn, args))
