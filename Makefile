@@ -23,10 +23,13 @@ install-cluster: $(STAMP)
 run: $(STAMP)
 	$(BIN)/snakemake
 
-# ruff (rules and line length in pyproject.toml) first: a lint error fails before the long test run
+# ruff (rules and line length in pyproject.toml) first: a lint error fails before the long test run. The tests run
+# in TEST_WORKERS processes (pytest-xdist), a whole file per process (--dist loadfile): a workflow test file runs
+# its study once in a module fixture, which splitting the file across processes would repeat
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # the tests marked `real` (skipped by `make test`): real-run tests of each adapter and one small study per
 # simulator through Snakemake; -rs prints why a simulator's tests were skipped (not in the site config)
