@@ -219,8 +219,7 @@ def least_squares_fit(
         jtj = jac.T @ jac
         cov = np.linalg.pinv(jtj) * s2
         diag = np.diag(cov)
-        rank_ok = np.abs(np.diag(jtj)) > 1e-12 * max(np.abs(np.diag(jtj)).max(), 1e-300)
-        sig = np.where(rank_ok & ~unidentified(jac) & (diag >= 0), np.sqrt(np.abs(diag)), np.inf)
+        sig = np.where(~unidentified(jac) & (diag >= 0), np.sqrt(np.abs(diag)), np.inf)
     except np.linalg.LinAlgError:
         sig = np.full(p, np.inf)
     return LsqResult(dict(zip(names, map(float, res.x))), dict(zip(names, map(float, sig))),
@@ -233,22 +232,26 @@ def least_squares_fit(
 NULL_SINGULAR = 1e-6
 #: weight of a parameter in such a direction above which the data cannot tell it apart from the others
 NULL_WEIGHT = 1e-4
+#: Jacobian column norm, relative to the largest, below which a parameter moves no residual at all
+NULL_COLUMN = 1e-6
 
 
 def unidentified(jac: np.ndarray) -> np.ndarray:
     """Per parameter, whether the data leave it free: it moves along a direction that changes no residual (for
     example two coefficients whose inputs are equal in every row, as rows and columns of square arrays). Its
     value is then one of many equally good fits, so its uncertainty is infinite, not the residual noise that
-    ``(J^T J)^-1`` of a numerically singular matrix returns. The Jacobian's columns are normalised first, so
-    the test does not depend on the parameters' units."""
+    ``(J^T J)^-1`` of a numerically singular matrix returns. A parameter whose column is negligible next to the
+    largest moves nothing; the others' columns are normalised before the test, so it does not depend on the
+    parameters' units."""
     norms = np.linalg.norm(jac, axis=0)
-    cols = np.divide(jac, norms, out=np.zeros_like(jac), where=norms > 0)
+    inert = norms <= NULL_COLUMN * max(norms.max(initial=0.0), 1e-150)
+    cols = np.divide(jac, norms, out=np.zeros_like(jac), where=~inert)
     if cols.shape[0] < cols.shape[1]:  # fewer rows than parameters: the zero rows make the missing directions null
         cols = np.vstack([cols, np.zeros((cols.shape[1] - cols.shape[0], cols.shape[1]))])
     _, sv, vt = np.linalg.svd(cols, full_matrices=False)
     rank = int(np.sum(sv > NULL_SINGULAR * max(sv.max(initial=0.0), 1.0)))
     null = vt[rank:]
-    return (norms == 0) | np.any(np.abs(null) > NULL_WEIGHT, axis=0)
+    return inert | np.any(np.abs(null) > NULL_WEIGHT, axis=0)
 
 
 def level_index(values: np.ndarray | pd.Series, levels: Sequence[Any]) -> np.ndarray:
