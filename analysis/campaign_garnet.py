@@ -9,7 +9,9 @@ the package as a gem5 topology module: a grid of chiplets of router meshes, link
 are interposer links with their own latency and width, SerDes bridges where the width differs), in the
 settings of the shared Mesh_XY dataset (table routing, single-flit packets, one directory per CPU, network
 clock = tester clock, 10,000 tester cycles). The grid: chiplet grids and routers per chiplet (square and
-not), interposer latency and width, traffic patterns, injection rates up to and past saturation.
+not), interposer latency and width, traffic patterns, injection rates up to and past saturation. Every mesh
+has a power-of-two router count: gem5 interleaves memory over num_dirs = num_cpus directories with log2 of
+it address bits, so a 6x6 or 4x6 package dies in gem5 (the adapter refuses it at planning time).
 Rows are in the shared dataset's columns plus the chiplet columns (study_calibration.garnet_dataset).
 """
 from __future__ import annotations
@@ -29,10 +31,11 @@ CELLS = (
     ((2, 2), (2, 2), 8, 128, ("uniform_random",)),
     ((2, 2), (2, 2), 4, 64, ("uniform_random", "transpose")),
     ((2, 2), (2, 2), 4, 32, ("uniform_random",)),
-    ((2, 2), (3, 3), 4, 128, ("uniform_random", "transpose")),
+    ((2, 2), (4, 4), 4, 128, ("uniform_random", "transpose")),
     ((1, 2), (2, 2), 4, 128, ("uniform_random", "shuffle")),
-    ((2, 3), (2, 2), 2, 128, ("uniform_random",)),
-    ((3, 3), (2, 2), 4, 128, ("uniform_random",)),
+    ((2, 4), (2, 2), 2, 128, ("uniform_random",)),
+    ((4, 4), (2, 2), 4, 128, ("uniform_random",)),
+    ((4, 4), (1, 1), 4, 128, ("uniform_random",)),
 )
 
 
