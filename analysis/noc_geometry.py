@@ -21,9 +21,10 @@ import numpy as np
 PATTERNS = ("uniform_random", "transpose", "bit_complement", "neighbor", "tornado", "shuffle")
 
 
-def destination(pattern: str, src: int, k: int) -> int:
-    """Destination router of ``src`` under a deterministic gem5 pattern on a k x k mesh."""
-    n = k * k
+def destination(pattern: str, src: int, k: int, n: int | None = None) -> int:
+    """Destination router of ``src`` under a deterministic gem5 pattern on a k x k mesh; ``n`` routers when the
+    mesh is not square (only shuffle is defined there: it rotates the id's bits, whatever the mesh's shape)."""
+    n = k * k if n is None else n
     x, y = src % k, src // k
     if pattern == "bit_complement":
         return (k - 1 - y) * k + (k - 1 - x)
@@ -98,7 +99,7 @@ def traffic_geometry(pattern: str, rows: int, cols: int | None = None, chiplet_r
     if pattern == "uniform_random":
         flows = [(s, d, 1.0 / n) for s in range(n) for d in range(n)]
     else:
-        flows = [(s, destination(pattern, s, rows), 1.0) for s in range(n)]
+        flows = [(s, destination(pattern, s, rows, n), 1.0) for s in range(n)]
     load: dict[tuple, float] = defaultdict(float)
     sq: dict[tuple, float] = defaultdict(float)
     hops = ip_hops = 0.0
