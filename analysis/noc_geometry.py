@@ -21,10 +21,11 @@ import numpy as np
 PATTERNS = ("uniform_random", "transpose", "bit_complement", "neighbor", "tornado", "shuffle")
 
 
-def destination(pattern: str, src: int, k: int, n: int | None = None) -> int:
-    """Destination router of ``src`` under a deterministic gem5 pattern on a k x k mesh; ``n`` routers when the
-    mesh is not square (only shuffle is defined there: it rotates the id's bits, whatever the mesh's shape)."""
-    n = k * k if n is None else n
+def destination(pattern: str, src: int, rows: int, cols: int | None = None) -> int:
+    """Destination router of ``src`` under a deterministic gem5 pattern on a rows x cols mesh (square unless given
+    ``cols``). Only shuffle is defined on a mesh that is not square: it rotates the id's bits over all routers."""
+    k = rows if cols is None else cols
+    n = rows * k
     x, y = src % k, src // k
     if pattern == "bit_complement":
         return (k - 1 - y) * k + (k - 1 - x)
@@ -99,7 +100,7 @@ def traffic_geometry(pattern: str, rows: int, cols: int | None = None, chiplet_r
     if pattern == "uniform_random":
         flows = [(s, d, 1.0 / n) for s in range(n) for d in range(n)]
     else:
-        flows = [(s, destination(pattern, s, rows, n), 1.0) for s in range(n)]
+        flows = [(s, destination(pattern, s, rows, cols), 1.0) for s in range(n)]
     load: dict[tuple, float] = defaultdict(float)
     sq: dict[tuple, float] = defaultdict(float)
     hops = ip_hops = 0.0

@@ -24,14 +24,7 @@ def test_every_campaign_cell_is_a_point_the_adapter_accepts(simulator, sections)
     assert len(points) == len(cells) > 0
 
 
-def test_the_garnet_campaign_covers_the_interposer_axes():
-    points = [s["chiplet_mesh"] | {"num_cpus": _routers(s["chiplet_mesh"])} for s in campaign_garnet.sections()]
-    packages = {p["interposer_link_latency_cycles"] for p in points}
-    widths = {p["interposer_link_width_bits"] for p in points}
-    assert len(packages) >= 3 and min(widths) < max(widths) == 128
-    assert all(p["num_cpus"] & (p["num_cpus"] - 1) == 0 for p in points)
-
-
-def _routers(package: dict) -> int:
-    (cr, cc), (rr, rc) = package["chiplets"], package["routers_per_chiplet"]
-    return cr * cc * rr * rc
+def test_the_garnet_campaign_varies_the_interposer_latency_and_width():
+    packages = [s["chiplet_mesh"] for s in campaign_garnet.sections()]
+    assert len({p["interposer_link_latency_cycles"] for p in packages}) >= 3
+    assert min(p["interposer_link_width_bits"] for p in packages) < 128   # SerDes bridges on narrower links

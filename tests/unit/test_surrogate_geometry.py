@@ -22,7 +22,7 @@ def test_deterministic_patterns_match_gem5_hop_counts_and_channel_loads():
     assert traffic_geometry("neighbor", 4).hops == pytest.approx(1.5)
     assert traffic_geometry("transpose", 4).gamma_max == pytest.approx(3.0)
     assert destination("shuffle", 3, 4) == 6 and destination("shuffle", 9, 4) == 3
-    assert destination("shuffle", 3, 2, n=8) == 6 and destination("shuffle", 5, 2, n=8) == 3   # a 2x4 mesh
+    assert destination("shuffle", 3, 2, 4) == 6 and destination("shuffle", 5, 2, 4) == 3   # a 2x4 mesh
 
 
 def test_garnet_geometry_matches_measured_low_load_hops():
