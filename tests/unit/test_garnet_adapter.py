@@ -367,6 +367,21 @@ def test_v24_build_info_crash_falls_back_to_a_probe_script(tmp_path, fake_config
     assert ident["version"] == "24.0.0.1" and len(ident["binary_sha256"]) == 64
 
 
+def test_availability_leaves_no_m5out_in_the_users_directory(tmp_path, fake_configs, golden, monkeypatch):
+    # gem5 creates m5out/ in its working directory on every start, --build-info included (seen with the real
+    # v24.0.0.1 build: `eoesim doctor` left an empty m5out/ in the repository root)
+    env = {"PROTOCOL": "Garnet_standalone", "RUBY": True}
+    binary = v24_stand_in(tmp_path, golden, env)
+    script = binary.read_text().replace("if sys.argv[1:] == ['--build-info']:",
+                                        "os.makedirs('m5out', exist_ok=True)\nif sys.argv[1:] == ['--build-info']:")
+    binary.write_text(script)
+    user_dir = tmp_path / "user"
+    user_dir.mkdir()
+    monkeypatch.chdir(user_dir)
+    assert Garnet({"binary": str(binary), "configs": str(fake_configs)}).availability().available
+    assert list(user_dir.iterdir()) == []
+
+
 def test_probe_of_another_protocol_is_not_available(tmp_path, fake_configs, golden):
     binary = v24_stand_in(tmp_path, golden, {"PROTOCOL": "MESI_Two_Level", "RUBY": True})
     avail = Garnet({"binary": str(binary), "configs": str(fake_configs)}).availability()

@@ -457,11 +457,11 @@ class Garnet(Simulator):
     def _build_info(self, binary: str) -> tuple[BuildInfo | None, list[str]]:
         """gem5's build (version, protocol) from ``--build-info``, else from a probe script run by gem5 (see
         garnet_gem5: v24.0.0.1's --build-info crashes); the failures met on the way, as text."""
-        code, out, err = run_gem5(self._gem5_argv(binary, ["--build-info"]))
-        if code == 0:
-            return parse_build_info(out, binary), []
-        failures = [f"--build-info {describe_returncode(code)}: {_last_line(err)}"]
         with tempfile.TemporaryDirectory(prefix="eoesim-gem5-probe-") as tmp:
+            code, out, err = run_gem5(self._gem5_argv(binary, ["--build-info"]), Path(tmp))
+            if code == 0:
+                return parse_build_info(out, binary), []
+            failures = [f"--build-info {describe_returncode(code)}: {_last_line(err)}"]
             (Path(tmp) / PROBE_FILE).write_text(PROBE_SCRIPT)
             os.chmod(tmp, 0o755)
             if self._mode() == "docker":
@@ -469,7 +469,7 @@ class Garnet(Simulator):
                                        scratch=True)
             else:
                 argv = self._gem5_argv(binary, ["-d", str(Path(tmp) / "m5out"), str(Path(tmp) / PROBE_FILE)])
-            code, out, err = run_gem5(argv)
+            code, out, err = run_gem5(argv, Path(tmp))
         info = parse_probe(out, binary) if code == 0 else None
         if info is None:
             failures.append(f"a probe script {describe_returncode(code)}: {_last_line(err)}")

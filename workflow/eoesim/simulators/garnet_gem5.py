@@ -61,10 +61,11 @@ def parse_build_info(text: str, binary: str | Path) -> BuildInfo:
     return BuildInfo(version, None, ruby, by_path, "build directory name (no PROTOCOL in --build-info)")
 
 
-def run_gem5(argv: list[str], timeout_s: float = 120.0) -> tuple[int, str, str]:
-    """Run a gem5 command line (a probe, not a simulation); return (exit code, stdout, stderr)."""
+def run_gem5(argv: list[str], cwd: Path, timeout_s: float = 120.0) -> tuple[int, str, str]:
+    """Run a gem5 command line (a probe, not a simulation) in ``cwd`` - gem5 writes ``m5out/`` into its working
+    directory even for ``--build-info`` -; return (exit code, stdout, stderr)."""
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s,
-                          check=False)
+                          check=False, cwd=cwd)
     return proc.returncode, proc.stdout, proc.stderr
 
 
