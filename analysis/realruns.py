@@ -24,7 +24,7 @@ import yaml
 
 from eoesim.config import build_study, point_id
 from eoesim.errors import EoesimError
-from eoesim.jobs import run_simulation
+from eoesim.jobs import read_table, run_simulation
 from eoesim.paths import project_root
 from eoesim.simulators.base import get_simulator
 from eoesim.site import load_site_config
@@ -57,7 +57,7 @@ def _one(simulator: str, point: Mapping[str, Any], site: Mapping[str, Any], work
     run_id = run_id_of(simulator, point)
     final = workdir / "runs" / run_id
     if (final / RESULT_FILE).is_file():
-        return pd.read_csv(final / RESULT_FILE)
+        return read_table(final / RESULT_FILE)
     try:
         return run_simulation(simulator, point, site, run_id, final, workdir / "logs" / run_id)
     except EoesimError as exc:   # one failed run must not stop a campaign; it is logged and left out

@@ -16,6 +16,9 @@ DEFAULT_TIMEOUT_S = 3600.0
 #: site-config keys that bound a run (how long it may take) but not what it computes: they stay out of
 #: the rules' params, which Snakemake re-runs jobs for when they change (raising a timeout re-runs nothing)
 RUN_LIMIT_KEYS = ("timeout_s",)
+#: columns of the harness's tables holding run or point ids: 12 hex digits, which pandas would read as a number
+#: when they happen to look like one ("012345678901" -> 12345678901, "1e2345678901" -> inf)
+ID_COLUMNS = ("run_id", "point_id", "simulated_runs")
 
 
 def site_identity(site: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,12 +63,17 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A table the harness wrote (a run's result.csv, a study table), its id columns read as the text they are."""
+    return pd.read_csv(path, dtype=dict.fromkeys(ID_COLUMNS, str))
+
+
 def collect_table(result_csvs: Sequence[Path], out: Path) -> pd.DataFrame:
     """Concatenate the per-run result.csv files (in the given order) into one tidy table."""
     frames = []
     for path in result_csvs:
         try:
-            frames.append(pd.read_csv(path))
+            frames.append(read_table(path))
         except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
             raise ParseError(path, f"unreadable result table: {exc}") from None
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

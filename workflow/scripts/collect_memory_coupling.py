@@ -4,12 +4,13 @@ import logging
 import pandas as pd
 from _logging import to_log
 
+from eoesim.jobs import read_table
 from eoesim.stitch.coupling import dataflow_winners
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-table = pd.concat([pd.read_csv(p) for p in sm.input], ignore_index=True)
+table = pd.concat([read_table(p) for p in sm.input], ignore_index=True)
 table.to_csv(sm.output.table, index=False)
 winners = dataflow_winners(table)
 winners.to_csv(sm.output.winners, index=False)

@@ -2,12 +2,12 @@
 import logging
 from pathlib import Path
 
-import pandas as pd
 from _logging import to_log
 
 from eoesim.figures import memory_coupling
+from eoesim.jobs import read_table
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 logging.captureWarnings(True)
-memory_coupling.plot(pd.read_csv(sm.input.table), Path(sm.output.pdf))
+memory_coupling.plot(read_table(sm.input.table), Path(sm.output.pdf))

@@ -3,18 +3,17 @@ import json
 import logging
 from pathlib import Path
 
-import pandas as pd
 from _logging import to_log
 
 from eoesim.dse.objectives import point_areas
 from eoesim.dse.refine import objective_frame, select_refine
-from eoesim.jobs import write_text_atomic
+from eoesim.jobs import read_table, write_text_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
 point_runs = json.loads(sm.params.point_runs)
 summaries = {Path(p).parent.name: json.loads(Path(p).read_text()) for p in sm.input.summaries}
-area_table = pd.read_csv(sm.input.area[0]) if sm.input.area else None
+area_table = read_table(sm.input.area[0]) if sm.input.area else None
 areas = point_areas(area_table, {p: runs["rapidchiplet"] for p, runs in point_runs.items() if "rapidchiplet" in runs})
 frame = objective_frame(summaries, areas, json.loads(sm.params.labels))
 selection = select_refine(frame, list(sm.params.objectives), int(sm.params.top_k), json.loads(sm.params.choices),

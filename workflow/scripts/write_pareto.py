@@ -3,12 +3,11 @@ import json
 import logging
 from pathlib import Path
 
-import pandas as pd
 from _logging import to_log
 
 from eoesim.dse.objectives import point_areas
 from eoesim.dse.refine import objective_frame, pareto_table
-from eoesim.jobs import write_csv_atomic
+from eoesim.jobs import read_table, write_csv_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 to_log(sm.log[0])
@@ -19,7 +18,7 @@ rc_runs = {p: runs["rapidchiplet"] for p, runs in point_runs.items() if "rapidch
 
 
 def areas_of(paths):
-    return point_areas(pd.read_csv(paths[0]), rc_runs) if paths else {}
+    return point_areas(read_table(paths[0]), rc_runs) if paths else {}
 
 
 def read(paths):

@@ -8,6 +8,7 @@ import pandas as pd
 
 from eoesim.eoe.hardware import build_hardware
 from eoesim.errors import ParseError
+from eoesim.jobs import read_table
 from eoesim.stitch.e2e import E2EResult, stitch_point, write_point
 from eoesim.stitch.study_model import StudyComponentModel
 
@@ -16,7 +17,7 @@ def point_tables(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, pd.DataFram
     """The rows of each simulator's table that belong to this point's run (``runs``: sim -> run_id, table)."""
     tables = {}
     for sim, info in runs.items():
-        table = pd.read_csv(info["table"])
+        table = read_table(info["table"])
         rows = table[table["run_id"] == info["run_id"]]
         if rows.empty:
             raise ParseError(info["table"], f"no rows of {sim} run {info['run_id']}")

@@ -15,6 +15,7 @@ from typing import Mapping
 import pandas as pd
 
 from eoesim.execute import invalidate_run
+from eoesim.jobs import read_table
 from eoesim.reuse import RunCache
 from eoesim.trust.checks import SanityCheckError, raise_on_errors
 from eoesim.trust.suite import registry, run_checks
@@ -25,7 +26,7 @@ STATUS_ORDER = {"fail": 0, "warn": 1, "pass": 2}
 
 def load_tables(paths: list[str | Path]) -> dict[str, pd.DataFrame]:
     """``tables/<simulator>.csv`` files by simulator name (the file stem)."""
-    return {Path(p).stem: pd.read_csv(p) for p in paths}
+    return {Path(p).stem: read_table(p) for p in paths}
 
 
 def summary_html(results: pd.DataFrame, study: str) -> str:
