@@ -1,6 +1,6 @@
 """gem5 Garnet calibration campaign: the project's chiplet package (chiplet_mesh) under synthetic traffic.
 
-``python -m eoesim.analysis.campaign_garnet --workdir DIR --out analysis/calibration/garnet/chiplet_mesh.csv``
+``python -m eoesim.analysis.campaign_garnet --workdir DIR --out chiplet_mesh.csv``
 (site config from ``$EOESIM_SIMULATORS`` naming gem5.opt of Garnet_standalone and its configs/; run it
 under ``nice``).
 
@@ -36,6 +36,14 @@ CELLS = (
     ((2, 4), (2, 2), 2, 128, ("uniform_random",)),
     ((4, 4), (2, 2), 4, 128, ("uniform_random",)),
     ((4, 4), (1, 1), 4, 128, ("uniform_random",)),
+    # interposer latency and width varied on the 2x4 and 8x8 packages too, so that every one of them is seen on
+    # more than one mesh size (a held-out mesh size is then not the only place they vary)
+    ((1, 2), (2, 2), 1, 128, ("uniform_random",)),
+    ((1, 2), (2, 2), 8, 128, ("uniform_random",)),
+    ((1, 2), (2, 2), 4, 64, ("uniform_random",)),
+    ((2, 2), (4, 4), 1, 128, ("uniform_random",)),
+    ((2, 2), (4, 4), 8, 128, ("uniform_random",)),
+    ((2, 2), (4, 4), 4, 64, ("uniform_random",)),
 )
 
 

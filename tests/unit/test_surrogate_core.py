@@ -80,14 +80,27 @@ def test_unidentified_flags_collinear_and_empty_columns_only():
 
 def test_garnet_fit_recovers_known_parameters_from_noisy_model_data():
     rng = np.random.default_rng(2)
+    rates = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
     grid = [dict(mesh_rows=k, mesh_cols=k, pattern=p, injection_rate=r, vcs_per_vnet=v, link_latency=ll,
                  router_latency=1)
             for k in (2, 4, 8) for p in ("uniform_random", "transpose", "tornado", "bit_complement")
-            for r in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5) for v, ll in ((4, 1), (2, 1), (4, 2))]
+            for r in rates for v, ll in ((4, 1), (2, 1), (4, 2))]
+    # chiplet packages: 2x2 chiplets of 2x2 or 4x4 routers, interposer links of several latencies and widths
+    grid += [dict(mesh_rows=2 * k, mesh_cols=2 * k, pattern=p, injection_rate=r, vcs_per_vnet=4, link_latency=1,
+                  router_latency=1, topology="chiplet_mesh", chiplet_rows=2, chiplet_cols=2,
+                  interposer_link_latency=ipl, interposer_link_width_bits=w)
+             for k in (2, 4) for p in ("uniform_random", "transpose") for r in rates
+             for ipl, w in ((1, 128), (4, 128), (8, 128), (4, 64), (4, 32))]
     frame = pd.DataFrame(grid)
+    frame["topology"] = frame["topology"].fillna("Mesh_XY")
+    frame["chiplet_rows"] = frame["chiplet_rows"].fillna(1)
+    frame["chiplet_cols"] = frame["chiplet_cols"].fillna(1)
+    frame["interposer_link_latency"] = frame["interposer_link_latency"].fillna(frame["link_latency"])
+    frame["interposer_link_width_bits"] = frame["interposer_link_width_bits"].fillna(128)
     truth = GarnetSurrogate()
     true = dict(c0=2.0, t_router=1.0, t_link=1.0, a_inj=3.0, a_link=2.0, kappa_inj=0.5, p_inj=2.0,
-                kappa_net=0.4, p_net=1.5, eta_random=0.8, t_ip=1.0, serdes=2.0, ip_capacity=1.0)
+                kappa_net=0.4, p_net=1.5, eta_random=0.8, t_ip=1.5, serdes=1.0, t_ser=0.5, a_ip=3.0, serdes_rt=3.0,
+                kappa_ip=0.1, p_ip=2.0)
     truth.params = true
     pred = truth.predict(frame, check=False)
     u = pred["load_fraction_of_saturation"]
@@ -99,12 +112,17 @@ def test_garnet_fit_recovers_known_parameters_from_noisy_model_data():
                                           * (1 + rng.normal(0, 0.003, len(frame)))).where(~sat)
     frame["avg_hops"] = pred["avg_hops"].where(~sat)
     fitted = GarnetSurrogate().fit(frame)
-    for name in ("c0", "t_router", "t_link", "a_link", "kappa_net"):
+    # the on-chip parameters from the plain meshes, the interposer's from the packages
+    for name in ("c0", "t_router", "t_link", "a_link", "kappa_net", "t_ip", "serdes", "t_ser", "a_ip"):
         assert fitted.params[name] == pytest.approx(true[name], rel=0.15, abs=0.1), name
     assert set(fitted.params) == set(GARNET_PARAMS)
     # the refitted model reproduces the noise-free latencies it was fitted on
     again = fitted.predict(frame[~sat], check=False)["avg_packet_latency_cycles"]
     assert S.mape(pred["avg_packet_latency_cycles"][~sat], again) < 1.0
+    # without packages the interposer's parameters are not fitted (infinite uncertainty), the rest is unchanged
+    plain = GarnetSurrogate().fit(frame[frame["topology"] == "Mesh_XY"].reset_index(drop=True))
+    assert all(plain.uncertainty[n] == np.inf for n in ("t_ip", "serdes", "t_ser", "a_ip", "serdes_rt", "kappa_ip"))
+    assert plain.params["a_link"] == pytest.approx(fitted.params["a_link"], rel=1e-9)
 
 
 @pytest.fixture

@@ -28,8 +28,7 @@ def test_deterministic_patterns_match_gem5_hop_counts_and_channel_loads():
 def test_garnet_geometry_matches_measured_low_load_hops():
     # square meshes and the chiplet packages' meshes, 2x4 and 4x8 among them (shuffle rotates the router id's
     # bits on any shape: 1.5 hops on a 2x4 mesh, as gem5 counts them)
-    shared = calibrate.dataset_path("garnet")
-    raw = pd.concat([pd.read_csv(shared), pd.read_csv(shared.parent / "chiplet_mesh.csv")], ignore_index=True)
+    raw = pd.read_csv(calibrate.dataset_path("garnet"))
     low = raw[(raw["injection_rate"] <= 0.1) & raw["average_hops"].notna()]
     assert (low["rows"] != low["cols"]).any()
     for row in low.itertuples():

@@ -131,11 +131,38 @@ def test_garnet_chiplet_mesh_query_carries_the_package():
             row["interposer_link_width_bits"]) == (2, 2, 4, 64)
 
 
-def test_garnet_chiplet_mesh_is_outside_the_domain_until_the_pack_is_fitted_on_it():
-    # the shipped pack has real gem5 runs of Mesh_XY only: a chiplet package is a regime it was not fitted on
-    query = get_simulator("garnet").surrogate_query(_point("garnet", CHIPLET_STUDY["workload"]["garnet"]))
-    out, why = _predict("garnet", query)
-    assert not out["in_domain"].iloc[0] and "regime (topology='chiplet_mesh', pattern='uniform_random')" in why
+def _package(latency: int, width: int, rate: float, pattern: str = "uniform_random"):
+    section = {**CHIPLET_STUDY["workload"]["garnet"], "synthetic": pattern, "injection_rate": rate,
+               "chiplet_mesh": {**CHIPLET_STUDY["workload"]["garnet"]["chiplet_mesh"],
+                                "interposer_link_latency_cycles": latency, "interposer_link_width_bits": width}}
+    return get_simulator("garnet").surrogate_query(_point("garnet", section))
+
+
+def test_garnet_chiplet_mesh_slows_and_saturates_earlier_with_a_slower_or_narrower_interposer():
+    # the pack is fitted on real gem5 runs of the package (2x2 chiplets of 2x2 routers, uniform random): a packet
+    # crosses 1.0 interposer link on average, so each interposer cycle adds about one cycle at low load (gem5: 6.92
+    # cycles from latency 1 to 8); a link's VCs turn around once per round trip over it, so a longer or narrower
+    # interposer link carries fewer packets per cycle and the package saturates at a lower injection rate
+    pack = load_pack("garnet")
+    out = {(lat, width): pack.predict(_package(lat, width, 0.02), check=False).iloc[0]
+           for lat, width in ((1, 128), (4, 128), (8, 128), (4, 64), (4, 32))}
+    latency = {k: v["avg_packet_latency_cycles"] for k, v in out.items()}
+    sat = {k: v["saturation_injection_rate"] for k, v in out.items()}
+    assert latency[(8, 128)] - latency[(1, 128)] == pytest.approx(7.0, abs=1.0)
+    assert latency[(1, 128)] < latency[(4, 128)] < latency[(4, 64)] < latency[(4, 32)] + 1.0
+    assert sat[(1, 128)] > sat[(4, 128)] > sat[(8, 128)] and sat[(4, 128)] > sat[(4, 64)] > sat[(4, 32)]
+    # gem5 accepted at most 0.35 (latency 4) and 0.20 (latency 8) packets/node/cycle under overload
+    assert 0.28 < sat[(4, 128)] <= 0.36 and 0.15 < sat[(8, 128)] <= 0.21
+
+
+def test_garnet_chiplet_mesh_is_inside_the_domain_where_the_pack_has_real_runs_and_outside_elsewhere():
+    out, why = _predict("garnet", _package(4, 64, 0.1))
+    assert out["in_domain"].iloc[0] and why == ""
+    # gem5 measured 15.27 cycles for this package at 0.1 (analysis/calibration/garnet/calibration.csv)
+    assert out["avg_packet_latency_cycles"].iloc[0] == pytest.approx(15.27, rel=0.05)
+    # tornado on a chiplet package is a regime without real runs: refused, not guessed
+    out, why = _predict("garnet", _package(4, 128, 0.1, "tornado"))
+    assert not out["in_domain"].iloc[0] and "regime (topology='chiplet_mesh', pattern='tornado')" in why
 
 
 def test_validate_checks_every_point_and_refuses_out_of_domain_points_in_strict_mode():
@@ -146,5 +173,6 @@ def test_validate_checks_every_point_and_refuses_out_of_domain_points_in_strict_
     with pytest.raises(ConfigError, match="fidelity.garnet: 'surrogate' is not possible: 1 of 2 point"):
         plan_study(build_study({**mesh, "strict_surrogate_domain": True}), NO_SIMULATORS)
     # auto falls back to no Garnet results, with the reason, where strict mode would refuse the surrogate
-    auto = {**CHIPLET_STUDY, "fidelity": {"garnet": "auto"}, "strict_surrogate_domain": True}
+    tornado = {"workload": {"garnet": {**CHIPLET_STUDY["workload"]["garnet"], "synthetic": "tornado"}}}
+    auto = {**tornado, "fidelity": {"garnet": "auto"}, "strict_surrogate_domain": True}
     assert plan_study(build_study(auto), NO_SIMULATORS).fidelity["garnet"].chosen == "none"

@@ -33,9 +33,10 @@ CALIBRATION_DATASET = "analysis/calibration/garnet/calibration.csv"
 
 
 def calibration_points(raw: pd.DataFrame) -> pd.DataFrame:
-    """The steady-state gem5 runs of the calibration dataset, in the figure's columns."""
+    """The steady-state gem5 runs of the calibration dataset on a plain XY mesh (not its chiplet packages), in the
+    figure's columns."""
     frame = training_frame(raw)
-    frame = frame[~frame["saturated"].astype(bool) & frame[LATENCY].notna()]
+    frame = frame[~frame["saturated"].astype(bool) & frame[LATENCY].notna() & (frame["topology"] == "Mesh_XY")]
     out = frame[list(CURVE) + list(DESIGN)].copy()
     out[RATE] = frame["injection_rate"].to_numpy(float)
     out[LATENCY] = frame[LATENCY].to_numpy(float)
