@@ -38,6 +38,10 @@ CELLS = (
     ((4, 4), (1, 1), 4, 128, ("uniform_random",)),
     # interposer latency and width varied on the 2x4 and 8x8 packages too, so that every one of them is seen on
     # more than one mesh size (a held-out mesh size is then not the only place they vary)
+    # the remaining patterns on the 4x4 package and more of them on the 8x8 one (a pattern not seen on a package is
+    # a regime the pack refuses there)
+    ((2, 2), (2, 2), 4, 128, ("neighbor", "tornado")),
+    ((2, 2), (4, 4), 4, 128, ("shuffle", "bit_complement", "neighbor", "tornado")),
     ((1, 2), (2, 2), 1, 128, ("uniform_random",)),
     ((1, 2), (2, 2), 8, 128, ("uniform_random",)),
     ((1, 2), (2, 2), 4, 64, ("uniform_random",)),

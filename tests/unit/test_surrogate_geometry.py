@@ -7,6 +7,7 @@ import pytest
 from eoesim.analysis import calibrate
 from eoesim.analysis.chiplet_geometry import route_stats
 from eoesim.analysis.noc_geometry import destination, traffic_geometry
+from eoesim.analysis.surrogate_garnet import training_frame
 
 
 @pytest.mark.parametrize("k", [2, 3, 4, 5, 8])
@@ -28,8 +29,11 @@ def test_deterministic_patterns_match_gem5_hop_counts_and_channel_loads():
 def test_garnet_geometry_matches_measured_low_load_hops():
     # square meshes and the chiplet packages' meshes, 2x4 and 4x8 among them (shuffle rotates the router id's
     # bits on any shape: 1.5 hops on a 2x4 mesh, as gem5 counts them)
+    # steady runs only: past saturation gem5 averages over the packets that got through (8x8 package,
+    # bit_complement at 0.1 delivers 0.081 and counts 7.34 hops of the 8 every packet needs)
     raw = pd.read_csv(calibrate.dataset_path("garnet"))
-    low = raw[(raw["injection_rate"] <= 0.1) & raw["average_hops"].notna()]
+    steady = ~training_frame(raw)["saturated"].to_numpy(dtype=bool)
+    low = raw[(raw["injection_rate"] <= 0.1) & raw["average_hops"].notna() & steady]
     assert (low["rows"] != low["cols"]).any()
     for row in low.itertuples():
         assert traffic_geometry(row.pattern, row.rows, row.cols).hops == pytest.approx(row.average_hops, abs=0.06)
