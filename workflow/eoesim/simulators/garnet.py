@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from eoesim.eoe.hardware import build_hardware
 from eoesim.errors import ConfigError, ParseError, RenderError, SimulatorError, SimulatorUnavailableError
 from eoesim.provenance import sha256_file
 from eoesim.runners import STDERR_LOG, STDOUT_LOG, docker_image_id
@@ -133,6 +134,23 @@ def _check_power_of_two_dirs(topology: str, cpus: int, dirs: int) -> None:
         f"{KEY}.num_dirs: {dirs} is not a power of two (gem5 interleaves memory over the directories with "
         f"log2(num_dirs) address bits; num_dirs defaults to num_cpus); allowed: {allowed}"
     )
+
+
+def package_workload(wl: Mapping[str, Any], hardware: Mapping[str, Any]) -> dict:
+    """``topology: package`` - the study's own chiplet package (hardware.package) as a chiplet_mesh: one router per
+    chiplet, every link an interposer link of the package's link latency (chiplet cycles at hardware.chiplet.freq_ghz,
+    converted to network cycles at ruby_clock_ghz, at least 1). Any other topology is returned as it is."""
+    if wl["topology"] != "package":
+        return dict(wl)
+    hw = build_hardware(hardware)
+    if hw.topology != "mesh":
+        raise ConfigError(f"{KEY}.topology: package needs a mesh package; hardware.package.topology is "
+                          f"{hw.topology!r}; allowed: hardware.package.topology mesh, or another {KEY}.topology")
+    latency_s = hw.link_latency_cycles * hw.chiplet.cycle_s
+    network_cycles = max(1, round(latency_s * wl["ruby_clock_ghz"] * 1e9))
+    return {**wl, "topology": "chiplet_mesh",
+            "chiplet_mesh": {**dict(wl["chiplet_mesh"]), "chiplets": [hw.grid_rows, hw.grid_cols],
+                             "routers_per_chiplet": [1, 1], "interposer_link_latency_cycles": network_cycles}}
 
 
 def resolve_point(wl: Mapping[str, Any]) -> dict:
@@ -278,7 +296,7 @@ class Garnet(Simulator):
 
     # ---- design point -------------------------------------------------------------------------------
     def point_params(self, study: Mapping[str, Any]) -> dict:
-        return resolve_point(study["workload"]["garnet"])
+        return resolve_point(package_workload(study["workload"]["garnet"], study.get("hardware") or {}))
 
     def render(self, point: Mapping[str, Any], rundir: Path) -> list[Path]:
         rundir = Path(rundir)
