@@ -56,3 +56,23 @@ def test_narrow_interposer_links_get_serdes_bridges_that_add_latency(tmp_path):
     narrow = run(sim, tmp_path, package(4, 64), "w64")
     assert narrow["average_hops"] == pytest.approx(wide["average_hops"], rel=0.02)
     assert narrow["average_packet_latency_cycles"] > wide["average_packet_latency_cycles"] + 0.5 * INTERPOSER_HOPS
+
+
+def test_the_study_package_runs_in_gem5_and_follows_its_link_latency(tmp_path):
+    # topology: package on a 4x4 grid of chiplets = 16 routers, every link an interposer link. Uniform random
+    # traffic (destinations include the source) crosses (k^2 - 1) / (3 k) = 1.25 links per dimension on a side of
+    # k = 4: 2.5 hops, all interposer hops, so 6 more cycles per link (2 -> 8) add 2.5 x 6 = 15 cycles at a light load
+    sim = get_simulator("garnet", real_site("garnet"))
+    rows = {}
+    for cycles in (2, 8):
+        config = {"seed": 1, "hardware": {"package": {"grid": [4, 4], "link_latency_cycles": cycles}},
+                  "workload": {"garnet": {"topology": "package", "injection_rate": 0.02}}}
+        point = sim.point_params(validate(config, "test"))
+        assert point["topology"] == "chiplet_mesh" and point["num_cpus"] == 16
+        rows[cycles] = execute_run(sim, point, f"pkg{cycles}", tmp_path / "runs" / str(cycles),
+                                   tmp_path / "logs" / str(cycles), sim.runner(), 600.0,
+                                   {"version": "real", "mode": "native"})
+        rows[cycles] = rows[cycles][rows[cycles]["vnet"].astype(str) == "all"].iloc[0]
+    assert rows[2]["average_hops"] == pytest.approx(2.5, abs=0.05) == rows[8]["average_hops"]
+    added = rows[8]["average_packet_latency_cycles"] - rows[2]["average_packet_latency_cycles"]
+    assert added == pytest.approx(2.5 * 6, abs=1.5)
