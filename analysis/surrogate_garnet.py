@@ -48,6 +48,18 @@ def _softmin1(x: np.ndarray) -> np.ndarray:
     return x / (1.0 + x ** 8) ** 0.125
 
 
+def _overload_ceiling(frame: pd.DataFrame) -> np.ndarray:
+    """Per row, the highest reception rate a saturated run of its design measured (NaN: none). A saturated run's
+    reception rate is the network's accepted throughput: its design's saturation rate cannot exceed it."""
+    if "overload_reception_rate" not in frame:
+        return np.full(len(frame), np.nan)
+    rec = frame["overload_reception_rate"].where(frame["saturated"].astype(bool))
+    design = frame[["topology", "mesh_rows", "mesh_cols", "chiplet_rows", "chiplet_cols", "pattern", "vcs_per_vnet",
+                    "link_latency", "router_latency", "interposer_link_latency",
+                    "interposer_link_width_bits"]].astype(str).agg("|".join, axis=1)
+    return rec.groupby(design).transform("max").to_numpy(dtype=float)
+
+
 @register_surrogate
 class GarnetSurrogate(Surrogate):
     """Average packet latency of gem5 Garnet synthetic traffic on a k x k mesh (XY routing, 1-flit packets).
@@ -165,20 +177,6 @@ class GarnetSurrogate(Surrogate):
 
     # ---- Surrogate API
     def _fit(self, frame: pd.DataFrame) -> None:
-        y = frame["avg_packet_latency_cycles"].to_numpy(dtype=float)
-        unsat = np.isfinite(y) & ~frame["saturated"].to_numpy(dtype=bool)
-        sat_rows = frame["saturated"].to_numpy(dtype=bool)
-
-        # a saturated run's reception rate is the network's accepted throughput: the saturation rate of
-        # its design cannot exceed the highest one measured (per design, within this training frame)
-        ceiling = np.full(len(frame), np.nan)
-        if "overload_reception_rate" in frame:
-            rec = frame["overload_reception_rate"].where(frame["saturated"].astype(bool))
-            design = frame[["topology", "mesh_rows", "mesh_cols", "chiplet_rows", "chiplet_cols", "pattern",
-                            "vcs_per_vnet", "link_latency", "router_latency", "interposer_link_latency",
-                            "interposer_link_width_bits"]].astype(str) \
-                .agg("|".join, axis=1)
-            ceiling = rec.groupby(design).transform("max").to_numpy(dtype=float)
         # two stages: the routers' and on-chip links' parameters from single-chip meshes, then the interposer
         # links' from the chiplet packages with the on-chip ones held (a package without plain meshes: all at once)
         package = (frame["topology"] == "chiplet_mesh").to_numpy()
@@ -189,17 +187,18 @@ class GarnetSurrogate(Surrogate):
         theta = np.array(X0, dtype=float)
         self.uncertainty = {}
         for rows, free in stages:
-            theta = self._fit_stage(frame, rows, free, theta, unsat, sat_rows, y, ceiling)
+            theta = self._fit_stage(frame[rows], free, theta)
         self.params = dict(zip(PARAMS, (float(v) for v in theta)))
         for name in PARAMS:
             self.uncertainty.setdefault(name, float("inf"))   # held at X0: no chiplet_mesh rows
 
-    def _fit_stage(self, frame: pd.DataFrame, rows: np.ndarray, free: list[str], theta0: np.ndarray,
-                   unsat: np.ndarray, sat_rows: np.ndarray, y: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
-        """Least squares over the parameters ``free`` on the rows ``rows`` (the others held at ``theta0``)."""
+    def _fit_stage(self, frame: pd.DataFrame, free: list[str], theta0: np.ndarray) -> np.ndarray:
+        """Least squares over the parameters ``free`` on ``frame`` (the others held at ``theta0``)."""
         keep = [PARAMS.index(n) for n in free]
-        sub = frame[rows]
-        unsat, sat_rows, y, ceiling = unsat[rows], sat_rows[rows], y[rows], ceiling[rows]
+        y = frame["avg_packet_latency_cycles"].to_numpy(dtype=float)
+        sat_rows = frame["saturated"].to_numpy(dtype=bool)
+        unsat = np.isfinite(y) & ~sat_rows
+        ceiling = _overload_ceiling(frame)
         capped = np.isfinite(ceiling)
 
         def full(th):
@@ -208,8 +207,8 @@ class GarnetSurrogate(Surrogate):
             return theta
 
         def residuals(theta):
-            lat, _, lam_sat = self._evaluate(theta, sub)
-            u = sub["injection_rate"].to_numpy(dtype=float) / lam_sat
+            lat, _, lam_sat = self._evaluate(theta, frame)
+            u = frame["injection_rate"].to_numpy(dtype=float) / lam_sat
             return np.concatenate([(lat[unsat] - y[unsat]) / y[unsat], np.maximum(0.0, 1.0 - u[sat_rows]),
                                    CAP_WEIGHT * np.maximum(0.0, lam_sat[capped] / ceiling[capped] - 1.0)])
 
