@@ -156,6 +156,12 @@ def test_preemption_by_recompute_is_counted_when_decode_blocks_run_out(tmp_path)
                         model())
     assert swap.summary["preemptions"]["total"] >= 1
     assert swap.summary["unfinished_requests"] == 0
+    # the second sequence is the one swapped: its prompt block goes to DDR and comes back; the second block
+    # it asked for was never allocated, so it does not move
+    assert swap.summary["preemptions"]["total"] == 1
+    assert swap.summary["preemptions"]["swap_out_bytes"] == pytest.approx(block)
+    assert swap.summary["preemptions"]["swap_in_bytes"] == pytest.approx(block)
+    assert r.summary["preemptions"]["swap_out_bytes"] == 0.0
 
 
 def test_chunked_prefill_bounds_the_stall_of_running_decodes_to_one_chunk_iteration(tmp_path):

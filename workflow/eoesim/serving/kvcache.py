@@ -151,9 +151,13 @@ class KVCache:
         victim.preemptions += 1
         self.rec.preemption(victim, self.cfg["preemption"], self.now)
         if self.cfg["preemption"] == "swap" and not victim.in_prefill:
-            nbytes = victim.blocks * sum(victim.kv_bpb.values())
+            # the blocks holding its context move (not any a multi-step decode allocated ahead)
+            filled = min(victim.blocks, blocks_for(victim.context, self.cfg["kv_block_tokens"]))
+            nbytes = filled * sum(victim.kv_bpb.values())
+            victim.swapped_bytes = nbytes
             victim.state = SWAPPED
             m.swapped.append(victim)
+            self.rec.kv_swap("out", nbytes)
             for s in set(victim.kv_bpb):
                 self.flow(nbytes / len(victim.kv_bpb), self.package.stack_to_ddr(s), float("inf"),
                           self._noop_flow, None)
@@ -187,7 +191,8 @@ class KVCache:
             m.swapped.popleft()
             self.alloc(s, need)
             s.state = MOVING
-            nbytes = need * sum(s.kv_bpb.values())
+            nbytes, s.swapped_bytes = s.swapped_bytes, 0.0
+            self.rec.kv_swap("in", nbytes)
             state = {"n": len(s.kv_bpb)}
             for st in s.kv_bpb:
                 self.flow(nbytes / len(s.kv_bpb), tuple(reversed(self.package.stack_to_ddr(st))), float("inf"),

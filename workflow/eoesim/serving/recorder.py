@@ -52,7 +52,8 @@ class Recorder:
         self.cache = {"accesses": 0, "hbm_hits": 0, "prefetches": 0}
         self.preemptions: dict[str, int] = defaultdict(int)
         self.preempt_mode = engine.cfg["preemption"]
-        self.kv_moved_bytes = 0.0
+        self.kv_moved_bytes = 0.0  # KV handed from a prefill to a decode instance (disaggregation)
+        self.kv_swap_bytes = {"out": 0.0, "in": 0.0}  # KV swapped to DDR and back (swap preemption)
         self.compositions = 0
         self.seq_waits: list[float] = []
         self.seq_experts: dict[str, list[float]] = defaultdict(list)
@@ -164,6 +165,9 @@ class Recorder:
 
     def kv_move(self, seq, nbytes: float) -> None:
         self.kv_moved_bytes += nbytes
+
+    def kv_swap(self, direction: str, nbytes: float) -> None:
+        self.kv_swap_bytes[direction] += nbytes
 
     def traffic(self, src: int, dst: int, nbytes: float, kind: str) -> None:
         self.traffic_bytes[(src, dst, kind)] += nbytes

@@ -21,7 +21,7 @@ class Seq:
                  "blocks", "kv_bpb", "t_enqueue", "t_admit", "t_first", "state", "role", "on_first", "on_done",
                  "preemptions", "rel_s", "wait_s", "last_step_end", "compute_s", "memory_s", "network_s",
                  "admit_order", "recompute", "weight", "t_arrive", "other_s", "load_s", "restore", "ticket", "counted",
-                 "wanted")
+                 "wanted", "swapped_bytes")
 
     def __init__(self, sid: int, req: int, expert: str, prompt: int, out: int, now: float,
                  on_first: Callable[[float], Any] | None, on_done: Callable[[float], Any] | None) -> None:
@@ -56,6 +56,7 @@ class Seq:
         self.admit_order = 0
         self.recompute = 0  # generated tokens to prefill again after a recompute preemption
         self.restore = False  # the recompute only restores KV (a composition part ahead of its group)
+        self.swapped_bytes = 0.0  # KV bytes it holds in DDR (swap preemption)
         self.ticket = 0  # order among sequences / groups waiting for their experts (oldest first)
         self.counted = False  # its cache access is recorded
         self.wanted: frozenset = frozenset()  # (stack, expert) it wants while waiting for its experts
