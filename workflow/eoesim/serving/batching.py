@@ -50,6 +50,15 @@ class ModelState:
         return bool(self.waiting or self.swapped or any(not s.blocked for s in self.running)
                     or self.static_batch)
 
+    def leave_static_batch(self, seq: Seq) -> None:
+        """A preempted sequence leaves its static batch (it joins a later one); a batch whose members that
+        are left have all finished ends."""
+        if self.static_batch is None or seq not in self.static_batch:
+            return
+        self.static_batch.remove(seq)
+        if all(s.remaining <= 0 for s in self.static_batch):
+            self.static_batch = None
+
     def outstanding_tokens(self) -> int:
         return sum(s.outstanding_tokens() for s in self.waiting) + sum(
             s.outstanding_tokens() for s in self.running) + sum(s.outstanding_tokens() for s in self.swapped)

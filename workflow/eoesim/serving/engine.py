@@ -391,11 +391,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                 for seq in [x for x in m.running if x.blocks and x.blocked]:
                     if seq not in m.running:  # freeing KV above let a waiting load preempt it already
                         continue
-                    m.running.remove(seq)
-                    seq.preemptions += 1
-                    self.rec.preemption(seq, "recompute", self.now)
-                    self._drop_kv(seq)
-                    m.waiting.appendleft(seq)
+                    self.preempt_for_recompute(m, seq)
                     freed = True
         if freed:
             for s in range(self.package.n_stacks):

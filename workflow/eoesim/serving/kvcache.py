@@ -147,10 +147,10 @@ class KVCache:
         if not cands:
             return False
         victim = max(cands, key=lambda s: s.admit_order)
-        m.running.remove(victim)
-        victim.preemptions += 1
-        self.rec.preemption(victim, self.cfg["preemption"], self.now)
         if self.cfg["preemption"] == "swap" and not victim.in_prefill:
+            m.running.remove(victim)
+            victim.preemptions += 1
+            self.rec.preemption(victim, "swap", self.now)
             # the blocks holding its context move (not any a multi-step decode allocated ahead)
             filled = min(victim.blocks, blocks_for(victim.context, self.cfg["kv_block_tokens"]))
             nbytes = filled * sum(victim.kv_bpb.values())
@@ -163,9 +163,18 @@ class KVCache:
                           self._noop_flow, None)
             self.free_kv(victim)
         else:
-            self._drop_kv(victim)
-            m.waiting.appendleft(victim)
+            self.preempt_for_recompute(m, victim)
         return True
+
+    def preempt_for_recompute(self, m: ModelState, seq: Seq) -> None:
+        """Recompute preemption of a running sequence of model ``m``: its KV is dropped, it leaves its static
+        batch, and it waits at the head of the queue to prefill again."""
+        m.running.remove(seq)
+        m.leave_static_batch(seq)
+        seq.preemptions += 1
+        self.rec.preemption(seq, "recompute", self.now)
+        self._drop_kv(seq)
+        m.waiting.appendleft(seq)
 
     def _drop_kv(self, s: Seq) -> None:
         """Recompute preemption: the sequence's KV is dropped; it prefills prompt + what it generated again.

@@ -120,11 +120,7 @@ class ExpertResidency:
             if s not in m.running:
                 continue
             need -= s.blocks * s.kv_bpb.get(stack, 0.0)
-            m.running.remove(s)
-            s.preemptions += 1
-            self.rec.preemption(s, "recompute", self.now)
-            self._drop_kv(s)
-            m.waiting.appendleft(s)
+            self.preempt_for_recompute(m, s)
 
     def _started(self, load: dict[str, Any]) -> None:
         if not load["flowing"]:
