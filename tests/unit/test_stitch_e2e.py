@@ -586,3 +586,59 @@ def test_static_batches_release_parts_preempted_to_make_room(tmp_path):
     r = stitch_point(p)  # the hardware's datasheet costs
     assert r.summary["unfinished_requests"] == 0
     assert r.summary["preemptions"]["total"] > 0  # the case arises
+
+
+def _quota_study(tmp_path, capacity_bytes, partition="equal"):
+    """a, b, c resident on one stack under an equal KV partition (a third of the KV space each, no watermark);
+    one request to a: 96 prompt tokens (6 blocks of 16 x 32 B = 3072 B), 2 output tokens (7 blocks, 3584 B)."""
+    p = params(tmp_path, [(0, 0, 96, 2)], experts=("a", "b", "c"),
+               mapping={"router_chiplet": 0, "cache_policy": "lru", "hot_set": ["a", "b", "c"]},
+               serving={"kv_watermark": 0.0, "kv_partition": partition})
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=capacity_bytes / 2**30)
+    return p
+
+
+def test_a_kv_quota_too_small_evicts_idle_experts_until_the_quota_holds_the_sequence(tmp_path):
+    """12000 B with a, b, c resident (3 x 944 B): KV space 9168 B, a's third 3056 B < its prompt's 3072 B.
+    Evicting idle b gives 10112 B (a's third 3371 B): admitted. Its decode needs a 7th block (3584 B): evicting
+    c gives 11056 B (3685 B). Before, eviction compared the need with the whole KV space, not the quota, and
+    the request waited forever."""
+    r = stitch_point(_quota_study(tmp_path, 12000), hand_model())
+    assert r.summary["unfinished_requests"] == 0
+    mem = r.engine.stacks[0]
+    assert (mem.evictions, sorted(mem.resident)) == (2, ["a"])
+
+
+def test_a_kv_partition_whose_quota_can_never_hold_the_longest_request_is_rejected(tmp_path):
+    """11000 B: with a alone resident a's third is (11000 - 944) / 3 = 3352 B < 3584 B: rejected before serving;
+    shared KV serves it."""
+    with pytest.raises(ConfigError, match=r"serving\.kv_partition: 'equal' is not allowed.*allowed: 'shared'"):
+        check_point(_quota_study(tmp_path, 11000))
+    r = stitch_point(_quota_study(tmp_path, 11000, "shared"), hand_model())
+    assert r.summary["unfinished_requests"] == 0
+
+
+def test_a_merged_expert_takes_its_lead_experts_kv_quota(tmp_path):
+    """Weight summation of a and b under an equal partition: the merged expert runs in a's place and takes a's
+    quota. Before, it had none and its request never started."""
+    p = params(tmp_path, [(0, 0, 4, 3)], router={**TOPK, "k": 2}, composition="weight_summation",
+               mapping={"router_chiplet": 0, "hot_set": ["a", "b"]}, serving={"kv_partition": "equal"})
+    r = stitch_point(p, hand_model())
+    assert r.summary["unfinished_requests"] == 0
+    share = r.engine.stacks[0].kv_share
+    assert share["merged(a+b)"] == share["a"] == pytest.approx(0.5)
+
+
+def test_a_chain_over_some_of_the_experts_leaves_the_others_unplaced(tmp_path):
+    p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b", "c"), morphology={"kind": "chain", "chain": ["a", "b"]})
+    r = stitch_point(p, hand_model())
+    assert r.summary["unfinished_requests"] == 0
+    assert sorted(r.engine.replicas) == ["a", "b"]
+
+
+def test_weight_summation_with_disaggregation_is_rejected(tmp_path):
+    p = params(tmp_path, [(0, 0, 4, 3)], router={**TOPK, "k": 2}, composition="weight_summation",
+               mapping={"strategy": "replicate"}, serving={"disaggregation": {"prefill_replicas": 1}})
+    with pytest.raises(ConfigError, match=r"eoe\.composition\.kind: 'weight_summation' is not allowed with "
+                                          r"serving\.disaggregation; allowed"):
+        check_point(p)

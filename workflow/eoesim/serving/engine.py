@@ -60,7 +60,7 @@ from eoesim.eoe.requests import generate_requests, zipf_popularity
 from eoesim.eoe.router import build_router, expert_popularity, route_node
 from eoesim.errors import ConfigError, SimulationError
 from eoesim.serving.background import BackgroundLoad
-from eoesim.serving.batching import ModelState, lone_sequence_blocks
+from eoesim.serving.batching import ModelState, blocks_for, lone_sequence_blocks
 from eoesim.serving.costs import ModelCosts, shared_pricer
 from eoesim.serving.dispatch import Dispatcher
 from eoesim.serving.fluid import Flow, Fluid
@@ -155,6 +155,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self._check_capacity()
         self._place_initial(mcfg.get("hot_set"))
         self._set_kv_partition()
+        self._check_kv_quotas()
         self.dispatcher = Dispatcher(self)
         self._start_background()
         self.req_state: dict[int, dict[str, Any]] = {}
@@ -177,6 +178,10 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         by_chips: dict[tuple[int, ...], Instance] = {}
         self.replicas: dict[str, list[Instance]] = {}
         dis = self.cfg["disaggregation"]
+        if dis is not None and self.composition == "weight_summation" and self.morph.routers:
+            # a merged expert exists on the instance that merged it: its KV has no decode replica to go to
+            raise ConfigError("eoe.composition.kind: 'weight_summation' is not allowed with serving.disaggregation; "
+                              "allowed: representation_average, sequential_aggregation (or disaggregation: null)")
         for name, reps in self.mapping.placements.items():
             if dis is not None and len(reps) <= dis["prefill_replicas"]:
                 raise ConfigError(f"serving.disaggregation.prefill_replicas: {dis['prefill_replicas']} is not allowed "
@@ -244,13 +249,17 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         for s in range(len(self.stacks)):
             needs = {}
             for n in self.experts:
-                reads = [i for i in self.replicas[n] if s in i.stacks]
-                if reads:
-                    per_token = max(i.models[n].costs.kv_bytes_per_token * i.stacks.count(s) for i in reads)
+                per_token = self._kv_per_token(n, s)
+                if per_token:
                     kv = lone_sequence_blocks(prompt, longest, bs, wm) * bs * per_token
                     needs[n] = (self.stack_bytes(n, s) + kv, self.stack_bytes(n, s))
             out.append(needs)
         return out
+
+    def _kv_per_token(self, expert: str, stack: int) -> float:
+        """KV bytes per token ``expert`` keeps on ``stack`` (0 when none of its instances reads it)."""
+        reads = [i for i in self.replicas.get(expert, ()) if stack in i.stacks]
+        return max((i.models[expert].costs.kv_bytes_per_token * i.stacks.count(stack) for i in reads), default=0.0)
 
     def _check_capacity(self) -> None:
         """Every stack must hold, at once, the experts one request runs on it together (the picks of a
@@ -290,7 +299,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         else:
             hot = None
         for s, mem in enumerate(self.stacks):
-            users = [n for n in order if any(s in i.stacks for i in self.replicas[n])]
+            users = [n for n in order if any(s in i.stacks for i in self.replicas.get(n, ()))]
             buffer = 0.0
             if hot is None and self.policy == "static" and sum(self.stack_bytes(n, s) for n in users) > mem.capacity:
                 # static pins what it places: an automatic hot set leaves room to load the other experts a
@@ -315,8 +324,38 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         demand = {n: self.popularity[n] * mean_tokens * self.costs_for(x, 1).kv_bytes_per_token
                   for n, x in self.experts.items()}
         for s, mem in enumerate(self.stacks):
-            users = [n for n in self.experts if any(s in i.stacks for i in self.replicas[n])]
+            users = [n for n in self.experts if any(s in i.stacks for i in self.replicas.get(n, ()))]
             mem.kv_share = kv_shares(self.cfg["kv_partition"], users, self.popularity, demand)
+
+    def _check_kv_quotas(self) -> None:
+        """Under a KV partition, every expert's quota must hold the KV of its longest request when only the
+        experts a request runs at once (and a static policy's hot set) are resident, else that request waits,
+        or preempts itself, forever."""
+        rq = self.requests
+        if not len(rq):
+            return
+        bs, wm = self.cfg["kv_block_tokens"], self.cfg["kv_watermark"]
+        prompt_blocks = blocks_for(int(np.max(rq.prompt_tokens)), bs)
+        total_blocks = blocks_for(int(np.max(rq.prompt_tokens + rq.output_tokens)), bs)
+        for s, mem in enumerate(self.stacks):
+            if mem.kv_share is None:
+                continue
+            needs = self.stack_needs[s]
+            for g in self.groups:
+                here = [x for x in g if x in needs]
+                pinned = sum(mem.resident[h] for h in mem.hot if h not in here)
+                space = mem.capacity - pinned - sum(needs[x][1] for x in here)
+                for x in here:
+                    block = bs * self._kv_per_token(x, s)
+                    share = mem.kv_share.get(x, 0.0)
+                    # admission keeps the watermark share of the space free; decode blocks do not
+                    if (share - wm) * space < prompt_blocks * block or share * space < total_blocks * block:
+                        raise ConfigError(
+                            f"serving.kv_partition: {self.cfg['kv_partition']!r} is not allowed for this memory; "
+                            f"allowed: 'shared', more hardware.memory.hbm.capacity_gib or a smaller hot set - expert "
+                            f"{x}'s quota on stack {s} ({share * space / 2**30:.4g} GiB) cannot hold the KV cache of "
+                            f"the longest request ({total_blocks * block / 2**30:.4g} GiB, its prompt with "
+                            f"serving.kv_watermark {wm} of the space free)")
 
     def _start_background(self) -> None:
         """A co-located job's steady streams (BackgroundLoad.device_bytes_per_s) on the devices it names."""
@@ -536,6 +575,10 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             self.experts.setdefault(key, Expert(**{**self.experts[lead].__dict__, "name": key}))
             self.sizes.setdefault(key, self.sizes[lead])
             inst.models[key] = ModelState(key, self.costs_for(self.experts[lead], inst.shards))
+            for st in set(inst.stacks):  # it runs in its lead's place: under a KV partition, with its quota
+                share = self.stacks[st].kv_share
+                if share is not None:
+                    share.setdefault(key, share.get(lead, 0.0))
         self.at(t, self._merge_picks, names, key, inst, r, ctx, first, done)
 
     def _merge_picks(self, names: list[str], key: str, inst: Instance, r: int, ctx: int, first: Callable,

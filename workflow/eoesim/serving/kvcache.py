@@ -35,8 +35,11 @@ class KVCache:
             for s, bpb in p.kv_bpb.items():
                 want[(s, p.expert)] += n * bpb
                 per_stack[s] += n * bpb
-        for s, b in per_stack.items():
-            self.evict_for_admission(s, b / (1.0 - wm))
+        space = {s: b / (1.0 - wm) for s, b in per_stack.items()}
+        for (s, expert), b in want.items():
+            space[s] = max(space[s], self.stacks[s].kv_space_for(expert, b, wm))
+        for s, x in space.items():
+            self.evict_for_admission(s, x)
         for (s, expert), b in want.items():
             mem = self.stacks[s]
             if mem.kv_room(expert) - wm * mem.kv_space() < b:
@@ -55,11 +58,12 @@ class KVCache:
                 self.wake(p.inst)
         return True
 
-    def evict_for_admission(self, stack: int, nbytes: float) -> bool:
-        """KV before idle weights (eoesim.serving.memory): an admission's ``nbytes`` (watermark included) that do
-        not fit in ``stack``'s KV space even with no other KV there evict idle experts until they would; True
-        when any was evicted. Otherwise the admission waits for KV that running sequences free."""
-        short = nbytes - self.stacks[stack].kv_space()
+    def evict_for_admission(self, stack: int, space: float) -> bool:
+        """KV before idle weights (eoesim.serving.memory): an admission that needs a KV space of ``space`` bytes
+        (its blocks with the watermark free, or the space whose quota holds them: StackMemory.kv_space_for) to
+        fit with no other KV there evicts idle experts until ``stack`` has it; True when any was evicted.
+        Otherwise the admission waits for KV that running sequences free."""
+        short = space - self.stacks[stack].kv_space()
         return short > 0 and bool(self.stacks[stack].evict_idle(short))
 
     def decode_room_from_idle_weights(self, m: ModelState) -> bool:
@@ -76,7 +80,7 @@ class KVCache:
         evicted = False
         for s, b in need.items():
             mem = self.stacks[s]
-            short = b - (mem.kv_space() - mem.kv_used)
+            short = mem.weights_short(m.name, b)
             evicted = (short > 0 and bool(mem.evict_idle(short))) or evicted
         return evicted
 
@@ -194,7 +198,8 @@ class KVCache:
             s = m.swapped[0]
             need = blocks_for(s.context + 1, self.cfg["kv_block_tokens"])
             for st, bpb in s.kv_bpb.items():  # a swap-in is admitted as a prompt is
-                self.evict_for_admission(st, need * bpb / (1.0 - self.cfg["kv_watermark"]))
+                self.evict_for_admission(st, self.stacks[st].kv_space_for(s.expert, need * bpb,
+                                                                           self.cfg["kv_watermark"]))
             if not self.fits(s, need, watermark=True):
                 return
             m.swapped.popleft()

@@ -173,6 +173,23 @@ class StackMemory:
             room = min(room, quota - self.kv_by_model.get(model, 0.0))
         return room
 
+    def kv_space_for(self, model: str, nbytes: float, watermark: float) -> float:
+        """The KV space in which ``model`` could take ``nbytes`` with no other KV there and the ``watermark``
+        share of the space kept free: under a quota, the space whose quota leaves that much."""
+        if self.kv_share is None:
+            return nbytes / (1.0 - watermark)
+        share = self.kv_share.get(model, 0.0)
+        return nbytes / (share - watermark) if share > watermark else float("inf")
+
+    def weights_short(self, model: str, nbytes: float) -> float:
+        """Weight bytes to evict before ``model`` has ``nbytes`` more KV room (its quota grows with the space)."""
+        short = nbytes - (self.kv_space() - self.kv_used)
+        if self.kv_share is not None:
+            share = self.kv_share.get(model, 0.0)
+            own = nbytes + self.kv_by_model.get(model, 0.0)
+            short = max(short, own / share - self.kv_space() if share > 0 else float("inf"))
+        return short
+
     def kv_alloc(self, model: str, nbytes: float) -> None:
         self.kv_used += nbytes
         used = self.kv_by_model[model] = self.kv_by_model.get(model, 0.0) + nbytes
