@@ -183,7 +183,8 @@ def test_bad_serving_settings_are_rejected_naming_key_value_and_what_is_allowed(
     for serving, key in (({"max_num_seqs": 0}, "serving.max_num_seqs"),
                          ({"kv_block_tokens": 24}, "serving.kv_block_tokens"),
                          ({"slo": {"ttft_s": 0}}, "serving.slo.ttft_s"),
-                         ({"scheduler": "fifo"}, "serving.scheduler")):
+                         ({"scheduler": "fifo"}, "serving.scheduler"),
+                         ({"scheduler": "static", "disaggregation": {"prefill_replicas": 1}}, "serving.scheduler")):
         p = params(tmp_path, [(0.0, 16, 2)], serving=serving)
         with pytest.raises(ConfigError, match=key.replace(".", r"\.") + ".*allowed"):
             stitch_point(p, model())
@@ -243,5 +244,38 @@ def test_disaggregated_prefill_then_kv_moves_over_the_link_then_decode_elsewhere
     assert r.summary["ttft_s"]["mean"] == pytest.approx(C(1) * US)
     assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(5 * C(1) * US + kv_move)
     assert r.summary["preemptions"]["kv_moved_bytes"] == pytest.approx(17 * kv_bytes_per_token(e))
+    roles = {v["role"] for v in r.summary["batch"]["per_instance"].values()}
+    assert roles == {"prefill", "decode"}
+
+
+def _disaggregated(tmp_path, rows, stacks, blocks_per_stack, preemption="recompute"):
+    """Two replicas of one expert on a 1x2 grid, replica 0 prefills, replica 1 decodes; each stack holds the
+    expert's weights and ``blocks_per_stack`` KV blocks."""
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    block = 16 * kv_bytes_per_token(e)
+    p = params(tmp_path, rows, grid=(1, 2), hbm_gib=(param_bytes(e) + blocks_per_stack * block) / 2**30,
+               serving={"disaggregation": {"prefill_replicas": 1}, "kv_watermark": 0.0, "preemption": preemption})
+    p["mapping"] = {"strategy": "many_to_many", "replicas": 2, "cache_policy": "static"}
+    p["hardware"]["memory"]["hbm"]["stacks"] = stacks
+    return p
+
+
+def test_a_decode_instance_prefills_again_the_sequences_it_preempts(tmp_path):
+    # 8-token prompts (1 block each), 16 outputs; the decode stack holds 3 blocks: both sequences decode with
+    # one block until their 17th token, when each needs a second - the later one is preempted (recompute).
+    # Its prefill runs on the decode instance (before, it waited there forever: decode instances never prefilled)
+    r = stitch_point(_disaggregated(tmp_path, [(0.0, 8, 16), (0.0, 8, 16)], stacks=2, blocks_per_stack=3), model())
+    assert r.summary["preemptions"]["total"] >= 1
+    assert r.summary["unfinished_requests"] == 0
+
+
+def test_a_hand_over_within_one_stack_reuses_the_room_of_the_blocks_it_leaves(tmp_path):
+    # one stack for both replicas, room for 2 blocks: the prefilled sequence holds 1 block (16-token prompt)
+    # and its decode replica needs 2 (17 tokens + the next); its own block is freed as the 2 are taken, so it
+    # fits (before, it waited for room it held itself, forever)
+    r = stitch_point(_disaggregated(tmp_path, [(0.0, 16, 3)], stacks=1, blocks_per_stack=2), model())
+    assert r.summary["unfinished_requests"] == 0
     roles = {v["role"] for v in r.summary["batch"]["per_instance"].values()}
     assert roles == {"prefill", "decode"}

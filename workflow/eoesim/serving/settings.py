@@ -89,6 +89,9 @@ def serving_settings(section: Mapping[str, Any] | None) -> dict[str, Any]:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"serving.disaggregation.prefill_replicas: {n!r} is not allowed; allowed: an integer "
                               ">= 1 (and below each expert's replica count)")
+        if cfg["scheduler"] == "static":  # a static batch runs its requests to the end on one instance
+            raise ConfigError("serving.scheduler: 'static' is not allowed with serving.disaggregation; allowed: "
+                              f"{[x for x in SCHEDULERS if x != 'static']} (or disaggregation: null)")
     return cfg
 
 

@@ -131,12 +131,14 @@ class StepRunner:
                 continue
             if m.swapped and decode_ok:
                 self._swap_in(inst, m)
-            b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_ok, limit)
+            # a decode instance prefills again the sequences it preempted (recompute): they wait nowhere else
+            prefill_here = prefill_ok or bool(m.waiting)
+            b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_here, limit)
             while b is not None and b.steps == 0:
                 if not (self.decode_room_from_idle_weights(m) or self._preempt(inst, m)):
                     b = None
                     break
-                b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_ok, limit)
+                b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_here, limit)
             if b is not None and (b.decodes or b.prefills):
                 out.append(b)
         return out

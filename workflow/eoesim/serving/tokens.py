@@ -127,7 +127,9 @@ class TokenFlow:
         for st in dst.stacks:
             new_bpb[st] = new_bpb.get(st, 0.0) + bs * per_token
         need = blocks_for(s.context + 1, bs)
-        if not self._fits(s.expert, new_bpb, need, watermark=False):
+        # its blocks on a stack the decode instance also reads are freed as the new ones are taken
+        held = {st: s.blocks * bpb for st, bpb in s.kv_bpb.items()}
+        if any(self.stacks[st].kv_room(s.expert) + held.get(st, 0.0) < need * bpb for st, bpb in new_bpb.items()):
             for st in set(dst.stacks):
                 self.kv_waiters[st].append(lambda: self._hand_over_try(s, src, dst))
             return
