@@ -60,7 +60,7 @@ from eoesim.eoe.requests import generate_requests, zipf_popularity
 from eoesim.eoe.router import build_router, expert_popularity, route_node
 from eoesim.errors import ConfigError, SimulationError
 from eoesim.serving.background import BackgroundLoad
-from eoesim.serving.batching import ModelState, blocks_for, lone_sequence_blocks
+from eoesim.serving.batching import ModelState, lone_sequence_blocks
 from eoesim.serving.costs import ModelCosts, shared_pricer
 from eoesim.serving.dispatch import Dispatcher
 from eoesim.serving.fluid import Flow, Fluid
@@ -155,7 +155,6 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self._check_capacity()
         self._place_initial(mcfg.get("hot_set"))
         self._set_kv_partition()
-        self._check_kv_quotas()
         self.dispatcher = Dispatcher(self)
         self._start_background()
         self.req_state: dict[int, dict[str, Any]] = {}
@@ -237,13 +236,29 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             out.extend(self._picked(child, r) if child.kind == "router" else [child.name])
         return out
 
+    def _longest_sequence(self) -> tuple[int, int]:
+        """(prompt, prompt + output) tokens of the longest sequence an expert runs: a later chain stage or
+        sequential pick reads the prompt and the output before it, a graph's manager every branch's output."""
+        rq = self.requests
+        if not len(rq):
+            return 0, 0
+        before = 0
+        for node in _all_nodes(self.morph.root):
+            if node.kind == "chain" and len(node.children) > 1:
+                before = max(before, 1)
+            elif node.kind == "graph":
+                before = max(before, len(node.children))
+        if self.composition == "sequential_aggregation" and any(
+                len(d) > 1 for node in self.morph.routers for d in self.decisions[node.index]):
+            before = max(before, 1)
+        prompt = rq.prompt_tokens + before * rq.output_tokens
+        return int(np.max(prompt)), int(np.max(prompt + rq.output_tokens))
+
     def _stack_needs(self) -> list[dict[str, tuple[float, float]]]:
         """Per stack, per expert served from it: (its weights there + the KV cache of the longest request on
         it - prompt + output tokens in whole blocks, the prompt with the admission watermark kept free -, its
         weights there)."""
-        rq = self.requests
-        longest = int(np.max(rq.prompt_tokens + rq.output_tokens)) if len(rq) else 0
-        prompt = int(np.max(rq.prompt_tokens)) if len(rq) else 0
+        prompt, longest = self._longest_sequence()
         bs, wm = self.cfg["kv_block_tokens"], self.cfg["kv_watermark"]
         out = []
         for s in range(len(self.stacks)):
@@ -265,7 +280,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         """Every stack must hold, at once, the experts one request runs on it together (the picks of a
         representation-averaging router, as routed) and the KV cache of the longest request on each, else
         requests could wait for each other, or a sequence preempt itself, forever."""
-        longest = int(np.max(self.requests.prompt_tokens + self.requests.output_tokens)) if len(self.requests) else 0
+        longest = self._longest_sequence()[1]
         for s, mem in enumerate(self.stacks):
             need, group = self._largest_group(s)
             if need > mem.capacity:
@@ -326,36 +341,6 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         for s, mem in enumerate(self.stacks):
             users = [n for n in self.experts if any(s in i.stacks for i in self.replicas.get(n, ()))]
             mem.kv_share = kv_shares(self.cfg["kv_partition"], users, self.popularity, demand)
-
-    def _check_kv_quotas(self) -> None:
-        """Under a KV partition, every expert's quota must hold the KV of its longest request when only the
-        experts a request runs at once (and a static policy's hot set) are resident, else that request waits,
-        or preempts itself, forever."""
-        rq = self.requests
-        if not len(rq):
-            return
-        bs, wm = self.cfg["kv_block_tokens"], self.cfg["kv_watermark"]
-        prompt_blocks = blocks_for(int(np.max(rq.prompt_tokens)), bs)
-        total_blocks = blocks_for(int(np.max(rq.prompt_tokens + rq.output_tokens)), bs)
-        for s, mem in enumerate(self.stacks):
-            if mem.kv_share is None:
-                continue
-            needs = self.stack_needs[s]
-            for g in self.groups:
-                here = [x for x in g if x in needs]
-                pinned = sum(mem.resident[h] for h in mem.hot if h not in here)
-                space = mem.capacity - pinned - sum(needs[x][1] for x in here)
-                for x in here:
-                    block = bs * self._kv_per_token(x, s)
-                    share = mem.kv_share.get(x, 0.0)
-                    # admission keeps the watermark share of the space free; decode blocks do not
-                    if (share - wm) * space < prompt_blocks * block or share * space < total_blocks * block:
-                        raise ConfigError(
-                            f"serving.kv_partition: {self.cfg['kv_partition']!r} is not allowed for this memory; "
-                            f"allowed: 'shared', more hardware.memory.hbm.capacity_gib or a smaller hot set - expert "
-                            f"{x}'s quota on stack {s} ({share * space / 2**30:.4g} GiB) cannot hold the KV cache of "
-                            f"the longest request ({total_blocks * block / 2**30:.4g} GiB, its prompt with "
-                            f"serving.kv_watermark {wm} of the space free)")
 
     def _start_background(self) -> None:
         """A co-located job's steady streams (BackgroundLoad.device_bytes_per_s) on the devices it names."""

@@ -26,7 +26,9 @@ forever behind an idle expert while the load its pinned expert blocks waits for 
 KV space among the experts sharing a stack (``serving.kv_partition``): ``shared`` (first come), or a quota
 per expert, as a share of the KV space: ``equal``, ``popularity`` (the expert's share of routed
 requests), ``response_length`` (its expected KV demand: requests routed to it x their mean context +
-output tokens x its KV bytes per token).
+output tokens x its KV bytes per token). A quota binds while other experts hold KV on the stack; an expert alone
+there uses the free space (work-conserving - a strict quota left space idle while sequences waited, and with
+their experts pinned could wait forever). A merged expert (weight summation) takes its lead's quota.
 """
 from __future__ import annotations
 
@@ -166,26 +168,35 @@ class StackMemory:
         """Bytes the KV cache may use in all: the capacity less the resident and loading weights."""
         return max(0.0, self.capacity - self.weights)
 
+    def binding_share(self, model: str) -> float | None:
+        """``model``'s share of the KV space while other experts hold KV on the stack (its quota binds); None
+        for shared KV, or when only ``model`` holds KV here: a quota is work-conserving, the free space is
+        used rather than left idle while the expert waits (with pinned experts it could wait forever)."""
+        if self.kv_share is None or self.kv_used - self.kv_by_model.get(model, 0.0) <= 0.5:
+            return None
+        return self.kv_share.get(model, 0.0)
+
     def kv_room(self, model: str) -> float:
         room = self.kv_space() - self.kv_used
-        if self.kv_share is not None:
-            quota = self.kv_share.get(model, 0.0) * self.kv_space()
-            room = min(room, quota - self.kv_by_model.get(model, 0.0))
+        share = self.binding_share(model)
+        if share is not None:
+            room = min(room, share * self.kv_space() - self.kv_by_model.get(model, 0.0))
         return room
 
     def kv_space_for(self, model: str, nbytes: float, watermark: float) -> float:
-        """The KV space in which ``model`` could take ``nbytes`` with no other KV there and the ``watermark``
-        share of the space kept free: under a quota, the space whose quota leaves that much."""
-        if self.kv_share is None:
+        """The KV space in which ``model`` could take ``nbytes`` with the ``watermark`` share of the space kept
+        free and no other KV there - or, while its quota binds, the space whose quota leaves that much."""
+        share = self.binding_share(model)
+        if share is None:
             return nbytes / (1.0 - watermark)
-        share = self.kv_share.get(model, 0.0)
         return nbytes / (share - watermark) if share > watermark else float("inf")
 
     def weights_short(self, model: str, nbytes: float) -> float:
-        """Weight bytes to evict before ``model`` has ``nbytes`` more KV room (its quota grows with the space)."""
+        """Weight bytes to evict before ``model`` has ``nbytes`` more KV room (a binding quota grows with the
+        space)."""
         short = nbytes - (self.kv_space() - self.kv_used)
-        if self.kv_share is not None:
-            share = self.kv_share.get(model, 0.0)
+        share = self.binding_share(model)
+        if share is not None:
             own = nbytes + self.kv_by_model.get(model, 0.0)
             short = max(short, own / share - self.kv_space() if share > 0 else float("inf"))
         return short
