@@ -644,3 +644,24 @@ def test_weight_summation_with_disaggregation_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match=r"eoe\.composition\.kind: 'weight_summation' is not allowed with "
                                           r"serving\.disaggregation; allowed"):
         check_point(p)
+
+
+def test_composition_parts_waiting_for_partners_take_no_max_num_seqs_seat(tmp_path):
+    """Top-3 of 6 experts with representation averaging and max_num_seqs 1: a part that waits for its
+    partners' tokens runs in no iteration, so it leaves its seat to the part of another request that a partner
+    waits for. Before, the blocked parts held every seat and 29 of these 40 requests never finished. Every
+    iteration still runs at most one sequence per expert."""
+    experts = [f"e{i:02d}" for i in range(6)]
+    p = {"seed": 3,
+         "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
+                 "morphology": {"kind": "tree", "tree": {"root": experts}}, "router": {"kind": "topk", "k": 3},
+                 "composition": {"kind": "representation_average"},
+                 "requests": {"arrival": "poisson", "rate_per_s": 2000.0, "count": 40, "zipf_skew": 0.0,
+                              "prompt_tokens": {"dist": "fixed", "value": 64},
+                              "output_tokens": {"dist": "fixed", "value": 32}}},
+         "hardware": {"package": {"grid": [2, 4]}, "memory": {"hbm": {"stacks": 4, "capacity_gib": 1.0}}},
+         "mapping": {"strategy": "one_to_one", "cache_policy": "static"},
+         "serving": {"max_num_seqs": 1}}
+    r = stitch_point(p)
+    assert r.summary["unfinished_requests"] == 0
+    assert int(r.engine.rec.steps_array()["seqs"].max()) == 1

@@ -137,10 +137,13 @@ def form_batch(m: ModelState, policy: str, cfg: dict, kv: KVSpace, decode_ok: bo
     if policy == "chunked_prefill":
         budget = cfg["chunk_tokens"]
     running = m.running
+    # a composition part waiting for its partners' tokens runs in no iteration: it takes no max_num_seqs seat
+    # (else blocked parts could fill every seat while the partners they wait for wait for one)
+    seats = sum(1 for s in running if not s.blocked)
     decodes = [s for s in running if not s.blocked and not s.in_prefill and s.remaining > 0] if decode_ok else []
     partial = [s for s in running if s.in_prefill] if prefill_ok else []
     if policy == "prefill_priority" and prefill_ok and (m.waiting or partial):
-        batch = _prefills(m, partial, kv, bs, max_seqs - len(running), budget, chunked=False, used=0)
+        batch = _prefills(m, partial, kv, bs, max_seqs - seats, budget, chunked=False, used=0)
         if batch:
             return ModelBatch(m, [], batch)
     if policy == "prefill_priority":
@@ -159,7 +162,7 @@ def form_batch(m: ModelState, policy: str, cfg: dict, kv: KVSpace, decode_ok: bo
         k = decode_steps(decodes, kv, bs, 1)
         if k == 0:
             return ModelBatch(m, [], [], steps=0)
-    prefills = _prefills(m, partial, kv, bs, max_seqs - len(running) if admit_new else 0, budget - used,
+    prefills = _prefills(m, partial, kv, bs, max_seqs - seats if admit_new else 0, budget - used,
                          chunked=policy == "chunked_prefill", used=used) if prefill_ok else []
     if not decodes and not prefills:
         return None

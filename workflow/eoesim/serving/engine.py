@@ -429,10 +429,16 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         waits = [f"stack {s}: loads of {[n for n, _ in p]} wait" for s, p in enumerate(self.pending_loads) if p]
         full = [f"stack {m.index}: {m.weights / 2**20:.1f} MiB weights ({sorted(m.resident)}) + "
                 f"{m.kv_used / 2**20:.1f} MiB KV of {m.capacity / 2**20:.1f} MiB" for m in self.stacks]
-        return (f"serving: {left} of {len(self.requests)} requests never finished - the experts a request needs at "
-                f"once do not fit together in HBM ({'; '.join(waits) or 'no load waits'}; {'; '.join(full)}); "
-                "allowed: a larger hardware.memory.hbm.capacity_gib, fewer experts per stack "
-                "(hardware.memory.hbm.stacks / serves, mapping), or a composition that needs one expert at a time")
+        head = f"serving: {left} of {len(self.requests)} requests never finished"
+        if not waits:  # nothing waits for memory: the sequences wait on each other in the schedule
+            return (f"{head} - they wait on each other with no expert load pending ({'; '.join(full)}), a "
+                    "scheduling deadlock of the engine (please report the study); allowed meanwhile: "
+                    "serving.kv_partition: shared, a larger serving.max_num_seqs, or another serving.scheduler")
+        quota = ", serving.kv_partition: shared" if self.cfg["kv_partition"] != "shared" else ""
+        return (f"{head} - the experts a request needs at once do not fit together in HBM ({'; '.join(waits)}; "
+                f"{'; '.join(full)}); allowed: a larger hardware.memory.hbm.capacity_gib, fewer experts per stack "
+                f"(hardware.memory.hbm.stacks / serves, mapping){quota}, or a composition that needs one expert at "
+                "a time")
 
     # --- transfers -------------------------------------------------------------------------------------
     def flow(self, nbytes: float, path: tuple[int, ...], cap: float, done: Callable, arg: Any) -> Flow:
