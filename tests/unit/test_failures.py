@@ -58,6 +58,16 @@ def test_request_in_flight_when_its_chiplet_fails_completes_on_the_spare(tmp_pat
     assert busy == pytest.approx([70, 140, 0, 5])  # finished steps (and the gate on chiplet 3) only
 
 
+def test_a_static_batch_in_flight_when_its_chiplet_fails_goes_on_on_the_spare(tmp_path):
+    """As above under static batching: the batch of one moves to the spare with its KV and its two decode
+    iterations re-run there [100, 240]. Before, the moved sequences were running but in no static batch, and
+    a static scheduler never stepped them."""
+    r = stitch_point(one_expert(tmp_path, fail_chiplet_0(100), serving={"scheduler": "static"}), hand_model())
+    ttft, e2e = latencies_ns(r)
+    assert ttft[0] == pytest.approx(80) and e2e[0] == pytest.approx(240)
+    assert steps_ns(r, 1) == [pytest.approx((100, 240, 2, 1, 1))]
+
+
 def test_a_request_waiting_for_its_expert_when_its_chiplet_fails_runs_on_the_spare(tmp_path):
     """a is cold (no hot set, no DDR) and loaded whole: the sequence reaches chiplet 0 at 10 and waits, not yet
     queued, for a's load SSD -> DDR -> HBM [10, 1029] (1009 + 10 ns); chiplet 0 fails at 100 ns meanwhile. When

@@ -183,6 +183,11 @@ def _move_model(engine, old: Instance, new: Instance, name: str, m: ModelState, 
             engine.rehome(s, new, keep_kv=False)
         else:
             engine.rehome(s, new, keep_kv=True)
+    nm = new.models[name]
+    kept = [s for s in nm.running if s in seqs]
+    if kept and engine.cfg["scheduler"] == "static":  # a static batch goes on with its KV on the new instance
+        nm.static_batch = (nm.static_batch or []) + kept
+        nm.static_pad_prompt = max([nm.static_pad_prompt] + [s.prompt_total for s in kept])
     for st in set(new.stacks) - set(old.stacks):
         if not engine.stacks[st].is_resident(name):
             entry["reloads"].append({"expert": name, "stack": st,
