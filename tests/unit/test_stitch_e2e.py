@@ -563,7 +563,6 @@ def test_an_automatic_static_hot_set_leaves_room_for_a_group_and_its_kv(tmp_path
     assert r.summary["unfinished_requests"] == 0
 
 
-
 def test_static_batches_release_parts_preempted_to_make_room(tmp_path):
     """Static batching, 16 experts top-2 with representation averaging, HBM stacks holding 3 of the 4 experts
     they serve: loads make room by preempting composition parts that wait for a partner. A preempted part
@@ -665,3 +664,16 @@ def test_composition_parts_waiting_for_partners_take_no_max_num_seqs_seat(tmp_pa
     r = stitch_point(p)
     assert r.summary["unfinished_requests"] == 0
     assert int(r.engine.rec.steps_array()["seqs"].max()) == 1
+
+
+def test_an_automatic_static_hot_set_leaves_room_for_a_merged_expert(tmp_path):
+    """Weight summation of a and b on one 2500 B stack: both experts (1888 B) fit, but pinning both would leave
+    612 B, no room for merged(a+b) (944 B), whose load would wait forever. The hot set keeps an expert and its
+    KV free (944 + 517 B): only a is pinned, and the request completes."""
+    p = params(tmp_path, [(0, 0, 4, 3)], router={**TOPK, "k": 2}, composition="weight_summation",
+               mapping={"router_chiplet": 0, "cache_policy": "static"})
+    del p["mapping"]["hot_set"]  # automatic
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=2500 / 2**30)
+    r = stitch_point(p, hand_model())
+    assert r.engine.stacks[0].hot == {"a"}
+    assert r.summary["unfinished_requests"] == 0
