@@ -619,6 +619,37 @@ def test_an_expert_alone_on_its_stack_uses_the_free_kv_space_beyond_its_quota(tm
     assert r.engine.stacks[0].evictions == 0
 
 
+def _quota_and_c_decoding(tmp_path, rows, capacity_bytes, policy, c_out=60):
+    """_quota_study with a fixed router: domain 0 -> a and b together (representation averaging), 1 -> a,
+    2 -> c; c's request (16-token prompt, ``c_out`` outputs) decodes first, so c holds KV throughout."""
+    p = _quota_study(tmp_path, [(0, 2, 16, c_out)] + rows, capacity_bytes)
+    p["eoe"]["router"] = {"kind": "fixed", "assignment": {"0": ["a", "b"], "1": "a", "2": "c"},
+                          "cost": {"fixed_cycles": 5, "hidden": 0}}
+    p["mapping"]["cache_policy"] = policy
+    return p
+
+
+def test_a_composition_group_is_admitted_on_the_shared_kv_space(tmp_path):
+    """The group's parts need 6 blocks (3072 B) each; a third of the 9000 B KV space is 3000 B. Admitted whole
+    on the shared space (8488 B free beside c's block), the group starts while c decodes. Before, each part
+    had to fit its quota, so the group waited for c to finish - and with parts pinning experts, could wait
+    for ever."""
+    r = stitch_point(_quota_and_c_decoding(tmp_path, [(1e-7, 0, 96, 1)], 2832 + 9000, "lru"), hand_model())
+    assert r.summary["unfinished_requests"] == 0
+    ttft, e2e = latencies_ns(r)
+    assert ttft[1] + 100 < e2e[0]
+
+
+def test_a_running_sequence_grows_beyond_its_quota_on_the_shared_space(tmp_path):
+    """a's request (16-token prompt: 1 block, within its third of 21000 B) grows to 15 blocks (7680 B) while c
+    (400 outputs) holds KV, and no expert can be evicted (static, all pinned): it grows on the shared space,
+    without preemption. Before, a quota bound decode blocks too, and a (and c) were preempted."""
+    r = stitch_point(_quota_and_c_decoding(tmp_path, [(1e-7, 1, 16, 220)], 2832 + 21000, "static", c_out=400),
+                     hand_model())
+    assert r.summary["unfinished_requests"] == 0
+    assert r.summary["preemptions"]["total"] == 0
+
+
 def test_a_merged_expert_takes_its_lead_experts_kv_quota(tmp_path):
     """Weight summation of a and b under an equal partition: the merged expert runs in a's place and takes a's
     quota. Before, it had none and its request never started."""

@@ -9,7 +9,6 @@ Freeing blocks retries the loads and hand-overs waiting for room and wakes idle 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Mapping
 
 from eoesim.serving.batching import ModelState, blocks_for
 from eoesim.serving.fluid import Flow
@@ -37,12 +36,13 @@ class KVCache:
                 per_stack[s] += n * bpb
         space = {s: b / (1.0 - wm) for s, b in per_stack.items()}
         for (s, expert), b in want.items():
-            space[s] = max(space[s], self.stacks[s].kv_space_for(expert, b, wm))
+            if seq.group is None:  # a group is admitted on the shared space (eoesim.serving.memory)
+                space[s] = max(space[s], self.stacks[s].kv_space_for(expert, b, wm))
         for s, x in space.items():
             self.evict_for_admission(s, x)
         for (s, expert), b in want.items():
             mem = self.stacks[s]
-            if mem.kv_room(expert) - wm * mem.kv_space() < b:
+            if seq.group is None and mem.kv_room(expert) - wm * mem.kv_space() < b:
                 return False
         for s, b in per_stack.items():
             mem = self.stacks[s]
@@ -80,18 +80,18 @@ class KVCache:
         evicted = False
         for s, b in need.items():
             mem = self.stacks[s]
-            short = mem.weights_short(m.name, b)
+            short = b - (mem.kv_space() - mem.kv_used)
             evicted = (short > 0 and bool(mem.evict_idle(short))) or evicted
         return evicted
 
     def fits(self, seq: Seq, blocks: int, watermark: bool) -> bool:
-        return self._fits(seq.expert, seq.kv_bpb, blocks, watermark)
-
-    def _fits(self, expert: str, kv_bpb: Mapping[int, float], blocks: int, watermark: bool) -> bool:
+        """Whether ``blocks`` more fit on the sequence's stacks (within its expert's quota unless it is a part
+        of a composition group, which runs on the shared space: eoesim.serving.memory)."""
         wm = self.cfg["kv_watermark"] if watermark else 0.0
-        for s, bpb in kv_bpb.items():
+        for s, bpb in seq.kv_bpb.items():
             mem = self.stacks[s]
-            if mem.kv_room(expert) - wm * mem.kv_space() < blocks * bpb:
+            room = mem.kv_room(seq.expert) if seq.group is None else mem.kv_space() - mem.kv_used
+            if room - wm * mem.kv_space() < blocks * bpb:
                 return False
         return True
 
@@ -102,9 +102,7 @@ class KVCache:
                 for s, bpb in seq.kv_bpb.items():
                     want[(s, seq.expert)] += n * bpb
         per_stack: dict[int, float] = defaultdict(float)
-        for (s, expert), b in want.items():
-            if self.stacks[s].kv_room(expert) < b:
-                return False
+        for (s, _expert), b in want.items():  # running sequences grow on the shared space (quotas admit)
             per_stack[s] += b
         return all(self.stacks[s].kv_space() - self.stacks[s].kv_used >= b for s, b in per_stack.items())
 
@@ -198,8 +196,9 @@ class KVCache:
             s = m.swapped[0]
             need = blocks_for(s.context + 1, self.cfg["kv_block_tokens"])
             for st, bpb in s.kv_bpb.items():  # a swap-in is admitted as a prompt is
-                self.evict_for_admission(st, self.stacks[st].kv_space_for(s.expert, need * bpb,
-                                                                           self.cfg["kv_watermark"]))
+                wm = self.cfg["kv_watermark"]
+                self.evict_for_admission(st, need * bpb / (1.0 - wm) if s.group is not None
+                                         else self.stacks[st].kv_space_for(s.expert, need * bpb, wm))
             if not self.fits(s, need, watermark=True):
                 return
             m.swapped.popleft()

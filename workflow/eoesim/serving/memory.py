@@ -26,9 +26,12 @@ forever behind an idle expert while the load its pinned expert blocks waits for 
 KV space among the experts sharing a stack (``serving.kv_partition``): ``shared`` (first come), or a quota
 per expert, as a share of the KV space: ``equal``, ``popularity`` (the expert's share of routed
 requests), ``response_length`` (its expected KV demand: requests routed to it x their mean context +
-output tokens x its KV bytes per token). A quota binds while other experts hold KV on the stack; an expert alone
-there uses the free space (work-conserving - a strict quota left space idle while sequences waited, and with
-their experts pinned could wait forever). A merged expert (weight summation) takes its lead's quota.
+output tokens x its KV bytes per token). A quota caps what admitting a sequence may bring its expert to, while
+other experts hold KV on the stack (an expert alone there uses the free space: a strict quota left space idle
+while sequences waited, and with their experts pinned they could wait forever). Running sequences grow, and a
+composition group (admitted whole) is admitted, on the shared space: quotas there made parts of a group and
+the experts they pin wait on each other. So a partition shapes single-sequence admissions (top-1 routing,
+chains, sequential aggregation); a merged expert (weight summation) takes its lead's quota.
 """
 from __future__ import annotations
 
@@ -190,16 +193,6 @@ class StackMemory:
         if share is None:
             return nbytes / (1.0 - watermark)
         return nbytes / (share - watermark) if share > watermark else float("inf")
-
-    def weights_short(self, model: str, nbytes: float) -> float:
-        """Weight bytes to evict before ``model`` has ``nbytes`` more KV room (a binding quota grows with the
-        space)."""
-        short = nbytes - (self.kv_space() - self.kv_used)
-        share = self.binding_share(model)
-        if share is not None:
-            own = nbytes + self.kv_by_model.get(model, 0.0)
-            short = max(short, own / share - self.kv_space() if share > 0 else float("inf"))
-        return short
 
     def kv_alloc(self, model: str, nbytes: float) -> None:
         self.kv_used += nbytes
