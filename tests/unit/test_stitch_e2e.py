@@ -708,3 +708,37 @@ def test_an_automatic_static_hot_set_leaves_room_for_a_merged_expert(tmp_path):
     r = stitch_point(p, hand_model())
     assert r.engine.stacks[0].hot == {"a"}
     assert r.summary["unfinished_requests"] == 0
+
+
+def test_an_automatic_static_hot_set_leaves_room_for_a_groups_kv(tmp_path):
+    """a, b and c (2832 B) fit the 9056 B stack that the group (a, b) with its KV needs (2 x (944 + 7 x 512));
+    pinning all three would leave 6224 B of KV space for the group's 7168 B, with c pinned, and the request
+    would wait forever. Nothing is pinned (a hot expert would leave less than the group's 9056 B)."""
+    p = params(tmp_path, [(0, 0, 96, 1)], experts=("a", "b", "c"),
+               router={"kind": "fixed", "assignment": {"0": ["a", "b"]}, "cost": {"fixed_cycles": 5, "hidden": 0}},
+               mapping={"router_chiplet": 0, "cache_policy": "static"})
+    del p["mapping"]["hot_set"]  # automatic
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=9056 / 2**30)
+    r = stitch_point(p, hand_model())
+    assert r.engine.stacks[0].hot == set()
+    assert r.summary["unfinished_requests"] == 0
+
+
+def test_a_static_batch_whose_members_all_wait_for_partners_takes_in_their_partners(tmp_path):
+    """Static batching, top-3 of 6 experts with representation averaging, max_num_seqs 2: each instance's
+    static batch can end up with every member waiting for a partner that waits, on another instance, for that
+    instance's batch to end. Such a batch takes in the waiting parts whose partners run elsewhere. Before,
+    these 40 requests deadlocked."""
+    experts = [f"e{i:02d}" for i in range(6)]
+    p = {"seed": 3,
+         "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
+                 "morphology": {"kind": "tree", "tree": {"root": experts}}, "router": {"kind": "topk", "k": 3},
+                 "composition": {"kind": "representation_average"},
+                 "requests": {"arrival": "poisson", "rate_per_s": 2000.0, "count": 40, "zipf_skew": 0.0,
+                              "prompt_tokens": {"dist": "fixed", "value": 64},
+                              "output_tokens": {"dist": "fixed", "value": 32}}},
+         "hardware": {"package": {"grid": [2, 4]}, "memory": {"hbm": {"stacks": 4, "capacity_gib": 1.0}}},
+         "mapping": {"strategy": "one_to_one", "cache_policy": "static"},
+         "serving": {"scheduler": "static", "max_num_seqs": 2}}
+    r = stitch_point(p)
+    assert r.summary["unfinished_requests"] == 0

@@ -198,19 +198,8 @@ def _prefills(m: ModelState, partial: list, kv: KVSpace, bs: int, new_slots: int
 
 
 def _static(m: ModelState, cfg: dict, kv: KVSpace, step_limit: int) -> ModelBatch | None:
-    bs = cfg["kv_block_tokens"]
     if m.static_batch is None:
-        if not m.waiting:
-            return None
-        batch = []
-        while m.waiting and len(batch) < cfg["max_num_seqs"]:
-            s = m.waiting[0]
-            if not _admit(s, kv, bs, s.prompt_total + s.remaining):
-                break
-            m.waiting.popleft()
-            s.state = RUNNING
-            m.running.append(s)
-            batch.append(s)
+        batch = _admit_static(m, cfg, kv)
         if not batch:
             return None
         m.static_batch = batch
@@ -218,7 +207,36 @@ def _static(m: ModelState, cfg: dict, kv: KVSpace, step_limit: int) -> ModelBatc
         return ModelBatch(m, [], [(s, m.static_pad_prompt) for s in batch])
     live = [s for s in m.static_batch if s.remaining > 0 and not s.blocked]
     if not live:
-        return None
+        # every member waits for its composition partners (or is done): the batch takes in the waiting parts
+        # whose partners run elsewhere - those partners may be what this batch's members wait for, each batch
+        # waiting for the other to end, for ever. Other waiting sequences wait for the batch to end.
+        joined = _admit_static(m, cfg, kv, partnered=True)
+        if not joined:
+            return None
+        m.static_batch += joined
+        pad = max(s.prompt_total for s in joined)
+        m.static_pad_prompt = max(m.static_pad_prompt, pad)
+        return ModelBatch(m, [], [(s, pad) for s in joined])
     longest = max(s.remaining for s in m.static_batch)
     k = min(step_limit, min(s.remaining for s in live), longest)
     return ModelBatch(m, live, [], steps=k, padded_rows=len(m.static_batch) - len(live))
+
+
+def _admit_static(m: ModelState, cfg: dict, kv: KVSpace, partnered: bool = False) -> list:
+    """Waiting sequences admitted (in order, up to max_num_seqs, until one does not fit) with KV for their
+    whole prompt and output; ``partnered``: only composition parts with a partner running, the others keep
+    their place."""
+    bs = cfg["kv_block_tokens"]
+    batch: list = []
+    for s in list(m.waiting):
+        if len(batch) >= cfg["max_num_seqs"]:
+            break
+        if partnered and not (s.group is not None and any(p.state == RUNNING for p in s.group.parts)):
+            continue
+        if not _admit(s, kv, bs, s.prompt_total + s.remaining):
+            break
+        m.waiting.remove(s)
+        s.state = RUNNING
+        m.running.append(s)
+        batch.append(s)
+    return batch

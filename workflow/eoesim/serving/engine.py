@@ -316,10 +316,14 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         for s, mem in enumerate(self.stacks):
             users = [n for n in order if any(s in i.stacks for i in self.replicas.get(n, ()))]
             buffer = 0.0
-            # a weight summation writes a merged expert beside its picks: room for one more expert
+            # with every expert pinned, the KV space must still hold a group's KV; a weight summation also writes
+            # a merged expert beside its picks: room for one more expert
+            needs = self.stack_needs[s]
+            group_kv = max((sum(needs[x][0] - needs[x][1] for x in g if x in needs) for g in self.groups),
+                           default=0.0)
             merged = self._largest_group(s)[0] if self.composition == "weight_summation" and self.morph.routers else 0
             if (hot is None and self.policy == "static"
-                    and sum(self.stack_bytes(n, s) for n in users) + merged > mem.capacity):
+                    and sum(self.stack_bytes(n, s) for n in users) + max(group_kv, merged) > mem.capacity):
                 # static pins what it places: an automatic hot set leaves room to load the other experts a
                 # request runs at once and their KV (memory.py's transient buffer), else it would wait forever
                 buffer = self._largest_group(s)[0]

@@ -7,7 +7,8 @@ Keys (defaults in ``DEFAULTS``; the schema documents each):
   then prompt chunks filling ``chunk_tokens`` per iteration), ``prefill_priority`` (vLLM's default: an
   iteration of new prompts whenever one can be admitted, else a decode iteration), ``static`` (the
   request-level baseline: a batch is formed when the instance is idle and runs, padded, until its
-  longest sequence ends);
+  longest sequence ends; a batch whose members all wait for composition partners takes in the waiting parts
+  whose partners run elsewhere, else batches on two instances could wait for each other forever);
 - ``max_num_seqs``, ``max_batched_tokens``, ``chunk_tokens``: per model and iteration;
 - ``kv_block_tokens``, ``kv_watermark`` (share of KV space kept free when admitting, as vLLM), ``kv_partition``;
 - ``preemption``: ``recompute`` or ``swap`` (to DDR) when KV blocks run out;
