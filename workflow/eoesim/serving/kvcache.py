@@ -25,7 +25,10 @@ class KVCache:
         needs = [(seq, blocks)]
         if seq.group is not None:
             bs = self.cfg["kv_block_tokens"]
-            needs += [(p, blocks_for(p.prompt_total, bs)) for p in seq.group.parts
+            # what each partner's own admission will ask for: its prompt, or under static batching its prompt
+            # and whole output (a smaller reservation left partners holding blocks that admit none of them)
+            whole = self.cfg["scheduler"] == "static"
+            needs += [(p, blocks_for(p.prompt_total + (p.remaining if whole else 0), bs)) for p in seq.group.parts
                       if p is not seq and p.blocks == 0 and p.state == WAITING]
         wm = self.cfg["kv_watermark"]
         want: dict[tuple[int, str], float] = defaultdict(float)
