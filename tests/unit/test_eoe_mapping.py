@@ -32,6 +32,10 @@ def test_one_to_many_splits_each_expert_over_adjacent_chiplets():
     assert build_mapping({"strategy": "one_to_many"}, ["a", "b", "c"], HW, POP).placements["c"] == ((4, 3),)
     with pytest.raises(ConfigError, match="chiplets_per_expert"):
         build_mapping({"strategy": "one_to_many", "chiplets_per_expert": 2}, ORDER, HW, POP)
+    # more experts than chiplets: the strategy is what is not allowed (not "at most 0 chiplets per expert")
+    with pytest.raises(ConfigError, match=r"mapping\.strategy: one_to_many maps 7 experts onto 6 chiplets.*"
+                                          r"allowed: at most 6 experts"):
+        build_mapping({"strategy": "one_to_many"}, list("abcdefg"), HW, POP)
 
 
 def test_many_to_one_colocates_the_cold_experts():
@@ -40,6 +44,10 @@ def test_many_to_one_colocates_the_cold_experts():
     assert m.placements["b"] == ((0,),)
     assert {m.placements[e][0][0] for e in "acd"} == {1}
     assert sorted(m.experts_on(1)) == ["a", "c", "d"]
+    # the default, ceil(experts / 2) chiplets, is capped at the grid: 16 experts on the 6 chiplets
+    many = [f"e{i}" for i in range(16)]
+    placed = build_mapping({"strategy": "many_to_one"}, many, HW, POP).placements
+    assert {chips for (chips,) in placed.values()} == {(c,) for c in range(6)}
 
 
 def test_many_to_many_replicates_and_round_robins():

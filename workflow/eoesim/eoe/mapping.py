@@ -7,8 +7,9 @@ the grid's snake walk (``Hardware.snake_order``), so neighbouring experts land o
 - ``one_to_many``: a large expert split over ``chiplets_per_expert`` adjacent chiplets (tensor parallel:
   its GEMMs are split across them and each forward pass ends with an all-reduce); default
   ``floor(chiplets / experts)``.
-- ``many_to_one``: cold experts colocated: on ``chiplets_used`` chiplets (default ``ceil(experts/2)``) the
-  ``chiplets_used - 1`` most popular experts get a chiplet each and all the others share the last one.
+- ``many_to_one``: cold experts colocated: on ``chiplets_used`` chiplets (default ``ceil(experts/2)``, at
+  most the grid's) the ``chiplets_used - 1`` most popular experts get a chiplet each and all the others
+  share the last one.
 - ``many_to_many``: every expert has ``replicas`` copies spread over the grid (replica j of the i-th
   expert on snake position ``i + j*floor(chiplets/replicas)``), so chiplets host several experts and
   experts live on several chiplets; request r uses replica ``r mod replicas``.
@@ -68,13 +69,16 @@ def build_mapping(cfg: Mapping[str, Any] | None, order: Sequence[str], hw: Hardw
                               f"{c} experts (or many_to_one / many_to_many)")
         placements = {e: ((snake[i],),) for i, e in enumerate(order)}
     elif strategy == "one_to_many":
+        if n > c:
+            raise ConfigError(f"{path}.strategy: one_to_many maps {n} experts onto {c} chiplets, at least one chiplet "
+                              f"each; allowed: at most {c} experts (or many_to_one, many_to_many)")
         s = int(cfg["chiplets_per_expert"] or max(1, c // n))
         if s < 1 or s * n > c:
             raise ConfigError(f"{path}.chiplets_per_expert: {s} x {n} experts needs {s * n} chiplets, the grid has "
                               f"{c}; allowed: at most {c // n}")
         placements = {e: (tuple(snake[i * s:(i + 1) * s]),) for i, e in enumerate(order)}
     elif strategy == "many_to_one":
-        used = int(cfg["chiplets_used"] or max(1, math.ceil(n / 2)))
+        used = int(cfg["chiplets_used"] or min(c, max(1, math.ceil(n / 2))))
         if not 1 <= used <= c:
             raise ConfigError(f"{path}.chiplets_used: {used} is not allowed; allowed: 1..{c}")
         hot = sorted(order, key=lambda e: (-popularity.get(e, 0.0), order.index(e)))[: max(0, min(used, n) - 1)]
