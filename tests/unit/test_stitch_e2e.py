@@ -563,25 +563,30 @@ def test_an_automatic_static_hot_set_leaves_room_for_a_group_and_its_kv(tmp_path
     assert r.summary["unfinished_requests"] == 0
 
 
+def top2_tiny_study(seed, experts, tree, rate, count, hbm, ddr_gib, mapping, serving):
+    """Poisson requests with lognormal prompts (median 256) and outputs (median 64) routed top-2 (at every
+    router of ``tree``) over tiny-25m experts with representation averaging, on a 4x4 package."""
+    return {"seed": seed,
+            "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
+                    "morphology": {"kind": "tree", "tree": tree},
+                    "router": {"kind": "topk", "k": 2}, "composition": {"kind": "representation_average"},
+                    "requests": {"arrival": "poisson", "rate_per_s": rate, "count": count, "zipf_skew": 1.1,
+                                 "prompt_tokens": {"dist": "lognormal", "median": 256, "sigma": 0.6, "min": 8,
+                                                   "max": 2048},
+                                 "output_tokens": {"dist": "lognormal", "median": 64, "sigma": 0.6, "min": 1,
+                                                   "max": 512}}},
+            "hardware": {"package": {"grid": [4, 4]}, "memory": {"hbm": hbm, "ddr": {"capacity_gib": ddr_gib}}},
+            "mapping": mapping, "serving": serving}
+
+
 def test_static_batches_release_parts_preempted_to_make_room(tmp_path):
     """Static batching, 16 experts top-2 with representation averaging, HBM stacks holding 3 of the 4 experts
     they serve: loads make room by preempting composition parts that wait for a partner. A preempted part
     leaves its static batch (it prefills again in a later one). Before, it stayed in the batch, which then
     never ended, and 25 of these 80 requests never finished."""
     experts = [f"e{i:02d}" for i in range(16)]
-    p = {"seed": 1,
-         "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
-                 "morphology": {"kind": "tree", "tree": {"root": experts}},
-                 "router": {"kind": "topk", "k": 2}, "composition": {"kind": "representation_average"},
-                 "requests": {"arrival": "poisson", "rate_per_s": 300.0, "count": 80, "zipf_skew": 1.1,
-                              "prompt_tokens": {"dist": "lognormal", "median": 256, "sigma": 0.6, "min": 8,
-                                                "max": 2048},
-                              "output_tokens": {"dist": "lognormal", "median": 64, "sigma": 0.6, "min": 1,
-                                                "max": 512}}},
-         "hardware": {"package": {"grid": [4, 4]},
-                      "memory": {"hbm": {"stacks": 4, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 0.5}}},
-         "mapping": {"strategy": "one_to_one", "cache_policy": "lru", "prefetch": 1},
-         "serving": {"scheduler": "static"}}
+    p = top2_tiny_study(1, experts, {"root": experts}, 300.0, 80, {"stacks": 4, "capacity_gib": 0.125}, 0.5,
+                        {"strategy": "one_to_one", "cache_policy": "lru", "prefetch": 1}, {"scheduler": "static"})
     r = stitch_point(p)  # the hardware's datasheet costs
     assert r.summary["unfinished_requests"] == 0
     assert r.summary["preemptions"]["total"] > 0  # the case arises
@@ -676,11 +681,9 @@ def test_weight_summation_with_disaggregation_is_rejected(tmp_path):
         check_point(p)
 
 
-def test_composition_parts_waiting_for_partners_take_no_max_num_seqs_seat(tmp_path):
-    """Top-3 of 6 experts with representation averaging and max_num_seqs 1: a part that waits for its
-    partners' tokens runs in no iteration, so it leaves its seat to the part of another request that a partner
-    waits for. Before, the blocked parts held every seat and 29 of these 40 requests never finished. Every
-    iteration still runs at most one sequence per expert."""
+def top3_of_6(serving):
+    """40 requests (64-token prompts, 32 outputs) routed top-3 over 6 tiny-25m experts, one per chiplet,
+    representation averaging; 1 GiB stacks (memory never binds); datasheet costs."""
     experts = [f"e{i:02d}" for i in range(6)]
     p = {"seed": 3,
          "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
@@ -691,8 +694,16 @@ def test_composition_parts_waiting_for_partners_take_no_max_num_seqs_seat(tmp_pa
                               "output_tokens": {"dist": "fixed", "value": 32}}},
          "hardware": {"package": {"grid": [2, 4]}, "memory": {"hbm": {"stacks": 4, "capacity_gib": 1.0}}},
          "mapping": {"strategy": "one_to_one", "cache_policy": "static"},
-         "serving": {"max_num_seqs": 1}}
-    r = stitch_point(p)
+         "serving": serving}
+    return p
+
+
+def test_composition_parts_waiting_for_partners_take_no_max_num_seqs_seat(tmp_path):
+    """Top-3 of 6 experts with representation averaging and max_num_seqs 1: a part that waits for its
+    partners' tokens runs in no iteration, so it leaves its seat to the part of another request that a partner
+    waits for. Before, the blocked parts held every seat and 29 of these 40 requests never finished. Every
+    iteration still runs at most one sequence per expert."""
+    r = stitch_point(top3_of_6({"max_num_seqs": 1}))
     assert r.summary["unfinished_requests"] == 0
     assert int(r.engine.rec.steps_array()["seqs"].max()) == 1
 
@@ -729,18 +740,7 @@ def test_a_static_batch_whose_members_all_wait_for_partners_takes_in_their_partn
     static batch can end up with every member waiting for a partner that waits, on another instance, for that
     instance's batch to end. Such a batch takes in the waiting parts whose partners run elsewhere. Before,
     these 40 requests deadlocked."""
-    experts = [f"e{i:02d}" for i in range(6)]
-    p = {"seed": 3,
-         "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
-                 "morphology": {"kind": "tree", "tree": {"root": experts}}, "router": {"kind": "topk", "k": 3},
-                 "composition": {"kind": "representation_average"},
-                 "requests": {"arrival": "poisson", "rate_per_s": 2000.0, "count": 40, "zipf_skew": 0.0,
-                              "prompt_tokens": {"dist": "fixed", "value": 64},
-                              "output_tokens": {"dist": "fixed", "value": 32}}},
-         "hardware": {"package": {"grid": [2, 4]}, "memory": {"hbm": {"stacks": 4, "capacity_gib": 1.0}}},
-         "mapping": {"strategy": "one_to_one", "cache_policy": "static"},
-         "serving": {"scheduler": "static", "max_num_seqs": 2}}
-    r = stitch_point(p)
+    r = stitch_point(top3_of_6({"scheduler": "static", "max_num_seqs": 2}))
     assert r.summary["unfinished_requests"] == 0
 
 
@@ -750,18 +750,9 @@ def test_static_batching_reserves_a_partners_whole_static_need(tmp_path):
     partner's static admission asks for. Before, it reserved their prompts only; partners of many groups held
     blocks that admitted none of them, and 14 of these 40 requests never finished."""
     experts = [f"e{i:02d}" for i in range(6)]
-    p = {"seed": 917,
-         "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
-                 "morphology": {"kind": "tree", "tree": {"root": ["r0", "r1"], "r0": experts[:3], "r1": experts[3:]}},
-                 "router": {"kind": "topk", "k": 2}, "composition": {"kind": "representation_average"},
-                 "requests": {"arrival": "poisson", "rate_per_s": 500.0, "count": 40, "zipf_skew": 1.1,
-                              "prompt_tokens": {"dist": "lognormal", "median": 256, "sigma": 0.6, "min": 8,
-                                                "max": 2048},
-                              "output_tokens": {"dist": "lognormal", "median": 64, "sigma": 0.6, "min": 1,
-                                                "max": 512}}},
-         "hardware": {"package": {"grid": [4, 4]},
-                      "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.25}, "ddr": {"capacity_gib": 2.0}}},
-         "mapping": {"strategy": "replicate", "cache_policy": "lru", "prefetch": 1},
-         "serving": {"scheduler": "static", "expert_load": "whole", "max_steps_per_event": 1, "chunk_tokens": 64}}
+    p = top2_tiny_study(917, experts, {"root": ["r0", "r1"], "r0": experts[:3], "r1": experts[3:]}, 500.0, 40,
+                        {"stacks": 1, "capacity_gib": 0.25}, 2.0,
+                        {"strategy": "replicate", "cache_policy": "lru", "prefetch": 1},
+                        {"scheduler": "static", "expert_load": "whole", "max_steps_per_event": 1, "chunk_tokens": 64})
     r = stitch_point(p)
     assert r.summary["unfinished_requests"] == 0
