@@ -2,10 +2,10 @@
 
 A seeded sweep over the engine's options (morphology, router, composition, mapping, cache policy, HBM size,
 scheduler, preemption, KV partition, expert loading, max_num_seqs, disaggregation, failures) at a small
-scale. A sweep like this one (390 configurations) found the stalls fixed in stop 29: static batches that
-never ended, KV quotas and composition groups waiting on each other, blocked parts holding every
-max_num_seqs seat, decode instances that could not prefill a preempted sequence, and crashes on experts in
-no morphology stage. Each configuration here must finish every request and leave no KV behind, or fail
+scale. A larger sweep like this one found the stalls it now guards against: static batches that never
+ended, KV quotas and composition groups waiting on each other, blocked parts holding every max_num_seqs
+seat, decode instances that could not prefill a preempted sequence, and crashes on experts in no morphology
+stage. Each configuration here must finish every request and leave no KV behind, or fail
 ``check_point`` with a ConfigError naming what is allowed.
 """
 import random
