@@ -135,9 +135,13 @@ class StepRunner:
             prefill_here = prefill_ok or bool(m.waiting)
             b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_here, limit)
             while b is not None and b.steps == 0:
-                if not (self.decode_room_from_idle_weights(m) or self._preempt(inst, m)):
-                    b = None
-                    break
+                if not self.decode_room_from_idle_weights(m):
+                    if not self._preempt(inst, m):
+                        b = None
+                        break
+                    # as vLLM: no prompt is admitted in an iteration that preempted (the victim, first in line,
+                    # would be admitted again and preempted again, for ever, while the KV it waits for stays)
+                    prefill_here = False
                 b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_here, limit)
             if b is not None and (b.decodes or b.prefills):
                 out.append(b)
