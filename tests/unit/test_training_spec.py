@@ -97,3 +97,14 @@ def test_scalesim_runs_the_training_gemms_it_can_afford():
     # a budget of 0 cycles leaves every training GEMM to SCALE-Sim's surrogate
     cheap = [g["name"] for g in ScaleSim({}).point_params(point({"scalesim_max_cycles": 0}))["gemms"]]
     assert not any(n.startswith("train.") for n in cheap)
+
+
+def test_a_split_package_that_serves_on_training_chiplets_fails_at_planning():
+    """training.share 1 with training.chiplets: training takes the snake order's end alone, so a serving mapping
+    that uses one of those chiplets fails before the training job runs, not after it."""
+    plan({"chiplets": 2})  # 2x2 snake order 0, 1, 3, 2: training on 3, 2; the expert serves on chiplet 0
+    plan({"chiplets": 4, "share": 0.5})  # shared chiplets: serving may use them
+    rejected({"chiplets": 4}, "mapping: the serving instances use chiplets [0], which train only",
+             "allowed: fewer training.chiplets, or training.share below 1")
+    experts = [{"name": n, **SMALL} for n in "ab"]  # training: a on 1, b on 3; serving: a on 0, b on 1
+    rejected({"chiplets": 3}, "use chiplets [1]", "allowed: a mapping on the serving chiplets [0]", experts=experts)

@@ -18,6 +18,7 @@ from eoesim.simulators.base import Simulator, get_simulator, registry
 from eoesim.site import load_site_config
 from eoesim.stitch.e2e import check_point
 from eoesim.surrogates import surrogate_status
+from eoesim.training.serving_side import check_split_point
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,9 @@ def _point_runs(params: Mapping[str, Any], adapters: Mapping[str, Simulator], fi
                 runs: dict, where: str) -> dict[str, str]:
     """Check one design point (the e2e model's and every adapter's cross-field rules) and add its runs."""
     # the EoE description's cross-field rules (morphology names, capacities, trace file), before any job
-    check_point(params, base_dir=Path.cwd())
+    engine = check_point(params, base_dir=Path.cwd())
+    # a split package's serving must stay off the chiplets that only train (before the training job runs)
+    check_split_point(params, engine.mapping)
     out = {}
     for name, choice in fidelity.items():
         # every adapter checks its cross-field rules on every point, whatever its fidelity,

@@ -52,12 +52,14 @@ def stitch_point(params: Mapping[str, Any], model: ComponentModel | None = None,
     return E2EResult(summary, engine)
 
 
-def check_point(params: Mapping[str, Any], base_dir: str | Path | None = None) -> None:
+def check_point(params: Mapping[str, Any], base_dir: str | Path | None = None) -> Engine:
     """Raise ConfigError (key path, value, what is allowed) for cross-field problems of a design point -
     unknown experts in the morphology, a hot set larger than HBM, more experts than chiplets for
-    one_to_one, an unreadable trace, serving settings, failures - without serving it (for DAG-build time)."""
+    one_to_one, an unreadable trace, serving settings, failures - without serving it (for DAG-build time).
+    Returns the engine it built, not run (its mapping is the point's expert placement)."""
     engine = Engine(params, None, int(params.get("seed", 1)), base_dir, None)
     attach_failures(engine, params.get("failures"))
+    return engine
 
 
 def _clean(x: Any) -> Any:

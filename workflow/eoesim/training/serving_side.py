@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from eoesim.eoe.hardware import build_hardware
+from eoesim.eoe.mapping import ExpertMapping
 from eoesim.errors import ConfigError
 from eoesim.serving.background import BackgroundLoad
 from eoesim.stitch.components import ComponentModel
 from eoesim.stitch.e2e import stitch_point, write_summary
 from eoesim.stitch.point_job import point_tables
 from eoesim.stitch.study_model import StudyComponentModel
+from eoesim.training.placement import training_chiplets
 
 
 def background_from_summary(summary: Mapping[str, Any]) -> BackgroundLoad:
@@ -29,17 +31,32 @@ def background_from_summary(summary: Mapping[str, Any]) -> BackgroundLoad:
                           device_bytes_per_s=dict(load["device_bytes_per_s"]), label=load["label"])
 
 
-def check_split(summary: Mapping[str, Any], serving_chiplets: set[int]) -> None:
-    """A split package must not serve on a chiplet that only trains."""
-    colo = summary["colocation"]
-    if colo["share"] < 1:
+def check_split(share: float, training: Sequence[int], used: Iterable[int], n_chiplets: int) -> None:
+    """A split package (``training.share`` 1) must not serve on a chiplet that only trains."""
+    if share < 1:
         return
-    overlap = sorted(serving_chiplets & set(colo["training_chiplets"]))
+    overlap = sorted(set(used) & set(training))
     if overlap:
+        serving = [c for c in range(n_chiplets) if c not in set(training)]
+        room = (f"a mapping on the serving chiplets {serving} (e.g. mapping.strategy one_to_many with fewer "
+                "chiplets_per_expert), " if serving else "")
         raise ConfigError(f"mapping: the serving instances use chiplets {overlap}, which train only "
-                          f"(training.share 1, training.chiplets {len(colo['training_chiplets'])}); allowed: a mapping "
-                          f"on the serving chiplets {colo['serving_chiplets']} (e.g. mapping.strategy one_to_many with "
-                          "fewer chiplets_per_expert)")
+                          f"(training.share 1, training.chiplets {len(training)}); allowed: {room}fewer "
+                          "training.chiplets, or training.share below 1 (training and serving share the chiplets)")
+
+
+def serving_chiplets_used(mapping: ExpertMapping) -> set[int]:
+    return {c for reps in mapping.placements.values() for rep in reps for c in rep}
+
+
+def check_split_point(params: Mapping[str, Any], mapping: ExpertMapping) -> None:
+    """At planning time: a point whose training takes ``training.chiplets`` of the package alone (share 1)
+    and whose serving mapping puts an expert on one of them fails here, before its training job runs."""
+    cfg = params.get("training")
+    if cfg is None or cfg["chiplets"] is None:
+        return
+    hw = build_hardware(params["hardware"])
+    check_split(cfg["share"], training_chiplets(hw, cfg["chiplets"]), serving_chiplets_used(mapping), hw.n_chiplets)
 
 
 def serving_record(result_summary: Mapping[str, Any], load: BackgroundLoad, used: set[int]) -> dict[str, Any]:
@@ -54,8 +71,9 @@ def serve_beside_training(params: Mapping[str, Any], model: ComponentModel, trai
                           out: Path) -> dict[str, Any]:
     load = background_from_summary(training_summary)
     result = stitch_point(params, model, background=load)
-    used = {c for reps in result.engine.mapping.placements.values() for rep in reps for c in rep}
-    check_split(training_summary, used)
+    used = serving_chiplets_used(result.engine.mapping)  # after any chiplet failure moved an expert
+    colo = training_summary["colocation"]
+    check_split(colo["share"], colo["training_chiplets"], used, build_hardware(params["hardware"]).n_chiplets)
     record = serving_record(result.summary, load, used)
     write_summary(out, record)
     return record
