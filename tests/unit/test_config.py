@@ -18,6 +18,23 @@ def test_defaults_are_filled_in():
     assert study.config["fidelity"]["scalesim"] == "simulate"
 
 
+def test_whole_floats_for_integer_keys_become_ints():
+    """YAML reads ``seed: 1.0`` and ``1.0e+4`` as floats; JSON Schema accepts them as integers, but numpy's
+    seeding (the sampled sweep) and ``range`` do not: they become ints, and the point ids do not change."""
+    def study(whole):
+        sample = {"method": "lhs", "n": whole(4), "ranges": {"eoe.router.k": {"min": 1, "max": 2}}}
+        return build_study({"seed": whole(3), "eoe": {"requests": {"count": whole(40)}},
+                            "hardware": {"package": {"grid": [whole(2), whole(2)]}}, "sweep": {"sample": sample}})
+
+    floats, ints = study(float), study(int)
+    assert [p.id for p in floats.points] == [p.id for p in ints.points]
+    params = floats.points[0].params
+    assert type(params["seed"]) is int and type(params["eoe"]["requests"]["count"]) is int
+    assert all(type(n) is int for n in params["hardware"]["package"]["grid"])
+    with pytest.raises(ConfigError, match="seed"):
+        build_study({"seed": 1.5})
+
+
 def test_grid_is_a_cartesian_product_and_zip_pairs_values():
     study = build_study({"sweep": {
         "grid": {"hardware.chiplet.array": [[32, 32], [64, 64]], "hardware.chiplet.dataflow": ["os", "ws", "is"]},

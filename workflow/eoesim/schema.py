@@ -59,18 +59,37 @@ def load_schema(name: str = "config.schema.yaml") -> dict:
     return json.loads(_schema_text(name))
 
 
+def _integral(sub: Any, value: Any) -> Any:
+    """``value`` as an int where the schema wants an integer and YAML gave a whole float (``seed: 1.0``,
+    ``count: 1.0e+4``): JSON Schema accepts it as an integer, but ``range`` and numpy's seeding do not."""
+    kind = sub.get("type") if isinstance(sub, dict) else None
+    wants_int = kind == "integer" or (isinstance(kind, list) and "integer" in kind and "number" not in kind)
+    if wants_int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _with_defaults(validator_class):
-    """A validator class that fills in ``default`` values while it validates (nested ones too)."""
+    """A validator class that fills in ``default`` values while it validates (nested ones too) and turns
+    whole floats given for integer keys into ints."""
     validate_properties = validator_class.VALIDATORS["properties"]
+    validate_items = validator_class.VALIDATORS["items"]
 
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for prop, sub in properties.items():
                 if "default" in sub and prop not in instance:
                     instance[prop] = copy.deepcopy(sub["default"])
+                elif prop in instance:
+                    instance[prop] = _integral(sub, instance[prop])
         yield from validate_properties(validator, properties, instance, schema)
 
-    return validators.extend(validator_class, {"properties": set_defaults})
+    def integral_items(validator, items, instance, schema):
+        if isinstance(instance, list):
+            instance[:] = [_integral(items, v) for v in instance]
+        yield from validate_items(validator, items, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults, "items": integral_items})
 
 
 DefaultFillingValidator = _with_defaults(jsonschema.Draft202012Validator)
