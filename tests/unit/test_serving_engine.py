@@ -279,3 +279,23 @@ def test_a_hand_over_within_one_stack_reuses_the_room_of_the_blocks_it_leaves(tm
     assert r.summary["unfinished_requests"] == 0
     roles = {v["role"] for v in r.summary["batch"]["per_instance"].values()}
     assert roles == {"prefill", "decode"}
+
+
+@pytest.mark.parametrize("steps_per_event", [1, 64])
+def test_least_outstanding_tokens_counts_the_iterations_a_multi_iteration_step_has_done(tmp_path, steps_per_event):
+    """One expert, two replicas. A (41 tokens) runs on replica 0 from t = 0: prefill [0, 1], decode iteration j
+    ends at 1 + j (times in C(1) units). C (31 tokens) arrives at 21.5 and goes to the idle replica 1: prefill
+    [21.5, 22.5], its iteration j ends at 22.5 + j. B arrives at 35.25: A has 40 - 34 = 6 tokens left, C
+    30 - 12 = 18, so B goes to replica 0 and is prefilled after A's iteration in progress, at 36: TTFT
+    0.75 + C(2) / C(1). A step of many iterations emits its tokens when it ends; counted from them, A would
+    look 40 tokens away and C 30, and B would go to replica 1 (TTFT 0.25 + C(2) / C(1))."""
+    c1 = C(1) * US
+    rows = [(0.0, 16, 41), (21.5 * c1, 16, 31), (35.25 * c1, 16, 5)]
+    p = params(tmp_path, rows, grid=(1, 2), serving={"max_steps_per_event": steps_per_event,
+                                                     "load_balance": "least_outstanding_tokens"})
+    p["mapping"]["strategy"] = "replicate"
+    r = stitch_point(p, model())
+    assert {n: len(reps) for n, reps in r.engine.mapping.placements.items()} == {"e0": 2}
+    ttft = (r.engine.rec.first - np.array([t for t, _, _ in rows])) / US
+    assert ttft[1] == pytest.approx(C(1))
+    assert ttft[2] == pytest.approx(0.75 * C(1) + C(2))

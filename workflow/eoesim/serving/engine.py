@@ -514,7 +514,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             j = self._rr[expert + role]
             self._rr[expert + role] += 1
             return insts[j % len(insts)]
-        return min(insts, key=lambda i: (i.outstanding_tokens(), i.iid))
+        return min(insts, key=lambda i: (i.outstanding_tokens() - self.tokens_not_emitted(i), i.iid))
 
     # --- sequences ---------------------------------------------------------------------------------------
     def submit(self, name: str, inst: Instance, r: int, ctx: int, out: int, t: float, first: Callable,

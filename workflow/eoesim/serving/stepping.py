@@ -58,15 +58,7 @@ class StepRunner:
             return
         cluster = step.cluster
         members = cluster.members if cluster is not None else [inst]
-        done = []
-        for m in members:
-            ms = m.step
-            if ms is None or ms.phase != 0:
-                continue
-            if not ms.flows:  # compute-only: iterations of equal length
-                done.append(int((self.now - ms.t0) / max(ms.compute.seconds, 1e-30) * ms.k))
-                continue
-            done.append(min(self._iterations_done(ms, f) for f in ms.flows))
+        done = self._members_done(members)
         if not done:
             return
         k_new = min(done) + 1
@@ -77,6 +69,32 @@ class StepRunner:
                 self._shorten(m.step, k_new)
         if cluster is not None:
             cluster.k = k_new
+
+    def _members_done(self, members: list[Instance]) -> list[int]:
+        """Iterations each member still moving its bytes (phase 0) has completed by now."""
+        done = []
+        for m in members:
+            ms = m.step
+            if ms is None or ms.phase != 0:
+                continue
+            if not ms.flows:  # compute-only: iterations of equal length
+                done.append(int((self.now - ms.t0) / max(ms.compute.seconds, 1e-30) * ms.k))
+                continue
+            done.append(min(self._iterations_done(ms, f) for f in ms.flows))
+        return done
+
+    def tokens_not_emitted(self, inst: Instance) -> int:
+        """Decode tokens of the iterations of ``inst``'s multi-iteration step complete by now: a step emits
+        its tokens when it ends, while iteration by iteration they would be out already. Whoever reads how
+        far an instance is (least-outstanding-tokens dispatch) subtracts them, so the event granularity
+        does not change its choice."""
+        step = inst.step
+        if step is None or step.k <= 1:
+            return 0
+        members = step.cluster.members if step.cluster is not None else [inst]
+        done = self._members_done(members)
+        iterations = min(done) if done else step.k - 1  # past its bytes: the last iteration is in progress
+        return iterations * sum(len(b.decodes) for b in step.batches)
 
     def _iterations_done(self, step: Step, f: Flow) -> int:
         f.advance(self.now)
