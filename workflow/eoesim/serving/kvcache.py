@@ -43,14 +43,16 @@ class KVCache:
                 space[s] = max(space[s], self.stacks[s].kv_space_for(expert, b, wm))
         for s, x in space.items():
             self.evict_for_admission(s, x)
-        for (s, expert), b in want.items():
-            mem = self.stacks[s]
-            if seq.group is None and mem.kv_room(expert) - wm * mem.kv_space() < b:
-                return False
-        for s, b in per_stack.items():
-            mem = self.stacks[s]
-            if mem.kv_space() - mem.kv_used - wm * mem.kv_space() < b:
-                return False
+        def room() -> bool:
+            for (s, expert), b in want.items():
+                mem = self.stacks[s]
+                if seq.group is None and mem.kv_room(expert) - wm * mem.kv_space() < b:
+                    return False
+            return all(self.stacks[s].kv_space() - self.stacks[s].kv_used - wm * self.stacks[s].kv_space() >= b
+                       for s, b in per_stack.items())
+
+        if not room() and not (self.reclaim_lookahead(per_stack) and room()):
+            return False
         for p, n in needs:
             if n > 0:
                 self.alloc(p, n)
@@ -80,6 +82,9 @@ class KVCache:
             if more > 0:
                 for s, bpb in seq.kv_bpb.items():
                     need[s] += more * bpb
+        short = {s: b - (self.stacks[s].kv_space() - self.stacks[s].kv_used) for s, b in need.items()}
+        if any(x > 0 for x in short.values()) and self.reclaim_lookahead(s for s, x in short.items() if x > 0):
+            return True
         evicted = False
         for s, b in need.items():
             mem = self.stacks[s]
@@ -91,12 +96,16 @@ class KVCache:
         """Whether ``blocks`` more fit on the sequence's stacks (within its expert's quota unless it is a part
         of a composition group, which runs on the shared space: eoesim.serving.memory)."""
         wm = self.cfg["kv_watermark"] if watermark else 0.0
-        for s, bpb in seq.kv_bpb.items():
-            mem = self.stacks[s]
-            room = mem.kv_room(seq.expert) if seq.group is None else mem.kv_space() - mem.kv_used
-            if room - wm * mem.kv_space() < blocks * bpb:
-                return False
-        return True
+
+        def room() -> bool:
+            for s, bpb in seq.kv_bpb.items():
+                mem = self.stacks[s]
+                free = mem.kv_room(seq.expert) if seq.group is None else mem.kv_space() - mem.kv_used
+                if free - wm * mem.kv_space() < blocks * bpb:
+                    return False
+            return True
+
+        return room() or (self.reclaim_lookahead(seq.kv_bpb) and room())
 
     def fits_many(self, seqs: list[Seq], needs: list[int]) -> bool:
         want: dict[tuple[int, str], float] = defaultdict(float)
@@ -107,7 +116,44 @@ class KVCache:
         per_stack: dict[int, float] = defaultdict(float)
         for (s, _expert), b in want.items():  # running sequences grow on the shared space (quotas admit)
             per_stack[s] += b
-        return all(self.stacks[s].kv_space() - self.stacks[s].kv_used >= b for s, b in per_stack.items())
+
+        def room() -> bool:
+            return all(self.stacks[s].kv_space() - self.stacks[s].kv_used >= b for s, b in per_stack.items())
+
+        return room() or (self.reclaim_lookahead(per_stack) and room())
+
+    def reclaim_lookahead(self, stacks) -> bool:
+        """Room on ``stacks`` is short: blocks that multi-iteration steps took ahead for their later iterations
+        (batching.decode_steps) are given back. Each such step reading one of those stacks is cut at its
+        iteration in progress (``interrupt``) and its sequences keep the blocks up to it, as they would hold
+        iteration by iteration; so ``serving.max_steps_per_event`` changes no admission, preemption or load.
+        Static batches reserve their whole output at admission and keep it. True when any block was freed."""
+        if self.cfg["scheduler"] == "static":
+            return False
+        short = set(stacks)
+        bs = self.cfg["kv_block_tokens"]
+        freed = False
+        for inst in self.instances:
+            step = inst.step
+            if step is None or step.k <= 1 or step.phase != 0 or short.isdisjoint(inst.stacks):
+                continue
+            self.interrupt(inst)
+            for member in (step.cluster.members if step.cluster is not None else [inst]):
+                ms = member.step
+                for b in (ms.batches if ms is not None else ()):
+                    for seq in b.decodes:
+                        extra = seq.blocks - blocks_for(seq.context + ms.k, bs)
+                        if extra > 0:
+                            self.release_blocks(seq, extra)
+                            freed = True
+        return freed
+
+    def release_blocks(self, seq: Seq, blocks: int) -> None:
+        """Give back ``blocks`` of a running sequence's blocks (its last ones, not yet written)."""
+        for s, bpb in seq.kv_bpb.items():
+            self.stacks[s].kv_free(seq.expert, blocks * bpb)
+            self.rec.kv_change(s, self.now, self.stacks[s].kv_used)
+        seq.blocks -= blocks
 
     def alloc(self, seq: Seq, blocks: int) -> None:
         for s, bpb in seq.kv_bpb.items():

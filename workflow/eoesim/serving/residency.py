@@ -77,6 +77,8 @@ class ExpertResidency:
     def _try_load(self, stack: int, name: str, load: dict[str, Any]) -> None:
         mem = self.stacks[stack]
         nbytes = self.stack_bytes(name, stack)
+        if nbytes > mem.free():  # blocks taken ahead by multi-iteration steps go before idle experts
+            self.reclaim_lookahead((stack,))
         if mem.reserve(name, nbytes, load["protect"], load["ticket"]) is None:
             self._make_room(stack, nbytes)
             if mem.reserve(name, nbytes, load["protect"], load["ticket"]) is None:

@@ -129,9 +129,12 @@ class TokenFlow:
         need = blocks_for(s.context + 1, bs)
         # its blocks on a stack the decode instance also reads are freed as the new ones are taken
         held = {st: s.blocks * bpb for st, bpb in s.kv_bpb.items()}
-        room = {st: (self.stacks[st].kv_room(s.expert) if s.group is None
-                     else self.stacks[st].kv_space() - self.stacks[st].kv_used) for st in new_bpb}
-        if any(room[st] + held.get(st, 0.0) < need * bpb for st, bpb in new_bpb.items()):
+        def short() -> bool:
+            room = {st: (self.stacks[st].kv_room(s.expert) if s.group is None
+                         else self.stacks[st].kv_space() - self.stacks[st].kv_used) for st in new_bpb}
+            return any(room[st] + held.get(st, 0.0) < need * bpb for st, bpb in new_bpb.items())
+
+        if short() and not (self.reclaim_lookahead(new_bpb) and not short()):
             for st in set(dst.stacks):
                 self.kv_waiters[st].append(lambda: self._hand_over_try(s, src, dst))
             return
