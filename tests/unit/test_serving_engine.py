@@ -299,3 +299,28 @@ def test_least_outstanding_tokens_counts_the_iterations_a_multi_iteration_step_h
     ttft = (r.engine.rec.first - np.array([t for t, _, _ in rows])) / US
     assert ttft[1] == pytest.approx(C(1))
     assert ttft[2] == pytest.approx(0.75 * C(1) + C(2))
+
+
+@pytest.mark.parametrize("steps_per_event", [1, 64])
+def test_blocks_a_multi_iteration_step_took_ahead_make_no_admission_wait(tmp_path, steps_per_event):
+    """Two experts on one HBM stack with room for 4 KV blocks of 16 tokens beside their weights. A (expert 0,
+    prompt 16, 40 tokens) decodes from C(1); at 10.5 C(1) it is in its 10th decode iteration, at 26 tokens in 2
+    blocks. B (expert 1, prompt 32: 2 blocks, 1 token) arrives then and is admitted at once on its idle chiplet: TTFT
+    C(1). Advancing A's 39 decode iterations as one event took the 4 blocks they end in up front; B then
+    waited for A's end (TTFT ~30 C(1)) unless A gives back the 2 it does not hold iteration by iteration."""
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    hbm = (2 * param_bytes(e) + 4 * 16 * kv_bytes_per_token(e)) / 2**30
+    c1 = C(1) * US
+    p = params(tmp_path, [(0.0, 16, 40)], experts=2, grid=(1, 2), hbm_gib=hbm,
+               serving={"max_steps_per_event": steps_per_event, "kv_watermark": 0.0})
+    path = tmp_path / "two_domains.csv"
+    path.write_text("arrival_s,domain,prompt_tokens,output_tokens\n0.0,0,16,40\n" + f"{10.5 * c1},1,32,1\n")
+    p["eoe"]["requests"]["trace_file"] = str(path)
+    p["eoe"]["router"] = {"kind": "fixed", "cost": {"fixed_cycles": 0, "hidden": 0}}
+    r = stitch_point(p, model())
+    ttft = (r.engine.rec.first - r.engine.requests.arrival_s) / US
+    assert ttft == pytest.approx([C(1), C(1)])
+    assert r.summary["preemptions"]["total"] == 0
+    assert r.summary["kv"]["hbm0"]["peak_bytes"] <= 4 * 16 * kv_bytes_per_token(e) * (1 + 1e-9)
