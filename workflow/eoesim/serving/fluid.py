@@ -5,11 +5,13 @@ bytes per second. A *flow* moves ``nbytes`` across an ordered set of devices (it
 demand cap (bytes per second it cannot exceed, e.g. an iteration that streams ``B`` bytes while it
 computes for ``C`` seconds never needs more than ``B / C``). Rates are max-min fair: progressive filling
 raises every unfrozen flow's rate together until a flow reaches its cap or a device on its path is full
-(the flows crossing a full device are frozen there). Rates are recomputed whenever a flow starts or ends,
-over the flows that share a device with it (flows elsewhere keep their rates), and every flow's
-remaining bytes are advanced to that moment first, so a flow's duration is exact for piecewise-constant
-sharing. A flow whose devices stay below capacity with it admitted changes nobody's rate: that common
-case costs no recomputation.
+(the flows crossing a full device are frozen there). A flow's ``weight`` (1 unless its owner says) scales
+its share: the flows of instances stepping in lock step over several iterations get weights in proportion
+to their bytes, so they progress at one iteration rate as they would iteration by iteration. Rates are
+recomputed whenever a flow starts or ends, over the flows that share a device with it (flows elsewhere keep
+their rates), and every flow's remaining bytes are advanced to that moment first, so a flow's duration is
+exact for piecewise-constant sharing. A flow whose devices stay below capacity with it admitted changes
+nobody's rate: that common case costs no recomputation.
 
 Completion is reported through the ``schedule`` callback the owner gives (time, flow): the owner keeps
 the event queue; a flow re-timed by a rate change is scheduled again and its ``version`` tells stale
@@ -27,9 +29,10 @@ EPS_RATE = 1e-9  # relative tolerance of "device full" / "flow at cap"
 
 class Flow:
     __slots__ = ("fid", "path", "cap", "remaining", "rate", "t_upd", "version", "owner", "done", "nbytes",
-                 "t_start")
+                 "t_start", "weight")
 
-    def __init__(self, fid: int, path: tuple[int, ...], nbytes: float, cap: float, now: float, owner: Any):
+    def __init__(self, fid: int, path: tuple[int, ...], nbytes: float, cap: float, now: float, owner: Any,
+                 weight: float = 1.0):
         self.fid = fid
         self.path = path
         self.cap = cap
@@ -41,6 +44,7 @@ class Flow:
         self.version = 0
         self.owner = owner
         self.done = False
+        self.weight = weight
 
     def __hash__(self) -> int:
         """By id number, not address: the sets of flows iterate alike in every run (identical summaries)."""
@@ -100,9 +104,10 @@ class Fluid:
             self._reshare(flows, now)
 
     # --- flows ---------------------------------------------------------------------------------------
-    def start(self, now: float, nbytes: float, path: tuple[int, ...], cap: float = INF, owner: Any = None) -> Flow:
+    def start(self, now: float, nbytes: float, path: tuple[int, ...], cap: float = INF, owner: Any = None,
+              weight: float = 1.0) -> Flow:
         """A new flow of ``nbytes`` over ``path``; its completion is scheduled through ``schedule``."""
-        flow = Flow(self._next_id, path, float(nbytes), float(cap), now, owner)
+        flow = Flow(self._next_id, path, float(nbytes), float(cap), now, owner, float(weight))
         self._next_id += 1
         if flow.remaining <= EPS_BYTES or not path:
             flow.remaining = 0.0
@@ -199,27 +204,27 @@ class Fluid:
         active = set(flows)
         rate = dict.fromkeys(flows, 0.0)
         while active:
-            count = dict.fromkeys(devs, 0)
+            count = dict.fromkeys(devs, 0.0)  # the weight of the active flows on each device
             for f in active:
                 for d in f.path:
-                    count[d] += 1
+                    count[d] += f.weight
             inc = INF
             for d, n in count.items():
                 if n:
                     inc = min(inc, rem[d] / n)
             for f in active:
-                inc = min(inc, f.cap - rate[f])
+                inc = min(inc, (f.cap - rate[f]) / f.weight)
             if inc == INF:
                 raise ValueError("fluid: a flow has neither a cap nor a device with finite capacity")
             inc = max(inc, 0.0)
             for f in active:
-                rate[f] += inc
+                rate[f] += inc * f.weight
                 for d in f.path:
-                    rem[d] -= inc
+                    rem[d] -= inc * f.weight
             full = {d for d, n in count.items() if n and rem[d] <= EPS_RATE * max(self.capacity[d], 1.0)}
             frozen = {f for f in active if rate[f] >= f.cap * (1 - EPS_RATE) or any(d in full for d in f.path)}
             if not frozen:  # numerical safety: freeze the most constrained flow
-                frozen = {min(active, key=lambda f: f.cap - rate[f])}
+                frozen = {min(active, key=lambda f: (f.cap - rate[f]) / f.weight)}
             active -= frozen
         for d in devs:
             self.load[d] = sum(f.rate for f in self.flows_on[d] if f not in flows)
@@ -237,12 +242,13 @@ class Fluid:
         self._account(d, now)
         other = sum(f.rate for f in self.flows_on[d] if f not in flows)
         left = max(0.0, self.capacity[d] - other)
-        ordered = sorted(flows, key=lambda f: (f.cap, f.fid))
-        n = len(ordered)
+        ordered = sorted(flows, key=lambda f: (f.cap / f.weight, f.fid))
+        weight = sum(f.weight for f in ordered)
         load = other
-        for i, f in enumerate(ordered):
+        for f in ordered:
             f.advance(now)
-            rate = min(f.cap, left / (n - i))
+            rate = min(f.cap, left * f.weight / weight)
+            weight -= f.weight
             left -= rate
             load += rate
             if rate != f.rate or f.version == 0:

@@ -216,12 +216,21 @@ class StepRunner:
         compose = max((g.delay_s for m in members for b in batches[m.iid] for s in b.decodes
                        if (g := s.group) is not None), default=0.0)
         cluster = Cluster(members, k, self.now, compose)
-        for m in members:
+        steps = [build_step(m, batches[m.iid], k, self.background.slowdown(m.chips[0])) for m in members]
+        # several iterations in lock step: each member's bytes flow in proportion to its share of an iteration's
+        # bytes, so none runs ahead on a stack they share (iteration by iteration it would wait for the others)
+        moving = [st.bytes_per_shard for st in steps if st.bytes_per_shard > 0]
+        mean = sum(moving) / len(moving) if k > 1 and moving else 0.0
+        for m, st in zip(members, steps):
             m.gang_wait = False
-            self._start_step(m, batches[m.iid], k, cluster)
+            self._launch(m, st, cluster, st.bytes_per_shard / mean if mean > 0 and st.bytes_per_shard > 0 else 1.0)
 
     def _start_step(self, inst: Instance, batches: list, k: int, cluster: Cluster | None) -> None:
-        step = build_step(inst, batches, k, self.background.slowdown(inst.chips[0]))
+        self._launch(inst, build_step(inst, batches, k, self.background.slowdown(inst.chips[0])), cluster, 1.0)
+
+    def _launch(self, inst: Instance, step: Step, cluster: Cluster | None, weight: float) -> None:
+        """Start a built step: its HBM bytes as one flow per shard (``weight``: its share, fluid.Flow), or a
+        compute timer when it moves none."""
         step.t0 = self.now
         step.cluster = cluster
         inst.step = step
@@ -236,7 +245,8 @@ class StepRunner:
             for chip, s in zip(inst.chips, inst.stacks):
                 path = pk.stack_path(s, chip)
                 step.lat_iter_s = max(step.lat_iter_s, sum(curves[d].latency_at(fl.utilization(d)) for d in path))
-                flows.append(fl.start(self.now, step.bytes_per_shard, path, cap, owner=(self._step_bytes_done, step)))
+                flows.append(fl.start(self.now, step.bytes_per_shard, path, cap, owner=(self._step_bytes_done, step),
+                                      weight=weight))
             step.flows = tuple(flows)
         else:
             self.at(self.now + c, self._compute_timer_done, inst, step)
