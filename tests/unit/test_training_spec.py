@@ -108,3 +108,14 @@ def test_a_split_package_that_serves_on_training_chiplets_fails_at_planning():
              "allowed: fewer training.chiplets, or training.share below 1")
     experts = [{"name": n, **SMALL} for n in "ab"]  # training: a on 1, b on 3; serving: a on 0, b on 1
     rejected({"chiplets": 3}, "use chiplets [1]", "allowed: a mapping on the serving chiplets [0]", experts=experts)
+
+
+def test_a_planned_failure_that_moves_an_expert_onto_a_training_chiplet_fails_at_planning():
+    """2x2, training on the snake order's last 2 chiplets (3, 2); a on 0, b on 1. Chiplet 1 failing moves b to
+    the nearest free chiplet: 3 (one hop below it), which only trains. Before, the serving run beside training
+    found it after both jobs had run."""
+    experts = [{"name": n, **SMALL} for n in "ab"]
+    fail = {"events": [{"kind": "chiplet", "at_s": 0.01, "chiplet": 1}], "policy": "spare"}
+    plan({"chiplets": 2}, experts=experts)
+    rejected({"chiplets": 2}, "use chiplets [3], which train only", experts=experts, failures=fail)
+    plan({"chiplets": 2, "share": 0.5}, experts=experts, failures=fail)  # shared chiplets: serving may use them

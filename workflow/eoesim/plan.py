@@ -18,7 +18,7 @@ from eoesim.simulators.base import Simulator, get_simulator, registry
 from eoesim.site import load_site_config
 from eoesim.stitch.e2e import check_point
 from eoesim.surrogates import surrogate_status
-from eoesim.training.serving_side import check_split_point
+from eoesim.training.serving_side import check_split_point, planned_serving_chiplets
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def _point_runs(params: Mapping[str, Any], adapters: Mapping[str, Simulator], fi
     # the EoE description's cross-field rules (morphology names, capacities, trace file), before any job
     engine = check_point(params, base_dir=Path.cwd())
     # a split package's serving must stay off the chiplets that only train (before the training job runs)
-    check_split_point(params, engine.mapping)
+    check_split_point(params, planned_serving_chiplets(engine.mapping, engine.failures))
     out = {}
     for name, choice in fidelity.items():
         # every adapter checks its cross-field rules on every point, whatever its fidelity,

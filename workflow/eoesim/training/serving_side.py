@@ -18,6 +18,7 @@ from eoesim.eoe.hardware import build_hardware
 from eoesim.eoe.mapping import ExpertMapping
 from eoesim.errors import ConfigError
 from eoesim.serving.background import BackgroundLoad
+from eoesim.serving.failures import FailurePlan
 from eoesim.stitch.components import ComponentModel
 from eoesim.stitch.e2e import stitch_point, write_summary
 from eoesim.stitch.point_job import point_tables
@@ -49,14 +50,25 @@ def serving_chiplets_used(mapping: ExpertMapping) -> set[int]:
     return {c for reps in mapping.placements.values() for rep in reps for c in rep}
 
 
-def check_split_point(params: Mapping[str, Any], mapping: ExpertMapping) -> None:
+def planned_serving_chiplets(mapping: ExpertMapping, failures: FailurePlan | None) -> set[int]:
+    """The chiplets the point's experts run on: its mapping, and the replacement of every planned chiplet
+    failure (in time order) that hits one of them."""
+    used = serving_chiplets_used(mapping)
+    for event in (failures.chiplets if failures is not None else ()):
+        if event["chiplet"] in used:
+            used = (used - {event["chiplet"]}) | {event["replacement"]}
+    return used
+
+
+def check_split_point(params: Mapping[str, Any], used: set[int]) -> None:
     """At planning time: a point whose training takes ``training.chiplets`` of the package alone (share 1)
-    and whose serving mapping puts an expert on one of them fails here, before its training job runs."""
+    and whose experts run on one of them (``used``: planned_serving_chiplets) fails here, before its training
+    job runs."""
     cfg = params.get("training")
     if cfg is None or cfg["chiplets"] is None:
         return
     hw = build_hardware(params["hardware"])
-    check_split(cfg["share"], training_chiplets(hw, cfg["chiplets"]), serving_chiplets_used(mapping), hw.n_chiplets)
+    check_split(cfg["share"], training_chiplets(hw, cfg["chiplets"]), used, hw.n_chiplets)
 
 
 def serving_record(result_summary: Mapping[str, Any], load: BackgroundLoad, used: set[int]) -> dict[str, Any]:
