@@ -527,6 +527,31 @@ def test_a_decode_short_of_blocks_evicts_an_idle_expert_before_preempting(tmp_pa
     assert (ttft[0], e2e[0]) == pytest.approx((106, 5335))
 
 
+def test_a_group_queued_without_kv_gives_up_the_expert_an_older_groups_kv_needs(tmp_path):
+    """One 6400-B stack holds a, b, c (944 B each). R0 {a, b} (prompt 16, 8 tokens): gate [0, 5], 64 B to b
+    (2 + 4 ns) -> 11, prefill [11, 81], first token 94, 7 lock-step decodes of 70 + 13 -> 675. While it runs
+    R1 {a, b} and then R2 {c, a} queue (prompts 63, 1 token: 4 blocks of 512 B per part, 4096 B a group). The
+    KV space beside three experts is 6400 - 2832 = 3568 B, short for either; beside two it is 4512 B. R1 needs
+    c gone, which R2 pins; R2 needs b gone, which R1 pins: both used to wait for ever. R2 (younger, no KV) goes
+    back to wait for its experts, c is evicted, and R1 is admitted when R0's KV is free: prefill [675, 745],
+    its token at 758. R2, admitted again, loads c once R1's parts end at 745 frees the room (416 B free before):
+    SSD 1009 ns + DDR -> HBM 10 ns -> 1764; b is evicted for its KV; prefill [1764, 1834]; the average on c's
+    chiplet 3 (a's hidden state over 2 hops: 5 ns, + 10) -> 1849."""
+    rows = [(0, 0, 16, 8), (100e-9, 0, 63, 1), (101e-9, 2, 63, 1)]
+    p = params(tmp_path, rows, experts=("a", "b", "c"), router={**TOPK, "k": 2},
+               mapping={"router_chiplet": 0, "cache_policy": "lru", "hot_set": ["a", "b", "c"]},
+               serving={"kv_watermark": 0.0})
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=6400 / 2**30)
+    r = stitch_point(p, hand_model())
+    ttft, e2e = latencies_ns(r)
+    arrival = np.array([t for t, *_ in rows]) / NS
+    assert ttft + arrival == pytest.approx([94, 758, 1849])
+    assert e2e + arrival == pytest.approx([675, 758, 1849])
+    mem = r.engine.stacks[0]
+    assert (mem.evictions, sorted(mem.resident)) == (2, ["a", "c"])
+    assert [x["expert"] for x in r.engine.rec.expert_loads] == ["c"]
+
+
 def test_a_stack_must_hold_the_whole_group_a_two_level_tree_runs_at_once(tmp_path):
     """Top-2 at the root over two sub-routers, top-2 in each: a request's group is all four experts (the
     sub-routers' picks compose with the root's), so one stack serving them must hold 4 x (944 B + the KV of

@@ -163,6 +163,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.kv_waiters: list[list[Callable]] = [[] for _ in range(pk.n_stacks)]
         self.pending_loads: list[list[tuple[str, float]]] = [[] for _ in range(pk.n_stacks)]
         self._ticket = 0
+        self.parked: dict[int, list] = {}  # ticket of an admission -> owners sent back to wait for it
         self._done_at_stall = -1
         self._sid = 0
         self._gid = 0
@@ -415,7 +416,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
     def break_stall(self) -> bool:
         """Every event is processed and requests wait on each other through memory: composition parts that
         hold KV while waiting for a partner (whose admission or expert load waits for that room) give their KV
-        up (recompute preemption) and everything waiting retries. False when nothing could be freed."""
+        up (recompute preemption), owners sent back to wait for an admission (``park_queued_owners``) are
+        admitted again, and everything waiting retries. False when nothing could be freed."""
         freed = False
         for inst in self.instances:
             for m in inst.models.values():
@@ -424,6 +426,10 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                         continue
                     self.preempt_for_recompute(m, seq)
                     freed = True
+        if self.parked:
+            for ticket in sorted(self.parked):
+                self.release_parked(ticket)
+            freed = True
         if freed:
             for s in range(self.package.n_stacks):
                 self.retry_loads(s)

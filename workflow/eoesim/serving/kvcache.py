@@ -41,8 +41,9 @@ class KVCache:
         for (s, expert), b in want.items():
             if seq.group is None:  # a group is admitted on the shared space (eoesim.serving.memory)
                 space[s] = max(space[s], self.stacks[s].kv_space_for(expert, b, wm))
+        ticket = (seq.group or seq).ticket
         for s, x in space.items():
-            self.evict_for_admission(s, x)
+            self.evict_for_admission(s, x, ticket)
         def room() -> bool:
             for (s, expert), b in want.items():
                 mem = self.stacks[s]
@@ -61,15 +62,22 @@ class KVCache:
                 queue.remove(p)
                 queue.appendleft(p)
                 self.wake(p.inst)
+        self.release_parked(ticket)
         return True
 
-    def evict_for_admission(self, stack: int, space: float) -> bool:
-        """KV before idle weights (eoesim.serving.memory): an admission that needs a KV space of ``space`` bytes
-        (its blocks with the watermark free, or the space whose quota holds them: StackMemory.kv_space_for) to
-        fit with no other KV there evicts idle experts until ``stack`` has it; True when any was evicted.
-        Otherwise the admission waits for KV that running sequences free."""
-        short = space - self.stacks[stack].kv_space()
-        return short > 0 and bool(self.stacks[stack].evict_idle(short))
+    def evict_for_admission(self, stack: int, space: float, ticket: int) -> bool:
+        """KV before idle weights (eoesim.serving.memory): an admission (under ``ticket``) that needs a KV space
+        of ``space`` bytes (its blocks with the watermark free, or the space whose quota holds them:
+        StackMemory.kv_space_for) to fit with no other KV there evicts idle experts until ``stack`` has it - and,
+        when those are too few, experts pinned only by younger owners queued without KV, which go back to wait
+        (``park_queued_owners``); True when any was evicted. Otherwise the admission waits for KV that running
+        sequences free."""
+        mem = self.stacks[stack]
+        short = space - mem.kv_space()
+        if short <= 0:
+            return False
+        return bool(mem.evict_idle(short)) or (self.park_queued_owners(stack, short, ticket)
+                                               and bool(mem.evict_idle(short)))
 
     def decode_room_from_idle_weights(self, m: ModelState) -> bool:
         """The running sequences of ``m`` cannot take one decode step: idle experts on the stacks short of the
@@ -174,14 +182,20 @@ class KVCache:
                 self.stacks[s].kv_free(seq.expert, seq.blocks * bpb)
                 self.rec.kv_change(s, self.now, self.stacks[s].kv_used)
             seq.blocks = 0
-            for s in set(seq.kv_bpb):
-                if self.pending_loads[s]:
-                    self.retry_loads(s)
-                if self.kv_waiters[s]:
-                    waiting, self.kv_waiters[s] = self.kv_waiters[s], []
-                    for cb in waiting:
-                        self.at(self.now, cb)
-            self._wake_stack_users(seq.kv_bpb)
+            self.kv_freed(seq.kv_bpb)
+
+    def kv_freed(self, stacks) -> None:
+        """KV blocks on ``stacks`` were freed: the loads and hand-overs waiting for room there retry, and idle
+        instances there with sequences waiting to be admitted wake."""
+        stacks = set(stacks)
+        for s in stacks:
+            if self.pending_loads[s]:
+                self.retry_loads(s)
+            if self.kv_waiters[s]:
+                waiting, self.kv_waiters[s] = self.kv_waiters[s], []
+                for cb in waiting:
+                    self.at(self.now, cb)
+        self._wake_stack_users(stacks)
 
     def _wake_stack_users(self, stacks) -> None:
         """KV space freed on ``stacks``: idle instances there with sequences waiting to be admitted retry."""
@@ -247,9 +261,11 @@ class KVCache:
             for st, bpb in s.kv_bpb.items():  # a swap-in is admitted as a prompt is
                 wm = self.cfg["kv_watermark"]
                 self.evict_for_admission(st, need * bpb / (1.0 - wm) if s.group is not None
-                                         else self.stacks[st].kv_space_for(s.expert, need * bpb, wm))
+                                         else self.stacks[st].kv_space_for(s.expert, need * bpb, wm),
+                                         (s.group or s).ticket)
             if not self.fits(s, need, watermark=True):
                 return
+            self.release_parked((s.group or s).ticket)
             m.swapped.popleft()
             self.alloc(s, need)
             s.state = MOVING

@@ -21,7 +21,9 @@ KV before idle weights: idle (unpinned) experts are evicted for KV - those no wa
 running sequences need blocks for their next decode step that the stack does not have (before any of them is
 preempted), and when an admission's prompt blocks do not fit in the stack's KV space even with no other KV
 there (otherwise the admission waits for the KV running sequences free). Else an admitted sequence could wait
-forever behind an idle expert while the load its pinned expert blocks waits for it.
+forever behind an idle expert while the load its pinned expert blocks waits for it. When the idle experts are too
+few, experts pinned only by younger owners queued without KV go too, and those owners wait for their experts
+again (eoesim.serving.residency): queued work needs its expert only once admitted.
 
 KV space among the experts sharing a stack (``serving.kv_partition``): ``shared`` (first come), or a quota
 per expert, as a share of the KV space: ``equal``, ``popularity`` (the expert's share of routed

@@ -190,6 +190,61 @@ class ExpertResidency:
             if load is not None:
                 self._try_load(stack, name, load)
 
+    def park_queued_owners(self, stack: int, short: float, ticket: int) -> bool:
+        """KV before queued weights: an admission under ``ticket`` whose KV needs ``short`` more bytes of space
+        on ``stack`` than evicting the idle experts there gives sends younger owners (sequences, composition
+        groups) queued with no KV back to wait for their experts, so the experts only they pin can be evicted.
+        Queued work needs its expert only once it is admitted; else two owners, each queued behind its own KV
+        and pinning an expert the other's KV needs the room of, wait for ever. The owners are re-admitted
+        (``release_parked``) once the admission under ``ticket`` is. True when enough could be unpinned."""
+        mem = self.stacks[stack]
+        need = short - sum(b for e, b in mem.resident.items() if not mem.pinned(e))
+        holders: dict[str, list] = {}
+        for inst in self.stack_users[stack]:
+            for name, m in inst.models.items():
+                holders.setdefault(name, []).extend([*m.waiting, *m.running, *m.swapped])
+        chosen: list = []
+        for e, nbytes in mem.resident.items():  # least recently used first
+            if need <= 0:
+                break
+            if e in mem.hot or e in mem.loading or not mem.active.get(e, 0):
+                continue
+            seqs = holders.get(e, [])
+            owners = list(dict.fromkeys(s.group or s for s in seqs))
+            if len(seqs) != mem.active[e] or not all(self._parkable(o, ticket) for o in owners):
+                continue
+            chosen.extend(o for o in owners if o not in chosen)
+            need -= nbytes
+        if need > 0:
+            return False
+        for owner in chosen:
+            self._park(owner, ticket, stack)
+        return True
+
+    @staticmethod
+    def _parkable(owner: Any, ticket: int) -> bool:
+        parts = owner.parts if isinstance(owner, Group) else [owner]
+        return owner.ticket > ticket and all(
+            p.blocks == 0 and p.inst.alive and p in p.inst.models[p.expert].waiting for p in parts)
+
+    def _park(self, owner: Any, ticket: int, stack: int) -> None:
+        parts = owner.parts if isinstance(owner, Group) else [owner]
+        need = list(dict.fromkeys((s, p.expert) for p in parts for s in p.inst.stacks))
+        for p in parts:
+            p.inst.models[p.expert].waiting.remove(p)
+            for s in set(p.inst.stacks):
+                if self.stacks[s].release(p.expert) and s != stack:  # a static transient expert left
+                    self.at(self.now, self.retry_loads, s)
+        owner.wanted = frozenset(need)
+        for s, e in need:
+            self.stacks[s].want(e, owner.ticket, 1)
+        self.parked.setdefault(ticket, []).extend([owner, *self.parked.pop(owner.ticket, [])])
+
+    def release_parked(self, ticket: int) -> None:
+        """The admission under ``ticket`` is in: the owners it sent back are admitted again, oldest first."""
+        for owner in sorted(self.parked.pop(ticket, []), key=lambda o: o.ticket):
+            self.at(self.now, self.admit_parts, owner.parts if isinstance(owner, Group) else [owner], owner)
+
     def _gang_admit(self, g: Group) -> None:
         self.admit_parts(g.parts, g)
 
