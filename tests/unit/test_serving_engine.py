@@ -281,6 +281,19 @@ def test_a_hand_over_within_one_stack_reuses_the_room_of_the_blocks_it_leaves(tm
     assert roles == {"prefill", "decode"}
 
 
+def test_a_hand_over_frees_the_prefill_stack_for_the_next_admission(tmp_path):
+    # each stack holds one KV block; three prompts of 13-14 tokens (one block each) arrive together. A is prefilled
+    # [0, C(1)] and handed over to the decode stack, where its 2 decodes run to 3 C(1). B is prefilled
+    # [C(1), 2 C(1)], but its hand-over waits for the decode stack's block until A is done; C, waiting for
+    # the prefill stack's block that B still holds, is admitted when B's hand-over frees it at 3 C(1): first
+    # token at 4 C(1). Before, blocks freed by a hand-over woke nobody and C waited forever.
+    rows = [(0.0, 13, 3), (0.0, 14, 2), (0.0, 14, 2)]
+    r = stitch_point(_disaggregated(tmp_path, rows, stacks=2, blocks_per_stack=1), model())
+    assert r.summary["unfinished_requests"] == 0
+    ttft = (r.engine.rec.first - r.engine.requests.arrival_s) / US
+    assert ttft == pytest.approx([C(1), 2 * C(1), 4 * C(1)])
+
+
 @pytest.mark.parametrize("steps_per_event", [1, 64])
 def test_least_outstanding_tokens_counts_the_iterations_a_multi_iteration_step_has_done(tmp_path, steps_per_event):
     """One expert, two replicas. A (41 tokens) runs on replica 0 from t = 0: prefill [0, 1], decode iteration j

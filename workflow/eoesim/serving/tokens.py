@@ -147,6 +147,8 @@ class TokenFlow:
         for st, bpb in old_bpb.items():
             self.stacks[st].kv_free(s.expert, old_blocks * bpb)
             self.rec.kv_change(st, self.now, self.stacks[st].kv_used)
+        if old_blocks:
+            self.kv_freed(old_bpb)
         src_stack, dst_stack = src.stacks[0], dst.stacks[0]
         path = self.package.stack_to_stack(src_stack, dst_stack) if src_stack != dst_stack else (src_stack,)
         self.rec.traffic(src.chips[0], dst.chips[0], nbytes, "kv")
