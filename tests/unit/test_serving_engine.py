@@ -281,6 +281,24 @@ def test_a_hand_over_within_one_stack_reuses_the_room_of_the_blocks_it_leaves(tm
     assert roles == {"prefill", "decode"}
 
 
+@pytest.mark.parametrize("steps_per_event", [1, 64])
+def test_kv_in_use_counts_a_block_from_the_iteration_that_first_writes_it(tmp_path, steps_per_event):
+    # one request, prompt 16 (1 block of 16 tokens), 40 tokens: prefill [0, C(1)], then decode iteration j
+    # over [(1 + j) C(1), (2 + j) C(1)] writes token 17 + j, so it needs block 2 from j = 0, block 3 from
+    # j = 15 and block 4 from j = 31; the run ends at 40 C(1). In use: 1 block for 1 C(1), 2 for 15, 3 for 16
+    # and 4 for 8: a mean of 111 / 40 blocks, a peak of 4. The 39 iterations as one event allocate the 4
+    # blocks at its start; counted from then the mean was 157 / 40.
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token
+
+    block = 16 * kv_bytes_per_token(Expert("e0", **EXPERT_PRESETS["tiny-25m"]))
+    r = stitch_point(params(tmp_path, [(0.0, 16, 40)], serving={"max_steps_per_event": steps_per_event}), model())
+    assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(40 * C(1) * US)
+    kv = r.summary["kv"]["hbm0"]
+    assert kv["mean_bytes"] == pytest.approx(111 / 40 * block)
+    assert kv["peak_bytes"] == pytest.approx(4 * block)
+    assert kv["peak_bytes_per_expert"] == {"e0": pytest.approx(4 * block)}
+
+
 def test_a_hand_over_frees_the_prefill_stack_for_the_next_admission(tmp_path):
     # each stack holds one KV block; three prompts of 13-14 tokens (one block each) arrive together. A is prefilled
     # [0, C(1)] and handed over to the decode stack, where its 2 decodes run to 3 C(1). B is prefilled

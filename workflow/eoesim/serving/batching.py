@@ -29,7 +29,8 @@ from eoesim.serving.sequences import RUNNING, Seq
 
 class KVSpace(Protocol):
     def fits(self, seq: Seq, blocks: int, watermark: bool) -> bool: ...
-    def alloc(self, seq: Seq, blocks: int) -> None: ...
+    def alloc(self, seq: Seq, blocks: int, hold: bool = True) -> None: ...
+    def hold(self, seq: Seq, blocks: int) -> None: ...
     def admit(self, seq: Seq) -> None: ...
     def reserve_admission(self, seq: Seq, blocks: int) -> bool: ...
 
@@ -107,12 +108,11 @@ def decode_steps(decodes: list, kv: KVSpace, block_tokens: int, limit: int) -> i
     k = min(limit, min(s.remaining for s in decodes))
     while k >= 1:
         needs = [max(0, blocks_for(s.context + k, block_tokens) - s.blocks) for s in decodes]
-        if all(n == 0 for n in needs):
-            return k
-        if _fits_all(decodes, needs, kv):
+        if all(n == 0 for n in needs) or _fits_all(decodes, needs, kv):
             for s, n in zip(decodes, needs):
                 if n:
-                    kv.alloc(s, n)
+                    kv.alloc(s, n, hold=False)  # the later iterations' blocks are in use once those begin
+                kv.hold(s, blocks_for(s.context + 1, block_tokens))
             return k
         k = k // 2 if k > 1 else 0
     return 0

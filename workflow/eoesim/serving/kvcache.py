@@ -160,14 +160,40 @@ class KVCache:
         """Give back ``blocks`` of a running sequence's blocks (its last ones, not yet written)."""
         for s, bpb in seq.kv_bpb.items():
             self.stacks[s].kv_free(seq.expert, blocks * bpb)
-            self.rec.kv_change(s, self.now, self.stacks[s].kv_used)
         seq.blocks -= blocks
+        self.count_held(seq, min(seq.held, seq.blocks), self.now)
 
-    def alloc(self, seq: Seq, blocks: int) -> None:
+    def alloc(self, seq: Seq, blocks: int, hold: bool = True) -> None:
+        """Allocate ``blocks`` more to ``seq``; ``hold``: they are in use now (else only once the iterations that
+        write them begin: ``hold``, ``hold_through``)."""
         for s, bpb in seq.kv_bpb.items():
             self.stacks[s].kv_alloc(seq.expert, blocks * bpb)
-            self.rec.kv_change(s, self.now, self.stacks[s].kv_used)
         seq.blocks += blocks
+        if hold:
+            self.count_held(seq, seq.blocks, self.now)
+
+    def hold(self, seq: Seq, blocks: int) -> None:
+        """An iteration writing into ``seq``'s first ``blocks`` blocks begins now."""
+        if blocks > seq.held:
+            self.count_held(seq, min(blocks, seq.blocks), self.now)
+
+    def hold_through(self, seq: Seq, k: int, t0: float, t1: float) -> None:
+        """A step of ``k`` decode iterations of ``seq`` over ``[t0, t1]`` ended: each block its later iterations
+        wrote is counted from the start of the first iteration that wrote it (iterations of equal length), as
+        iteration by iteration it was allocated then."""
+        bs = self.cfg["kv_block_tokens"]
+        ctx = seq.context
+        target = min(seq.blocks, blocks_for(ctx + k, bs))
+        for b in range(seq.held + 1, target + 1):
+            j = max(0, (b - 1) * bs - ctx)  # the iteration writing the block's first token
+            self.count_held(seq, b, t0 + j * (t1 - t0) / k)
+
+    def count_held(self, seq: Seq, blocks: int, t: float) -> None:
+        """From ``t`` the KV-usage series counts ``blocks`` of ``seq``'s blocks (on its stacks)."""
+        if blocks != seq.held:
+            for s, bpb in seq.kv_bpb.items():
+                self.rec.kv_change(s, t, seq.expert, (blocks - seq.held) * bpb)
+            seq.held = blocks
 
     def admit(self, seq: Seq) -> None:
         if seq.t_admit < 0:
@@ -180,8 +206,8 @@ class KVCache:
         if seq.blocks:
             for s, bpb in seq.kv_bpb.items():
                 self.stacks[s].kv_free(seq.expert, seq.blocks * bpb)
-                self.rec.kv_change(s, self.now, self.stacks[s].kv_used)
             seq.blocks = 0
+            self.count_held(seq, 0, self.now)
             self.kv_freed(seq.kv_bpb)
 
     def kv_freed(self, stacks) -> None:

@@ -63,8 +63,6 @@ class StackMemory:
         self.kv_used = 0.0
         self.kv_by_model: dict[str, float] = {}
         self.kv_share: dict[str, float] | None = None  # expert -> share of the KV space (None: shared)
-        self.kv_peak = 0.0
-        self.kv_peak_by_model: dict[str, float] = {}
         self.evictions = 0
         self.wanted: dict[str, dict[int, int]] = {}  # expert -> {ticket of a group waiting for it: count}
 
@@ -198,11 +196,7 @@ class StackMemory:
 
     def kv_alloc(self, model: str, nbytes: float) -> None:
         self.kv_used += nbytes
-        used = self.kv_by_model[model] = self.kv_by_model.get(model, 0.0) + nbytes
-        if self.kv_used > self.kv_peak:
-            self.kv_peak = self.kv_used
-        if used > self.kv_peak_by_model.get(model, 0.0):
-            self.kv_peak_by_model[model] = used
+        self.kv_by_model[model] = self.kv_by_model.get(model, 0.0) + nbytes
 
     def kv_free(self, model: str, nbytes: float) -> None:
         self.kv_used = max(0.0, self.kv_used - nbytes)

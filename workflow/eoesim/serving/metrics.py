@@ -194,17 +194,25 @@ def busy_weighted_bins(a: np.ndarray, b: np.ndarray, value: np.ndarray, t0: floa
 
 
 def kv_summary(engine, t0: float, t1: float) -> dict[str, Any]:
+    """KV in use per stack: blocks of the iterations begun (not those a multi-iteration step allocated ahead for
+    its later iterations), from the recorded changes."""
     rec = engine.rec
     out = {}
     for s, mem in enumerate(engine.stacks):
-        t = np.array(rec.kv_t[s] + [t1])
-        u = np.array(rec.kv_used[s])
-        t = np.clip(t, t0, t1)
+        times = np.array(rec.kv_t[s], dtype=float)
+        order = np.argsort(times, kind="stable")
+        times = times[order]
+        delta = np.array(rec.kv_delta[s], dtype=float)[order]
+        experts = np.array(rec.kv_expert[s], dtype=object)[order]
+        level = np.maximum(np.cumsum(delta), 0.0)
+        t = np.clip(np.concatenate([[0.0], times, [t1]]), t0, t1)
+        u = np.concatenate([[0.0], level])
         mean = float((u * np.diff(t)).sum() / max(t1 - t0, 1e-30))
-        out[f"hbm{s}"] = {"mean_bytes": mean, "peak_bytes": float(mem.kv_peak), "capacity_bytes": mem.capacity,
-                          "peak_share": float(mem.kv_peak / mem.capacity) if mem.capacity else None,
-                          "peak_bytes_per_expert": {k: float(v) for k, v in sorted(mem.kv_peak_by_model.items())},
-                          "over_time": binned_level(t, u, t0, t1)}
+        peak = float(level.max()) if level.size else 0.0
+        per_expert = {e: float(np.cumsum(delta[experts == e]).max()) for e in sorted(set(experts.tolist()))}
+        out[f"hbm{s}"] = {"mean_bytes": mean, "peak_bytes": peak, "capacity_bytes": mem.capacity,
+                          "peak_share": peak / mem.capacity if mem.capacity else None,
+                          "peak_bytes_per_expert": per_expert, "over_time": binned_level(t, u, t0, t1)}
     return out
 
 

@@ -1,8 +1,8 @@
 """What a serving run observes while it runs: request times, steps, tokens, KV use, loads, traffic, energy.
 
 The recorder only collects; eoesim.serving.metrics turns it into the summary. Steps are kept as parallel
-lists (one entry per step: instance, start, end, iterations, sequences, tokens, prompt tokens), KV use as
-change points per stack, inter-token gaps as (gap, count) pairs, expert loads as (tier, expert, start,
+lists (one entry per step: instance, start, end, iterations, sequences, tokens, prompt tokens), KV in use as
+changes per stack, inter-token gaps as (gap, count) pairs, expert loads as (tier, expert, start,
 end, bytes) rows, and package traffic as (source chiplet, destination chiplet, kind) -> bytes.
 """
 from __future__ import annotations
@@ -39,8 +39,11 @@ class Recorder:
         self.mac_j = 0.0
         self.sram_j = 0.0
         self.chiplet_busy_s: dict[int, float] = defaultdict(float)
-        self.kv_t: list[list[float]] = [[0.0] for _ in engine.stacks]
-        self.kv_used: list[list[float]] = [[0.0] for _ in engine.stacks]
+        # KV in use per stack, as changes in recording order (a multi-iteration step's later blocks are
+        # recorded when it ends, at the times their iterations began): time, expert, bytes
+        self.kv_t: list[list[float]] = [[] for _ in engine.stacks]
+        self.kv_expert: list[list[str]] = [[] for _ in engine.stacks]
+        self.kv_delta: list[list[float]] = [[] for _ in engine.stacks]
         self.itl_gap: list[float] = []  # inter-token gaps, each standing for itl_count tokens
         self.itl_count: list[int] = []
         self.last_token: dict[int, float] = {}
@@ -139,9 +142,10 @@ class Recorder:
         self.chiplet_busy_s[chip] += seconds
 
     # --- memory --------------------------------------------------------------------------------------------
-    def kv_change(self, stack: int, t: float, used: float) -> None:
+    def kv_change(self, stack: int, t: float, expert: str, delta_bytes: float) -> None:
         self.kv_t[stack].append(t)
-        self.kv_used[stack].append(used)
+        self.kv_expert[stack].append(expert)
+        self.kv_delta[stack].append(delta_bytes)
 
     def cache_access(self, expert: str, hit: bool) -> None:
         self.cache["accesses"] += 1

@@ -21,7 +21,7 @@ class Seq:
                  "blocks", "kv_bpb", "t_enqueue", "t_admit", "t_first", "state", "role", "on_first", "on_done",
                  "preemptions", "rel_s", "wait_s", "last_step_end", "compute_s", "memory_s", "network_s",
                  "admit_order", "recompute", "weight", "t_arrive", "other_s", "load_s", "restore", "ticket", "counted",
-                 "wanted", "swapped_bytes")
+                 "wanted", "swapped_bytes", "held")
 
     def __init__(self, sid: int, req: int, expert: str, prompt: int, out: int, now: float,
                  on_first: Callable[[float], Any] | None, on_done: Callable[[float], Any] | None) -> None:
@@ -36,6 +36,7 @@ class Seq:
         self.group: Group | None = None
         self.blocked = False
         self.blocks = 0
+        self.held = 0  # of its blocks, those of iterations begun: what the KV-usage series counts
         self.kv_bpb: dict[int, float] = {}  # stack -> KV bytes per block
         self.t_enqueue = now
         self.t_admit = -1.0

@@ -389,6 +389,7 @@ class StepRunner:
         for b in step.batches:
             m = b.model
             for s in b.decodes:
+                self.hold_through(s, k, step.t0, t_end)
                 self._emit(s, k, step.t0, t_end, step)
             for s, q in b.prefills:
                 s.prefilled = min(s.prompt_total, s.prefilled + q)

@@ -140,13 +140,13 @@ class TokenFlow:
             return
         nbytes = s.context * s.inst.models[s.expert].costs.kv_bytes_per_token * src.shards
         old_bpb, old_blocks = dict(s.kv_bpb), s.blocks
+        self.count_held(s, 0, self.now)  # its blocks here leave the KV in use as it is handed over
         s.kv_bpb, s.blocks = new_bpb, 0
         for st in set(dst.stacks):
             self.stacks[st].admit(s.expert)
         self.alloc(s, need)
         for st, bpb in old_bpb.items():
             self.stacks[st].kv_free(s.expert, old_blocks * bpb)
-            self.rec.kv_change(st, self.now, self.stacks[st].kv_used)
         if old_blocks:
             self.kv_freed(old_bpb)
         src_stack, dst_stack = src.stacks[0], dst.stacks[0]
