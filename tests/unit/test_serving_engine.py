@@ -262,11 +262,15 @@ def _disaggregated(tmp_path, rows, stacks, blocks_per_stack, preemption="recompu
     return p
 
 
-def test_a_decode_instance_prefills_again_the_sequences_it_preempts(tmp_path):
+@pytest.mark.parametrize("scheduler", ["continuous", "chunked_prefill"])
+def test_a_decode_instance_prefills_again_the_sequences_it_preempts(tmp_path, scheduler):
     # 8-token prompts (1 block each), 16 outputs; the decode stack holds 3 blocks: both sequences decode with
     # one block until their 17th token, when each needs a second - the later one is preempted (recompute).
-    # Its prefill runs on the decode instance (before, it waited there forever: decode instances never prefilled)
-    r = stitch_point(_disaggregated(tmp_path, [(0.0, 8, 16), (0.0, 8, 16)], stacks=2, blocks_per_stack=3), model())
+    # Its prefill runs on the decode instance (before, it waited there forever: decode instances never
+    # prefilled); with 16-token chunks its 8 + 9 tokens take two iterations (before, the second never ran).
+    p = _disaggregated(tmp_path, [(0.0, 8, 16), (0.0, 8, 16)], stacks=2, blocks_per_stack=3)
+    p["serving"].update(scheduler=scheduler, chunk_tokens=16)
+    r = stitch_point(p, model())
     assert r.summary["preemptions"]["total"] >= 1
     assert r.summary["unfinished_requests"] == 0
 

@@ -149,8 +149,9 @@ class StepRunner:
                 continue
             if m.swapped and decode_ok:
                 self._swap_in(inst, m)
-            # a decode instance prefills again the sequences it preempted (recompute): they wait nowhere else
-            prefill_here = prefill_ok or bool(m.waiting)
+            # a decode instance prefills again the sequences it preempted (recompute): they wait nowhere else,
+            # and a prompt longer than a chunk (chunked prefill) runs on in later iterations
+            prefill_here = prefill_ok or bool(m.waiting) or any(s.in_prefill for s in m.running)
             b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_here, limit)
             while b is not None and b.steps == 0:
                 if not self.decode_room_from_idle_weights(m):
