@@ -109,6 +109,23 @@ def test_spare_on_another_stack_reloads_the_expert_and_recomputes_the_kv(tmp_pat
     assert r.summary["cache"]["ddr_hits"] == 1
 
 
+def test_a_spare_that_moves_a_shard_to_another_stack_recomputes_the_kv(tmp_path):
+    """Expert a split over chiplets 0, 1, 3 (tensor parallel; stacks 0, 1, 1). Chiplet 1 fails at 100 ns in the
+    prefill; spare chiplet 2 reads stack 0, so the shards read stacks 0, 0, 1: the same set of stacks, but the
+    KV of the shard that moved is in stack 1 and the new one needs it in stack 0. The sequence's KV is dropped
+    and recomputed (it was allocated as 1/3 of a block in stack 0 and 2/3 in stack 1, and freed as 2/3 and
+    1/3: 1/3 of its 512-B block stayed allocated in stack 1 when the run ended)."""
+    p = one_expert(tmp_path, [{"kind": "chiplet", "chiplet": 1, "at_s": 100 * NS}], stacks=2,
+                   serving={"expert_load": "whole"})
+    p["mapping"].update(strategy="one_to_many", chiplets_per_expert=3)
+    r = stitch_point(p, hand_model())
+    assert [(i.chips, i.stacks) for i in r.engine.instances] == [((0, 1, 3), (0, 1, 1)), ((0, 2, 3), (0, 0, 1))]
+    ev = r.summary["failure"]["events"][0]
+    assert (ev["replacement"], ev["sequences_moved"], ev["sequences_recomputed"]) == (2, 1, 1)
+    assert r.summary["failure"]["lost_requests"] == 0
+    assert [m.kv_used for m in r.engine.stacks] == [0.0, 0.0]
+
+
 def test_expert_not_in_ddr_is_reloaded_from_the_ssd(tmp_path):
     """As above without DDR capacity: SSD -> DDR 944 + 65 ns [100, 1109], then the copy 70 ns [1109, 1179],
     the recompute [1179, 1249] and the last decode [1249, 1319]."""

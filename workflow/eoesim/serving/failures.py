@@ -19,7 +19,7 @@ Semantics:
   least-loaded one in use). ``spare``: the instance continues on its chiplets with the failed one replaced;
   ``least_loaded``: its models move onto the instance that holds the replacement chiplet (co-location).
   Weights and KV caches live in the HBM stacks, not on the chiplet: a model whose new instance reads the
-  same stacks keeps both; otherwise its weights are loaded into the new stacks (DDR -> HBM, SSD first when
+  same stacks, as many shards on each, keeps both; otherwise its weights are loaded into the new stacks (DDR -> HBM, SSD first when
   not in DDR) and its sequences' KV is dropped and recomputed (prefill of prompt + generated tokens).
   Routing moves to the replacement when the router chiplet fails. Nothing is dropped, so no request is
   lost (``lost_requests`` counts requests that did not complete, which must be 0).
@@ -168,7 +168,8 @@ def _move_model(engine, old: Instance, new: Instance, name: str, m: ModelState, 
     if name not in new.models:
         new.models[name] = ModelState(name, engine.costs_for(engine.experts[name], new.shards))
     engine.replicas[name] = [new if i is old else i for i in engine.replicas.get(name, [])] or [new]
-    same_stacks = sorted(set(old.stacks)) == sorted(set(new.stacks)) and old.shards == new.shards
+    # each shard's KV lives in the stack that shard reads: it stays only if every stack keeps its shard count
+    same_stacks = sorted(old.stacks) == sorted(new.stacks)
     seqs = list(m.running) + list(m.waiting) + list(m.swapped)
     m.running.clear()
     m.waiting.clear()
