@@ -19,8 +19,9 @@ Semantics:
   least-loaded one in use). ``spare``: the instance continues on its chiplets with the failed one replaced;
   ``least_loaded``: its models move onto the instance that holds the replacement chiplet (co-location).
   Weights and KV caches live in the HBM stacks, not on the chiplet: a model whose new instance reads the
-  same stacks, as many shards on each, keeps both; otherwise its weights are loaded into the new stacks (DDR -> HBM, SSD first when
-  not in DDR) and its sequences' KV is dropped and recomputed (prefill of prompt + generated tokens).
+  same stacks, as many shards on each, keeps both; otherwise its weights are loaded into the new stacks
+  (DDR -> HBM, SSD first when not in DDR) and its sequences' KV is dropped and recomputed (prefill of
+  prompt + generated tokens).
   Routing moves to the replacement when the router chiplet fails. Nothing is dropped, so no request is
   lost (``lost_requests`` counts requests that did not complete, which must be 0).
 - **Link degradation** at ``t_l``: both directions of the package link between adjacent chiplets ``src``
