@@ -9,6 +9,7 @@ Freeing blocks retries the loads and hand-overs waiting for room and wakes idle 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Callable
 
 from eoesim.serving.batching import ModelState, blocks_for
 from eoesim.serving.fluid import Flow
@@ -52,7 +53,7 @@ class KVCache:
             return all(self.stacks[s].kv_space() - self.stacks[s].kv_used - wm * self.stacks[s].kv_space() >= b
                        for s, b in per_stack.items())
 
-        if not room() and not (self.reclaim_lookahead(per_stack) and room()):
+        if not self.room_after_reclaim(room, per_stack):
             return False
         for p, n in needs:
             if n > 0:
@@ -113,7 +114,7 @@ class KVCache:
                     return False
             return True
 
-        return room() or (self.reclaim_lookahead(seq.kv_bpb) and room())
+        return self.room_after_reclaim(room, seq.kv_bpb)
 
     def fits_many(self, seqs: list[Seq], needs: list[int]) -> bool:
         want: dict[tuple[int, str], float] = defaultdict(float)
@@ -128,7 +129,11 @@ class KVCache:
         def room() -> bool:
             return all(self.stacks[s].kv_space() - self.stacks[s].kv_used >= b for s, b in per_stack.items())
 
-        return room() or (self.reclaim_lookahead(per_stack) and room())
+        return self.room_after_reclaim(room, per_stack)
+
+    def room_after_reclaim(self, room: Callable[[], bool], stacks) -> bool:
+        """``room()``, asked again after the blocks taken ahead on ``stacks`` are given back when it is False."""
+        return room() or (self.reclaim_lookahead(stacks) and room())
 
     def reclaim_lookahead(self, stacks) -> bool:
         """Room on ``stacks`` is short: blocks that multi-iteration steps took ahead for their later iterations

@@ -134,7 +134,7 @@ class TokenFlow:
                          else self.stacks[st].kv_space() - self.stacks[st].kv_used) for st in new_bpb}
             return any(room[st] + held.get(st, 0.0) < need * bpb for st, bpb in new_bpb.items())
 
-        if short() and not (self.reclaim_lookahead(new_bpb) and not short()):
+        if not self.room_after_reclaim(lambda: not short(), new_bpb):
             for st in set(dst.stacks):
                 self.kv_waiters[st].append(lambda: self._hand_over_try(s, src, dst))
             return
