@@ -48,6 +48,18 @@ class ExpertResidency:
             else:
                 load["started"].append(one_ready)
 
+    def weights_ready(self, inst: Instance, name: str) -> bool:
+        """Whether ``name`` may run on ``inst`` now: resident on every stack it reads, or (streamed loads) its
+        loads are flowing. Admission waits for this (``admit_parts``); sequences a failed chiplet's instance
+        moved onto other stacks are queued at once and wait here for the load ``ensure_resident`` started."""
+        streamed = self.cfg["expert_load"] == "streamed"
+        for s in inst.stacks:
+            if not self.stacks[s].is_resident(name):
+                load = self.loads.get((s, name))
+                if not (streamed and load is not None and load["flowing"]):
+                    return False
+        return True
+
     def prefetch_expert(self, name: str, r: int, t: float) -> None:
         if self.policy == "static" or name not in self.replicas:
             return

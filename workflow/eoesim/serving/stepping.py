@@ -145,7 +145,7 @@ class StepRunner:
         decode_ok = inst.role in ("both", "decode")
         prefill_ok = inst.role in ("both", "prefill")
         for m in inst.models.values():
-            if not (m.waiting or m.running or m.swapped):
+            if not (m.waiting or m.running or m.swapped) or not self.weights_ready(inst, m.name):
                 continue
             if m.swapped and decode_ok:
                 self._swap_in(inst, m)
