@@ -126,6 +126,45 @@ def test_a_spare_that_moves_a_shard_to_another_stack_recomputes_the_kv(tmp_path)
     assert [m.kv_used for m in r.engine.stacks] == [0.0, 0.0]
 
 
+def test_a_model_moved_onto_a_busy_instance_runs_once_its_weights_are_loaded_there(tmp_path):
+    """A 1x2 grid, a on chiplet 0 (stack 0), b and the router on chiplet 1 (stack 1); one iteration per event,
+    whole loads. a's request: gate [0, 5], prompt to chiplet 0 (3 ns), prefill [8, 78]; b's: prefill [5, 75],
+    then 70-ns decodes. Chiplet 0 fails at 100 ns (a's decode in flight): least_loaded moves a onto b's
+    instance, which reads stack 1, where a is not: a is loaded DDR -> stack 1 [100, 170] and a's sequence
+    (4 prompt + 1 generated tokens) is prefilled again once it is in. b's iterations end at 145, 215, ...:
+    a joins at 215 (b's decode + a's prefill, 140 ns) -> 355, then both decode -> 495, a's last token.
+    Before, a's sequence joined b's iteration at 145, computing with weights still on their way."""
+    p = params(tmp_path, [(0, 0, 4, 3), (0, 1, 4, 12)], experts=("a", "b"), ddr_gib=1.0, grid=(1, 2),
+               mapping={"hot_set": ["a", "b"], "router_chiplet": 1})
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    p["serving"] = {"expert_load": "whole", "max_steps_per_event": 1}
+    p["failures"] = {"events": [{"kind": "chiplet", "chiplet": 0, "at_s": 100 * NS}], "policy": "least_loaded"}
+    r = stitch_point(p, hand_model())
+    assert loads_ns(r) == [pytest.approx(("hbm", "a", 100, 170, 944))]
+    assert [s[:2] for s in steps_ns(r, 1) if s[3] == 2] == [pytest.approx((215, 355)), pytest.approx((355, 495))]
+    assert latencies_ns(r)[1] == pytest.approx([495, 985])
+
+
+def test_a_sequence_redirected_to_an_instance_without_its_model_adds_the_model_there(tmp_path):
+    """A load finishing while a failed instance's models are being moved admits a waiting sequence whose model
+    has not reached the target instance yet (a merged expert of weight summation, in a random sweep): it goes
+    to the target, which gets the model (priced for its shards) instead of a KeyError traceback."""
+    from eoesim.serving.engine import Engine
+    from eoesim.serving.sequences import Seq
+
+    p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b"), mapping={"hot_set": ["a", "b"]})
+    e = Engine(p, hand_model())
+    old, new = e.instances
+    assert "a" not in new.models
+    seq = Seq(0, 0, "a", 4, 3, 0.0, None, None)
+    seq.inst = old
+    old.alive = False
+    e.redirect[old.iid] = new
+    e.redirect_waiting(seq)
+    assert seq.inst is new and new.models["a"].name == "a"
+    assert seq.kv_bpb == {new.stacks[0]: 16 * new.models["a"].costs.kv_bytes_per_token}
+
+
 def test_expert_not_in_ddr_is_reloaded_from_the_ssd(tmp_path):
     """As above without DDR capacity: SSD -> DDR 944 + 65 ns [100, 1109], then the copy 70 ns [1109, 1179],
     the recompute [1179, 1249] and the last decode [1249, 1319]."""

@@ -538,11 +538,19 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         return seq
 
     def redirect_waiting(self, seq: Seq) -> None:
-        """A sequence not yet admitted whose instance failed goes where that instance's work went."""
+        """A sequence not yet admitted whose instance failed goes where that instance's work went (which may not
+        have its model yet: a load finishing while the failed instance's models are moved admits it)."""
         while not seq.inst.alive:
             seq.inst = self.redirect[seq.inst.iid]
             seq.role = seq.inst.role
+            self.model_on(seq.inst, seq.expert)
             self._set_kv_layout(seq, seq.inst)
+
+    def model_on(self, inst: Instance, name: str) -> ModelState:
+        """The model ``name`` served by ``inst``, added when it has none (a failed instance's work moved there)."""
+        if name not in inst.models:
+            inst.models[name] = ModelState(name, self.costs_for(self.experts[name], inst.shards))
+        return inst.models[name]
 
     def _arrive(self, seq: Seq) -> None:
         self.redirect_waiting(seq)

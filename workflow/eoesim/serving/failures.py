@@ -166,8 +166,7 @@ def _target_instance(engine, inst: Instance, c: int, to: int) -> Instance:
 
 
 def _move_model(engine, old: Instance, new: Instance, name: str, m: ModelState, entry: dict[str, Any]) -> None:
-    if name not in new.models:
-        new.models[name] = ModelState(name, engine.costs_for(engine.experts[name], new.shards))
+    engine.model_on(new, name)
     engine.replicas[name] = [new if i is old else i for i in engine.replicas.get(name, [])] or [new]
     # each shard's KV lives in the stack that shard reads: it stays only if every stack keeps its shard count
     same_stacks = sorted(old.stacks) == sorted(new.stacks)
