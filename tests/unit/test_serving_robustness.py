@@ -5,7 +5,7 @@ scheduler, preemption, KV partition, expert loading, max_num_seqs, disaggregatio
 scale. A larger sweep like this one found the stalls it now guards against: static batches that never
 ended, KV quotas and composition groups waiting on each other, blocked parts holding every max_num_seqs
 seat, decode instances that could not prefill a preempted sequence, and crashes on experts in no morphology
-stage. Each configuration here must finish every request and leave no KV behind, or fail
+stage. Each configuration here must finish every request and leave no KV or pinned expert behind, or fail
 ``check_point`` with a ConfigError naming what is allowed.
 """
 import random
@@ -80,4 +80,8 @@ def test_a_random_study_runs_to_the_end_or_is_rejected_at_planning(seed):
     r = stitch_point(p)
     assert r.summary["unfinished_requests"] == 0
     assert all(mem.kv_used < 1.0 for mem in r.engine.stacks)  # every block was given back
+    assert all(abs(sum(changes)) < 1.0 for changes in r.engine.rec.kv_delta)  # the KV in use ends at none
+    assert not any(n for mem in r.engine.stacks for n in mem.active.values())  # no expert left pinned
+    assert not r.engine.parked  # every request sent back to wait for its experts was admitted again
+    assert all(kv["peak_bytes"] <= kv["capacity_bytes"] for kv in r.summary["kv"].values())
     assert r.summary["ttft_s"]["max"] <= r.summary["e2e_latency_s"]["max"]
