@@ -9,6 +9,7 @@ stage. Each configuration here must finish every request and leave no KV or pinn
 ``check_point`` with a ConfigError naming what is allowed.
 """
 import random
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,30 @@ def test_a_random_study_runs_to_the_end_or_is_rejected_at_planning(seed):
     assert not r.engine.parked  # every request sent back to wait for its experts was admitted again
     assert all(kv["peak_bytes"] <= kv["capacity_bytes"] for kv in r.summary["kv"].values())
     assert r.summary["ttft_s"]["max"] <= r.summary["e2e_latency_s"]["max"]
+
+
+AZURE_CONV = Path(__file__).resolve().parents[2] / "config/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv"
+
+
+def test_a_graph_whose_admission_waited_for_a_load_in_flight_runs_to_the_end():
+    """Found by a heavier sweep (Azure conversations at 50x, one 128-MiB stack, weight summation): the manager's
+    admission needed a merged expert evicted while that expert's copy was in flight (pinned); once the copy was
+    in, only younger requests queued behind it pinned it, but nothing asked the manager's instance to try again
+    (a finished load woke only its own waiters): 139 of 200 requests never finished."""
+    experts = [f"e{i:02d}" for i in range(8)]
+    p = {"seed": 308,
+         "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
+                 "morphology": {"kind": "graph", "manager": "e07",
+                                "branches": [{"kind": "chain", "chain": ["e00"]},
+                                             {"kind": "tree", "tree": {"root": experts[1:7]}}]},
+                 "router": {"kind": "topk", "k": 2}, "composition": {"kind": "weight_summation"},
+                 "requests": {"arrival": "trace", "trace_format": "azure_llm_2023", "trace_file": str(AZURE_CONV),
+                              "count": 200, "time_scale": 0.02}},
+         "hardware": {"package": {"grid": [4, 4]},
+                      "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 0.5}}},
+         "mapping": {"strategy": "one_to_many", "cache_policy": "static", "prefetch": 0},
+         "serving": {"scheduler": "static", "preemption": "swap", "expert_load": "streamed",
+                     "kv_partition": "response_length", "max_num_seqs": 8}}
+    r = stitch_point(p)
+    assert r.summary["unfinished_requests"] == 0
+    assert all(mem.kv_used < 1.0 for mem in r.engine.stacks)

@@ -226,10 +226,11 @@ class KVCache:
                 waiting, self.kv_waiters[s] = self.kv_waiters[s], []
                 for cb in waiting:
                     self.at(self.now, cb)
-        self._wake_stack_users(stacks)
+        self.wake_stack_users(stacks)
 
-    def _wake_stack_users(self, stacks) -> None:
-        """KV space freed on ``stacks``: idle instances there with sequences waiting to be admitted retry."""
+    def wake_stack_users(self, stacks) -> None:
+        """Room on ``stacks`` changed (KV freed, a load done): idle instances there with sequences waiting to be
+        admitted retry."""
         for s in stacks:
             for inst in self.stack_users[s]:
                 if inst.step is None and not inst.gang_wait and not inst.wake_pending and any(

@@ -188,6 +188,9 @@ class ExpertResidency:
         for inst in self.instances:
             if inst.step is not None and inst.step.phase == 2 and inst.step.load_wait == (stack, name):
                 self._finish_after_load(inst)
+        # the expert is no longer pinned as a copy in flight, only by who runs it: an admission that needs it
+        # evicted, or the room of younger owners queued behind it (park_queued_owners), may go ahead now
+        self.wake_stack_users((stack,))
 
     def next_ticket(self) -> int:
         self._ticket += 1
