@@ -316,6 +316,72 @@ def test_a_hand_over_frees_the_prefill_stack_for_the_next_admission(tmp_path):
     assert ttft == pytest.approx([C(1), 2 * C(1), 4 * C(1)])
 
 
+def test_hand_overs_waiting_for_each_others_stacks_give_way_to_the_older(tmp_path):
+    # four replicas on a 2x2 grid of two stacks (chiplets 0 and 2 read stack 0, 1 and 3 stack 1), each stack
+    # room for 3 KV blocks: prefill replicas on chiplets 0 (stack 0) and 1 (stack 1), decode replicas on 3
+    # (stack 1) and 2 (stack 0). A and B (30-token prompts, 4 tokens) are prefilled together [0, C(1)], 2
+    # blocks each; round robin sends A's KV to stack 1 and B's to stack 0, each needing 2 blocks where the
+    # other holds 2 of 3: both waited for ever. B, the younger, is preempted (recompute) and A moves: 3
+    # decodes [C(1), 4 C(1)]. B prefills its 30 + 1 tokens again once A's blocks are free [4 C(1), 5 C(1)],
+    # moves onto the decode replica of its own stack and decodes its last 2 tokens -> 7 C(1).
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    p = params(tmp_path, [(0.0, 30, 4), (0.0, 30, 4)], grid=(2, 2),
+               hbm_gib=(param_bytes(e) + 3 * 16 * kv_bytes_per_token(e)) / 2**30,
+               serving={"disaggregation": {"prefill_replicas": 2}, "kv_watermark": 0.0,
+                        "load_balance": "round_robin"})
+    p["mapping"] = {"strategy": "many_to_many", "replicas": 4, "cache_policy": "static"}
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    r = stitch_point(p, model())
+    rec, arrival = r.engine.rec, r.engine.requests.arrival_s
+    assert (rec.first - arrival) / US == pytest.approx([C(1), C(1)])
+    assert (rec.done - arrival) / US == pytest.approx([4 * C(1), 7 * C(1)])
+    assert r.summary["preemptions"]["total"] == 1
+
+
+def test_a_hand_over_brings_the_expert_to_the_decode_stack_before_its_kv(tmp_path):
+    # two replicas on a 1x2 grid, one stack each, nothing in HBM at first (whole loads, links 1 GB/s, the DDR
+    # beside chiplet 0). The prefill replica's stack loads the expert without crossing a link; prefill [0,
+    # C(1)]. The hand-over then loads the expert into the decode stack (39064064 B over the link) and moves the
+    # KV (17 tokens x 4096 B) after it: the KV never holds room the expert's load needs (weights before KV;
+    # before, the KV moved first and the load waited for it). Decode of 2 tokens follows.
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    p = params(tmp_path, [(0.0, 16, 3)], grid=(1, 2),
+               serving={"disaggregation": {"prefill_replicas": 1}, "expert_load": "whole"})
+    p["mapping"] = {"strategy": "many_to_many", "replicas": 2, "cache_policy": "lru", "hot_set": []}
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    p["hardware"]["memory"]["ddr"] = {"capacity_gib": 1.0}
+    r = stitch_point(p, model(link_bw=1e9, ssd_bw=1e9))
+    load = [x for x in r.engine.rec.expert_loads if x["stack"] == 1][0]
+    weights_s, kv_s = param_bytes(e) / 1e9, 17 * kv_bytes_per_token(e) / 1e9
+    assert load["issue_s"] == pytest.approx(C(1) * US, rel=1e-6)
+    assert load["hbm_ready_s"] == pytest.approx(C(1) * US + weights_s, rel=1e-6)
+    assert r.engine.rec.done[0] == pytest.approx(C(1) * US + weights_s + kv_s + 2 * C(1) * US, rel=1e-6)
+
+
+def test_a_hand_over_goes_to_a_decode_replica_that_holds_the_expert(tmp_path):
+    # four replicas on a 2x2 grid of two stacks: prefill on chiplets 0 (stack 0) and 1 (stack 1), decode on
+    # chiplets 3 (stack 1) and 2 (stack 0). With the expert gone from one decode replica's stack, round robin
+    # still sends every hand-over to the replica whose stack holds it; with it gone from both, to either.
+    p = params(tmp_path, [(0.0, 16, 3)], grid=(2, 2), serving={"disaggregation": {"prefill_replicas": 2},
+                                                                  "load_balance": "round_robin"})
+    p["mapping"] = {"strategy": "many_to_many", "replicas": 4, "cache_policy": "lru"}
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    from eoesim.serving.engine import Engine
+
+    engine = Engine(p, model())
+    decode = [i for i in engine.replicas["e0"] if i.role == "decode"]
+    assert len({i.stacks for i in decode}) == 2
+    cold, warm = decode
+    engine.stacks[cold.stacks[0]].resident.pop("e0")
+    assert {engine.choose_instance("e0", r, role="decode").iid for r in range(4)} == {warm.iid}
+    engine.stacks[warm.stacks[0]].resident.pop("e0")
+    assert {engine.choose_instance("e0", r, role="decode").iid for r in range(4)} == {cold.iid, warm.iid}
+
+
 @pytest.mark.parametrize("steps_per_event", [1, 64])
 def test_least_outstanding_tokens_counts_the_iterations_a_multi_iteration_step_has_done(tmp_path, steps_per_event):
     """One expert, two replicas. A (41 tokens) runs on replica 0 from t = 0: prefill [0, 1], decode iteration j

@@ -161,6 +161,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.loads: dict[tuple[int, str], dict[str, Any]] = {}  # (stack, expert) -> load in flight
         self.ddr_waiters: dict[str, list] = {}  # expert -> (stack, load) waiting for its SSD -> DDR read
         self.kv_waiters: list[list[Callable]] = [[] for _ in range(pk.n_stacks)]
+        self.hand_overs: dict[Seq, tuple[Instance, Instance]] = {}  # prefilled, to move: (source, destination)
         self.pending_loads: list[list[tuple[str, float]]] = [[] for _ in range(pk.n_stacks)]
         self._ticket = 0
         self.parked: dict[int, list] = {}  # ticket of an admission -> owners sent back to wait for it
@@ -511,9 +512,14 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
 
     # --- instance choice and loads ---------------------------------------------------------------------
     def choose_instance(self, expert: str, r: int, role: str = "prefill") -> Instance:
+        """The replica of ``expert`` that takes request ``r``'s work in ``role``, by the load-balance policy. A
+        hand-over (``decode``) goes to a replica whose stacks hold the expert when one does: elsewhere the
+        sequence's KV would wait for a load that needs the room of the work on that stack."""
         insts = [i for i in self.replicas[expert] if i.alive and i.role in ("both", role)]
         if not insts:
             insts = [i for i in self.replicas[expert] if i.alive]
+        if role == "decode":
+            insts = [i for i in insts if self.weights_ready(i, expert)] or insts
         if len(insts) == 1:
             return insts[0]
         if self.cfg["load_balance"] == "round_robin":

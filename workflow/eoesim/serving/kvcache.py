@@ -264,9 +264,11 @@ class KVCache:
         return True
 
     def preempt_for_recompute(self, m: ModelState, seq: Seq) -> None:
-        """Recompute preemption of a running sequence of model ``m``: its KV is dropped, it leaves its static
-        batch, and it waits at the head of the queue to prefill again."""
-        m.running.remove(seq)
+        """Recompute preemption of a running sequence of model ``m`` (or of one prefilled there, waiting for its
+        hand-over): its KV is dropped, it leaves its static batch, and it waits at the head of the queue to
+        prefill again."""
+        if seq in m.running:
+            m.running.remove(seq)
         m.leave_static_batch(seq)
         seq.preemptions += 1
         self.rec.preemption(seq, "recompute", self.now)

@@ -118,9 +118,16 @@ class TokenFlow:
         if s in m_src.running:
             m_src.running.remove(s)
         s.state = MOVING
-        self.at(self.now, self._hand_over_try, s, src, dst)
+        attempt = self.hand_overs[s] = (src, dst)
+        self.at(self.now, self._hand_over_try, s, attempt)
 
-    def _hand_over_try(self, s: Seq, src: Instance, dst: Instance) -> None:
+    def _hand_over_try(self, s: Seq, attempt: tuple[Instance, Instance]) -> None:
+        if self.hand_overs.get(s) is not attempt:  # it was preempted meanwhile (``_preempt_hand_overs``)
+            return
+        src, dst = attempt
+        if not self.weights_ready(dst, s.expert):  # weights before KV: its KV goes there once the expert does
+            self.ensure_resident(s.expert, dst, lambda: self._hand_over_try(s, attempt))
+            return
         bs = self.cfg["kv_block_tokens"]
         per_token = dst.models[s.expert].costs.kv_bytes_per_token
         new_bpb: dict[int, float] = {}
@@ -134,10 +141,13 @@ class TokenFlow:
                          else self.stacks[st].kv_space() - self.stacks[st].kv_used) for st in new_bpb}
             return any(room[st] + held.get(st, 0.0) < need * bpb for st, bpb in new_bpb.items())
 
-        if not self.room_after_reclaim(lambda: not short(), new_bpb):
-            for st in set(dst.stacks):
-                self.kv_waiters[st].append(lambda: self._hand_over_try(s, src, dst))
+        if not self.room_after_reclaim(lambda: not short(), new_bpb) and not self._preempt_hand_overs(s, new_bpb,
+                                                                                                   short):
+            if not self._yield_to_older_hand_over(s):
+                for st in set(dst.stacks):
+                    self.kv_waiters[st].append(lambda: self._hand_over_try(s, attempt))
             return
+        del self.hand_overs[s]
         nbytes = s.context * s.inst.models[s.expert].costs.kv_bytes_per_token * src.shards
         old_bpb, old_blocks = dict(s.kv_bpb), s.blocks
         self.count_held(s, 0, self.now)  # its blocks here leave the KV in use as it is handed over
@@ -153,6 +163,41 @@ class TokenFlow:
         path = self.package.stack_to_stack(src_stack, dst_stack) if src_stack != dst_stack else (src_stack,)
         self.rec.traffic(src.chips[0], dst.chips[0], nbytes, "kv")
         self.flow(nbytes, path, float("inf"), self._handed_over, (s, src, dst))
+
+    def _preempt_hand_overs(self, s: Seq, stacks, short) -> bool:
+        """``s`` cannot move onto ``stacks``: younger sequences that hold KV there waiting for their own
+        hand-over (elsewhere) are preempted by recompute, youngest first, until ``short()`` is False. Prefill
+        and decode instances sharing stacks can otherwise each hold the room the other's hand-overs need, all
+        waiting for ever. True when the room was made."""
+        victims = sorted((v for v in self.hand_overs if v is not s and v.admit_order > s.admit_order
+                          and v.blocks and not set(v.kv_bpb).isdisjoint(stacks)), key=lambda v: -v.admit_order)
+        for v in victims:
+            self._recompute_hand_over(v)
+            if not short():
+                return True
+        return False
+
+    def _yield_to_older_hand_over(self, s: Seq) -> bool:
+        """``s`` waits for room and holds KV where older sequences' hand-overs are to go: ``s`` gives it up
+        (recompute), as it would be preempted for them when they tried again, and they try again at once
+        (before ``s``, first in its queue, takes the room back). True when it did."""
+        mine = set(s.kv_bpb)
+        older = sorted((o for o, (_src, dst) in self.hand_overs.items()
+                        if o is not s and o.admit_order < s.admit_order and not mine.isdisjoint(dst.stacks)),
+                       key=lambda o: o.admit_order)
+        if not older:
+            return False
+        self._recompute_hand_over(s)
+        for o in older:
+            attempt = self.hand_overs.get(o)
+            if attempt is not None:
+                self._hand_over_try(o, attempt)
+        return True
+
+    def _recompute_hand_over(self, s: Seq) -> None:
+        src, _dst = self.hand_overs.pop(s)
+        self.preempt_for_recompute(src.models[s.expert], s)
+        self.wake(src)
 
     def _handed_over(self, flow: Flow, arg: tuple) -> None:
         s, src, dst = arg
