@@ -3,8 +3,10 @@
 A prefill that completes emits the first token (or, after a recompute, the next one); a decode step emits one
 token per iteration per sequence. Composition groups compose every token once all parts have it (after the
 hidden states reached the composing chiplet, unless the parts stepped as a cluster, whose end already includes
-it). With disaggregation a prefilled sequence is admitted on a decode instance and its KV moves there over the
-package network. A finished sequence frees its KV and releases its expert's pin.
+it). With disaggregation a prefilled sequence is admitted on a decode instance (one whose stacks hold the expert,
+when one does) and its KV moves there over the package network, after the expert's weights (weights before KV).
+Hand-overs that wait for room held by each other's KV (prefill and decode instances sharing stacks) give way to
+the older: the younger is preempted by recompute. A finished sequence frees its KV and releases its expert's pin.
 """
 from __future__ import annotations
 
