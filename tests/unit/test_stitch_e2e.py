@@ -552,6 +552,22 @@ def test_a_group_queued_without_kv_gives_up_the_expert_an_older_groups_kv_needs(
     assert [x["expert"] for x in r.engine.rec.expert_loads] == ["c"]
 
 
+def test_under_swap_preemption_a_composition_part_is_recomputed(tmp_path):
+    """Two groups {a, b} (prompt 64, 64 tokens) on one stack with room for exactly one group's worst case beside
+    a and b (10080 B): both are admitted (4 blocks per part each) and run out of blocks as they decode. A
+    part swapped to DDR kept its partner's KV waiting for a swap-in that this very room could prevent (a study
+    stalled for ever); parts are recomputed instead, and summary preemptions/by_mode says so."""
+    p = params(tmp_path, [(0, 0, 64, 64), (0, 0, 64, 64)], experts=("a", "b"), router={**TOPK, "k": 2},
+               mapping={"router_chiplet": 0, "cache_policy": "lru", "hot_set": ["a", "b"]},
+               serving={"kv_watermark": 0.0, "preemption": "swap"})
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=10080 / 2**30)
+    r = stitch_point(p, hand_model())
+    pre = r.summary["preemptions"]
+    assert r.summary["unfinished_requests"] == 0
+    assert pre["total"] >= 1 and pre["by_mode"] == {"recompute": pre["total"], "swap": 0}
+    assert pre["swap_out_bytes"] == pre["swap_in_bytes"] == 0
+
+
 def test_a_stack_must_hold_the_whole_group_a_two_level_tree_runs_at_once(tmp_path):
     """Top-2 at the root over two sub-routers, top-2 in each: a request's group is all four experts (the
     sub-routers' picks compose with the root's), so one stack serving them must hold 4 x (944 B + the KV of

@@ -244,7 +244,10 @@ class KVCache:
         if not cands:
             return False
         victim = max(cands, key=lambda s: s.admit_order)
-        if self.cfg["preemption"] == "swap" and not victim.in_prefill:
+        # a part of a composition group is recomputed: swapped out, it would keep its partners' KV waiting for
+        # a swap-in that the room they hold can prevent, for ever (as a prompt still in prefill, it has no
+        # decode KV worth moving)
+        if self.cfg["preemption"] == "swap" and not victim.in_prefill and victim.group is None:
             m.running.remove(victim)
             victim.preemptions += 1
             self.rec.preemption(victim, "swap", self.now)

@@ -104,7 +104,7 @@ def summarize(engine, grid_intensity: float) -> dict[str, Any]:
         "kv": kv_summary(engine, t0, t1),
         "preemptions": {"total": int(sum(rec.preemptions.values())), "mode": engine.cfg["preemption"],
                         "per_expert": dict(sorted(rec.preemptions.items())),
-                        "kv_moved_bytes": rec.kv_moved_bytes,
+                        "by_mode": dict(rec.preemptions_by_mode), "kv_moved_bytes": rec.kv_moved_bytes,
                         "swap_out_bytes": rec.kv_swap_bytes["out"], "swap_in_bytes": rec.kv_swap_bytes["in"]},
         "utilization": utilization(engine, span),
         "cache": cache_summary(engine),

@@ -54,6 +54,7 @@ class Recorder:
         self.traffic_bytes: dict[tuple[int, int, str], float] = defaultdict(float)
         self.cache = {"accesses": 0, "hbm_hits": 0, "prefetches": 0}
         self.preemptions: dict[str, int] = defaultdict(int)
+        self.preemptions_by_mode: dict[str, int] = {"recompute": 0, "swap": 0}
         self.preempt_mode = engine.cfg["preemption"]
         self.kv_moved_bytes = 0.0  # KV handed from a prefill to a decode instance (disaggregation)
         self.kv_swap_bytes = {"out": 0.0, "in": 0.0}  # KV swapped to DDR and back (swap preemption)
@@ -166,6 +167,7 @@ class Recorder:
 
     def preemption(self, seq, mode: str, t: float) -> None:
         self.preemptions[seq.expert] += 1
+        self.preemptions_by_mode[mode] += 1
 
     def kv_move(self, seq, nbytes: float) -> None:
         self.kv_moved_bytes += nbytes

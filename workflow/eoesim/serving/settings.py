@@ -11,7 +11,8 @@ Keys (defaults in ``DEFAULTS``; the schema documents each):
   whose partners run elsewhere, else batches on two instances could wait for each other forever);
 - ``max_num_seqs``, ``max_batched_tokens``, ``chunk_tokens``: per model and iteration;
 - ``kv_block_tokens``, ``kv_watermark`` (share of KV space kept free when admitting, as vLLM), ``kv_partition``;
-- ``preemption``: ``recompute`` or ``swap`` (to DDR) when KV blocks run out;
+- ``preemption``: ``recompute`` or ``swap`` (to DDR) when KV blocks run out (a sequence in prefill or a
+  composition group's part is recomputed under ``swap`` too: kvcache);
 - ``load_balance``: ``round_robin`` or ``least_outstanding_tokens`` over an expert's replicas;
 - ``disaggregation``: null, or ``{prefill_replicas: N}`` - the first N replicas of every expert run
   prefills only, the others decodes, the KV cache moving between them over the package network;
