@@ -113,3 +113,28 @@ def test_a_graph_whose_admission_waited_for_a_load_in_flight_runs_to_the_end():
     r = stitch_point(p)
     assert r.summary["unfinished_requests"] == 0
     assert all(mem.kv_used < 1.0 for mem in r.engine.stacks)
+
+
+def test_a_graph_whose_swapped_branch_pinned_what_an_older_group_needed_runs_to_the_end():
+    """Found by the same sweep (Azure conversations at 200x, one 128-MiB stack, swap preemption): sequences of
+    the chain branch swapped out to DDR pinned their expert in HBM, whose room older composition groups queued
+    behind them needed for their KV, while the swapped ones needed the room those groups' experts held: 199 of
+    200 requests never finished. A swapped-out sequence now goes back to wait for its expert as a queued one
+    does (its KV is in DDR)."""
+    experts = [f"e{i:02d}" for i in range(4)]
+    p = {"seed": 578,
+         "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
+                 "morphology": {"kind": "graph", "manager": "e03",
+                                "branches": [{"kind": "chain", "chain": ["e00"]},
+                                             {"kind": "tree", "tree": {"root": ["e01", "e02"]}}]},
+                 "router": {"kind": "topk", "k": 2}, "composition": {"kind": "representation_average"},
+                 "requests": {"arrival": "trace", "trace_format": "azure_llm_2023", "trace_file": str(AZURE_CONV),
+                              "count": 200, "time_scale": 0.005}},
+         "hardware": {"package": {"grid": [2, 2]},
+                      "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 0.5}}},
+         "mapping": {"strategy": "one_to_many", "cache_policy": "lfu", "prefetch": 0},
+         "serving": {"scheduler": "prefill_priority", "preemption": "swap", "expert_load": "streamed",
+                     "kv_partition": "equal", "max_num_seqs": 2}}
+    r = stitch_point(p)
+    assert r.summary["unfinished_requests"] == 0
+    assert r.summary["preemptions"]["by_mode"]["swap"] > 0  # the case it checks: some sequences were swapped

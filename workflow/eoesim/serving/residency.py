@@ -14,7 +14,7 @@ from typing import Any, Callable
 from eoesim.eoe.composition import merge_gemm, merge_memory_bytes
 from eoesim.serving.fluid import Flow
 from eoesim.serving.instance import Instance
-from eoesim.serving.sequences import Group
+from eoesim.serving.sequences import SWAPPED, Group
 
 
 class ExpertResidency:
@@ -208,9 +208,10 @@ class ExpertResidency:
     def park_queued_owners(self, stack: int, short: float, ticket: int) -> bool:
         """KV before queued weights: an admission under ``ticket`` whose KV needs ``short`` more bytes of space
         on ``stack`` than evicting the idle experts there gives sends younger owners (sequences, composition
-        groups) queued with no KV back to wait for their experts, so the experts only they pin can be evicted.
-        Queued work needs its expert only once it is admitted; else two owners, each queued behind its own KV
-        and pinning an expert the other's KV needs the room of, wait for ever. The owners are re-admitted
+        groups) queued with no KV in HBM (waiting to be admitted, or swapped out to DDR) back to wait for their
+        experts, so the experts only they pin can be evicted. Queued work needs its expert only once it runs;
+        else two owners, each queued behind its own KV and pinning an expert the other's KV needs the room of,
+        wait for ever. The owners are re-admitted
         (``release_parked``) once the admission under ``ticket`` is. True when enough could be unpinned."""
         mem = self.stacks[stack]
         need = short - sum(b for e, b in mem.resident.items() if not mem.pinned(e))
@@ -239,14 +240,17 @@ class ExpertResidency:
     @staticmethod
     def _parkable(owner: Any, ticket: int) -> bool:
         parts = owner.parts if isinstance(owner, Group) else [owner]
-        return owner.ticket > ticket and all(
-            p.blocks == 0 and p.inst.alive and p in p.inst.models[p.expert].waiting for p in parts)
+        return owner.ticket > ticket and all(p.blocks == 0 and p.inst.alive and _queue_of(p) is not None
+                                             for p in parts)
 
     def _park(self, owner: Any, ticket: int, stack: int) -> None:
         parts = owner.parts if isinstance(owner, Group) else [owner]
         need = list(dict.fromkeys((s, p.expert) for p in parts for s in p.inst.stacks))
         for p in parts:
-            p.inst.models[p.expert].waiting.remove(p)
+            _queue_of(p).remove(p)
+            if p.t_admit < 0:  # its wait for admission so far; from here it waits for its experts
+                p.wait_s += self.now - p.t_enqueue
+            p.t_enqueue = self.now
             for s in set(p.inst.stacks):
                 if self.stacks[s].release(p.expert) and s != stack:  # a static transient expert left
                     self.at(self.now, self.retry_loads, s)
@@ -323,5 +327,14 @@ class ExpertResidency:
                 self.stacks[s].touch(p.expert)
             self.attribute(p.req, "expert_load", (self.now - last) * p.weight)
             p.t_enqueue = self.now
-            p.inst.models[p.expert].waiting.append(p)
+            m = p.inst.models[p.expert]
+            (m.swapped if p.state == SWAPPED else m.waiting).append(p)  # swapped: it was parked
             self.wake(p.inst)
+
+
+def _queue_of(seq: Any):
+    """The queue of its model that holds ``seq`` while it holds no KV in HBM (waiting or swapped), or None."""
+    m = seq.inst.models[seq.expert]
+    if seq.state == SWAPPED:
+        return m.swapped if seq in m.swapped else None
+    return m.waiting if seq in m.waiting else None
