@@ -18,16 +18,20 @@ from eoesim.serving.sequences import SWAPPED, Group
 
 
 class ExpertResidency:
-    def ensure_resident(self, name: str, inst: Instance, then: Callable[[], Any], whole: bool = False) -> None:
-        """Call ``then`` once ``name`` may run on ``inst``: resident on every stack it reads, or (streamed
-        loads, unless ``whole``) its loads have started."""
-        missing = []
+    def use_expert(self, name: str, inst: Instance) -> None:
+        """A use of ``name`` on ``inst``'s stacks: counted in the cache statistics and the replacement policy."""
         for s in set(inst.stacks):
-            mem = self.stacks[s]
-            mem.touch(name)
-            if not mem.is_resident(name):
-                missing.append(s)
-        self.rec.cache_access(name, hit=not missing)
+            self.stacks[s].touch(name)
+        self.rec.cache_access(name, hit=all(self.stacks[s].is_resident(name) for s in set(inst.stacks)))
+
+    def ensure_resident(self, name: str, inst: Instance, then: Callable[[], Any], whole: bool = False,
+                        access: bool = True) -> None:
+        """Call ``then`` once ``name`` may run on ``inst``: resident on every stack it reads, or (streamed
+        loads, unless ``whole``) its loads have started. ``access``: this is a use of the expert (``use_expert``);
+        else only its arrival is awaited (a use counted elsewhere)."""
+        if access:
+            self.use_expert(name, inst)
+        missing = [s for s in set(inst.stacks) if not self.stacks[s].is_resident(name)]
         if not missing:
             then()
             return

@@ -120,6 +120,7 @@ class TokenFlow:
         if s in m_src.running:
             m_src.running.remove(s)
         s.state = MOVING
+        self.use_expert(s.expert, dst)
         attempt = self.hand_overs[s] = (src, dst)
         self.at(self.now, self._hand_over_try, s, attempt)
 
@@ -128,7 +129,7 @@ class TokenFlow:
             return
         src, dst = attempt
         if not self.weights_ready(dst, s.expert):  # weights before KV: its KV goes there once the expert does
-            self.ensure_resident(s.expert, dst, lambda: self._hand_over_try(s, attempt))
+            self.ensure_resident(s.expert, dst, lambda: self._hand_over_try(s, attempt), access=False)
             return
         bs = self.cfg["kv_block_tokens"]
         per_token = dst.models[s.expert].costs.kv_bytes_per_token
@@ -208,7 +209,7 @@ class TokenFlow:
             if self.pending_loads[st]:
                 self.retry_loads(st)
         self.rec.kv_move(s, flow.nbytes)
-        self.ensure_resident(s.expert, dst, lambda: self._join_decode(s, dst))
+        self.ensure_resident(s.expert, dst, lambda: self._join_decode(s, dst), access=False)
 
     def _join_decode(self, s: Seq, dst: Instance) -> None:
         s.inst = dst
