@@ -138,3 +138,25 @@ def test_a_graph_whose_swapped_branch_pinned_what_an_older_group_needed_runs_to_
     r = stitch_point(p)
     assert r.summary["unfinished_requests"] == 0
     assert r.summary["preemptions"]["by_mode"]["swap"] > 0  # the case it checks: some sequences were swapped
+
+
+def test_a_static_batch_skips_what_an_admission_before_it_sent_back():
+    """Found by the same sweep: a static batch admits its queue in order; an admission in it sent a younger
+    composition group queued further on back to wait for its experts, and the batch then tried to admit that
+    group's part all the same (ValueError: not in deque)."""
+    p = {"seed": 748,
+         "eoe": {"experts": [{"name": f"e{i:02d}", "preset": "tiny-25m"} for i in range(3)],
+                 "morphology": {"kind": "chain", "chain": ["e00", ["e01", "e02"]]},
+                 "router": {"kind": "threshold", "threshold": 0.3}, "composition": {"kind": "representation_average"},
+                 "requests": {"arrival": "poisson", "rate_per_s": 2000.0, "count": 400, "zipf_skew": 1.1,
+                              "prompt_tokens": {"dist": "lognormal", "median": 256, "sigma": 0.6, "min": 8,
+                                                "max": 2048},
+                              "output_tokens": {"dist": "lognormal", "median": 64, "sigma": 0.6, "min": 1,
+                                                "max": 512}}},
+         "hardware": {"package": {"grid": [2, 2]},
+                      "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 2.0}}},
+         "mapping": {"strategy": "many_to_one", "cache_policy": "lfu", "prefetch": 0},
+         "serving": {"scheduler": "static", "preemption": "swap", "expert_load": "streamed",
+                     "kv_partition": "equal", "max_num_seqs": 8}}
+    r = stitch_point(p)
+    assert r.summary["unfinished_requests"] == 0

@@ -231,6 +231,8 @@ def _admit_static(m: ModelState, cfg: dict, kv: KVSpace, partnered: bool = False
     for s in list(m.waiting):
         if len(batch) >= cfg["max_num_seqs"]:
             break
+        if s not in m.waiting:  # an admission before it sent it back to wait for its experts
+            continue
         if partnered and not (s.group is not None and any(p.state == RUNNING for p in s.group.parts)):
             continue
         if not _admit(s, kv, bs, s.prompt_total + s.remaining):
