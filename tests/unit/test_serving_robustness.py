@@ -160,3 +160,23 @@ def test_a_static_batch_skips_what_an_admission_before_it_sent_back():
                      "kv_partition": "equal", "max_num_seqs": 8}}
     r = stitch_point(p)
     assert r.summary["unfinished_requests"] == 0
+
+
+def test_queue_heads_blocked_by_older_sequences_queued_behind_others_run_to_the_end():
+    """Found by the same sweep (Azure conversations at 200x, one 128-MiB stack, swap): each queue's head needed an
+    expert evicted that only older sequences pinned - but those were queued behind other heads (or behind other
+    swapped-out sequences) and could not go first either: 166 of 200 requests never finished. Such older ones
+    are now sent back to wait for their experts too."""
+    p = {"seed": 543,
+         "eoe": {"experts": [{"name": f"e{i:02d}", "preset": "tiny-25m"} for i in range(4)],
+                 "morphology": {"kind": "chain", "chain": ["e00", ["e01", "e02"]]},
+                 "router": {"kind": "threshold", "threshold": 0.3}, "composition": {"kind": "representation_average"},
+                 "requests": {"arrival": "trace", "trace_format": "azure_llm_2023", "trace_file": str(AZURE_CONV),
+                              "count": 200, "time_scale": 0.005}},
+         "hardware": {"package": {"grid": [2, 2]},
+                      "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 0.5}}},
+         "mapping": {"strategy": "many_to_one", "cache_policy": "lru", "prefetch": 0},
+         "serving": {"scheduler": "continuous", "preemption": "swap", "expert_load": "streamed",
+                     "kv_partition": "popularity", "max_num_seqs": 8, "max_steps_per_event": 1, "chunk_tokens": 64}}
+    r = stitch_point(p)
+    assert r.summary["unfinished_requests"] == 0

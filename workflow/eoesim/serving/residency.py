@@ -211,9 +211,10 @@ class ExpertResidency:
 
     def park_queued_owners(self, stack: int, short: float, ticket: int) -> bool:
         """KV before queued weights: an admission under ``ticket`` whose KV needs ``short`` more bytes of space
-        on ``stack`` than evicting the idle experts there gives sends younger owners (sequences, composition
-        groups) queued with no KV in HBM (waiting to be admitted, or swapped out to DDR) back to wait for their
-        experts, so the experts only they pin can be evicted. Queued work needs its expert only once it runs;
+        on ``stack`` than evicting the idle experts there gives sends owners (sequences, composition groups)
+        queued with no KV in HBM (waiting to be admitted, or swapped out to DDR) back to wait for their experts -
+        younger ones, and older ones queued behind others (``_parkable``) - so the experts only they pin can be
+        evicted. Queued work needs its expert only once it runs;
         else two owners, each queued behind its own KV and pinning an expert the other's KV needs the room of,
         wait for ever. The owners are re-admitted
         (``release_parked``) once the admission under ``ticket`` is. True when enough could be unpinned."""
@@ -243,9 +244,13 @@ class ExpertResidency:
 
     @staticmethod
     def _parkable(owner: Any, ticket: int) -> bool:
+        """Queued with no KV in HBM, and younger than the admission - or, older, queued behind others in every
+        queue it is in (it could not go first anyway: the queues are served in order)."""
         parts = owner.parts if isinstance(owner, Group) else [owner]
-        return owner.ticket > ticket and all(p.blocks == 0 and p.inst.alive and _queue_of(p) is not None
-                                             for p in parts)
+        queues = [_queue_of(p) for p in parts]
+        if not all(q is not None and p.blocks == 0 and p.inst.alive for p, q in zip(parts, queues)):
+            return False
+        return owner.ticket > ticket or all(q[0] is not p for p, q in zip(parts, queues))
 
     def _park(self, owner: Any, ticket: int, stack: int) -> None:
         parts = owner.parts if isinstance(owner, Group) else [owner]
