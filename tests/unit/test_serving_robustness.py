@@ -88,95 +88,75 @@ def test_a_random_study_runs_to_the_end_or_is_rejected_at_planning(seed):
     assert r.summary["ttft_s"]["max"] <= r.summary["e2e_latency_s"]["max"]
 
 
+
 AZURE_CONV = Path(__file__).resolve().parents[2] / "config/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv"
 
 
-def test_a_graph_whose_admission_waited_for_a_load_in_flight_runs_to_the_end():
-    """Found by a heavier sweep (Azure conversations at 50x, one 128-MiB stack, weight summation): the manager's
-    admission needed a merged expert evicted while that expert's copy was in flight (pinned); once the copy was
-    in, only younger requests queued behind it pinned it, but nothing asked the manager's instance to try again
-    (a finished load woke only its own waiters): 139 of 200 requests never finished."""
-    experts = [f"e{i:02d}" for i in range(8)]
-    p = {"seed": 308,
-         "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
-                 "morphology": {"kind": "graph", "manager": "e07",
-                                "branches": [{"kind": "chain", "chain": ["e00"]},
-                                             {"kind": "tree", "tree": {"root": experts[1:7]}}]},
-                 "router": {"kind": "topk", "k": 2}, "composition": {"kind": "weight_summation"},
-                 "requests": {"arrival": "trace", "trace_format": "azure_llm_2023", "trace_file": str(AZURE_CONV),
-                              "count": 200, "time_scale": 0.02}},
-         "hardware": {"package": {"grid": [4, 4]},
-                      "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 0.5}}},
-         "mapping": {"strategy": "one_to_many", "cache_policy": "static", "prefetch": 0},
-         "serving": {"scheduler": "static", "preemption": "swap", "expert_load": "streamed",
-                     "kv_partition": "response_length", "max_num_seqs": 8}}
-    r = stitch_point(p)
+def one_stack_study(seed, n_experts, morphology, router, composition, requests, grid, ddr_gib, mapping, serving):
+    """A study of ``n_experts`` tiny experts on one 128-MiB HBM stack, as a heavier sweep drew them."""
+    return {"seed": seed,
+            "eoe": {"experts": [{"name": f"e{i:02d}", "preset": "tiny-25m"} for i in range(n_experts)],
+                    "morphology": morphology, "router": router, "composition": {"kind": composition},
+                    "requests": requests},
+            "hardware": {"package": {"grid": grid},
+                         "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": ddr_gib}}},
+            "mapping": mapping, "serving": serving}
+
+
+def azure(time_scale):
+    return {"arrival": "trace", "trace_format": "azure_llm_2023", "trace_file": str(AZURE_CONV), "count": 200,
+            "time_scale": time_scale}
+
+
+GRAPH = {"kind": "graph", "branches": [{"kind": "chain", "chain": ["e00"]}]}
+CHAIN = {"kind": "chain", "chain": ["e00", ["e01", "e02"]]}
+THRESHOLD = {"kind": "threshold", "threshold": 0.3}
+TOP2 = {"kind": "topk", "k": 2}
+POISSON_2000 = {"arrival": "poisson", "rate_per_s": 2000.0, "count": 400, "zipf_skew": 1.1,
+                "prompt_tokens": {"dist": "lognormal", "median": 256, "sigma": 0.6, "min": 8, "max": 2048},
+                "output_tokens": {"dist": "lognormal", "median": 64, "sigma": 0.6, "min": 1, "max": 512}}
+
+# Studies a heavier sweep (200-400 requests, Azure conversations sped up 50-200x, stacks of 0.1-0.25 GiB) found
+# stalling, or crashing, with what was wrong:
+STALLED = [
+    # the manager's admission needed a merged expert evicted while its copy was in flight (pinned); once the copy
+    # was in, only younger requests queued behind it pinned it, but a finished load woke only its own waiters:
+    # 139 of 200 requests never finished
+    pytest.param(one_stack_study(
+        308, 8, {**GRAPH, "manager": "e07", "branches": GRAPH["branches"] + [
+            {"kind": "tree", "tree": {"root": ["e01", "e02", "e03", "e04", "e05", "e06"]}}]},
+        TOP2, "weight_summation", azure(0.02), [4, 4], 0.5,
+        {"strategy": "one_to_many", "cache_policy": "static", "prefetch": 0},
+        {"scheduler": "static", "preemption": "swap", "expert_load": "streamed", "kv_partition": "response_length",
+         "max_num_seqs": 8}), id="a-finished-load-woke-only-its-waiters"),
+    # sequences of the chain branch swapped out to DDR pinned their expert, whose room older groups queued behind
+    # them needed for their KV, while the swapped ones needed the room those groups' experts held: 199 of 200
+    pytest.param(one_stack_study(
+        578, 4, {**GRAPH, "manager": "e03", "branches": GRAPH["branches"] + [
+            {"kind": "tree", "tree": {"root": ["e01", "e02"]}}]},
+        TOP2, "representation_average", azure(0.005), [2, 2], 0.5,
+        {"strategy": "one_to_many", "cache_policy": "lfu", "prefetch": 0},
+        {"scheduler": "prefill_priority", "preemption": "swap", "expert_load": "streamed", "kv_partition": "equal",
+         "max_num_seqs": 2}), id="swapped-sequences-pinned-their-expert"),
+    # a static batch admits its queue in order: an admission in it sent a younger group queued further on back to
+    # wait for its experts, and the batch then admitted that group's part all the same (ValueError: not in deque)
+    pytest.param(one_stack_study(
+        748, 3, CHAIN, THRESHOLD, "representation_average", POISSON_2000, [2, 2], 2.0,
+        {"strategy": "many_to_one", "cache_policy": "lfu", "prefetch": 0},
+        {"scheduler": "static", "preemption": "swap", "expert_load": "streamed", "kv_partition": "equal",
+         "max_num_seqs": 8}), id="a-static-batch-admitted-a-sequence-sent-back"),
+    # each queue's head needed an expert evicted that only older sequences pinned, but those were queued behind
+    # other heads (or behind other swapped-out sequences) and could not go first either: 166 of 200
+    pytest.param(one_stack_study(
+        543, 4, CHAIN, THRESHOLD, "representation_average", azure(0.005), [2, 2], 0.5,
+        {"strategy": "many_to_one", "cache_policy": "lru", "prefetch": 0},
+        {"scheduler": "continuous", "preemption": "swap", "expert_load": "streamed", "kv_partition": "popularity",
+         "max_num_seqs": 8, "max_steps_per_event": 1, "chunk_tokens": 64}), id="older-sequences-queued-behind-heads"),
+]
+
+
+@pytest.mark.parametrize("study", STALLED)
+def test_a_study_the_heavier_sweep_found_stalling_runs_to_the_end(study):
+    r = stitch_point(study)
     assert r.summary["unfinished_requests"] == 0
     assert all(mem.kv_used < 1.0 for mem in r.engine.stacks)
-
-
-def test_a_graph_whose_swapped_branch_pinned_what_an_older_group_needed_runs_to_the_end():
-    """Found by the same sweep (Azure conversations at 200x, one 128-MiB stack, swap preemption): sequences of
-    the chain branch swapped out to DDR pinned their expert in HBM, whose room older composition groups queued
-    behind them needed for their KV, while the swapped ones needed the room those groups' experts held: 199 of
-    200 requests never finished. A swapped-out sequence now goes back to wait for its expert as a queued one
-    does (its KV is in DDR)."""
-    experts = [f"e{i:02d}" for i in range(4)]
-    p = {"seed": 578,
-         "eoe": {"experts": [{"name": e, "preset": "tiny-25m"} for e in experts],
-                 "morphology": {"kind": "graph", "manager": "e03",
-                                "branches": [{"kind": "chain", "chain": ["e00"]},
-                                             {"kind": "tree", "tree": {"root": ["e01", "e02"]}}]},
-                 "router": {"kind": "topk", "k": 2}, "composition": {"kind": "representation_average"},
-                 "requests": {"arrival": "trace", "trace_format": "azure_llm_2023", "trace_file": str(AZURE_CONV),
-                              "count": 200, "time_scale": 0.005}},
-         "hardware": {"package": {"grid": [2, 2]},
-                      "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 0.5}}},
-         "mapping": {"strategy": "one_to_many", "cache_policy": "lfu", "prefetch": 0},
-         "serving": {"scheduler": "prefill_priority", "preemption": "swap", "expert_load": "streamed",
-                     "kv_partition": "equal", "max_num_seqs": 2}}
-    r = stitch_point(p)
-    assert r.summary["unfinished_requests"] == 0
-    assert r.summary["preemptions"]["by_mode"]["swap"] > 0  # the case it checks: some sequences were swapped
-
-
-def test_a_static_batch_skips_what_an_admission_before_it_sent_back():
-    """Found by the same sweep: a static batch admits its queue in order; an admission in it sent a younger
-    composition group queued further on back to wait for its experts, and the batch then tried to admit that
-    group's part all the same (ValueError: not in deque)."""
-    p = {"seed": 748,
-         "eoe": {"experts": [{"name": f"e{i:02d}", "preset": "tiny-25m"} for i in range(3)],
-                 "morphology": {"kind": "chain", "chain": ["e00", ["e01", "e02"]]},
-                 "router": {"kind": "threshold", "threshold": 0.3}, "composition": {"kind": "representation_average"},
-                 "requests": {"arrival": "poisson", "rate_per_s": 2000.0, "count": 400, "zipf_skew": 1.1,
-                              "prompt_tokens": {"dist": "lognormal", "median": 256, "sigma": 0.6, "min": 8,
-                                                "max": 2048},
-                              "output_tokens": {"dist": "lognormal", "median": 64, "sigma": 0.6, "min": 1,
-                                                "max": 512}}},
-         "hardware": {"package": {"grid": [2, 2]},
-                      "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 2.0}}},
-         "mapping": {"strategy": "many_to_one", "cache_policy": "lfu", "prefetch": 0},
-         "serving": {"scheduler": "static", "preemption": "swap", "expert_load": "streamed",
-                     "kv_partition": "equal", "max_num_seqs": 8}}
-    r = stitch_point(p)
-    assert r.summary["unfinished_requests"] == 0
-
-
-def test_queue_heads_blocked_by_older_sequences_queued_behind_others_run_to_the_end():
-    """Found by the same sweep (Azure conversations at 200x, one 128-MiB stack, swap): each queue's head needed an
-    expert evicted that only older sequences pinned - but those were queued behind other heads (or behind other
-    swapped-out sequences) and could not go first either: 166 of 200 requests never finished. Such older ones
-    are now sent back to wait for their experts too."""
-    p = {"seed": 543,
-         "eoe": {"experts": [{"name": f"e{i:02d}", "preset": "tiny-25m"} for i in range(4)],
-                 "morphology": {"kind": "chain", "chain": ["e00", ["e01", "e02"]]},
-                 "router": {"kind": "threshold", "threshold": 0.3}, "composition": {"kind": "representation_average"},
-                 "requests": {"arrival": "trace", "trace_format": "azure_llm_2023", "trace_file": str(AZURE_CONV),
-                              "count": 200, "time_scale": 0.005}},
-         "hardware": {"package": {"grid": [2, 2]},
-                      "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": 0.5}}},
-         "mapping": {"strategy": "many_to_one", "cache_policy": "lru", "prefetch": 0},
-         "serving": {"scheduler": "continuous", "preemption": "swap", "expert_load": "streamed",
-                     "kv_partition": "popularity", "max_num_seqs": 8, "max_steps_per_event": 1, "chunk_tokens": 64}}
-    r = stitch_point(p)
-    assert r.summary["unfinished_requests"] == 0
