@@ -92,14 +92,16 @@ def test_a_random_study_runs_to_the_end_or_is_rejected_at_planning(seed):
 AZURE_CONV = Path(__file__).resolve().parents[2] / "config/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv"
 
 
-def one_stack_study(seed, n_experts, morphology, router, composition, requests, grid, ddr_gib, mapping, serving):
-    """A study of ``n_experts`` tiny experts on one 128-MiB HBM stack, as a heavier sweep drew them."""
+def sweep_study(seed, n_experts, morphology, router, composition, requests, grid, ddr_gib, mapping, serving,
+                stacks=1, capacity_gib=0.125):
+    """A study of ``n_experts`` tiny experts, by default on one 128-MiB HBM stack, as a heavier sweep drew it."""
     return {"seed": seed,
             "eoe": {"experts": [{"name": f"e{i:02d}", "preset": "tiny-25m"} for i in range(n_experts)],
                     "morphology": morphology, "router": router, "composition": {"kind": composition},
                     "requests": requests},
             "hardware": {"package": {"grid": grid},
-                         "memory": {"hbm": {"stacks": 1, "capacity_gib": 0.125}, "ddr": {"capacity_gib": ddr_gib}}},
+                         "memory": {"hbm": {"stacks": stacks, "capacity_gib": capacity_gib},
+                                    "ddr": {"capacity_gib": ddr_gib}}},
             "mapping": mapping, "serving": serving}
 
 
@@ -122,7 +124,7 @@ STALLED = [
     # the manager's admission needed a merged expert evicted while its copy was in flight (pinned); once the copy
     # was in, only younger requests queued behind it pinned it, but a finished load woke only its own waiters:
     # 139 of 200 requests never finished
-    pytest.param(one_stack_study(
+    pytest.param(sweep_study(
         308, 8, {**GRAPH, "manager": "e07", "branches": GRAPH["branches"] + [
             {"kind": "tree", "tree": {"root": ["e01", "e02", "e03", "e04", "e05", "e06"]}}]},
         TOP2, "weight_summation", azure(0.02), [4, 4], 0.5,
@@ -131,7 +133,7 @@ STALLED = [
          "max_num_seqs": 8}), id="a-finished-load-woke-only-its-waiters"),
     # sequences of the chain branch swapped out to DDR pinned their expert, whose room older groups queued behind
     # them needed for their KV, while the swapped ones needed the room those groups' experts held: 199 of 200
-    pytest.param(one_stack_study(
+    pytest.param(sweep_study(
         578, 4, {**GRAPH, "manager": "e03", "branches": GRAPH["branches"] + [
             {"kind": "tree", "tree": {"root": ["e01", "e02"]}}]},
         TOP2, "representation_average", azure(0.005), [2, 2], 0.5,
@@ -140,18 +142,27 @@ STALLED = [
          "max_num_seqs": 2}), id="swapped-sequences-pinned-their-expert"),
     # a static batch admits its queue in order: an admission in it sent a younger group queued further on back to
     # wait for its experts, and the batch then admitted that group's part all the same (ValueError: not in deque)
-    pytest.param(one_stack_study(
+    pytest.param(sweep_study(
         748, 3, CHAIN, THRESHOLD, "representation_average", POISSON_2000, [2, 2], 2.0,
         {"strategy": "many_to_one", "cache_policy": "lfu", "prefetch": 0},
         {"scheduler": "static", "preemption": "swap", "expert_load": "streamed", "kv_partition": "equal",
          "max_num_seqs": 8}), id="a-static-batch-admitted-a-sequence-sent-back"),
     # each queue's head needed an expert evicted that only older sequences pinned, but those were queued behind
     # other heads (or behind other swapped-out sequences) and could not go first either: 166 of 200
-    pytest.param(one_stack_study(
+    pytest.param(sweep_study(
         543, 4, CHAIN, THRESHOLD, "representation_average", azure(0.005), [2, 2], 0.5,
         {"strategy": "many_to_one", "cache_policy": "lru", "prefetch": 0},
         {"scheduler": "continuous", "preemption": "swap", "expert_load": "streamed", "kv_partition": "popularity",
          "max_num_seqs": 8, "max_steps_per_event": 1, "chunk_tokens": 64}), id="older-sequences-queued-behind-heads"),
+    # disaggregation with groups: a part recomputed on its prefill instance while ahead of its group only gets its
+    # KV back there (it emits nothing new), and was never handed over to its decode instance; such parts took
+    # every max_num_seqs seat of the prefill instance while their partners waited for them: 109 of 200
+    pytest.param(sweep_study(
+        799, 3, CHAIN, {"kind": "threshold", "threshold": 0.1}, "representation_average", azure(0.005), [2, 4], 2.0,
+        {"strategy": "replicate", "cache_policy": "lfu", "prefetch": 0},
+        {"scheduler": "prefill_priority", "preemption": "swap", "expert_load": "streamed", "kv_partition": "equal",
+         "max_num_seqs": 8, "disaggregation": {"prefill_replicas": 1}}, stacks=4, capacity_gib=0.25),
+        id="a-restored-part-stayed-on-its-prefill-instance"),
 ]
 
 

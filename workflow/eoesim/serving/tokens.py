@@ -36,6 +36,8 @@ class TokenFlow:
         if s.restore:  # a composition part got its KV back; it still waits for its group
             s.restore = False
             s.recompute = 0
+            if s.role == "prefill" and s.remaining > 0:  # on a prefill instance: it decodes elsewhere
+                self._hand_over(s)
             return
         s.recompute = 0
         s.generated += 1
