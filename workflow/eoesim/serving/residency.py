@@ -214,9 +214,8 @@ class ExpertResidency:
         on ``stack`` than evicting the idle experts there gives sends owners (sequences, composition groups)
         queued with no KV in HBM (waiting to be admitted, or swapped out to DDR) back to wait for their experts -
         younger ones, and older ones queued behind others (``_parkable``) - so the experts only they pin can be
-        evicted. Queued work needs its expert only once it runs;
-        else two owners, each queued behind its own KV and pinning an expert the other's KV needs the room of,
-        wait for ever. The owners are re-admitted
+        evicted. Queued work needs its expert only once it runs; else two owners, each queued behind its own KV
+        and pinning an expert the other's KV needs the room of, wait for ever. The owners are re-admitted
         (``release_parked``) once the admission under ``ticket`` is. True when enough could be unpinned."""
         mem = self.stacks[stack]
         need = short - sum(b for e, b in mem.resident.items() if not mem.pinned(e))
@@ -246,14 +245,14 @@ class ExpertResidency:
     def _parkable(owner: Any, ticket: int) -> bool:
         """Queued with no KV in HBM, and younger than the admission - or, older, queued behind others in every
         queue it is in (it could not go first anyway: the queues are served in order)."""
-        parts = owner.parts if isinstance(owner, Group) else [owner]
+        parts = _parts_of(owner)
         queues = [_queue_of(p) for p in parts]
         if not all(q is not None and p.blocks == 0 and p.inst.alive for p, q in zip(parts, queues)):
             return False
         return owner.ticket > ticket or all(q[0] is not p for p, q in zip(parts, queues))
 
     def _park(self, owner: Any, ticket: int, stack: int) -> None:
-        parts = owner.parts if isinstance(owner, Group) else [owner]
+        parts = _parts_of(owner)
         need = list(dict.fromkeys((s, p.expert) for p in parts for s in p.inst.stacks))
         for p in parts:
             _queue_of(p).remove(p)
@@ -271,7 +270,7 @@ class ExpertResidency:
     def release_parked(self, ticket: int) -> None:
         """The admission under ``ticket`` is in: the owners it sent back are admitted again, oldest first."""
         for owner in sorted(self.parked.pop(ticket, []), key=lambda o: o.ticket):
-            self.at(self.now, self.admit_parts, owner.parts if isinstance(owner, Group) else [owner], owner)
+            self.at(self.now, self.admit_parts, _parts_of(owner), owner)
 
     def _gang_admit(self, g: Group) -> None:
         self.admit_parts(g.parts, g)
@@ -339,6 +338,11 @@ class ExpertResidency:
             m = p.inst.models[p.expert]
             (m.swapped if p.state == SWAPPED else m.waiting).append(p)  # swapped: it was parked
             self.wake(p.inst)
+
+
+def _parts_of(owner: Any) -> list:
+    """The sequences an owner of a place in the queues stands for: a group's parts, or the sequence itself."""
+    return owner.parts if isinstance(owner, Group) else [owner]
 
 
 def _queue_of(seq: Any):
