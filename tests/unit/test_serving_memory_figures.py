@@ -23,6 +23,10 @@ def test_serving_policies_draws_each_policys_curve_in_each_panel(tmp_path, drawn
     assert x.tolist() == rates and y == pytest.approx([20.0, 300.0, 2000.0])  # ms
     assert line_xy(tpot, "continuous")[1] == pytest.approx([1.0, 2.0, 4.0])
     assert line_xy(goodput, "static")[1] == pytest.approx([10.0, 5.0, 0.0])
+    # rate ticks in plain numbers, and none on the minor ticks (matplotlib's 2-9 x 10^k labels overlapped)
+    labels = [t.get_text() for t in throughput.get_xticklabels(minor=True) if t.get_text()]
+    assert labels == []
+    assert {t.get_text() for t in throughput.get_xticklabels()} >= {"10", "20"}
 
 
 def test_memory_coupling_bars_are_each_configurations_layer_cycles(tmp_path, drawn):

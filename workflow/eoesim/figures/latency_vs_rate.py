@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from eoesim.errors import ParseError
-from eoesim.figures.style import LINESTYLES, MARKERS, PALETTE, new_figure, save_figure
+from eoesim.figures.style import LINESTYLES, MARKERS, PALETTE, log_rate_axis, new_figure, save_figure
 
 #: (column of load_curve.csv, y label)
 METRICS = (("ttft_p50_s", "TTFT p50 (ms)"), ("tpot_p50_s", "TPOT p50 (ms)"),
@@ -55,11 +54,8 @@ def plot_latency_vs_rate(frame: pd.DataFrame, styles: dict[str, tuple[int, int]]
             ok = np.isfinite(y) & (y > 0)
             ax.plot(curve["rate_per_s"].to_numpy()[ok], y[ok], label=curve["label"].iloc[0], **line_style(*styles[pid]))
     for ax, (_, ylabel) in zip(axes, METRICS):
-        ax.set_xscale("log")
+        log_rate_axis(ax)
         ax.set_yscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("request rate (req/s)")
         ax.set_ylabel(ylabel)
         for r in study_rates:

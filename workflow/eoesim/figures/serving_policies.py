@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from eoesim.errors import ConfigError
-from eoesim.figures.style import new_figure, save_figure, series_style
+from eoesim.figures.style import log_rate_axis, new_figure, save_figure, series_style
 from eoesim.serving.settings import SCHEDULERS
 from eoesim.stitch.load_curve import load_curve
 
@@ -70,7 +70,7 @@ def plot_serving_policies(frame: pd.DataFrame, stem: Path | str) -> dict[str, Pa
             ok = np.isfinite(y)
             ax.plot(x[ok], y[ok], label=policy.replace("_", " "), **series_style(i))
     for ax, (col, ylabel, _) in zip(axes, PANELS):
-        ax.set_xscale("log")
+        log_rate_axis(ax)
         if col.startswith(("ttft", "tpot")):
             ax.set_yscale("log")
         ax.set_xlabel("Request rate (requests/s)")

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from cycler import cycler  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from eoesim.errors import EoesimError  # noqa: E402
 from eoesim.layout import FIGURE_SUFFIXES  # noqa: E402
@@ -49,6 +50,15 @@ def new_figure(width: str = "single", height_in: float | None = None, **subplots
         raise FigureError(f"figure width {width!r} is not one of {sorted(widths)}")
     w = widths[width]
     return plt.subplots(figsize=(w, height_in or w * 0.72), constrained_layout=True, **subplots_kw)
+
+
+def log_rate_axis(ax) -> None:
+    """A log x axis of request rates labelled 1, 2, 5 x 10^k in plain numbers (the minor ticks unlabelled:
+    matplotlib's default labels of 2-9 x 10^k overlap at figure widths)."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def series_style(i: int) -> dict:
