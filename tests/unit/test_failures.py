@@ -19,7 +19,7 @@ import pytest
 from eoesim.errors import ConfigError
 from eoesim.serving.failures import recovery
 from eoesim.stitch.e2e import check_point, stitch_point, write_summary
-from tests.unit.test_stitch_e2e import TINY, hand_model, latencies_ns, loads_ns, params, steps_ns
+from tests.unit.test_stitch_e2e import TINY, TOPK, hand_model, latencies_ns, loads_ns, params, steps_ns
 
 NS = 1e-9
 
@@ -321,3 +321,33 @@ def test_spare_policy_without_an_idle_chiplet_is_a_config_error(tmp_path):
     p["failures"] = {"events": [{"kind": "chiplet", "chiplet": 0, "at_s": 0}], "policy": "spare"}
     with pytest.raises(ConfigError, match=r"failures.policy: 'spare' but no chiplet is free.*allowed: least_loaded"):
         check_point(p)
+
+
+def test_a_failure_that_leaves_a_stack_short_of_a_groups_experts_is_a_config_error(tmp_path):
+    """Top-3 over a, b, c (944 B each; KV 512 B per 16-token block): every request runs all three at once. On
+    the 2x2 grid a reads stack 0, b and c stack 1 (chiplets 1 and 3); the longest request is 24 tokens, 2
+    blocks. A 4000-B stack holds b + c and their KV: 2 x (944 + 1024) = 3936 B. When chiplet 0 fails,
+    least_loaded moves a onto chiplet 1, so stack 1 must hold a, b and c and their KV at once: 5904 B. That
+    study stalled mid-run (the requests waited for each other for ever); it is refused at planning, naming
+    the event, the stack and what it must hold. With 5904 B it runs."""
+    rows = [(0, 0, 16, 8), (100e-9, 2, 16, 8)]
+
+    def study(capacity_b, events):
+        p = params(tmp_path, rows, experts=("a", "b", "c"), router={**TOPK, "k": 3},
+                   mapping={"router_chiplet": 3, "cache_policy": "lru", "hot_set": []}, serving={"kv_watermark": 0.0})
+        p["hardware"]["memory"]["hbm"].update(stacks=2, capacity_gib=capacity_b / 2**30)
+        if events:
+            p["failures"] = {"events": events, "policy": "least_loaded"}
+        return p
+
+    fail_0 = [{"kind": "chiplet", "chiplet": 0, "at_s": 100 * NS}]
+    check_point(study(4000, None))
+    with pytest.raises(ConfigError) as info:
+        check_point(study(4000, fail_0))
+    msg = str(info.value)
+    assert msg.startswith("failures.events[0]: chiplet 0 failing is not allowed with failures.policy 'least_loaded'")
+    assert "its experts move to chiplet 1" in msg and "stack 1 must hold the 3 experts" in msg
+    assert f"capacity_gib >= {5904 / 2**30:.4g}" in msg
+    r = stitch_point(study(5904, fail_0), hand_model())
+    assert r.summary["unfinished_requests"] == 0 and r.summary["failure"]["events"][0]["replacement"] == 1
+

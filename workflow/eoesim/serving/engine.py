@@ -151,7 +151,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.rec_breakdown = np.zeros((len(self.requests), len(BREAKDOWN_CATEGORIES)))
         self._build_instances(mcfg)
         self.groups = self.groups_at_once()
-        self.stack_needs = self._stack_needs()
+        self.stack_needs = self.hbm_needs()
         self._check_capacity()
         self._place_initial(mcfg.get("hot_set"))
         self._set_kv_partition()
@@ -256,48 +256,59 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         prompt = rq.prompt_tokens + before * rq.output_tokens
         return int(np.max(prompt)), int(np.max(prompt + rq.output_tokens))
 
-    def _stack_needs(self) -> list[dict[str, tuple[float, float]]]:
-        """Per stack, per expert served from it: (its weights there + the KV cache of the longest request on
-        it - prompt + output tokens in whole blocks, the prompt with the admission watermark kept free -, its
-        weights there)."""
+    def hbm_needs(self, replicas: Mapping[str, list[Instance]] | None = None) -> list[dict[str, tuple[float, float]]]:
+        """Per stack, per expert served from it (by ``replicas``, default the engine's): (its weights there +
+        the KV cache of the longest request on it - prompt + output tokens in whole blocks, the prompt with the
+        admission watermark kept free -, its weights there)."""
+        replicas = self.replicas if replicas is None else replicas
         prompt, longest = self._longest_sequence()
         bs, wm = self.cfg["kv_block_tokens"], self.cfg["kv_watermark"]
         out = []
         for s in range(len(self.stacks)):
             needs = {}
             for n in self.experts:
-                per_token = self._kv_per_token(n, s)
-                if per_token:
-                    kv = lone_sequence_blocks(prompt, longest, bs, wm) * bs * per_token
-                    needs[n] = (self.stack_bytes(n, s) + kv, self.stack_bytes(n, s))
+                reads = [i for i in replicas.get(n, ()) if s in i.stacks]
+                if not reads:
+                    continue
+                per_token = max(i.models[n].costs.kv_bytes_per_token * i.stacks.count(s) for i in reads)
+                weights = self.sizes[n] * max(i.stacks.count(s) / i.shards for i in reads)
+                kv = lone_sequence_blocks(prompt, longest, bs, wm) * bs * per_token
+                needs[n] = (weights + kv, weights)
             out.append(needs)
         return out
-
-    def _kv_per_token(self, expert: str, stack: int) -> float:
-        """KV bytes per token ``expert`` keeps on ``stack`` (0 when none of its instances reads it)."""
-        reads = [i for i in self.replicas.get(expert, ()) if stack in i.stacks]
-        return max((i.models[expert].costs.kv_bytes_per_token * i.stacks.count(stack) for i in reads), default=0.0)
 
     def _check_capacity(self) -> None:
         """Every stack must hold, at once, the experts one request runs on it together (the picks of a
         representation-averaging router, as routed) and the KV cache of the longest request on each, else
         requests could wait for each other, or a sequence preempt itself, forever."""
-        longest = self._longest_sequence()[1]
-        for s, mem in enumerate(self.stacks):
-            need, group = self._largest_group(s)
-            if need > mem.capacity:
-                here = [x for x in group if x in self.stack_needs[s]]
-                weights = sum(self.stack_needs[s][x][1] for x in here)
-                raise ConfigError(
-                    f"hardware.memory.hbm.capacity_gib: {mem.capacity / 2**30:.4g} GiB per stack is not allowed; "
-                    f"allowed: at least {need / 2**30:.4g} GiB - stack {s} must hold the {len(here)} experts a "
-                    f"request runs there at once ({', '.join(here)}: {weights / 2**30:.4g} GiB) plus the KV cache "
-                    f"of the longest request ({longest} tokens) on each")
+        short = self.capacity_shortfalls(self.stack_needs)
+        if short:
+            s, (need, here, weights) = min(short.items())
+            raise ConfigError(
+                f"hardware.memory.hbm.capacity_gib: {self.stacks[s].capacity / 2**30:.4g} GiB per stack is not "
+                f"allowed; allowed: at least {need / 2**30:.4g} GiB - {self.capacity_need(s, here, weights)}")
 
-    def _largest_group(self, s: int) -> tuple[float, tuple[str, ...]]:
-        """The group of experts a request runs at once that needs the most HBM of stack ``s`` (its experts'
-        weights and KV there), and that HBM."""
-        needs = self.stack_needs[s]
+    def capacity_shortfalls(self, stack_needs: list[dict[str, tuple[float, float]]]
+                            ) -> dict[int, tuple[float, list[str], float]]:
+        """Stacks that cannot hold what a request runs there at once, given each stack's needs (``hbm_needs``):
+        stack -> (the HBM the largest group needs, its experts on the stack, their weights)."""
+        out = {}
+        for s, mem in enumerate(self.stacks):
+            need, group = self._largest_group(stack_needs[s])
+            if need > mem.capacity:
+                here = [x for x in group if x in stack_needs[s]]
+                out[s] = (need, here, sum(stack_needs[s][x][1] for x in here))
+        return out
+
+    def capacity_need(self, s: int, here: list[str], weights: float) -> str:
+        """What stack ``s`` must hold (the tail of a capacity error)."""
+        return (f"stack {s} must hold the {len(here)} experts a request runs there at once ({', '.join(here)}: "
+                f"{weights / 2**30:.4g} GiB) plus the KV cache of the longest request "
+                f"({self._longest_sequence()[1]} tokens) on each")
+
+    def _largest_group(self, needs: Mapping[str, tuple[float, float]]) -> tuple[float, tuple[str, ...]]:
+        """The group of experts a request runs at once that needs the most HBM of a stack (its experts'
+        weights and KV there, ``needs``: one stack's ``hbm_needs``), and that HBM."""
         return max(((sum(needs[x][0] for x in g if x in needs), g) for g in self.groups), default=(0.0, ()))
 
     def _place_initial(self, hot_set: Any) -> None:
@@ -323,12 +334,13 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             needs = self.stack_needs[s]
             group_kv = max((sum(needs[x][0] - needs[x][1] for x in g if x in needs) for g in self.groups),
                            default=0.0)
-            merged = self._largest_group(s)[0] if self.composition == "weight_summation" and self.morph.routers else 0
+            summed = self.composition == "weight_summation" and self.morph.routers
+            merged = self._largest_group(needs)[0] if summed else 0
             if (hot is None and self.policy == "static"
                     and sum(self.stack_bytes(n, s) for n in users) + max(group_kv, merged) > mem.capacity):
                 # static pins what it places: an automatic hot set leaves room to load the other experts a
                 # request runs at once and their KV (memory.py's transient buffer), else it would wait forever
-                buffer = self._largest_group(s)[0]
+                buffer = self._largest_group(needs)[0]
             for name in (hot if hot is not None else users):
                 if name not in users or (buffer and mem.free() - self.stack_bytes(name, s) < buffer):
                     continue

@@ -23,7 +23,10 @@ Semantics:
   (DDR -> HBM, SSD first when not in DDR) and its sequences' KV is dropped and recomputed (prefill of
   prompt + generated tokens).
   Routing moves to the replacement when the router chiplet fails. Nothing is dropped, so no request is
-  lost (``lost_requests`` counts requests that did not complete, which must be 0).
+  lost (``lost_requests`` counts requests that did not complete, which must be 0). At planning, the stacks
+  the moved experts will read must hold what a request runs there at once (the engine's capacity check, on
+  the instances as each failure leaves them): a co-location that puts more experts of one request on a
+  stack than it holds is a ConfigError naming the event, rather than requests waiting for each other mid-run.
 - **Link degradation** at ``t_l``: both directions of the package link between adjacent chiplets ``src``
   and ``dst`` run at ``bandwidth_factor`` of their capacity; transfers crossing it are re-shared at once
   (the fluid model re-times them).
@@ -121,12 +124,48 @@ def attach_failures(engine, cfg: Mapping[str, Any] | None) -> None:
                                   f"(one hop apart on the {hw.topology})")
             links.append({"event": i, "src": a, "dst": b, "at_s": at,
                           "bandwidth_factor": float(ev.get("bandwidth_factor", 0.5))})
+    _check_capacity_after(engine, chiplets, cfg["policy"])
     for key in ("bin_s", "window_s"):
         if cfg[key] is not None and not float(cfg[key]) > 0:
             raise ConfigError(f"failures.{key}: {cfg[key]} is not allowed; allowed: a number > 0 or null")
     engine.failures = FailurePlan(chiplets, links, cfg["policy"], float(cfg["recovery_tolerance_pct"]),
                                   None if cfg["bin_s"] is None else float(cfg["bin_s"]),
                                   None if cfg["window_s"] is None else float(cfg["window_s"]))
+
+
+def _check_capacity_after(engine, chiplets: list[dict[str, Any]], policy: str) -> None:
+    """After each chiplet failure, the stacks the moved experts read must still hold what a request runs there
+    at once (eoesim.serving.engine: the capacity check), else the requests needing them would wait for each
+    other for ever; checked here, at planning, on the instances as the failures will leave them."""
+    pk = engine.package
+    live = []
+    for inst in engine.instances:
+        copy = Instance(inst.iid, inst.chips, pk.stack_of, inst.role)
+        copy.models = dict(inst.models)
+        live.append(copy)
+    replicas = {name: [live[i.iid] for i in insts] for name, insts in engine.replicas.items()}
+    for f in chiplets:
+        c, to = f["chiplet"], f["replacement"]
+        for inst in [i for i in live if c in i.chips]:
+            target = next((i for i in live if to in i.chips and i is not inst), None)
+            if target is None:
+                target = Instance(len(live), tuple(to if x == c else x for x in inst.chips), pk.stack_of, inst.role)
+                live.append(target)
+            for name in inst.models:
+                if name not in target.models:
+                    target.models[name] = ModelState(name, engine.costs_for(engine.experts[name], target.shards))
+                replicas[name] = [target if i is inst else i for i in replicas[name]]
+            live.remove(inst)
+        short = engine.capacity_shortfalls(engine.hbm_needs(replicas))
+        if short:
+            s, (need, here, weights) = min(short.items())
+            mem = engine.stacks[s]
+            raise ConfigError(
+                f"failures.events[{f['event']}]: chiplet {c} failing is not allowed with failures.policy {policy!r} "
+                f"and {mem.capacity / 2**30:.4g} GiB per HBM stack: its experts move to chiplet {to}, and "
+                f"{engine.capacity_need(s, here, weights)}, {need / 2**30:.4g} GiB; allowed: "
+                f"{'' if policy == 'spare' else 'failures.policy spare, '}another chiplet, or "
+                f"hardware.memory.hbm.capacity_gib >= {need / 2**30:.4g}")
 
 
 # --- what happens ------------------------------------------------------------------------------------------
