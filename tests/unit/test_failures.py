@@ -16,8 +16,9 @@ import json
 import numpy as np
 import pytest
 
-from eoesim.errors import ConfigError
-from eoesim.serving.failures import recovery
+from eoesim.errors import ConfigError, SimulationError
+from eoesim.serving.engine import Engine
+from eoesim.serving.failures import attach_failures, recovery
 from eoesim.stitch.e2e import check_point, stitch_point, write_summary
 from tests.unit.test_stitch_e2e import TINY, TOPK, hand_model, latencies_ns, loads_ns, params, steps_ns
 
@@ -149,7 +150,6 @@ def test_a_sequence_redirected_to_an_instance_without_its_model_adds_the_model_t
     """A load finishing while a failed instance's models are being moved admits a waiting sequence whose model
     has not reached the target instance yet (a merged expert of weight summation, in a random sweep): it goes
     to the target, which gets the model (priced for its shards) instead of a KeyError traceback."""
-    from eoesim.serving.engine import Engine
     from eoesim.serving.sequences import Seq
 
     p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b"), mapping={"hot_set": ["a", "b"]})
@@ -351,3 +351,29 @@ def test_a_failure_that_leaves_a_stack_short_of_a_groups_experts_is_a_config_err
     r = stitch_point(study(5904, fail_0), hand_model())
     assert r.summary["unfinished_requests"] == 0 and r.summary["failure"]["events"][0]["replacement"] == 1
 
+
+def test_a_request_moved_while_waiting_for_its_expert_keeps_it_once_loaded_on_the_new_stack(tmp_path):
+    """a (chiplet 0, stack 0) and c (chiplet 3, stack 1) are cold, the stacks hold one expert each (1500 B), no
+    DDR. R0 (a) at 0 waits for a's load into stack 0 [10, 1028]; chiplet 0 fails at 100 and least_loaded moves a
+    to chiplet 1 (stack 1), where a is loaded too [100, 1089]. R2 (c) at 500 needs c in stack 1: its load waits
+    for room. When a lands there, R0 (older) wants it: prefill [1089, 1159], decodes to 1299. Only then may c's
+    load evict a: SSD 1009 + copy 70 -> 2378, R2's token at 2448, done 2588. Before, R0 still wanted a on
+    stack 0 only: c's load evicted a as it landed, R0's reload of a evicted c, and so on for ever."""
+    rows = [(0, 0, 4, 3), (500 * NS, 2, 4, 3)]
+    p = params(tmp_path, rows, experts=("a", "b", "c"), mapping={"cache_policy": "lru", "router_chiplet": 3})
+    p["hardware"]["memory"]["hbm"].update(stacks=2, capacity_gib=1500 / 2**30)
+    p["serving"] = {"expert_load": "whole", "kv_watermark": 0.0}
+    p["failures"] = {"events": [{"kind": "chiplet", "chiplet": 0, "at_s": 100 * NS}], "policy": "least_loaded"}
+    e = Engine(p, hand_model())
+    attach_failures(e, p["failures"])
+
+    def still_running() -> None:  # the loads evicting each other never end: stop them here
+        if e.rec.completed < len(rows):
+            raise SimulationError("requests still unfinished at 20 us")
+
+    e.at(20e-6, still_running)
+    e.run()
+    loads = [(x["expert"], x["stack"], x["issue_s"] / NS, x["hbm_ready_s"] / NS) for x in e.rec.expert_loads]
+    assert loads == [("a", 0, 10, pytest.approx(1028)), ("a", 1, 100, pytest.approx(1089)),
+                     ("c", 1, pytest.approx(505), pytest.approx(2378))]
+    assert e.rec.first / NS == pytest.approx([1159, 2448]) and e.rec.done / NS == pytest.approx([1299, 2588])

@@ -262,10 +262,16 @@ class ExpertResidency:
             for s in set(p.inst.stacks):
                 if self.stacks[s].release(p.expert) and s != stack:  # a static transient expert left
                     self.at(self.now, self.retry_loads, s)
+        self._set_wanted(owner, need)
+        self.parked.setdefault(ticket, []).extend([owner, *self.parked.pop(owner.ticket, [])])
+
+    def _set_wanted(self, owner: Any, need: list) -> None:
+        """``owner`` waits for its experts: it wants each (stack, expert) of ``need`` under its ticket."""
+        for s, e in owner.wanted:
+            self.stacks[s].want(e, owner.ticket, -1)
         owner.wanted = frozenset(need)
         for s, e in need:
             self.stacks[s].want(e, owner.ticket, 1)
-        self.parked.setdefault(ticket, []).extend([owner, *self.parked.pop(owner.ticket, [])])
 
     def release_parked(self, ticket: int) -> None:
         """The admission under ``ticket`` is in: the owners it sent back are admitted again, oldest first."""
@@ -293,9 +299,12 @@ class ExpertResidency:
                 self.rec.cache_access(p.expert, hit=all(self.stacks[s].is_resident(p.expert)
                                                         for s in set(p.inst.stacks)))
             owner.ticket = self.next_ticket()
-            owner.wanted = frozenset(need)
-            for s, e in need:
-                self.stacks[s].want(e, owner.ticket, 1)
+            self._set_wanted(owner, need)
+        elif owner.wanted != frozenset(need):
+            # a part went where its failed instance's work went: the owner wants its experts there now, under its
+            # ticket (else each one loaded there could be evicted for a younger load before the owner is
+            # admitted, over and over)
+            self._set_wanted(owner, need)
         streamed = len(parts) == 1 and self.cfg["expert_load"] == "streamed"
         missing = [(s, e) for s, e in need if not self.stacks[s].is_resident(e)
                    and not (streamed and self.loads.get((s, e), {}).get("flowing"))]
