@@ -362,6 +362,28 @@ def test_a_hand_over_brings_the_expert_to_the_decode_stack_before_its_kv(tmp_pat
     assert r.engine.rec.done[0] == pytest.approx(C(1) * US + weights_s + kv_s + 2 * C(1) * US, rel=1e-6)
 
 
+def test_a_hand_over_evicts_an_idle_expert_from_the_decode_stack_its_kv_needs(tmp_path):
+    # e0 and e1, two replicas each on a 2x2 grid of two stacks: e0 prefills on chiplet 0 (stack 0) and decodes
+    # on chiplet 3 (stack 1), e1 the other way round; each stack holds both experts and one KV block. The
+    # request (e0, 16-token prompt: one block) is prefilled [0, C(1)]; its hand-over needs 2 blocks on stack 1,
+    # where e1 is resident and idle: e1 is evicted (KV before idle weights, as for an admission) and 2 decodes
+    # follow, to 3 C(1). Before, the hand-over waited for room only KV could free, for ever.
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    p = params(tmp_path, [(0.0, 16, 3)], experts=2, grid=(2, 2),
+               hbm_gib=(2 * param_bytes(e) + 16 * kv_bytes_per_token(e)) / 2**30,
+               serving={"disaggregation": {"prefill_replicas": 1}, "kv_watermark": 0.0})
+    p["mapping"] = {"strategy": "many_to_many", "replicas": 2, "cache_policy": "lru"}
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    r = stitch_point(p, model())
+    assert [(i.chips, i.stacks, i.role) for i in r.engine.replicas["e0"]] == [((0,), (0,), "prefill"),
+                                                                           ((3,), (1,), "decode")]
+    assert r.engine.rec.first / US == pytest.approx([C(1)])
+    assert r.engine.rec.done / US == pytest.approx([3 * C(1)])
+    assert sorted(r.engine.stacks[1].resident) == ["e0"] and r.engine.stacks[1].evictions == 1
+
+
 def test_a_hand_over_goes_to_a_decode_replica_that_holds_the_expert(tmp_path):
     # four replicas on a 2x2 grid of two stacks: prefill on chiplets 0 (stack 0) and 1 (stack 1), decode on
     # chiplets 3 (stack 1) and 2 (stack 0). With the expert gone from one decode replica's stack, round robin

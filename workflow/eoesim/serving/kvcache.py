@@ -66,19 +66,19 @@ class KVCache:
         self.release_parked(ticket)
         return True
 
-    def evict_for_admission(self, stack: int, space: float, ticket: int) -> bool:
+    def evict_for_admission(self, stack: int, space: float, ticket: int, protect: frozenset = frozenset()) -> bool:
         """KV before idle weights (eoesim.serving.memory): an admission (under ``ticket``) that needs a KV space
         of ``space`` bytes (its blocks with the watermark free, or the space whose quota holds them:
         StackMemory.kv_space_for) to fit with no other KV there evicts idle experts until ``stack`` has it - and,
         when those are too few, experts pinned only by younger owners queued without KV, which go back to wait
         (``park_queued_owners``); True when any was evicted. Otherwise the admission waits for KV that running
-        sequences free."""
+        sequences free. The experts in ``protect`` stay."""
         mem = self.stacks[stack]
         short = space - mem.kv_space()
         if short <= 0:
             return False
-        return bool(mem.evict_idle(short)) or (self.park_queued_owners(stack, short, ticket)
-                                               and bool(mem.evict_idle(short)))
+        return bool(mem.evict_idle(short, protect)) or (self.park_queued_owners(stack, short, ticket, protect)
+                                                        and bool(mem.evict_idle(short, protect)))
 
     def decode_room_from_idle_weights(self, m: ModelState) -> bool:
         """The running sequences of ``m`` cannot take one decode step: idle experts on the stacks short of the

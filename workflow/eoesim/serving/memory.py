@@ -124,12 +124,12 @@ class StackMemory:
         self.loading[expert] = nbytes
         return victims
 
-    def evict_idle(self, nbytes: float) -> list[str]:
-        """Free ``nbytes`` for KV by evicting unpinned experts in policy order, those no waiting group wants
-        first; returns the evicted experts, none when they cannot free that much."""
+    def evict_idle(self, nbytes: float, protect: frozenset = frozenset()) -> list[str]:
+        """Free ``nbytes`` for KV by evicting unpinned experts not in ``protect`` in policy order, those no
+        waiting group wants first; returns the evicted experts, none when they cannot free that much."""
         victims: list[str] = []
         need = nbytes
-        for e in self._victims(frozenset(), float("-inf")):
+        for e in self._victims(protect, float("-inf")):
             if need <= 0:
                 break
             victims.append(e)

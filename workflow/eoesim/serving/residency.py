@@ -209,14 +209,15 @@ class ExpertResidency:
             if load is not None:
                 self._try_load(stack, name, load)
 
-    def park_queued_owners(self, stack: int, short: float, ticket: int) -> bool:
+    def park_queued_owners(self, stack: int, short: float, ticket: int, protect: frozenset = frozenset()) -> bool:
         """KV before queued weights: an admission under ``ticket`` whose KV needs ``short`` more bytes of space
         on ``stack`` than evicting the idle experts there gives sends owners (sequences, composition groups)
         queued with no KV in HBM (waiting to be admitted, or swapped out to DDR) back to wait for their experts -
         younger ones, and older ones queued behind others (``_parkable``) - so the experts only they pin can be
         evicted. Queued work needs its expert only once it runs; else two owners, each queued behind its own KV
         and pinning an expert the other's KV needs the room of, wait for ever. The owners are re-admitted
-        (``release_parked``) once the admission under ``ticket`` is. True when enough could be unpinned."""
+        (``release_parked``) once the admission under ``ticket`` is. The experts in ``protect`` stay pinned. True
+        when enough could be unpinned."""
         mem = self.stacks[stack]
         need = short - sum(b for e, b in mem.resident.items() if not mem.pinned(e))
         holders: dict[str, list] = {}
@@ -227,7 +228,7 @@ class ExpertResidency:
         for e, nbytes in mem.resident.items():  # least recently used first
             if need <= 0:
                 break
-            if e in mem.hot or e in mem.loading or not mem.active.get(e, 0):
+            if e in mem.hot or e in mem.loading or e in protect or not mem.active.get(e, 0):
                 continue
             seqs = holders.get(e, [])
             owners = list(dict.fromkeys(s.group or s for s in seqs))
