@@ -384,6 +384,20 @@ def test_a_hand_over_evicts_an_idle_expert_from_the_decode_stack_its_kv_needs(tm
     assert sorted(r.engine.stacks[1].resident) == ["e0"] and r.engine.stacks[1].evictions == 1
 
 
+def test_a_preempted_sequence_queues_behind_the_sequences_holding_reserved_blocks():
+    # reserved with a partner's admission, those blocks admit their holders at once: a preempted sequence goes to
+    # the head of the queue behind them (ahead, it waited for room there while their blocks stayed idle)
+    from eoesim.serving.batching import ModelState
+    from eoesim.serving.sequences import Seq
+
+    m = ModelState("e0", None)
+    held_2, held_1, preempted, queued = (Seq(i, i, "e0", 16, 4, 0.0, None, None) for i in range(4))
+    held_2.blocks, held_1.blocks = 2, 1
+    m.waiting.extend([held_2, held_1, queued])
+    m.queue_first(preempted)
+    assert list(m.waiting) == [held_2, held_1, preempted, queued]
+
+
 def test_a_hand_over_goes_to_a_decode_replica_that_holds_the_expert(tmp_path):
     # four replicas on a 2x2 grid of two stacks: prefill on chiplets 0 (stack 0) and 1 (stack 1), decode on
     # chiplets 3 (stack 1) and 2 (stack 0). With the expert gone from one decode replica's stack, round robin

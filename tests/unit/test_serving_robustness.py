@@ -93,9 +93,9 @@ AZURE_CONV = Path(__file__).resolve().parents[2] / "config/traces/azure_llm_2023
 
 
 def sweep_study(seed, n_experts, morphology, router, composition, requests, grid, ddr_gib, mapping, serving,
-                stacks=1, capacity_gib=0.125):
+                stacks=1, capacity_gib=0.125, **extra):
     """A study of ``n_experts`` tiny experts, by default on one 128-MiB HBM stack, as a heavier sweep drew it."""
-    return {"seed": seed,
+    return {**extra, "seed": seed,
             "eoe": {"experts": [{"name": f"e{i:02d}", "preset": "tiny-25m"} for i in range(n_experts)],
                     "morphology": morphology, "router": router, "composition": {"kind": composition},
                     "requests": requests},
@@ -163,6 +163,18 @@ STALLED = [
         {"scheduler": "prefill_priority", "preemption": "swap", "expert_load": "streamed", "kv_partition": "equal",
          "max_num_seqs": 8, "disaggregation": {"prefill_replicas": 1}}, stacks=4, capacity_gib=0.25),
         id="a-restored-part-stayed-on-its-prefill-instance"),
+    # a part preempted (recompute) went to the head of its queue, ahead of parts whose blocks a partner's admission
+    # had reserved: it waited there for room, while those reserved blocks - and the KV of their running partners,
+    # blocked waiting for them - held it: 186 of 400 requests never finished
+    pytest.param(sweep_study(
+        146, 8, {"kind": "tree", "tree": {"root": ["r0", "r1"], "r0": ["e00", "e01", "e02", "e03"],
+                                          "r1": ["e04", "e05", "e06", "e07"]}},
+        TOP2, "representation_average", POISSON_2000, [2, 4], 0.5,
+        {"strategy": "one_to_many", "cache_policy": "lfu", "prefetch": 1},
+        {"scheduler": "chunked_prefill", "preemption": "swap", "expert_load": "whole", "kv_partition": "popularity",
+         "max_num_seqs": 8, "max_steps_per_event": 1, "chunk_tokens": 64}, capacity_gib=0.25,
+        failures={"events": [{"kind": "chiplet", "at_s": 0.01, "chiplet": 2}], "policy": "least_loaded"}),
+        id="a-preempted-part-queued-ahead-of-reserved-partners"),
 ]
 
 

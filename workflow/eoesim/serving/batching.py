@@ -47,6 +47,15 @@ class ModelState:
     static_batch: list | None = None
     static_pad_prompt: int = 0
 
+    def queue_first(self, seq) -> None:
+        """``seq`` waits at the head of the queue, behind the sequences there that hold their admission's blocks
+        already (reserved with a composition partner's admission): those take no more room and go first, else
+        a head waiting for room would keep their blocks - the room it waits for - idle for ever."""
+        i = 0
+        while i < len(self.waiting) and self.waiting[i].blocks:
+            i += 1
+        self.waiting.insert(i, seq)
+
     def has_work(self) -> bool:
         return bool(self.waiting or self.swapped or any(not s.blocked for s in self.running)
                     or self.static_batch)

@@ -268,15 +268,15 @@ class KVCache:
 
     def preempt_for_recompute(self, m: ModelState, seq: Seq) -> None:
         """Recompute preemption of a running sequence of model ``m`` (or of one prefilled there, waiting for its
-        hand-over): its KV is dropped, it leaves its static batch, and it waits at the head of the queue to
-        prefill again."""
+        hand-over): its KV is dropped, it leaves its static batch, and it waits at the head of the queue
+        (``ModelState.queue_first``) to prefill again."""
         if seq in m.running:
             m.running.remove(seq)
         m.leave_static_batch(seq)
         seq.preemptions += 1
         self.rec.preemption(seq, "recompute", self.now)
         self._drop_kv(seq)
-        m.waiting.appendleft(seq)
+        m.queue_first(seq)
 
     def _drop_kv(self, s: Seq) -> None:
         """Recompute preemption: the sequence's KV is dropped; it prefills prompt + what it generated again.
@@ -350,5 +350,7 @@ class KVCache:
         m = new.models[seq.expert]
         if seq.state == RUNNING:
             m.running.append(seq)
+        elif seq.blocks:  # its blocks were reserved with a partner's admission
+            m.queue_first(seq)
         else:
             m.waiting.append(seq)
