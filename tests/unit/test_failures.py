@@ -377,3 +377,20 @@ def test_a_request_moved_while_waiting_for_its_expert_keeps_it_once_loaded_on_th
     assert loads == [("a", 0, 10, pytest.approx(1028)), ("a", 1, 100, pytest.approx(1089)),
                      ("c", 1, pytest.approx(505), pytest.approx(2378))]
     assert e.rec.first / NS == pytest.approx([1159, 2448]) and e.rec.done / NS == pytest.approx([1299, 2588])
+
+
+def test_least_loaded_never_puts_two_shards_of_a_replica_on_one_chiplet(tmp_path):
+    """a runs tensor-parallel on chiplets 0 and 1, b on 3 and 2 (twice as popular). When chiplet 0 fails, a's
+    own chiplet 1 is the least loaded in use, but two shards of a on one chiplet are no replica (its ring of
+    collectives had no link: a ValueError mid-run): a moves onto b's instance, by load and then hops chiplet 2."""
+    rows = [(0, 1, 4, 3), (0, 1, 4, 3), (0, 0, 4, 3)]
+    p = params(tmp_path, rows, experts=("a", "b"),
+               mapping={"strategy": "one_to_many", "chiplets_per_expert": 2, "router_chiplet": 3,
+                        "hot_set": ["a", "b"]})
+    p["failures"] = {"events": [{"kind": "chiplet", "chiplet": 0, "at_s": 100 * NS}], "policy": "least_loaded"}
+    assert check_point(p).mapping.placements == {"a": ((0, 1),), "b": ((3, 2),)}
+    r = stitch_point(p, hand_model())
+    assert r.summary["failure"]["events"][0]["replacement"] == 2
+    assert [(i.chips, sorted(i.models), i.alive) for i in r.engine.instances] == [
+        ((0, 1), ["a"], False), ((3, 2), ["a", "b"], True)]
+    assert r.summary["unfinished_requests"] == 0

@@ -149,9 +149,11 @@ def failover_chiplet(mapping: ExpertMapping, failed: int, policy: str, hw: Hardw
     ``least_loaded``: co-location - among the surviving chiplets already in use (hosting an expert or the
     router; any surviving chiplet if none is), the one with the least expected load (``chiplet_load``),
     ties by hops then id. Idle chiplets are left alone, so the two policies differ whenever spares exist.
-    ``dead`` are chiplets that failed earlier (never chosen).
+    ``dead`` are chiplets that failed earlier (never chosen); nor is a chiplet of a tensor-parallel group
+    ``failed`` belongs to (two shards of one replica on one chiplet are no replica).
     """
-    alive = [c for c in range(hw.n_chiplets) if c != failed and c not in dead]
+    partners = {c for reps in mapping.placements.values() for rep in reps if failed in rep for c in rep}
+    alive = [c for c in range(hw.n_chiplets) if c not in partners | {failed} and c not in dead]
     load = chiplet_load(mapping, popularity)
     if policy == "spare":
         candidates = [c for c in alive if c not in load and c != mapping.router_chiplet]
@@ -162,8 +164,9 @@ def failover_chiplet(mapping: ExpertMapping, failed: int, policy: str, hw: Hardw
         return min(candidates, key=lambda c: (hw.hops(failed, c), c))
     if policy == "least_loaded":
         if not alive:
-            raise ConfigError(f"{path}: chiplet {failed} fails and no chiplet survives; allowed: at least one "
-                              "chiplet that never fails")
+            outside = " outside its tensor-parallel group" if partners - {failed} else ""
+            raise ConfigError(f"{path}: chiplet {failed} fails and no chiplet survives{outside}; allowed: at least "
+                              "one such chiplet that never fails")
         used = [c for c in alive if c in load or c == mapping.router_chiplet] or alive
         return min(used, key=lambda c: (load.get(c, 0.0), hw.hops(failed, c), c))
     raise ConfigError(f"{path}.policy: {policy!r} is not allowed; allowed: {list(FAILOVER_POLICIES)}")
