@@ -394,3 +394,23 @@ def test_least_loaded_never_puts_two_shards_of_a_replica_on_one_chiplet(tmp_path
     assert [(i.chips, sorted(i.models), i.alive) for i in r.engine.instances] == [
         ((0, 1), ["a"], False), ((3, 2), ["a", "b"], True)]
     assert r.summary["unfinished_requests"] == 0
+
+
+def test_a_static_hot_set_gives_way_to_an_expert_a_failure_moves_onto_its_stack(tmp_path):
+    """Static policy: a (chiplet 0) is pinned in stack 0, b and c (chiplets 1 and 3) in stack 1, whose 2500 B
+    leave one 512-B KV block beside them. R0 (a), R1 (b), R2 and R3 (c) arrive at 0. Chiplet 0 fails at 100
+    (R0's decode [80, 220] is lost) and least_loaded moves a onto b's chiplet 1: stack 1 must now load a beside
+    b and c, 944 B more than it has. Its hot set gives way, least popular first: b (R1's only) is unpinned
+    and dropped when R1 ends at 425, a is copied from DDR [425, 495]. The one KV block serves R2 [5, 215], R1
+    [215, 425], R3 [425, 635], then R0: its 4 + 1 tokens again [635, 705], its last token at 775. Before,
+    b and c stayed pinned and a's load waited for ever."""
+    rows = [(0, 0, 4, 3), (0, 1, 4, 3), (0, 2, 4, 3), (0, 2, 4, 3)]
+    p = params(tmp_path, rows, experts=("a", "b", "c"), mapping={"cache_policy": "static", "router_chiplet": 3},
+               ddr_gib=1.0)
+    del p["mapping"]["hot_set"]
+    p["hardware"]["memory"]["hbm"].update(stacks=2, capacity_gib=2500 / 2**30)
+    p["failures"] = {"events": [{"kind": "chiplet", "chiplet": 0, "at_s": 100 * NS}], "policy": "least_loaded"}
+    r = stitch_point(p, hand_model())
+    assert [sorted(m.hot) for m in r.engine.stacks] == [["a"], ["c"]]
+    assert loads_ns(r) == [pytest.approx(("hbm", "a", 100, 495, 944))]
+    assert latencies_ns(r)[1] == pytest.approx([775, 425, 215, 635])

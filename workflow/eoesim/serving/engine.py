@@ -311,6 +311,23 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         weights and KV there, ``needs``: one stack's ``hbm_needs``), and that HBM."""
         return max(((sum(needs[x][0] for x in g if x in needs), g) for g in self.groups), default=(0.0, ()))
 
+    def replan_static(self, stacks) -> None:
+        """Static policy, after a chiplet failure moved experts onto ``stacks``: the hot set pinned there is cut,
+        least popular first, until every group of experts a request runs on a stack fits beside the hot experts
+        outside it (the room ``_place_initial`` leaves at the start); else a moved expert could never be loaded
+        beside the pinned ones and its requests would wait for ever. The experts cut stay resident, unpinned."""
+        if self.policy != "static":
+            return
+        self.stack_needs = self.hbm_needs()
+        for s in sorted(set(stacks)):
+            mem, needs = self.stacks[s], self.stack_needs[s]
+            for g in self.groups:
+                here = [x for x in g if x in needs]
+                group = sum(needs[x][0] for x in here)
+                outside = sorted((h for h in mem.hot if h not in here), key=lambda h: (self.popularity.get(h, 0.0), h))
+                while outside and group + sum(mem.resident.get(h, 0.0) for h in outside) > mem.capacity:
+                    mem.hot.discard(outside.pop(0))
+
     def _place_initial(self, hot_set: Any) -> None:
         """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room
         left for the experts one request runs at once when not all fit); DDR holds the most popular experts

@@ -228,6 +228,7 @@ def _move_model(engine, old: Instance, new: Instance, name: str, m: ModelState, 
     if kept and engine.cfg["scheduler"] == "static":  # a static batch goes on with its KV on the new instance
         nm.static_batch = (nm.static_batch or []) + kept
         nm.static_pad_prompt = max([nm.static_pad_prompt] + [s.prompt_total for s in kept])
+    engine.replan_static(new.stacks)
     for st in set(new.stacks) - set(old.stacks):
         if not engine.stacks[st].is_resident(name):
             entry["reloads"].append({"expert": name, "stack": st,
