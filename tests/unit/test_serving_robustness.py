@@ -175,6 +175,20 @@ STALLED = [
          "max_num_seqs": 8, "max_steps_per_event": 1, "chunk_tokens": 64}, capacity_gib=0.25,
         failures={"events": [{"kind": "chiplet", "at_s": 0.01, "chiplet": 2}], "policy": "least_loaded"}),
         id="a-preempted-part-queued-ahead-of-reserved-partners"),
+    # chiplet 2's six experts moved onto chiplet 3, whose stack holds six of the eight: their sequences queue at
+    # once, before their experts are in, and pin those already there - every expert of the stack, so the load of
+    # the seventh waited for ever (those waiting for it now wait for it outside the queues): 15 of 60
+    pytest.param(sweep_study(
+        593, 8, {"kind": "tree", "tree": {"root": ["r0", "r1"], "r0": ["e00", "e01", "e02", "e03"],
+                                          "r1": ["e04", "e05", "e06", "e07"]}},
+        TOP2, "representation_average", {**POISSON_2000, "count": 60}, [2, 2], 0.5,
+        {"strategy": "many_to_one", "cache_policy": "static", "prefetch": 1},
+        {"scheduler": "prefill_priority", "preemption": "swap", "expert_load": "streamed", "kv_partition": "equal",
+         "max_num_seqs": 64, "load_balance": "round_robin", "kv_block_tokens": 32, "kv_watermark": 0.1},
+        stacks=2, capacity_gib=0.25,
+        failures={"events": [{"kind": "link", "src": 1, "dst": 0, "at_s": 0.01, "bandwidth_factor": 0.5},
+                             {"kind": "chiplet", "at_s": 0.2, "chiplet": 2}], "policy": "least_loaded"}),
+        id="moved-sequences-pinned-the-stack-their-expert-loads-into"),
 ]
 
 

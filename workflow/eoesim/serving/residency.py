@@ -85,7 +85,7 @@ class ExpertResidency:
             ticket = float("inf") if prefetch else self.next_ticket()
         load = {"waiters": [], "started": [], "flowing": False, "t0": self.now, "prefetch": prefetch,
                 "stack": stack, "name": name, "ssd_start": None, "ssd_end": None, "copy_start": None,
-                "protect": protect, "ticket": ticket}
+                "protect": protect, "ticket": ticket, "parked": None}
         self.loads[(stack, name)] = load
         self._try_load(stack, name, load)
         return load
@@ -97,7 +97,9 @@ class ExpertResidency:
             self.reclaim_lookahead((stack,))
         if mem.reserve(name, nbytes, load["protect"], load["ticket"]) is None:
             self._make_room(stack, nbytes)
-            if mem.reserve(name, nbytes, load["protect"], load["ticket"]) is None:
+            if mem.reserve(name, nbytes, load["protect"], load["ticket"]) is None and not (
+                    self.park_load_waiters(stack, name, load)
+                    and mem.reserve(name, nbytes, load["protect"], load["ticket"]) is not None):
                 self.pending_loads[stack].append((name, self.now))
                 return
         if name.startswith("merged("):
@@ -189,6 +191,8 @@ class ExpertResidency:
                                       "prefetch": load["prefetch"], "size_bytes": flow.nbytes})
         for cb in load["waiters"]:
             cb()
+        if load["parked"] is not None:
+            self.release_parked(load["parked"])
         for inst in self.instances:
             if inst.step is not None and inst.step.phase == 2 and inst.step.load_wait == (stack, name):
                 self._finish_after_load(inst)
@@ -242,15 +246,35 @@ class ExpertResidency:
             self._park(owner, ticket, stack)
         return True
 
+    def park_load_waiters(self, stack: int, name: str, load: dict[str, Any]) -> bool:
+        """A load of ``name`` into ``stack`` that cannot get room while sequences are queued for it: a failed
+        chiplet's instance moved them (eoesim.serving.failures), and they queue before their expert is in. Their
+        owners (a sequence, or a composition group) cannot run before the load, yet their queued parts pin
+        their experts there - with a stack full of experts pinned that way the load waited for ever. Each such
+        owner whose parts all hold no KV goes back to wait for its experts: the load takes the oldest of their
+        tickets, and they are admitted again once it is in. True when any was sent back."""
+        mem = self.stacks[stack]
+        if not mem.active.get(name, 0):  # nobody is queued for it before it is in: only failures do that
+            return False
+        owners = list(dict.fromkeys(s.group or s for inst in self.stack_users[stack] if name in inst.models
+                                    for s in inst.models[name].waiting))
+        owners = [o for o in owners if all(_queued_without_kv(p) for p in _parts_of(o))]
+        if not owners:
+            return False
+        ticket = min([load["ticket"], *(o.ticket for o in owners)])
+        load["ticket"] = ticket
+        load["parked"] = ticket
+        for owner in owners:
+            self._park(owner, ticket, stack)
+        return True
+
     @staticmethod
     def _parkable(owner: Any, ticket: int) -> bool:
         """Queued with no KV in HBM, and younger than the admission - or, older, queued behind others in every
         queue it is in (it could not go first anyway: the queues are served in order)."""
-        parts = _parts_of(owner)
-        queues = [_queue_of(p) for p in parts]
-        if not all(q is not None and p.blocks == 0 and p.inst.alive for p, q in zip(parts, queues)):
+        if not all(_queued_without_kv(p) for p in _parts_of(owner)):
             return False
-        return owner.ticket > ticket or all(q[0] is not p for p, q in zip(parts, queues))
+        return owner.ticket > ticket or all(_queue_of(p)[0] is not p for p in _parts_of(owner))
 
     def _park(self, owner: Any, ticket: int, stack: int) -> None:
         parts = _parts_of(owner)
@@ -264,7 +288,9 @@ class ExpertResidency:
                 if self.stacks[s].release(p.expert) and s != stack:  # a static transient expert left
                     self.at(self.now, self.retry_loads, s)
         self._set_wanted(owner, need)
-        self.parked.setdefault(ticket, []).extend([owner, *self.parked.pop(owner.ticket, [])])
+        # those parked under this owner's own admission wait for it now (the lists are one when it is that one)
+        behind = self.parked.pop(owner.ticket, []) if owner.ticket != ticket else []
+        self.parked.setdefault(ticket, []).extend([owner, *behind])
 
     def _set_wanted(self, owner: Any, need: list) -> None:
         """``owner`` waits for its experts: it wants each (stack, expert) of ``need`` under its ticket."""
@@ -361,3 +387,9 @@ def _queue_of(seq: Any):
     if seq.state == SWAPPED:
         return m.swapped if seq in m.swapped else None
     return m.waiting if seq in m.waiting else None
+
+
+def _queued_without_kv(seq: Any) -> bool:
+    """Queued on a live instance (waiting, or swapped out) with no KV in HBM."""
+    return _queue_of(seq) is not None and seq.blocks == 0 and seq.inst.alive
+
