@@ -23,7 +23,9 @@ Semantics:
   (DDR -> HBM, SSD first when not in DDR) and its sequences' KV is dropped and recomputed (prefill of
   prompt + generated tokens).
   Routing moves to the replacement when the router chiplet fails. Nothing is dropped, so no request is
-  lost (``lost_requests`` counts requests that did not complete, which must be 0). At planning, the stacks
+  lost (``lost_requests`` counts requests that did not complete, which must be 0). Under the static cache
+  policy the hot set of a stack that gains an expert gives way, least popular first, until each group a
+  request runs there fits beside it (Engine.replan_static). At planning, the stacks
   the moved experts will read must hold what a request runs there at once (the engine's capacity check, on
   the instances as each failure leaves them): a co-location that puts more experts of one request on a
   stack than it holds is a ConfigError naming the event, rather than requests waiting for each other mid-run.
