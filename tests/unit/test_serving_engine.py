@@ -384,6 +384,20 @@ def test_a_hand_over_evicts_an_idle_expert_from_the_decode_stack_its_kv_needs(tm
     assert sorted(r.engine.stacks[1].resident) == ["e0"] and r.engine.stacks[1].evictions == 1
 
 
+def test_a_decode_replica_moved_onto_a_prefill_instance_by_a_failure_decodes_there(tmp_path):
+    # prefill on chiplet 0, decode on chiplet 1, one stack for both. The request is prefilled [0, C(1)] and
+    # decodes on chiplet 1 from C(1); chiplet 1 fails at 2.5 C(1), losing the iteration [2 C(1), 3 C(1)].
+    # least_loaded co-locates onto chiplet 0's prefill instance, which now runs both roles: the sequence keeps
+    # its KV (same stack) and its last 3 iterations run there, to 5.5 C(1). Before, a prefill instance never
+    # decoded and the sequence waited there for ever.
+    p = _disaggregated(tmp_path, [(0.0, 16, 5)], stacks=1, blocks_per_stack=4)
+    p["failures"] = {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 2.5 * C(1) * US}], "policy": "least_loaded"}
+    r = stitch_point(p, model())
+    assert [(i.chips, i.role, i.alive) for i in r.engine.instances] == [((0,), "both", True), ((1,), "decode", False)]
+    assert r.engine.rec.first / US == pytest.approx([C(1)])
+    assert r.engine.rec.done / US == pytest.approx([5.5 * C(1)])
+
+
 def test_a_preempted_sequence_queues_behind_the_sequences_holding_reserved_blocks():
     # reserved with a partner's admission, those blocks admit their holders at once: a preempted sequence goes to
     # the head of the queue behind them (ahead, it waited for room there while their blocks stayed idle)

@@ -193,9 +193,13 @@ def fail_chiplet(engine, f: dict[str, Any]) -> None:
 
 def _target_instance(engine, inst: Instance, c: int, to: int) -> Instance:
     """Where a failed chiplet's instance goes: its chiplets with ``c`` replaced (a spare), or the instance
-    already holding ``to`` (co-location)."""
+    already holding ``to`` (co-location; one of another disaggregation role then runs both prefills and
+    decodes, as chiplets shared by both roles do from the start - else the moved work of the other role, say
+    sequences decoding, never ran there)."""
     holder = next((i for i in engine.instances if i.alive and to in i.chips and i is not inst), None)
     if holder is not None:
+        if holder.role != inst.role:
+            holder.role = "both"
         return holder
     chips = tuple(to if x == c else x for x in inst.chips)
     new = Instance(len(engine.instances), chips, engine.package.stack_of, inst.role)
