@@ -149,9 +149,9 @@ def _check_capacity_after(engine, chiplets: list[dict[str, Any]], policy: str) -
     for f in chiplets:
         c, to = f["chiplet"], f["replacement"]
         for inst in [i for i in live if c in i.chips]:
-            target = next((i for i in live if to in i.chips and i is not inst), None)
+            target = _holder(live, inst, to)
             if target is None:
-                target = Instance(len(live), tuple(to if x == c else x for x in inst.chips), pk.stack_of, inst.role)
+                target = Instance(len(live), _spare_chips(inst, c, to), pk.stack_of, inst.role)
                 live.append(target)
             for name in inst.models:
                 if name not in target.models:
@@ -196,18 +196,27 @@ def _target_instance(engine, inst: Instance, c: int, to: int) -> Instance:
     already holding ``to`` (co-location; one of another disaggregation role then runs both prefills and
     decodes, as chiplets shared by both roles do from the start - else the moved work of the other role, say
     sequences decoding, never ran there)."""
-    holder = next((i for i in engine.instances if i.alive and to in i.chips and i is not inst), None)
+    holder = _holder(engine.instances, inst, to)
     if holder is not None:
         if holder.role != inst.role:
             holder.role = "both"
         return holder
-    chips = tuple(to if x == c else x for x in inst.chips)
-    new = Instance(len(engine.instances), chips, engine.package.stack_of, inst.role)
+    new = Instance(len(engine.instances), _spare_chips(inst, c, to), engine.package.stack_of, inst.role)
     engine.instances.append(new)
     for st in set(new.stacks):
         engine.stack_users[st].append(new)
     engine.chiplets_used = sorted(set(engine.chiplets_used) | {to})
     return new
+
+
+def _holder(instances, inst: Instance, to: int) -> Instance | None:
+    """The live instance other than ``inst`` that holds chiplet ``to`` (``inst`` co-locates onto it), or None."""
+    return next((i for i in instances if i.alive and to in i.chips and i is not inst), None)
+
+
+def _spare_chips(inst: Instance, c: int, to: int) -> tuple[int, ...]:
+    """``inst``'s chiplets with the failed ``c`` replaced by the spare ``to``."""
+    return tuple(to if x == c else x for x in inst.chips)
 
 
 def _move_model(engine, old: Instance, new: Instance, name: str, m: ModelState, entry: dict[str, Any]) -> None:
