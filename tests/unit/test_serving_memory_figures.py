@@ -27,6 +27,10 @@ def test_serving_policies_draws_each_policys_curve_in_each_panel(tmp_path, drawn
     labels = [t.get_text() for t in throughput.get_xticklabels(minor=True) if t.get_text()]
     assert labels == []
     assert {t.get_text() for t in throughput.get_xticklabels()} >= {"10", "20"}
+    # latency ticks too: 1, 2 ms rather than 10^0, 2 x 10^0 (the default study's TPOT panel read 6 x 10^-1)
+    tpot_labels = {t.get_text() for t in tpot.get_yticklabels()}
+    assert tpot_labels >= {"1", "2"} and not any("10^" in x for x in tpot_labels)
+    assert [t.get_text() for t in tpot.get_yticklabels(minor=True) if t.get_text()] == []
 
 
 def test_memory_coupling_bars_are_each_configurations_layer_cycles(tmp_path, drawn):

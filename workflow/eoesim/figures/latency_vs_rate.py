@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from eoesim.errors import ParseError
-from eoesim.figures.style import LINESTYLES, MARKERS, PALETTE, log_rate_axis, new_figure, save_figure
+from eoesim.figures.style import LINESTYLES, MARKERS, PALETTE, new_figure, plain_log_axis, save_figure
 
 #: (column of load_curve.csv, y label)
 METRICS = (("ttft_p50_s", "TTFT p50 (ms)"), ("tpot_p50_s", "TPOT p50 (ms)"),
@@ -54,8 +54,8 @@ def plot_latency_vs_rate(frame: pd.DataFrame, styles: dict[str, tuple[int, int]]
             ok = np.isfinite(y) & (y > 0)
             ax.plot(curve["rate_per_s"].to_numpy()[ok], y[ok], label=curve["label"].iloc[0], **line_style(*styles[pid]))
     for ax, (_, ylabel) in zip(axes, METRICS):
-        log_rate_axis(ax)
-        ax.set_yscale("log")
+        plain_log_axis(ax, "x")
+        plain_log_axis(ax, "y")
         ax.set_xlabel("request rate (req/s)")
         ax.set_ylabel(ylabel)
         for r in study_rates:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from eoesim.errors import ConfigError
-from eoesim.figures.style import log_rate_axis, new_figure, save_figure, series_style
+from eoesim.figures.style import new_figure, plain_log_axis, save_figure, series_style
 from eoesim.serving.settings import SCHEDULERS
 from eoesim.stitch.load_curve import load_curve
 
@@ -70,9 +70,9 @@ def plot_serving_policies(frame: pd.DataFrame, stem: Path | str) -> dict[str, Pa
             ok = np.isfinite(y)
             ax.plot(x[ok], y[ok], label=policy.replace("_", " "), **series_style(i))
     for ax, (col, ylabel, _) in zip(axes, PANELS):
-        log_rate_axis(ax)
+        plain_log_axis(ax, "x")
         if col.startswith(("ttft", "tpot")):
-            ax.set_yscale("log")
+            plain_log_axis(ax, "y")
         ax.set_xlabel("Request rate (requests/s)")
         ax.set_ylabel(ylabel)
     axes[0].legend(loc="best")

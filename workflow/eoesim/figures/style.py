@@ -52,13 +52,14 @@ def new_figure(width: str = "single", height_in: float | None = None, **subplots
     return plt.subplots(figsize=(w, height_in or w * 0.72), constrained_layout=True, **subplots_kw)
 
 
-def log_rate_axis(ax) -> None:
-    """A log x axis of request rates labelled 1, 2, 5 x 10^k in plain numbers (the minor ticks unlabelled:
-    matplotlib's default labels of 2-9 x 10^k overlap at figure widths)."""
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+def plain_log_axis(ax, which: str) -> None:
+    """A log ``which`` ("x" or "y") axis labelled 1, 2, 5 x 10^k in plain numbers, the minor ticks unlabelled:
+    matplotlib's default labels of 2-9 x 10^k overlap at figure widths, and read 6 x 10^-1 for 0.6."""
+    getattr(ax, f"set_{which}scale")("log")
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def series_style(i: int) -> dict:
