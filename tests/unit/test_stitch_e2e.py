@@ -490,6 +490,26 @@ def test_check_point_reports_cross_field_errors(tmp_path, change, msg):
         check_point(p, base_dir=tmp_path)
 
 
+def test_a_static_hot_set_that_leaves_no_room_for_a_cold_expert_is_rejected_at_planning(tmp_path):
+    """One stack, a pinned (944 B), b cold and loaded on demand beside it: b with the KV of the longest request
+    (4 + 3 tokens, one 512-B block; the 4-token prompt's block over 1 - 0.01 watermark: 517.2 B) needs 944 +
+    944 + 517.2 = 2405.2 B. With 2400 B b's request would wait for ever beside pinned a: rejected at planning
+    naming the hot set, the stack, b and the HBM needed. With 2410 B both requests run."""
+    def point(capacity_b):
+        p = params(tmp_path, [(0, 0, 4, 3), (0, 1, 4, 3)], mapping={"hot_set": ["a"]}, ddr_gib=1.0)
+        p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=capacity_b / 2**30)
+        return p
+    need_gib = (2 * 944 + 512 / 0.99) / 2**30
+    with pytest.raises(ConfigError, match=rf"^mapping\.hot_set: \['a'\] pinned in HBM stack 0 under cache_policy "
+                                          rf"static is not allowed beside the experts a request runs there \(b\): "
+                                          rf".* they need {need_gib:.4g} GiB .*allowed: a hot set without those "
+                                          rf"experts, cache_policy lru or lfu, or hardware\.memory\.hbm\.capacity_gib "
+                                          rf">= {need_gib:.4g}$"):
+        check_point(point(2400), base_dir=tmp_path)
+    r = stitch_point(point(2410), hand_model())
+    assert r.summary["unfinished_requests"] == 0
+
+
 def test_an_admitted_group_evicts_an_idle_expert_for_its_kv(tmp_path):
     """One stack holds a, b and c (944 B each) and exactly what the capacity check asks: the two picks of a
     request and the KV of its longest request on each, 2 x (944 + 7 x 512) = 9056 B (16-token blocks of

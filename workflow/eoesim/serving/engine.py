@@ -370,6 +370,25 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                     continue
         for name in order:
             self.ddr.place(name, self.sizes[name])
+        if hot is not None and self.policy == "static":
+            self._check_hot_room()
+
+    def _check_hot_room(self) -> None:
+        """A static hot set the study names pins its experts: beside those outside it, every group of experts a
+        request runs on a stack must still load with its KV cache, else its requests wait for ever."""
+        for s, mem in enumerate(self.stacks):
+            needs = self.stack_needs[s]
+            for g in self.groups:
+                here = [x for x in g if x in needs]
+                pinned = sorted(h for h in mem.hot if h not in here)
+                need = sum(needs[x][0] for x in here) + sum(mem.resident[h] for h in pinned)
+                if here and need > mem.capacity:
+                    raise ConfigError(
+                        f"mapping.hot_set: {pinned} pinned in HBM stack {s} under cache_policy static is not allowed "
+                        f"beside the experts a request runs there ({', '.join(here)}): with the KV cache of the longest "
+                        f"request they need {need / 2**30:.4g} GiB of the stack's {mem.capacity / 2**30:.4g}; "
+                        "allowed: a hot set without those experts, cache_policy lru or lfu, or "
+                        f"hardware.memory.hbm.capacity_gib >= {need / 2**30:.4g}")
 
     def _set_kv_partition(self) -> None:
         rq = self.requests
