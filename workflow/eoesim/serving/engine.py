@@ -311,22 +311,37 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         weights and KV there, ``needs``: one stack's ``hbm_needs``), and that HBM."""
         return max(((sum(needs[x][0] for x in g if x in needs), g) for g in self.groups), default=(0.0, ()))
 
-    def replan_static(self, stacks) -> None:
+    def replan_static(self, stacks) -> list[int]:
         """Static policy, after a chiplet failure moved experts onto ``stacks``: the hot set pinned there is cut,
         least popular first, until every group of experts a request runs on a stack fits beside the hot experts
         outside it (the room ``_place_initial`` leaves at the start); else a moved expert could never be loaded
-        beside the pinned ones and its requests would wait for ever. The experts cut stay resident, unpinned."""
+        beside the pinned ones and its requests would wait for ever. The experts cut stay resident, unpinned.
+        Returns the stacks whose hot set was cut (loads waiting there may evict the experts cut)."""
         if self.policy != "static":
-            return
+            return []
         self.stack_needs = self.hbm_needs()
+        cut = []
         for s in sorted(set(stacks)):
-            mem, needs = self.stacks[s], self.stack_needs[s]
+            mem = self.stacks[s]
+            before = len(mem.hot)
             for g in self.groups:
-                here = [x for x in g if x in needs]
-                group = sum(needs[x][0] for x in here)
-                outside = sorted((h for h in mem.hot if h not in here), key=lambda h: (self.popularity.get(h, 0.0), h))
-                while outside and group + sum(mem.resident.get(h, 0.0) for h in outside) > mem.capacity:
-                    mem.hot.discard(outside.pop(0))
+                here, pinned, need = self._beside_hot(s, g)
+                for h in sorted(pinned, key=lambda h: (self.popularity.get(h, 0.0), h)):
+                    if need <= mem.capacity:
+                        break
+                    mem.hot.discard(h)
+                    need -= mem.resident.get(h, 0.0)
+            if len(mem.hot) < before:
+                cut.append(s)
+        return cut
+
+    def _beside_hot(self, s: int, group: tuple[str, ...]) -> tuple[list[str], list[str], float]:
+        """The experts of ``group`` served from stack ``s``, the hot experts pinned there outside it, and the HBM
+        they need together (the group's weights and KV there, ``stack_needs``, and the pinned weights)."""
+        mem, needs = self.stacks[s], self.stack_needs[s]
+        here = [x for x in group if x in needs]
+        pinned = sorted(h for h in mem.hot if h not in here)
+        return here, pinned, sum(needs[x][0] for x in here) + sum(mem.resident.get(h, 0.0) for h in pinned)
 
     def _place_initial(self, hot_set: Any) -> None:
         """Start state: per stack, the hot set (static) or the most popular experts that fit (static: with room
@@ -377,11 +392,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         """A static hot set the study names pins its experts: beside those outside it, every group of experts a
         request runs on a stack must still load with its KV cache, else its requests wait for ever."""
         for s, mem in enumerate(self.stacks):
-            needs = self.stack_needs[s]
             for g in self.groups:
-                here = [x for x in g if x in needs]
-                pinned = sorted(h for h in mem.hot if h not in here)
-                need = sum(needs[x][0] for x in here) + sum(mem.resident[h] for h in pinned)
+                here, pinned, need = self._beside_hot(s, g)
                 if here and need > mem.capacity:
                     raise ConfigError(
                         f"mapping.hot_set: {pinned} pinned in HBM stack {s} under cache_policy static is not allowed "

@@ -178,6 +178,7 @@ def fail_chiplet(engine, f: dict[str, Any]) -> None:
              "steps_aborted": 0, "reloads": []}
     if engine.router_chiplet == c:
         engine.router_chiplet = to
+    moved = []
     for inst in [i for i in engine.instances if i.alive and c in i.chips]:
         target = _target_instance(engine, inst, c, to)
         if inst.step is not None:
@@ -188,6 +189,13 @@ def fail_chiplet(engine, f: dict[str, Any]) -> None:
         engine.redirect[inst.iid] = target
         for name, m in inst.models.items():
             _move_model(engine, inst, target, name, m, entry)
+            moved.append((inst, target, name))
+    # every model has moved before the static hot sets are re-planned, once, and before any moved expert's load
+    # starts: a load started earlier could wait beside experts the re-plan unpins after it tried for room
+    for s in engine.replan_static({st for _, new, _ in moved for st in new.stacks}):
+        engine.retry_loads(s)
+    for old, new, name in moved:
+        _reload(engine, old, new, name, entry)
     engine.failures.log.append(entry)
 
 
@@ -243,7 +251,10 @@ def _move_model(engine, old: Instance, new: Instance, name: str, m: ModelState, 
     if kept and engine.cfg["scheduler"] == "static":  # a static batch goes on with its KV on the new instance
         nm.static_batch = (nm.static_batch or []) + kept
         nm.static_pad_prompt = max([nm.static_pad_prompt] + [s.prompt_total for s in kept])
-    engine.replan_static(new.stacks)
+
+
+def _reload(engine, old: Instance, new: Instance, name: str, entry: dict[str, Any]) -> None:
+    """Load a moved model's expert into the stacks its new instance reads, then wake that instance."""
     for st in set(new.stacks) - set(old.stacks):
         if not engine.stacks[st].is_resident(name):
             entry["reloads"].append({"expert": name, "stack": st,
