@@ -499,7 +499,7 @@ def test_a_static_hot_set_that_leaves_no_room_for_a_cold_expert_is_rejected_at_p
         p = params(tmp_path, [(0, 0, 4, 3), (0, 1, 4, 3)], mapping={"hot_set": ["a"]}, ddr_gib=1.0)
         p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=capacity_b / 2**30)
         return p
-    need_gib = (2 * 944 + 512 / 0.99) / 2**30
+    need_gib = (2 * 944 + 512 / 0.99) / 2**30  # 2.23999e-06: 2.24e-06 to the nearest and rounded up
     with pytest.raises(ConfigError, match=rf"^mapping\.hot_set: \['a'\] pinned in HBM stack 0 under cache_policy "
                                           rf"static is not allowed beside the experts a request runs there \(b\): "
                                           rf".* they need {need_gib:.4g} GiB .*allowed: a hot set without those "
@@ -508,6 +508,23 @@ def test_a_static_hot_set_that_leaves_no_room_for_a_cold_expert_is_rejected_at_p
         check_point(point(2400), base_dir=tmp_path)
     r = stitch_point(point(2410), hand_model())
     assert r.summary["unfinished_requests"] == 0
+
+
+def test_static_batching_needs_the_whole_output_with_the_watermark_free_at_planning(tmp_path):
+    """Static batching admits a sequence with the blocks of its prompt and whole output (16 + 10 tokens: two
+    512-B blocks) and 1 % of the KV space free: one stack must hold a (944 B) and 2 / 0.99 blocks, 1978.3 B.
+    With 1970 B (a continuous batcher's need, 944 + 2 blocks, fits) the request could never be admitted:
+    rejected at planning. With what the message allows it runs."""
+    def point(capacity_b, scheduler):
+        p = params(tmp_path, [(0, 0, 16, 10)], experts=("a",), mapping={"hot_set": ["a"]},
+                   serving={"scheduler": scheduler})
+        p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=capacity_b / 2**30)
+        return p
+    # 1978.3 B = 1.8424e-06 GiB, rounded up: the capacity the message allows runs
+    with pytest.raises(ConfigError, match=r"^hardware\.memory\.hbm\.capacity_gib: .* allowed: at least 1\.843e-06 GiB"):
+        check_point(point(1970, "static"), base_dir=tmp_path)
+    assert stitch_point(point(1970, "continuous"), hand_model()).summary["unfinished_requests"] == 0
+    assert stitch_point(point(1.843e-06 * 2**30, "static"), hand_model()).summary["unfinished_requests"] == 0
 
 
 def test_an_admitted_group_evicts_an_idle_expert_for_its_kv(tmp_path):

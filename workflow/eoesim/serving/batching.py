@@ -93,10 +93,13 @@ def blocks_for(tokens: int, block_tokens: int) -> int:
     return -(-tokens // block_tokens)
 
 
-def lone_sequence_blocks(prompt_tokens: int, total_tokens: int, block_tokens: int, watermark: float) -> float:
+def lone_sequence_blocks(prompt_tokens: int, total_tokens: int, block_tokens: int, watermark: float,
+                         whole_output: bool = False) -> float:
     """KV space, in blocks, a sequence needs to run to completion alone: all its tokens, and at admission its
-    prompt with the watermark share of the space kept free."""
-    return max(blocks_for(total_tokens, block_tokens), blocks_for(prompt_tokens, block_tokens) / (1.0 - watermark))
+    prompt with the watermark share of the space kept free - or, when its admission reserves its whole output
+    too (``whole_output``: static batching), all its tokens with the watermark free."""
+    admitted = total_tokens if whole_output else prompt_tokens
+    return max(blocks_for(total_tokens, block_tokens), blocks_for(admitted, block_tokens) / (1.0 - watermark))
 
 
 def _admit(seq: Seq, kv: KVSpace, block_tokens: int, tokens: int) -> bool:

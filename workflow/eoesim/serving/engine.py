@@ -66,7 +66,7 @@ from eoesim.serving.dispatch import Dispatcher
 from eoesim.serving.fluid import Flow, Fluid
 from eoesim.serving.instance import Instance
 from eoesim.serving.kvcache import KVCache
-from eoesim.serving.memory import DDRCache, StackMemory, kv_shares
+from eoesim.serving.memory import DDRCache, StackMemory, gib_at_least, kv_shares
 from eoesim.serving.metrics import BREAKDOWN_CATEGORIES
 from eoesim.serving.package import Package
 from eoesim.serving.power import power_settings
@@ -272,7 +272,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                     continue
                 per_token = max(i.models[n].costs.kv_bytes_per_token * i.stacks.count(s) for i in reads)
                 weights = self.sizes[n] * max(i.stacks.count(s) / i.shards for i in reads)
-                kv = lone_sequence_blocks(prompt, longest, bs, wm) * bs * per_token
+                kv = lone_sequence_blocks(prompt, longest, bs, wm, self.cfg["scheduler"] == "static") * bs * per_token
                 needs[n] = (weights + kv, weights)
             out.append(needs)
         return out
@@ -286,7 +286,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             s, (need, here, weights) = min(short.items())
             raise ConfigError(
                 f"hardware.memory.hbm.capacity_gib: {self.stacks[s].capacity / 2**30:.4g} GiB per stack is not "
-                f"allowed; allowed: at least {need / 2**30:.4g} GiB - {self.capacity_need(s, here, weights)}")
+                f"allowed; allowed: at least {gib_at_least(need)} GiB - {self.capacity_need(s, here, weights)}")
 
     def capacity_shortfalls(self, stack_needs: list[dict[str, tuple[float, float]]]
                             ) -> dict[int, tuple[float, list[str], float]]:
@@ -400,7 +400,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                         f"beside the experts a request runs there ({', '.join(here)}): with the KV cache of the longest "
                         f"request they need {need / 2**30:.4g} GiB of the stack's {mem.capacity / 2**30:.4g}; "
                         "allowed: a hot set without those experts, cache_policy lru or lfu, or "
-                        f"hardware.memory.hbm.capacity_gib >= {need / 2**30:.4g}")
+                        f"hardware.memory.hbm.capacity_gib >= {gib_at_least(need)}")
 
     def _set_kv_partition(self) -> None:
         rq = self.requests

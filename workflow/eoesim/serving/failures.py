@@ -58,6 +58,7 @@ from eoesim.eoe.mapping import failover_chiplet, move_chiplet
 from eoesim.errors import ConfigError
 from eoesim.serving.batching import ModelState
 from eoesim.serving.instance import Instance
+from eoesim.serving.memory import gib_at_least
 from eoesim.serving.sequences import RUNNING, SWAPPED
 
 DEFAULTS: dict[str, Any] = {"events": [], "policy": "spare", "recovery_tolerance_pct": 10.0, "bin_s": None,
@@ -167,7 +168,7 @@ def _check_capacity_after(engine, chiplets: list[dict[str, Any]], policy: str) -
                 f"and {mem.capacity / 2**30:.4g} GiB per HBM stack: its experts move to chiplet {to}, and "
                 f"{engine.capacity_need(s, here, weights)}, {need / 2**30:.4g} GiB; allowed: "
                 f"{'' if policy == 'spare' else 'failures.policy spare, '}another chiplet, or "
-                f"hardware.memory.hbm.capacity_gib >= {need / 2**30:.4g}")
+                f"hardware.memory.hbm.capacity_gib >= {gib_at_least(need)}")
 
 
 # --- what happens ------------------------------------------------------------------------------------------

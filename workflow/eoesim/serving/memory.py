@@ -37,6 +37,7 @@ chains, sequential aggregation); a merged expert (weight summation) takes its le
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Mapping
 
@@ -252,3 +253,13 @@ class DDRCache:
 
     def loaded(self, expert: str) -> None:
         self.resident[expert] = self.loading.pop(expert)
+
+
+def gib_at_least(nbytes: float) -> str:
+    """``nbytes`` in GiB rounded up to 4 significant digits: the capacity an error message allows passes the check
+    (0.12501 GiB reads 0.1251; to the nearest it would read 0.125, the capacity refused)."""
+    gib = nbytes / 2**30
+    if gib <= 0:
+        return "0"
+    step = 10.0 ** (math.floor(math.log10(gib)) - 3)
+    return f"{math.ceil(gib / step) * step:.4g}"

@@ -119,7 +119,8 @@ def kv_room_bytes(params: Mapping[str, Any]) -> float:
     serving = {**SERVING_DEFAULTS, **(params.get("serving") or {})}
     block = int(serving["kv_block_tokens"])
     prompt, total = longest_request(params)
-    blocks = lone_sequence_blocks(prompt, total, block, float(serving["kv_watermark"]))
+    blocks = lone_sequence_blocks(prompt, total, block, float(serving["kv_watermark"]),
+                                  serving["scheduler"] == "static")
     at_once = experts_at_once(params, [e.name for e in experts])
     one = blocks * block * max(kv_bytes_per_token(e) for e in experts)
     floor = KV_ROOM_MIN_EXPERTS * max(param_bytes(e) for e in experts)
