@@ -316,6 +316,45 @@ def test_a_hand_over_frees_the_prefill_stack_for_the_next_admission(tmp_path):
     assert ttft == pytest.approx([C(1), 2 * C(1), 4 * C(1)])
 
 
+def test_a_hand_over_waiting_for_a_decode_instance_that_fails_goes_where_its_work_went(tmp_path):
+    # as above (one KV block per stack), chiplet 1 - the decode replica - fails at 120 us: A's second decode
+    # [98, 147] is lost and A moves onto chiplet 0's replica (least_loaded), which now prefills and decodes,
+    # reads stack 0 and so recomputes A's 13 + 2 tokens. A's freed block wakes B's hand-over, waiting since 98
+    # for it: its decode replica is gone, so it goes to chiplet 0's, on the stack that holds its block already:
+    # its last token [120, 169]. C, waiting for that block, prefills [169, 218] and decodes [218, 267]; A, queued
+    # behind it, recomputes and emits its last token [267, 316]. Before, B's KV went to the failed replica and
+    # B, then C and A, never finished.
+    rows = [(0.0, 13, 3), (0.0, 14, 2), (0.0, 14, 2)]
+    p = _disaggregated(tmp_path, rows, stacks=2, blocks_per_stack=1)
+    p["failures"] = {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 120 * US}], "policy": "least_loaded"}
+    r = stitch_point(p, model())
+    rec, arrival = r.engine.rec, r.engine.requests.arrival_s
+    assert (rec.first - arrival) / US == pytest.approx([C(1), 2 * C(1), 218])
+    assert (rec.done - arrival) / US == pytest.approx([316, 169, 267])
+    st = rec.steps_array()
+    assert [(int(i), t0 / US, t1 / US) for i, t0, t1 in zip(st["inst"], st["t0"], st["t1"]) if i == 1] == [
+        pytest.approx((1, 49, 98))]
+
+
+def test_a_sequence_whose_decode_instance_fails_while_its_kv_moves_decodes_where_its_work_went(tmp_path):
+    # the first disaggregation case: the 16 + 1 tokens' KV moves to stack 1 [49, 118.632] (69,632 B at 1 GB/s)
+    # and chiplet 1, its decode replica, fails at 80 us meanwhile. When the KV lands, the sequence goes where
+    # that replica's work went, chiplet 0's replica (least_loaded), which reads stack 0: it prefills its 17
+    # tokens again, emitting its second token [118.632, 167.632], then decodes 3 [167.632, 314.632]. Before, it
+    # joined the failed replica and never finished.
+    p = params(tmp_path, [(0.0, 16, 5)], grid=(1, 2), serving={"disaggregation": {"prefill_replicas": 1}})
+    p["mapping"] = {"strategy": "many_to_many", "replicas": 2, "cache_policy": "static"}
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    p["failures"] = {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 80 * US}], "policy": "least_loaded"}
+    r = stitch_point(p, model(link_bw=1e9, hbm_bw=1e18))
+    moved = 17 * 4096 / 1e9 / US
+    st = r.engine.rec.steps_array()
+    assert [(int(i), t0 / US, int(n)) for i, t0, n in zip(st["inst"], st["t0"], st["tokens"])] == [
+        pytest.approx(x) for x in [(0, 0, 16), (0, C(1) + moved, 17)] + [(0, (j + 2) * C(1) + moved, 1)
+                                                                        for j in range(3)]]
+    assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(5 * C(1) * US + moved * US)
+
+
 def test_hand_overs_waiting_for_each_others_stacks_give_way_to_the_older(tmp_path):
     # four replicas on a 2x2 grid of two stacks (chiplets 0 and 2 read stack 0, 1 and 3 stack 1), each stack
     # room for 3 KV blocks: prefill replicas on chiplets 0 (stack 0) and 1 (stack 1), decode replicas on 3

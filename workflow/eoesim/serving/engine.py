@@ -612,6 +612,12 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             self.model_on(seq.inst, seq.expert)
             self._set_kv_layout(seq, seq.inst)
 
+    def where_work_went(self, inst: Instance) -> Instance:
+        """``inst``, or the live instance its work went to when its chiplet failed (and that one's, ...)."""
+        while not inst.alive:
+            inst = self.redirect[inst.iid]
+        return inst
+
     def model_on(self, inst: Instance, name: str) -> ModelState:
         """The model ``name`` served by ``inst``, added when it has none (a failed instance's work moved there)."""
         if name not in inst.models:

@@ -130,6 +130,9 @@ class TokenFlow:
         if self.hand_overs.get(s) is not attempt:  # it was preempted meanwhile (``_preempt_hand_overs``)
             return
         src, dst = attempt
+        if not dst.alive:  # its decode instance failed while it waited: another replica takes it
+            dst = self.choose_instance(s.expert, s.req, role="decode")
+            attempt = self.hand_overs[s] = (src, dst)
         if not self.weights_ready(dst, s.expert):  # weights before KV: its KV goes there once the expert does
             self.ensure_resident(s.expert, dst, lambda: self._hand_over_try(s, attempt), access=False)
             return
@@ -206,6 +209,10 @@ class TokenFlow:
     def _recompute_hand_over(self, s: Seq) -> None:
         src, _dst = self.hand_overs.pop(s)
         self.preempt_for_recompute(src.models[s.expert], s)
+        if not src.alive:  # its prefill instance failed since: it prefills again where that one's work went
+            src.models[s.expert].waiting.remove(s)
+            src = self.where_work_went(src)
+            self.rehome(s, src, keep_kv=False)
         self.wake(src)
 
     def _handed_over(self, flow: Flow, arg: tuple) -> None:
@@ -221,6 +228,11 @@ class TokenFlow:
         s.inst = dst
         s.role = "decode"
         s.state = RUNNING
+        if not dst.alive:  # its chiplet failed while the KV moved: on where its work went, as its sequences were
+            new = self.where_work_went(dst)
+            self.rehome(s, new, keep_kv=sorted(new.stacks) == sorted(dst.stacks))
+            self.wake(new)
+            return
         dst.models[s.expert].running.append(s)
         self.wake(dst)
 
