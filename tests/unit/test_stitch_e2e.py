@@ -510,6 +510,24 @@ def test_a_static_hot_set_that_leaves_no_room_for_a_cold_expert_is_rejected_at_p
     assert r.summary["unfinished_requests"] == 0
 
 
+def test_an_expert_no_router_picks_must_load_beside_a_static_hot_set(tmp_path):
+    """A chain a -> top-2 of {b, c}: a runs alone for every request, though no router picks it. The longest
+    request's a reads 4 + 3 tokens and writes 3 (10 tokens: one 512-B block over 1 - 0.01 watermark, 517.2 B).
+    One stack pins b and c (1888 B) and must load a with its KV beside them: 3349.2 B. With 3000 B - enough
+    for the group {b, c} with its KV, 2922.3 B - a's request would wait for ever: rejected at planning. Before,
+    the check knew only the router's picks and the request stalled. With 3350 B it runs."""
+    def point(capacity_b):
+        p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b", "c"),
+                   morphology={"kind": "chain", "chain": ["a", ["b", "c"]]}, router={**TOPK, "k": 2},
+                   mapping={"hot_set": ["b", "c"]}, ddr_gib=1.0)
+        p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=capacity_b / 2**30)
+        return p
+    with pytest.raises(ConfigError, match=r"^mapping\.hot_set: \['b', 'c'\] pinned in HBM stack 0 under cache_policy "
+                                          r"static is not allowed beside the experts a request runs there \(a\)"):
+        check_point(point(3000), base_dir=tmp_path)
+    assert stitch_point(point(3350), hand_model()).summary["unfinished_requests"] == 0
+
+
 def test_static_batching_needs_the_whole_output_with_the_watermark_free_at_planning(tmp_path):
     """Static batching admits a sequence with the blocks of its prompt and whole output (16 + 10 tokens: two
     512-B blocks) and 1 % of the KV space free: one stack must hold a (944 B) and 2 / 0.99 blocks, 1978.3 B.

@@ -218,10 +218,13 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
 
     def groups_at_once(self) -> list[tuple[str, ...]]:
         """The distinct sets of experts one request runs together: the picks of a representation-averaging
-        router, its sub-routers' picks included (routing is decided before the run); one expert otherwise."""
+        router, its sub-routers' picks included (routing is decided before the run); one expert otherwise - and
+        alone, every expert no router picks (a chain's single stage, a graph's manager), which runs for every
+        request."""
         if self.composition != "representation_average" or not self.morph.routers:
             return [(n,) for n in self.experts]
-        groups: set[tuple[str, ...]] = set()
+        routed = {c.name for node in self.morph.routers for c in node.children if c.kind == "expert"}
+        groups: set[tuple[str, ...]] = {(n,) for n in self.experts if n not in routed}
         for node in self.morph.routers:
             kids = node.children
             if all(c.kind != "router" for c in kids):
