@@ -609,11 +609,12 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
     def redirect_waiting(self, seq: Seq) -> None:
         """A sequence not yet admitted whose instance failed goes where that instance's work went (which may not
         have its model yet: a load finishing while the failed instance's models are moved admits it)."""
-        while not seq.inst.alive:
-            seq.inst = self.redirect[seq.inst.iid]
-            seq.role = seq.inst.role
-            self.model_on(seq.inst, seq.expert)
-            self._set_kv_layout(seq, seq.inst)
+        if seq.inst.alive:
+            return
+        seq.inst = self.where_work_went(seq.inst)
+        seq.role = seq.inst.role
+        self.model_on(seq.inst, seq.expert)
+        self._set_kv_layout(seq, seq.inst)
 
     def where_work_went(self, inst: Instance) -> Instance:
         """``inst``, or the live instance its work went to when its chiplet failed (and that one's, ...)."""
