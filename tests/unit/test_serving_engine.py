@@ -355,6 +355,29 @@ def test_a_sequence_whose_decode_instance_fails_while_its_kv_moves_decodes_where
     assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(5 * C(1) * US + moved * US)
 
 
+def test_an_admission_waiting_for_the_expert_a_hand_over_pinned_runs_once_the_kv_has_moved(tmp_path):
+    # a 1x4 grid of two stacks, both experts prefilling on stack 0 (chiplets 0 and 1) and decoding on stack 1
+    # (2 and 3); each stack holds both experts and one KV block. A (e0, 16 tokens: 1 block) prefills [0, C(1)]
+    # and its KV moves to stack 1 [C(1), C(1) + 69.632 us] (17 x 4096 B at 1 GB/s); e0 stays pinned on stack 0
+    # until it has moved. B (e1, 32 tokens: 2 blocks) needs e0 evicted for its second block: it prefills once A's
+    # KV is out [118.632, 167.632] - its first token. Before, the end of the move woke nobody and B waited for ever.
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
+
+    e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    p = params(tmp_path, [(0.0, 16, 3)], experts=2, grid=(1, 4),
+               hbm_gib=(2 * param_bytes(e) + 16 * kv_bytes_per_token(e)) / 2**30,
+               serving={"disaggregation": {"prefill_replicas": 1}, "kv_watermark": 0.0})
+    two = tmp_path / "two.csv"
+    two.write_text("arrival_s,domain,prompt_tokens,output_tokens\n0.0,0,16,3\n0.0,1,32,3\n")
+    p["eoe"]["requests"]["trace_file"] = str(two)
+    p["mapping"] = {"strategy": "many_to_many", "replicas": 2, "cache_policy": "lru"}
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    r = stitch_point(p, model(link_bw=1e9))
+    moved = 17 * kv_bytes_per_token(e) / 1e9 / US
+    assert r.summary["unfinished_requests"] == 0
+    assert (r.engine.rec.first - r.engine.requests.arrival_s) / US == pytest.approx([C(1), 2 * C(1) + moved])
+
+
 def test_hand_overs_waiting_for_each_others_stacks_give_way_to_the_older(tmp_path):
     # four replicas on a 2x2 grid of two stacks (chiplets 0 and 2 read stack 0, 1 and 3 stack 1), each stack
     # room for 3 KV blocks: prefill replicas on chiplets 0 (stack 0) and 1 (stack 1), decode replicas on 3

@@ -213,11 +213,12 @@ class KVCache:
                 self.stacks[s].kv_free(seq.expert, seq.blocks * bpb)
             seq.blocks = 0
             self.count_held(seq, 0, self.now)
-            self.kv_freed(seq.kv_bpb)
+            self.room_freed(seq.kv_bpb)
 
-    def kv_freed(self, stacks) -> None:
-        """KV blocks on ``stacks`` were freed: the loads and hand-overs waiting for room there retry, and idle
-        instances there with sequences waiting to be admitted wake."""
+    def room_freed(self, stacks) -> None:
+        """Room on ``stacks`` was freed - KV blocks, or the pin of an expert that may be evicted now: the loads
+        and hand-overs waiting for room there retry, and idle instances there with sequences waiting to be
+        admitted (or swapped in) wake."""
         stacks = set(stacks)
         for s in stacks:
             if self.pending_loads[s]:
@@ -334,8 +335,7 @@ class KVCache:
         old = seq.inst
         for st in set(old.stacks):
             self.stacks[st].release(seq.expert)
-            if self.pending_loads[st]:
-                self.retry_loads(st)
+        self.room_freed(old.stacks)
         if not keep_kv:
             self.free_kv(seq)
             if seq.state != WAITING and seq.generated > 0:

@@ -170,7 +170,7 @@ class TokenFlow:
         for st, bpb in old_bpb.items():
             self.stacks[st].kv_free(s.expert, old_blocks * bpb)
         if old_blocks:
-            self.kv_freed(old_bpb)
+            self.room_freed(old_bpb)
         src_stack, dst_stack = src.stacks[0], dst.stacks[0]
         path = self.package.stack_to_stack(src_stack, dst_stack) if src_stack != dst_stack else (src_stack,)
         self.rec.traffic(src.chips[0], dst.chips[0], nbytes, "kv")
@@ -221,6 +221,7 @@ class TokenFlow:
             self.stacks[st].release(s.expert)
             if self.pending_loads[st]:
                 self.retry_loads(st)
+        self.room_freed(src.stacks)  # its expert there may be unpinned now: what waits for room may evict it
         self.rec.kv_move(s, flow.nbytes)
         self.ensure_resident(s.expert, dst, lambda: self._join_decode(s, dst), access=False)
 
