@@ -414,3 +414,21 @@ def test_a_static_hot_set_gives_way_to_an_expert_a_failure_moves_onto_its_stack(
     assert [sorted(m.hot) for m in r.engine.stacks] == [["a"], ["c"]]
     assert loads_ns(r) == [pytest.approx(("hbm", "a", 100, 495, 944))]
     assert latencies_ns(r)[1] == pytest.approx([775, 425, 215, 635])
+
+
+def test_a_sequence_moved_onto_a_spare_on_its_stack_keeps_its_expert_pinned_there(tmp_path):
+    """One 1500-B stack holds a (944 B) and one KV block. R1 (b) arrives at 50: b's load [58, ...] waits for
+    room, a being pinned by R0 (prefill [10, 80], decodes [80, 220]). Chiplet 0 fails at 100: R0 moves onto the
+    spare, chiplet 2, on the same stack, with its KV, and re-runs its decodes [100, 240]. a stays pinned through
+    the move: b's load evicts it only once R0 is done, lands at 250 (streamed: R1's prefill starts as it flows,
+    [240, 310]) and R1's decodes end at 450. Before, the move unpinned a for a moment, b's load retried then
+    evicted it, and R0 - running, with its KV - waited for a's reload beside b for ever."""
+    p = params(tmp_path, [(0, 0, 4, 3), (50 * NS, 1, 4, 3)], experts=("a", "b"),
+               mapping={"cache_policy": "lru", "hot_set": ["a"]}, ddr_gib=1.0)
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=1500 / 2**30)
+    p["failures"] = {"events": fail_chiplet_0(100), "policy": "spare"}
+    r = stitch_point(p, hand_model())
+    assert [(i.chips, i.alive) for i in r.engine.instances] == [((0,), False), ((1,), True), ((2,), True)]
+    assert loads_ns(r) == [pytest.approx(("hbm", "b", 58, 250, 944))]
+    ttft, e2e = latencies_ns(r)
+    assert ttft == pytest.approx([80, 260]) and e2e == pytest.approx([240, 400])

@@ -331,11 +331,10 @@ class KVCache:
             seq.kv_bpb[s] = seq.kv_bpb.get(s, 0.0) + bs * per_token
 
     def rehome(self, seq: Seq, new: Instance, keep_kv: bool) -> None:
-        """Move a sequence of a failed instance to ``new``: with its KV (same stacks) or to be recomputed."""
+        """Move a sequence of a failed instance to ``new``: with its KV (same stacks) or to be recomputed. It pins
+        its expert on the new stacks before it unpins the old ones: on a stack both read, a load retried in
+        between would evict the expert it runs (or waits) with."""
         old = seq.inst
-        for st in set(old.stacks):
-            self.stacks[st].release(seq.expert)
-        self.room_freed(old.stacks)
         if not keep_kv:
             self.free_kv(seq)
             if seq.state != WAITING and seq.generated > 0:
@@ -347,6 +346,9 @@ class KVCache:
         self._set_kv_layout(seq, new)
         for st in set(new.stacks):
             self.stacks[st].admit(seq.expert)
+        for st in set(old.stacks):
+            self.stacks[st].release(seq.expert)
+        self.room_freed(old.stacks)
         m = new.models[seq.expert]
         if seq.state == RUNNING:
             m.running.append(seq)
