@@ -219,8 +219,6 @@ class TokenFlow:
         s, src, dst = arg
         for st in set(src.stacks):
             self.stacks[st].release(s.expert)
-            if self.pending_loads[st]:
-                self.retry_loads(st)
         self.room_freed(src.stacks)  # its expert there may be unpinned now: what waits for room may evict it
         self.rec.kv_move(s, flow.nbytes)
         self.ensure_resident(s.expert, dst, lambda: self._join_decode(s, dst), access=False)
@@ -229,7 +227,7 @@ class TokenFlow:
         s.inst = dst
         s.role = "decode"
         s.state = RUNNING
-        if not dst.alive:  # its chiplet failed while the KV moved: on where its work went, as its sequences were
+        if not dst.alive:  # its chiplet failed while the KV moved: it goes where the instance's sequences went
             new = self.where_work_went(dst)
             self.rehome(s, new, keep_kv=sorted(new.stacks) == sorted(dst.stacks))
             self.wake(new)
