@@ -400,8 +400,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                 if here and need > mem.capacity:
                     raise ConfigError(
                         f"mapping.hot_set: {pinned} pinned in HBM stack {s} under cache_policy static is not allowed "
-                        f"beside the experts a request runs there ({', '.join(here)}): with the KV cache of the longest "
-                        f"request they need {need / 2**30:.4g} GiB of the stack's {mem.capacity / 2**30:.4g}; "
+                        f"beside the experts a request runs there ({', '.join(here)}): with the KV cache of the "
+                        f"longest request they need {need / 2**30:.4g} GiB of the stack's {mem.capacity / 2**30:.4g}; "
                         "allowed: a hot set without those experts, cache_policy lru or lfu, or "
                         f"hardware.memory.hbm.capacity_gib >= {gib_at_least(need)}")
 
