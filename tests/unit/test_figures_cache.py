@@ -231,6 +231,19 @@ def test_a_hot_set_the_budget_cannot_hold_is_rejected_naming_the_figure():
         cs.settings(build_study(cfg, "test"))
 
 
+def test_a_hot_set_that_leaves_the_budget_no_room_is_rejected_naming_the_figure():
+    """The budget holds 2 experts (and KV room); the static line pins the point's hot set of 2, so a request for
+    another expert could never load it: rejected at planning, naming the figure. Before, the figure's static
+    line stalled when it ran."""
+    cfg = copy.deepcopy(STUDY)
+    cfg["mapping"]["hot_set"] = 2
+    with pytest.raises(ConfigError, match=r"^figures\.cache_sensitivity: .*'mapping\.cache_policy': 'static'.* "
+                                          r"mapping\.hot_set: \['\w+', '\w+'\] pinned in HBM stack 0 under "
+                                          r"cache_policy static is not allowed beside the experts a request runs "
+                                          r"there \(\w+\)"):
+        cs.settings(build_study(cfg, "test"))
+
+
 def test_a_trace_point_has_no_skew_to_sweep(tmp_path):
     """By default the figure takes the first point with generated requests, and is left out (not an error:
     the study is valid) when every point reads a trace; a trace point named explicitly is an error."""

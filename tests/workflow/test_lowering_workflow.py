@@ -23,7 +23,7 @@ STUDY = {
     "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
     "hardware": {"chiplet": {"array": [8, 8]}, "package": {"grid": [2, 2]},
                  "memory": {"hbm": {"capacity_gib": 5.0e-5}, "ddr": {"capacity_gib": 0.0}}},
-    "mapping": {"cache_policy": "lru", "hot_set": 1},
+    "mapping": {"cache_policy": "lru"},
     "sweep": {"grid": {"hardware.chiplet.dataflow": ["os", "ws"]}},
 }
 
