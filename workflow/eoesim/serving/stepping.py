@@ -40,7 +40,7 @@ class StepRunner:
         if inst.step is not None:
             self.interrupt(inst)
             return
-        if inst.gang_wait or inst.wake_pending or not any(m.has_work() for m in inst.models.values()):
+        if inst.gang_wait or inst.wake_pending:
             return
         inst.wake_pending = True
         self.at(self.now, self._try_start, inst)
