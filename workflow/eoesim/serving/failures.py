@@ -231,8 +231,7 @@ def _spare_chips(inst: Instance, c: int, to: int) -> tuple[int, ...]:
 def _move_model(engine, old: Instance, new: Instance, name: str, m: ModelState, entry: dict[str, Any]) -> None:
     engine.model_on(new, name)
     engine.replicas[name] = [new if i is old else i for i in engine.replicas.get(name, [])] or [new]
-    # each shard's KV lives in the stack that shard reads: it stays only if every stack keeps its shard count
-    same_stacks = sorted(old.stacks) == sorted(new.stacks)
+    same_stacks = new.keeps_kv_of(old)
     seqs = list(m.running) + list(m.waiting) + list(m.swapped)
     m.running.clear()
     m.waiting.clear()

@@ -42,6 +42,11 @@ class Instance:
     def idle(self) -> bool:
         return self.step is None and not self.gang_wait
 
+    def keeps_kv_of(self, other: "Instance") -> bool:
+        """Whether a sequence of ``other`` moved here keeps its KV: each shard's KV lives in the stack that shard
+        reads, so every stack must keep its shard count."""
+        return sorted(self.stacks) == sorted(other.stacks)
+
     def outstanding_tokens(self) -> int:
         return sum(m.outstanding_tokens() for m in self.models.values())
 

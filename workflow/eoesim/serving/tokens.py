@@ -229,7 +229,7 @@ class TokenFlow:
         s.state = RUNNING
         if not dst.alive:  # its chiplet failed while the KV moved: it goes where the instance's sequences went
             new = self.where_work_went(dst)
-            self.rehome(s, new, keep_kv=sorted(new.stacks) == sorted(dst.stacks))
+            self.rehome(s, new, keep_kv=new.keeps_kv_of(dst))
             self.wake(new)
             return
         dst.models[s.expert].running.append(s)
