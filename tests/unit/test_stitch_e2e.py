@@ -878,3 +878,20 @@ def test_a_preempted_sequence_is_not_admitted_again_in_the_iteration_that_preemp
         signal.signal(signal.SIGALRM, old)
     assert r.summary["unfinished_requests"] == 0
     assert r.summary["preemptions"]["total"] < 10 * 120
+
+
+def test_the_only_sequence_preempted_for_an_expert_queued_work_pins_is_admitted_again(tmp_path):
+    """One 2496-B stack (the capacity check's need for R1: b, 944 B, and its 47-token prompt, 3 blocks of
+    512 B over 0.99, 2495.5 B). R0 (a, prompt 16, 20 tokens) and R1 (b, prompt 47) arrive together: a and b
+    load (1888 B), R0 is admitted with one block; R1's 3 blocks do not fit beside a, which R0 pins. After its
+    prefill R0 needs a second block with 96 B free and b pinned by R1 queued: R0, the only sequence running,
+    is preempted (recompute). Its admission again (17 tokens, 2 blocks) sends R1, younger and queued without
+    KV, back to wait for b, which leaves; R1 runs once R0 is done. Before, R0 was queued after the KV it freed
+    woke the stack's waiting sequences, so nothing woke it: both waited for ever."""
+    p = params(tmp_path, [(0, 0, 16, 20), (0, 1, 47, 1)])
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=2496 / 2**30)
+    r = stitch_point(p, hand_model())
+    assert r.summary["unfinished_requests"] == 0
+    assert dict(r.engine.rec.preemptions) == {"a": 1}
+    ttft, e2e = latencies_ns(r)
+    assert ttft[1] > e2e[0]
