@@ -36,7 +36,7 @@ STUDY = {
                          "output_tokens": {"dist": "fixed", "value": 8}}},
     "hardware": {"chiplet": {"array": [32, 32]}},
     "mapping": {"strategy": "one_to_one", "cache_policy": "lru", "prefetch": 1},
-    "figures": {"cache_sensitivity": {"zipf_skews": [0.0, 1.0, 2.0], "prefetch": [0, 1]}},
+    "figures": {"cache_sensitivity": {"zipf_skews": [0.0, 1.0, 2.0], "prefetch": [0, 1], "repeats": 2}},
 }
 EXPERT_BYTES = param_bytes(resolve_experts(EXPERTS)[0])
 
@@ -116,11 +116,17 @@ def sweep_frame():
     return s, settings, cs.sweep(restitcher(s), settings)
 
 
-def test_each_row_is_the_stitch_of_the_same_overrides(sweep_frame):
+@pytest.mark.parametrize("seed", [1, 2])
+def test_each_row_is_the_stitch_of_the_same_overrides(sweep_frame, seed):
+    """Every (line, skew) is re-stitched with the point's seed (1) and the next (repeats: 2)."""
     s, _, frame = sweep_frame
-    assert len(frame) == 6 * 3
-    row = frame[(frame["series"] == "LFU + prefetch 1") & (frame["zipf_skew"] == 2.0)].iloc[0]
+    assert len(frame) == 6 * 3 * 2
+    assert frame.groupby(["series", "zipf_skew"])["seed"].apply(sorted).tolist() == [[1, 2]] * 18
+    assert (frame.groupby(["series", "zipf_skew"])["e2e_latency_mean_s"].nunique() == 2).all()  # two streams
+    row = frame[(frame["series"] == "LFU + prefetch 1") & (frame["zipf_skew"] == 2.0) & (frame["seed"] == seed)]
+    row = row.iloc[0]
     params = copy.deepcopy(dict(s.points[0].params))
+    params["seed"] = seed
     params["eoe"]["requests"]["zipf_skew"] = 2.0
     params["mapping"].update(cache_policy="lfu", prefetch=1)
     params["hardware"]["memory"]["hbm"]["capacity_gib"] = 2.5 * EXPERT_BYTES / GIB
@@ -162,7 +168,7 @@ def test_static_hit_rate_never_falls_as_the_skew_grows_when_requests_go_home(see
                                    policies=("static",), prefetch=(0,), memory_pressure=True, hbm_experts=2,
                                    ddr_experts=0,
                                    requests=None, latency_metric="e2e_latency", latency_stat="mean",
-                                   reference=False)
+                                   reference=False, repeats=1)
     frame = cs.sweep(restitcher(s), settings)
     hit = frame["hit_rate"].to_numpy()
     assert (np.diff(hit) >= 0).all() and hit[-1] > hit[0]
@@ -178,10 +184,16 @@ def test_the_plot_writes_pdf_png_and_the_plotted_rows(sweep_frame, tmp_path, dra
     pd.testing.assert_frame_equal(pd.read_csv(paths["csv"]), frame, check_dtype=False)
     top, bottom = drawn[-1].get_axes()[:2]
     for label, rows in frame.groupby("series", sort=False):
+        by_skew = rows.groupby("zipf_skew")  # each line: the mean of the two request streams
         x, hit = line_xy(top, label)
-        assert x == pytest.approx(rows["zipf_skew"]) and hit == pytest.approx(rows["hit_rate"])
+        assert x == pytest.approx([0.0, 1.0, 2.0]) and hit == pytest.approx(by_skew["hit_rate"].mean())
         series = list(frame.groupby("series", sort=False).groups).index(label)
-        assert bottom.get_lines()[series].get_ydata() == pytest.approx(1e3 * rows[settings.latency_column])
+        mean_ms = 1e3 * by_skew[settings.latency_column].mean()
+        assert bottom.get_lines()[series].get_ydata() == pytest.approx(mean_ms)
+        band = bottom.collections[series].get_paths()[0].vertices[:, 1]  # the range of the two streams
+        assert band.min() == pytest.approx(1e3 * rows[settings.latency_column].min())
+        assert band.max() == pytest.approx(1e3 * rows[settings.latency_column].max())
+    assert len(top.collections) == len(bottom.collections) == frame["series"].nunique()
 
 
 @pytest.mark.parametrize("figures, fragments", [

@@ -28,7 +28,7 @@ STUDY = {
     "workload": {"scalesim": {"phase": "prefill", "seq_len": 16, "batch": 1}},
     "hardware": {"chiplet": {"array": [8, 8], "dataflow": "os"}},
     "sweep": {"grid": {"hardware.ssd.read_bandwidth_gb_per_s": [1.0, 4.0]}},
-    "figures": {"cache_sensitivity": {"zipf_skews": [0.0, 1.0, 2.0]}},
+    "figures": {"cache_sensitivity": {"zipf_skews": [0.0, 1.0, 2.0], "repeats": 1}},
 }
 FIGURES = ("cache_sensitivity", "expert_load_cdf")
 

@@ -9,7 +9,8 @@ never moves, so it is drawn once). Memory pressure (eoesim.stitch.variants.Memor
 largest expert - since a study whose HBM holds every expert has no misses to show; ``memory_pressure:
 false`` keeps the point's own capacities. With ``reference`` the point as configured
 (its own capacities, policy and prefetch) is drawn too, at every skew. ``requests`` (null = the study's
-count) shortens each re-stitch.
+count) shortens each re-stitch. Each (line, skew) is re-stitched with ``repeats`` request streams (seeds
+seed, seed + 1, ...): a line is their mean, its band their range.
 
 Hit rate = accesses served from HBM / accesses (eoe.caching); latency = ``latency_stat`` of the
 requests' ``latency_metric`` (``e2e_latency``: arrival -> last token; ``ttft``: arrival -> first token).
@@ -49,6 +50,7 @@ class CacheSensitivity:
     latency_metric: str
     latency_stat: str
     reference: bool
+    repeats: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,7 +130,7 @@ def settings(study: Study) -> CacheSensitivity | None:
                            memory_pressure=section["memory_pressure"], hbm_experts=section["hbm_experts"],
                            ddr_experts=section["ddr_experts"], requests=section["requests"],
                            latency_metric=section["latency_metric"], latency_stat=section["latency_stat"],
-                           reference=section["reference"])
+                           reference=section["reference"], repeats=section["repeats"])
     for line in lines(out, params):
         check_variant(params, overrides(out, params, out.zipf_skews[0], line), KEY)
     return out
@@ -168,45 +170,66 @@ def overrides(s: CacheSensitivity, params: Mapping[str, Any], skew: float, line:
     return out
 
 
+def seeds(s: CacheSensitivity, params: Mapping[str, Any]) -> list[int]:
+    """The seeds of the request streams re-stitched per (line, skew): the point's, then the next ones."""
+    first = int(params.get("seed", 1))
+    return list(range(first, first + s.repeats))
+
+
 def sweep(restitcher: Restitcher, s: CacheSensitivity) -> pd.DataFrame:
-    """One row per (line, skew): the re-stitched point's cache counters and latency statistic."""
+    """One row per (line, skew, seed): the re-stitched point's cache counters and latency statistic."""
     rows = []
     params = restitcher.params
     memory = params["hardware"]["memory"]
     counts = s.pressure.counts(params) or (None, None)  # None: no budget (memory_pressure false)
     for line in lines(s, params):
         for skew in s.zipf_skews:
-            ov = overrides(s, params, skew, line)
-            summary = restitcher.stitch(ov).summary
-            cache = summary["cache"]
-            rows.append({
-                "point": restitcher.point, "series": line.label(params), "as_configured": line.as_configured,
-                "cache_policy": line.policy, "prefetch": line.prefetch if line.policy != "static" else 0,
-                "zipf_skew": skew,
-                "hbm_experts": None if line.as_configured else counts[0],
-                "ddr_experts": None if line.as_configured else counts[1],
-                "hbm_capacity_gib": ov.get("hardware.memory.hbm.capacity_gib", memory["hbm"]["capacity_gib"]),
-                "ddr_capacity_gib": ov.get("hardware.memory.ddr.capacity_gib", memory["ddr"]["capacity_gib"]),
-                "requests": summary["requests"], "accesses": cache["accesses"], "hbm_hits": cache["hbm_hits"],
-                "ddr_hits": cache["ddr_hits"], "ssd_loads": cache["ssd_loads"],
-                "prefetch_loads": cache["prefetch_loads"], "hit_rate": cache["hit_rate"],
-                s.latency_column: summary[f"{s.latency_metric}_s"][s.latency_stat],
-            })
+            for seed in seeds(s, params):
+                rows.append(_row(restitcher, s, line, skew, seed, counts, memory))
     return pd.DataFrame(rows).astype({"hbm_experts": "Int64", "ddr_experts": "Int64"})
 
 
+def _row(restitcher: Restitcher, s: CacheSensitivity, line: Line, skew: float, seed: int, counts: tuple,
+         memory: Mapping[str, Any]) -> dict[str, Any]:
+    params = restitcher.params
+    ov = {**overrides(s, params, skew, line), "seed": seed}
+    summary = restitcher.stitch(ov).summary
+    cache = summary["cache"]
+    return {
+        "point": restitcher.point, "series": line.label(params), "as_configured": line.as_configured,
+        "cache_policy": line.policy, "prefetch": line.prefetch if line.policy != "static" else 0,
+        "zipf_skew": skew, "seed": seed,
+        "hbm_experts": None if line.as_configured else counts[0],
+        "ddr_experts": None if line.as_configured else counts[1],
+        "hbm_capacity_gib": ov.get("hardware.memory.hbm.capacity_gib", memory["hbm"]["capacity_gib"]),
+        "ddr_capacity_gib": ov.get("hardware.memory.ddr.capacity_gib", memory["ddr"]["capacity_gib"]),
+        "requests": summary["requests"], "accesses": cache["accesses"], "hbm_hits": cache["hbm_hits"],
+        "ddr_hits": cache["ddr_hits"], "ssd_loads": cache["ssd_loads"],
+        "prefetch_loads": cache["prefetch_loads"], "hit_rate": cache["hit_rate"],
+        s.latency_column: summary[f"{s.latency_metric}_s"][s.latency_stat],
+    }
+
+
 def plot(frame: pd.DataFrame, stem, s: CacheSensitivity) -> dict:
-    """Two panels sharing the skew axis: hit rate (top) and the latency statistic in ms (bottom)."""
+    """Two panels sharing the skew axis: hit rate (top) and the latency statistic in ms (bottom), each line
+    the mean over the request streams and its band their range."""
     fig, (top, bottom) = new_figure("single", height_in=4.2, nrows=2, sharex=True)
     for i, (label, rows) in enumerate(frame.groupby("series", sort=False)):
         style = {"color": "0.45", "marker": "", "linestyle": (0, (1, 1.5))} if rows["as_configured"].iloc[0] \
             else series_style(i)
-        top.plot(rows["zipf_skew"], rows["hit_rate"], label=label, **style)
-        bottom.plot(rows["zipf_skew"], rows[s.latency_column] * 1e3, **style)
+        by_skew = rows.groupby("zipf_skew", sort=True)
+        skews = by_skew.size().index.to_numpy()
+        for ax, column, scale in ((top, "hit_rate", 1.0), (bottom, s.latency_column, 1e3)):
+            values = by_skew[column]
+            (drawn,) = ax.plot(skews, values.mean() * scale, label=label if ax is top else None, **style)
+            if s.repeats > 1:
+                ax.fill_between(skews, values.min() * scale, values.max() * scale, color=drawn.get_color(),
+                                alpha=0.15, linewidth=0)
     top.set_ylabel("HBM hit rate")
     top.set_ylim(-0.03, 1.03)
     metric = {"e2e_latency": "e2e latency", "ttft": "TTFT"}[s.latency_metric]
     bottom.set_ylabel(f"{s.latency_stat} {metric} (ms)")
-    bottom.set_xlabel("Zipf skew of the request domains")
+    streams = f" (mean of {s.repeats} request streams; band: their range)" if s.repeats > 1 else ""
+    bottom.set_xlabel(f"Zipf skew of the request domains{streams}")
     fig.legend(*top.get_legend_handles_labels(), loc="outside upper center", ncol=2)
     return save_figure(fig, frame, stem)
