@@ -83,6 +83,11 @@ COMPOSITION_DEFAULT = "representation_average"
 CAT = {c: i for i, c in enumerate(BREAKDOWN_CATEGORIES)}
 #: stalls broken (KV given up) in a row without a request completing before the run is declared stuck
 MAX_STALL_BREAKS = 100
+#: events processed between two checks that the run still makes progress (an iteration ends, a request completes)
+PROGRESS_CHECK_EVENTS = 1 << 16
+#: checks in a row without progress before the run is declared livelocked (events that only undo each other, such
+#: as loads evicting each other's experts, would otherwise run for ever)
+MAX_IDLE_CHECKS = 4
 
 
 class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
@@ -461,11 +466,23 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         events = self._events
         pop = heapq.heappop
         stalls = 0
+        progress = (0, 0)  # iterations ended, requests completed
+        idle_checks = 0
         while True:
             while events:
-                t, _, fn, args = pop(events)
-                self.now = t
-                fn(*args)
+                n = 0
+                while events and n < PROGRESS_CHECK_EVENTS:
+                    t, _, fn, args = pop(events)
+                    self.now = t
+                    fn(*args)
+                    n += 1
+                mark = (len(self.rec.step_inst), self.rec.completed)
+                idle_checks = idle_checks + 1 if mark == progress else 0
+                progress = mark
+                if idle_checks >= MAX_IDLE_CHECKS:
+                    self.rec.finish(self.now)
+                    last = max(self.rec.step_t1, default=0.0)
+                    raise SimulationError(self._stuck(len(rq) - self.rec.completed, last))
             done = self.rec.completed
             if done == len(rq):
                 break
@@ -501,12 +518,17 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                 self.wake(inst)
         return freed
 
-    def _stuck(self, left: int) -> str:
-        """Why requests never finished (every event was processed): what holds the HBM stacks."""
+    def _stuck(self, left: int, idle_since: float | None = None) -> str:
+        """Why requests never finished - every event was processed, or (``idle_since``: when the last iteration
+        ended) events went on without an iteration ending: what holds the HBM stacks."""
         waits = [f"stack {s}: loads of {[n for n, _ in p]} wait" for s, p in enumerate(self.pending_loads) if p]
         full = [f"stack {m.index}: {m.weights / 2**20:.1f} MiB weights ({sorted(m.resident)}) + "
                 f"{m.kv_used / 2**20:.1f} MiB KV of {m.capacity / 2**20:.1f} MiB" for m in self.stacks]
         head = f"serving: {left} of {len(self.requests)} requests never finished"
+        if idle_since is not None:
+            head += (f" (a livelock: the last iteration ended at {idle_since:.6g} s, then {MAX_IDLE_CHECKS} x "
+                     f"{PROGRESS_CHECK_EVENTS} events up to {self.now:.6g} s of simulated time ended none)")
+            waits = waits or [f"loads of {sorted({n for _, n in self.loads})} in flight"]
         if not waits:  # nothing waits for memory: the sequences wait on each other in the schedule
             return (f"{head} - they wait on each other with no expert load pending ({'; '.join(full)}), a "
                     "scheduling deadlock of the engine (please report the study); allowed meanwhile: "
