@@ -26,8 +26,9 @@ import signal
 import numpy as np
 import pytest
 
-from eoesim.errors import ConfigError
+from eoesim.errors import ConfigError, SimulationError
 from eoesim.serving.columns import summary_row
+from eoesim.serving.engine import MAX_IDLE_CHECKS, PROGRESS_CHECK_EVENTS, Engine
 from eoesim.serving.power import compute_chiplet
 from eoesim.stitch.components import TableComponentModel
 from eoesim.stitch.e2e import check_point, stitch_point, write_point
@@ -895,3 +896,42 @@ def test_the_only_sequence_preempted_for_an_expert_queued_work_pins_is_admitted_
     assert dict(r.engine.rec.preemptions) == {"a": 1}
     ttft, e2e = latencies_ns(r)
     assert ttft[1] > e2e[0]
+
+
+def test_an_admission_evicts_for_its_kv_only_where_every_stack_it_reads_can_give_room(tmp_path):
+    """a and b are split over two chiplets each, reading both stacks (472 B of weights and 256 B per 16-token
+    block on each); 1500 B per stack, whole loads from DDR beside chiplet 0: into stack 0 in 9.5 ns, into
+    stack 1 by 67 (a) and 75 (b). R0 (a, prompt 48) is older than R1 (b, prompt 16). At 67 a is in and R0
+    needs 3 blocks over 0.99 (775.8 B) on each stack: only without b (1500 - 944 = 556 B). b is idle on stack 0
+    but still loading into stack 1, so R0 evicts nothing and waits; at 75 R1 runs beside a and b, and once it is
+    done R0 evicts b from both stacks. Before, R0 evicted b from stack 0 at 67 (and still could not run), R1's
+    owner reloaded it there, R0 then evicted it from stack 1, and so on: a livelock."""
+    p = params(tmp_path, [(0, 0, 48, 4), (0, 1, 16, 4)], ddr_gib=1.0, serving={"expert_load": "whole"},
+               mapping={"strategy": "one_to_many", "chiplets_per_expert": 2, "cache_policy": "lru", "hot_set": [],
+                        "router_chiplet": 0})
+    p["hardware"]["memory"]["hbm"].update(stacks=2, capacity_gib=1500 / 2**30)
+    r = stitch_point(p, hand_model())
+    assert r.summary["unfinished_requests"] == 0
+    hbm = [(x[1], x[3]) for x in loads_ns(r) if x[0] == "hbm"]
+    assert sorted(e for e, _ in hbm) == ["a", "a", "b", "b"]  # b is loaded once into each stack
+    assert max(t for e, t in hbm if e == "b") == pytest.approx(75)
+    assert [m.evictions for m in r.engine.stacks] == [1, 1]
+    ttft, e2e = latencies_ns(r)
+    assert e2e[1] <= ttft[0]  # R1 runs first, R0 after it
+
+
+def test_events_that_go_on_without_an_iteration_ending_are_a_livelock_error(tmp_path):
+    """An event that schedules itself again at the same instant keeps the request (at 1 us) from ever arriving:
+    after MAX_IDLE_CHECKS x PROGRESS_CHECK_EVENTS events without an iteration ending the run stops with an
+    error naming the livelock (before, such a run never ended)."""
+    engine = Engine(params(tmp_path, [(1e-6, 0, 16, 4)]), hand_model())
+    spins = []
+
+    def spin():
+        spins.append(engine.now)
+        engine.at(engine.now, spin)
+    engine.at(0.0, spin)
+    with pytest.raises(SimulationError, match=r"^serving: 1 of 1 requests never finished \(a livelock: the last "
+                                              r"iteration ended at 0 s, then 4 x 65536 events up to 0 s"):
+        engine.run()
+    assert len(spins) == MAX_IDLE_CHECKS * PROGRESS_CHECK_EVENTS

@@ -42,9 +42,7 @@ class KVCache:
         for (s, expert), b in want.items():
             if seq.group is None:  # a group is admitted on the shared space (eoesim.serving.memory)
                 space[s] = max(space[s], self.stacks[s].kv_space_for(expert, b, wm))
-        ticket = (seq.group or seq).ticket
-        for s, x in space.items():
-            self.evict_for_admission(s, x, ticket)
+        self.evict_for_admissions(space, (seq.group or seq).ticket)
         def room() -> bool:
             for (s, expert), b in want.items():
                 mem = self.stacks[s]
@@ -63,8 +61,25 @@ class KVCache:
                 queue.remove(p)
                 queue.appendleft(p)
                 self.wake(p.inst)
-        self.release_parked(ticket)
+        self.release_parked((seq.group or seq).ticket)
         return True
+
+    def evict_for_admissions(self, spaces: dict[int, float], ticket: int, protect: frozenset = frozenset()) -> None:
+        """``evict_for_admission`` on every stack of ``spaces`` (stack -> KV space), or on none when one of them
+        cannot get its space that way: an admission reading two stacks evicted, on the one that could give room,
+        an idle expert that a waiting owner was loading into both, while the other stack's load was still in
+        flight - and the two loads took turns for ever."""
+        if all(self._space_reachable(s, x, ticket, protect) for s, x in spaces.items()):
+            for s, x in spaces.items():
+                self.evict_for_admission(s, x, ticket, protect)
+
+    def _space_reachable(self, stack: int, space: float, ticket: int, protect: frozenset) -> bool:
+        """Whether evicting idle experts, and then parking owners queued without KV, gives ``stack`` a KV space
+        of ``space`` (eoesim.serving.memory: KV before idle weights, KV before queued weights)."""
+        mem = self.stacks[stack]
+        short = space - mem.kv_space()
+        idle = sum(b for e, b in mem.resident.items() if not mem.pinned(e) and e not in protect)
+        return short <= idle or self.owners_to_park(stack, short, ticket, protect) is not None
 
     def evict_for_admission(self, stack: int, space: float, ticket: int, protect: frozenset = frozenset()) -> bool:
         """KV before idle weights (eoesim.serving.memory): an admission (under ``ticket``) that needs a KV space
@@ -296,11 +311,10 @@ class KVCache:
         while m.swapped:
             s = m.swapped[0]
             need = blocks_for(s.context + 1, self.cfg["kv_block_tokens"])
-            for st, bpb in s.kv_bpb.items():  # a swap-in is admitted as a prompt is
-                wm = self.cfg["kv_watermark"]
-                self.evict_for_admission(st, need * bpb / (1.0 - wm) if s.group is not None
-                                         else self.stacks[st].kv_space_for(s.expert, need * bpb, wm),
-                                         (s.group or s).ticket)
+            wm = self.cfg["kv_watermark"]  # a swap-in is admitted as a prompt is
+            self.evict_for_admissions({st: need * bpb / (1.0 - wm) if s.group is not None
+                                       else self.stacks[st].kv_space_for(s.expert, need * bpb, wm)
+                                       for st, bpb in s.kv_bpb.items()}, (s.group or s).ticket)
             if not self.fits(s, need, watermark=True):
                 return
             self.release_parked((s.group or s).ticket)

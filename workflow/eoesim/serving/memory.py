@@ -23,7 +23,9 @@ preempted), and when an admission's prompt blocks do not fit in the stack's KV s
 there (otherwise the admission waits for the KV running sequences free). Else an admitted sequence could wait
 forever behind an idle expert while the load its pinned expert blocks waits for it. When the idle experts are too
 few, experts pinned only by younger owners queued without KV go too, and those owners wait for their experts
-again (eoesim.serving.residency): queued work needs its expert only once admitted.
+again (eoesim.serving.residency): queued work needs its expert only once admitted. An admission reading several
+stacks evicts on none of them unless each can give it its space (KVCache.evict_for_admissions): evicting where it
+could, while another stack's room was still taken by a load in flight, undid that load's twin on the first stack.
 
 KV space among the experts sharing a stack (``serving.kv_partition``): ``shared`` (first come), or a quota
 per expert, as a share of the KV space: ``equal``, ``popularity`` (the expert's share of routed

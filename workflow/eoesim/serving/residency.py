@@ -222,6 +222,15 @@ class ExpertResidency:
         and pinning an expert the other's KV needs the room of, wait for ever. The owners are re-admitted
         (``release_parked``) once the admission under ``ticket`` is. The experts in ``protect`` stay pinned. True
         when enough could be unpinned."""
+        chosen = self.owners_to_park(stack, short, ticket, protect)
+        if chosen is None:
+            return False
+        for owner in chosen:
+            self._park(owner, ticket, stack)
+        return True
+
+    def owners_to_park(self, stack: int, short: float, ticket: int, protect: frozenset = frozenset()) -> list | None:
+        """The owners ``park_queued_owners`` would send back, or None when they cannot unpin enough."""
         mem = self.stacks[stack]
         need = short - sum(b for e, b in mem.resident.items() if not mem.pinned(e))
         holders: dict[str, list] = {}
@@ -240,11 +249,7 @@ class ExpertResidency:
                 continue
             chosen.extend(o for o in owners if o not in chosen)
             need -= nbytes
-        if need > 0:
-            return False
-        for owner in chosen:
-            self._park(owner, ticket, stack)
-        return True
+        return chosen if need <= 0 else None
 
     def park_load_waiters(self, stack: int, name: str, load: dict[str, Any]) -> bool:
         """A load of ``name`` into ``stack`` that cannot get room while sequences are queued for it: a failed

@@ -144,9 +144,9 @@ class TokenFlow:
         need = blocks_for(s.context + 1, bs)
         # its blocks on a stack the decode instance also reads are freed as the new ones are taken
         held = {st: s.blocks * bpb for st, bpb in s.kv_bpb.items()}
-        for st, bpb in new_bpb.items():  # KV before idle weights, as for an admission (its expert stays)
-            self.evict_for_admission(st, need * bpb - held.get(st, 0.0), (s.group or s).ticket,
-                                     protect=frozenset((s.expert,)))
+        # KV before idle weights, as for an admission (its expert stays)
+        self.evict_for_admissions({st: need * bpb - held.get(st, 0.0) for st, bpb in new_bpb.items()},
+                                  (s.group or s).ticket, protect=frozenset((s.expert,)))
 
         def short() -> bool:
             room = {st: (self.stacks[st].kv_room(s.expert) if s.group is None
