@@ -229,7 +229,7 @@ def plot(frame: pd.DataFrame, stem, s: CacheSensitivity) -> dict:
     top.set_ylim(-0.03, 1.03)
     metric = {"e2e_latency": "e2e latency", "ttft": "TTFT"}[s.latency_metric]
     bottom.set_ylabel(f"{s.latency_stat} {metric} (ms)")
-    streams = f" (mean of {s.repeats} request streams; band: their range)" if s.repeats > 1 else ""
+    streams = f"\n(mean of {s.repeats} request streams; band: their range)" if s.repeats > 1 else ""
     bottom.set_xlabel(f"Zipf skew of the request domains{streams}")
     fig.legend(*top.get_legend_handles_labels(), loc="outside upper center", ncol=2)
     return save_figure(fig, frame, stem)
