@@ -887,8 +887,9 @@ def test_the_only_sequence_preempted_for_an_expert_queued_work_pins_is_admitted_
     load (1888 B), R0 is admitted with one block; R1's 3 blocks do not fit beside a, which R0 pins. After its
     prefill R0 needs a second block with 96 B free and b pinned by R1 queued: R0, the only sequence running,
     is preempted (recompute). Its admission again (17 tokens, 2 blocks) sends R1, younger and queued without
-    KV, back to wait for b, which leaves; R1 runs once R0 is done. Before, R0 was queued after the KV it freed
-    woke the stack's waiting sequences, so nothing woke it: both waited for ever."""
+    KV, back to wait for b, which leaves; R1 runs once R0 is done. The preemption left R0's instance no
+    iteration, so it tries again at once; before, nothing woke it (the KV R0 freed woke the stack's waiting
+    sequences before R0 was queued): both waited for ever."""
     p = params(tmp_path, [(0, 0, 16, 20), (0, 1, 47, 1)])
     p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=2496 / 2**30)
     r = stitch_point(p, hand_model())

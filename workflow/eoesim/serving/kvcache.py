@@ -291,8 +291,8 @@ class KVCache:
         m.leave_static_batch(seq)
         seq.preemptions += 1
         self.rec.preemption(seq, "recompute", self.now)
-        m.queue_first(seq)  # queued before its KV is freed: the wake that the freed room sends reaches it
         self._drop_kv(seq)
+        m.queue_first(seq)
 
     def _drop_kv(self, s: Seq) -> None:
         """Recompute preemption: the sequence's KV is dropped; it prefills prompt + what it generated again.

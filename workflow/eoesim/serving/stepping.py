@@ -142,6 +142,7 @@ class StepRunner:
     def _batches(self, inst: Instance, limit: int) -> list:
         cfg = self.cfg
         out = []
+        preempted = False
         decode_ok = inst.role in ("both", "decode")
         prefill_ok = inst.role in ("both", "prefill")
         for m in inst.models.values():
@@ -161,9 +162,12 @@ class StepRunner:
                     # as vLLM: no prompt is admitted in an iteration that preempted (the victim, first in line,
                     # would be admitted again and preempted again, for ever, while the KV it waits for stays)
                     prefill_here = False
+                    preempted = True
                 b = form_batch(m, cfg["scheduler"], cfg, self, decode_ok, prefill_here, limit)
             if b is not None and (b.decodes or b.prefills):
                 out.append(b)
+        if preempted and not out:  # no iteration follows to admit the victims: the next try may, at once
+            self.wake(inst)
         return out
 
     def _gang(self, inst: Instance, batches: list) -> list[Instance] | None:
