@@ -528,7 +528,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         if idle_since is not None:
             head += (f" (a livelock: the last iteration ended at {idle_since:.6g} s, then {MAX_IDLE_CHECKS} x "
                      f"{PROGRESS_CHECK_EVENTS} events up to {self.now:.6g} s of simulated time ended none)")
-            waits = waits or [f"loads of {sorted({n for _, n in self.loads})} in flight"]
+            if not waits and self.loads:
+                waits = [f"loads of {sorted({n for _, n in self.loads})} in flight"]
         if not waits:  # nothing waits for memory: the sequences wait on each other in the schedule
             return (f"{head} - they wait on each other with no expert load pending ({'; '.join(full)}), a "
                     "scheduling deadlock of the engine (please report the study); allowed meanwhile: "
