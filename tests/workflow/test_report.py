@@ -15,7 +15,8 @@ STUDY = {**TINY, "eoe": {"experts": [TINY["eoe"]["experts"][0], {**TINY["eoe"]["
                          "requests": {"count": 50, "rate_per_s": 100, **SHORT_REQUESTS}},
          "failures": {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 0.1}]},
          "training": {"seq_len": 16, "global_batch_tokens": 256, "dataset_tokens": 2560, "scalesim_max_cycles": 0},
-         "sweep": {"zip": {**TINY["sweep"]["grid"], "training.share": [0.5, 1.0], "training.chiplets": [None, 8]}}}
+         "sweep": {"zip": {**TINY["sweep"]["grid"], "training.share": [0.5, 1.0], "training.chiplets": [None, 8]}},
+         "figures": {"cache_sensitivity": {"repeats": 1}}}  # one request stream: the figure is drawn, not studied
 
 
 def first_sentence(rst: Path) -> str:
