@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from eoesim.errors import ConfigError
+from eoesim.serving.batching import ModelState, form_batch
+from eoesim.serving.sequences import Seq
 from eoesim.stitch.e2e import check_point, stitch_point
 
 SEEDS = range(60)
@@ -197,3 +199,43 @@ def test_a_study_the_heavier_sweep_found_stalling_runs_to_the_end(study):
     r = stitch_point(study)
     assert r.summary["unfinished_requests"] == 0
     assert all(mem.kv_used < 1.0 for mem in r.engine.stacks)
+
+
+class _RoomyKV:
+    """Every block fits (the KVSpace protocol of eoesim.serving.batching)."""
+
+    def fits(self, seq, blocks, watermark):
+        return True
+
+    def alloc(self, seq, blocks, hold=True):
+        seq.blocks += blocks
+
+    def hold(self, seq, blocks):
+        return None
+
+    def admit(self, seq):
+        return None
+
+    def reserve_admission(self, seq, blocks):
+        seq.blocks += blocks
+        return True
+
+
+def test_a_static_batch_whose_prefill_iteration_did_not_start_is_prefilled_next():
+    """A static batch of prompts 8 and 12 prefills padded to 12. When the iteration that formed it does not start
+    (its instance waits for a composition partner's instance and drops the batches it formed), the next one is
+    that prefill again. Before, the batch existed and the next iteration decoded its members unprefilled: their
+    first tokens were never recorded (a random-sweep study's TTFT was NaN)."""
+    m = ModelState("a", None)
+    a, b = Seq(1, 0, "a", 8, 4, 0.0, None, None), Seq(2, 1, "a", 12, 4, 0.0, None, None)
+    m.waiting.extend([a, b])
+    cfg = {"kv_block_tokens": 4, "max_num_seqs": 4, "max_batched_tokens": 64, "chunk_tokens": 64}
+    kv = _RoomyKV()
+    formed = form_batch(m, "static", cfg, kv, True, True, 8)
+    assert (formed.decodes, formed.prefills) == ([], [(a, 12), (b, 12)])
+    again = form_batch(m, "static", cfg, kv, True, True, 8)
+    assert (again.decodes, again.prefills) == ([], [(a, 12), (b, 12)])
+    a.prefilled, b.prefilled = 8, 12  # the prefill ran (and emitted each first token)
+    a.generated = b.generated = 1
+    decode = form_batch(m, "static", cfg, kv, True, True, 8)
+    assert (decode.decodes, decode.prefills, decode.steps) == ([a, b], [], 3)

@@ -217,6 +217,9 @@ def _static(m: ModelState, cfg: dict, kv: KVSpace, step_limit: int) -> ModelBatc
         m.static_batch = batch
         m.static_pad_prompt = max(s.prompt_total for s in batch)
         return ModelBatch(m, [], [(s, m.static_pad_prompt) for s in batch])
+    unprefilled = [s for s in m.static_batch if s.in_prefill]
+    if unprefilled:  # the iteration that formed the batch did not start (its instance waited for a partner)
+        return ModelBatch(m, [], [(s, m.static_pad_prompt) for s in unprefilled])
     live = [s for s in m.static_batch if s.remaining > 0 and not s.blocked]
     if not live:
         # every member waits for its composition partners (or is done): the batch takes in the waiting parts
