@@ -310,7 +310,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
 
     def capacity_need(self, s: int, here: list[str], weights: float) -> str:
         """What stack ``s`` must hold (the tail of a capacity error)."""
-        return (f"stack {s} must hold the {len(here)} experts a request runs there at once ({', '.join(here)}: "
+        experts = "the expert" if len(here) == 1 else f"the {len(here)} experts"
+        return (f"stack {s} must hold {experts} a request runs there at once ({', '.join(here)}: "
                 f"{weights / 2**30:.4g} GiB) plus the KV cache of the longest request "
                 f"({self._longest_sequence()[1]} tokens) on each")
 
@@ -530,14 +531,14 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                      f"{PROGRESS_CHECK_EVENTS} events up to {self.now:.6g} s of simulated time ended none)")
             if not waits and self.loads:
                 waits = [f"loads of {sorted({n for _, n in self.loads})} in flight"]
+        quota = "serving.kv_partition: shared, " if self.cfg["kv_partition"] != "shared" else ""
         if not waits:  # nothing waits for memory: the sequences wait on each other in the schedule
             return (f"{head} - they wait on each other with no expert load pending ({'; '.join(full)}), a "
                     "scheduling deadlock of the engine (please report the study); allowed meanwhile: "
-                    "serving.kv_partition: shared, a larger serving.max_num_seqs, or another serving.scheduler")
-        quota = ", serving.kv_partition: shared" if self.cfg["kv_partition"] != "shared" else ""
+                    f"{quota}a larger serving.max_num_seqs, or another serving.scheduler")
         return (f"{head} - the experts a request needs at once do not fit together in HBM ({'; '.join(waits)}; "
                 f"{'; '.join(full)}); allowed: a larger hardware.memory.hbm.capacity_gib, fewer experts per stack "
-                f"(hardware.memory.hbm.stacks / serves, mapping){quota}, or a composition that needs one expert at "
+                f"(hardware.memory.hbm.stacks / serves, mapping), {quota}or a composition that needs one expert at "
                 "a time")
 
     # --- transfers -------------------------------------------------------------------------------------
