@@ -78,8 +78,7 @@ class KVCache:
         of ``space`` (eoesim.serving.memory: KV before idle weights, KV before queued weights)."""
         mem = self.stacks[stack]
         short = space - mem.kv_space()
-        idle = sum(b for e, b in mem.resident.items() if not mem.pinned(e) and e not in protect)
-        return short <= idle or self.owners_to_park(stack, short, ticket, protect) is not None
+        return short <= mem.unpinned_bytes(protect) or self.owners_to_park(stack, short, ticket, protect) is not None
 
     def evict_for_admission(self, stack: int, space: float, ticket: int, protect: frozenset = frozenset()) -> bool:
         """KV before idle weights (eoesim.serving.memory): an admission (under ``ticket``) that needs a KV space

@@ -88,6 +88,10 @@ class StackMemory:
     def pinned(self, expert: str) -> bool:
         return expert in self.hot or expert in self.loading or self.active.get(expert, 0) > 0
 
+    def unpinned_bytes(self, protect: frozenset = frozenset()) -> float:
+        """Bytes of the resident experts that may be evicted (not pinned, not in ``protect``)."""
+        return sum(b for e, b in self.resident.items() if not self.pinned(e) and e not in protect)
+
     def want(self, expert: str, ticket: int, n: int) -> None:
         tickets = self.wanted.setdefault(expert, {})
         tickets[ticket] = tickets.get(ticket, 0) + n

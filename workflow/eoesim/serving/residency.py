@@ -122,8 +122,7 @@ class ExpertResidency:
         """Weights before KV: free KV on ``stack`` for a load by preempting (recompute) sequences that are not
         making progress there - composition parts waiting for a partner first - most recently admitted first."""
         mem = self.stacks[stack]
-        unpinned = sum(b for e, b in mem.resident.items() if not mem.pinned(e))
-        need = nbytes - mem.free() - unpinned
+        need = nbytes - mem.free() - mem.unpinned_bytes()
         if need <= 0:
             return
         victims = []
@@ -232,7 +231,7 @@ class ExpertResidency:
     def owners_to_park(self, stack: int, short: float, ticket: int, protect: frozenset = frozenset()) -> list | None:
         """The owners ``park_queued_owners`` would send back, or None when they cannot unpin enough."""
         mem = self.stacks[stack]
-        need = short - sum(b for e, b in mem.resident.items() if not mem.pinned(e))
+        need = short - mem.unpinned_bytes()
         holders: dict[str, list] = {}
         for inst in self.stack_users[stack]:
             for name, m in inst.models.items():
