@@ -365,8 +365,11 @@ def test_a_failure_that_leaves_a_stack_short_of_a_groups_experts_is_a_config_err
 
 def test_a_request_moved_while_waiting_for_its_expert_keeps_it_once_loaded_on_the_new_stack(tmp_path):
     """a (chiplet 0, stack 0) and c (chiplet 3, stack 1) are cold, the stacks hold one expert each (1500 B), no
-    DDR. R0 (a) at 0 waits for a's load into stack 0 [10, 1028]; chiplet 0 fails at 100 and least_loaded moves a
-    to chiplet 1 (stack 1), where a is loaded too [100, 1089]. R2 (c) at 500 needs c in stack 1: its load waits
+    DDR. R0 (a) at 0 waits for a's load into stack 0 [10, 1029.02]; chiplet 0 fails at 100 and least_loaded moves
+    a to chiplet 1 (stack 1), where a is loaded too [100, 1089]. Both copies leave the DDR at 1019 (one SSD read);
+    the one into stack 1 runs at the link's 16 GB/s, the one into stack 0 at the DDR's 944 - 16 GB/s left: 944 B
+    in 1.017 ns + 9 ns. (Its 944 B were reserved when a still read stack 0; they were copied as 0 B once a's
+    replicas no longer read it, ending at 1028 - a copy of nothing.) R2 (c) at 500 needs c in stack 1: its load waits
     for room. When a lands there, R0 (older) wants it: prefill [1089, 1159], decodes to 1299. Only then may c's
     load evict a: SSD 1009 + copy 70 -> 2378, R2's token at 2448, done 2588. Before, R0 still wanted a on
     stack 0 only: c's load evicted a as it landed, R0's reload of a evicted c, and so on for ever."""
@@ -385,7 +388,7 @@ def test_a_request_moved_while_waiting_for_its_expert_keeps_it_once_loaded_on_th
     e.at(20e-6, still_running)
     e.run()
     loads = [(x["expert"], x["stack"], x["issue_s"] / NS, x["hbm_ready_s"] / NS) for x in e.rec.expert_loads]
-    assert loads == [("a", 0, 10, pytest.approx(1028)), ("a", 1, 100, pytest.approx(1089)),
+    assert loads == [("a", 0, 10, pytest.approx(1019 + 9 + 944 / 928)), ("a", 1, 100, pytest.approx(1089)),
                      ("c", 1, pytest.approx(505), pytest.approx(2378))]
     assert e.rec.first / NS == pytest.approx([1159, 2448]) and e.rec.done / NS == pytest.approx([1299, 2588])
 

@@ -141,7 +141,7 @@ def test_a_copy_in_flight_pins_its_expert():
               mapping={"cache_policy": "lru", "hot_set": 0})
     eng = Engine(copy.deepcopy(p), TableComponentModel.nominal(build_hardware(p["hardware"])))
     eng.stacks[0].resident.clear()
-    eng.start_load(0, "e1")
+    eng.start_load(0, "e1", param_bytes(e))
     assert eng.stacks[0].pinned("e1")
     assert eng.stacks[0].reserve("e2", param_bytes(e)) is None
     while (0, "e1") in eng.loads:  # run the copy (and nothing after it)

@@ -807,16 +807,72 @@ def test_composition_parts_waiting_for_partners_take_no_max_num_seqs_seat(tmp_pa
 
 
 def test_an_automatic_static_hot_set_leaves_room_for_a_merged_expert(tmp_path):
-    """Weight summation of a and b on one 2500 B stack: both experts (1888 B) fit, but pinning both would leave
-    612 B, no room for merged(a+b) (944 B), whose load would wait forever. The hot set keeps an expert and its
-    KV free (944 + 517 B): only a is pinned, and the request completes."""
+    """Weight summation of a and b on one 3776 B stack: both experts (1888 B) fit, but pinning both would leave
+    1888 B, no room to merge - the merge reads a and b while it writes merged(a+b) (3 x 944 B). The hot set keeps
+    that room free: only a is pinned (3776 - 944 = 2832 B), and the request completes."""
     p = params(tmp_path, [(0, 0, 4, 3)], router={**TOPK, "k": 2}, composition="weight_summation",
                mapping={"router_chiplet": 0, "cache_policy": "static"})
     del p["mapping"]["hot_set"]  # automatic
-    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=2500 / 2**30)
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=3776 / 2**30)
     r = stitch_point(p, hand_model())
     assert r.engine.stacks[0].hot == {"a"}
     assert r.summary["unfinished_requests"] == 0
+
+
+@pytest.mark.parametrize(("capacity", "mapping", "message"), [
+    # a, b and merged(a+b): 3 x 944 = 2832 B at once while merging; before, LRU evicted b for the merged expert
+    # and the merge read an expert no longer there
+    (2831, {"cache_policy": "lru", "hot_set": 0},
+     r"hardware\.memory\.hbm\.capacity_gib: HBM stack 0 \(2\.637e-06 GiB\) is too small to merge the picks "
+     r"a, b \(eoe\.composition\.kind weight_summation\): .* need 2\.638e-06 GiB at once; allowed: fewer picks "
+     r"\(eoe\.router\.k\), another eoe\.composition\.kind, or hardware\.memory\.hbm\.capacity_gib >= 2\.638e-06"),
+    # both pinned (1888 B) and the merged expert with the KV of the request (944 + 517.2 B): 3349.2 B; before, the
+    # merged expert's load waited for ever
+    (3349, {"cache_policy": "static", "hot_set": ["a", "b"]},
+     r"mapping\.hot_set: HBM stack 0 .* too small to merge the picks a, b \(eoe\.composition\.kind weight_summation\) "
+     r"with the hot experts pinned there \(a, b\): .* need 3\.119e-06 GiB at once; allowed: a hot set without those "
+     r"experts, cache_policy lru or lfu, or hardware\.memory\.hbm\.capacity_gib >= 3\.12e-06"),
+])
+def test_a_stack_too_small_to_merge_the_picks_beside_them_is_refused_at_planning(tmp_path, capacity, mapping,
+                                                                                  message):
+    p = params(tmp_path, [(0, 0, 4, 3)], router={**TOPK, "k": 2}, composition="weight_summation",
+               mapping={"router_chiplet": 0, **mapping})
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=capacity / 2**30)
+    with pytest.raises(ConfigError, match=message):
+        check_point(p)
+    p["hardware"]["memory"]["hbm"]["capacity_gib"] = (capacity + 1) / 2**30
+    assert stitch_point(p, hand_model()).summary["unfinished_requests"] == 0
+
+
+def test_a_pick_from_another_stack_is_copied_whole_and_pinned_while_the_merge_reads_it(tmp_path):
+    """a reads stack 0, b stack 1; the merge runs on a's chiplet 0, so b is copied into stack 0 too. Both come
+    from the SSD (1888 B at 1 GB/s + 56 ns, ending at 1958 ns), then share the DDR: 2 x 944 B at 944 GB/s + 9 ns
+    = 11 ns each. Before, b's copy into stack 0 counted 0 bytes (its replicas read only stack 1): 9 ns, and no
+    room in HBM. While the merge reads a and b (3 x 944 B), neither can be evicted."""
+    p = params(tmp_path, [(0, 0, 4, 3)], router={**TOPK, "k": 2}, composition="weight_summation",
+               mapping={"router_chiplet": 0, "cache_policy": "lru", "hot_set": 0}, serving={"expert_load": "whole"})
+    p["hardware"]["memory"]["hbm"].update(stacks=2)
+    check_point(p)
+    eng = Engine(p, hand_model(), energy=EnergyModel())
+    assert [i.stacks for i in eng.replicas["b"]] == [(1,)]
+    pinned_while_merging = []
+    merge = eng._merge
+
+    def watch(stack, name, load):
+        merge(stack, name, load)
+        pinned_while_merging.append((eng.stacks[0].pinned("a"), eng.stacks[0].pinned("b")))
+
+    eng._merge = watch
+    eng.run()
+    copies = {(x["expert"], x["stack"]): x for x in eng.rec.expert_loads}
+    for pick in ("a", "b"):
+        c = copies[(pick, 0)]
+        assert c["size_bytes"] == 944
+        assert (c["copy_start_s"] / NS, c["hbm_ready_s"] / NS) == pytest.approx((1958, 1969))
+        assert eng.stacks[0].resident[pick] == 944
+    assert copies[("merged(a+b)", 0)]["size_bytes"] == 3 * 944
+    assert pinned_while_merging == [(True, True)]
+    assert not eng.stacks[0].pinned("a") and not eng.stacks[0].pinned("b")  # the merge has read them
 
 
 def test_an_automatic_static_hot_set_leaves_room_for_a_groups_kv(tmp_path):

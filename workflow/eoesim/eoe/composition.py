@@ -56,3 +56,8 @@ def merge_memory_bytes(expert_bytes: float, k: int) -> float:
 
 def merged_name(names: Sequence[str]) -> str:
     return "merged(" + "+".join(sorted(names)) + ")"
+
+
+def merged_picks(name: str) -> tuple[str, ...]:
+    """The experts a merged expert (``merged_name``) sums, sorted; none for any other expert."""
+    return tuple(name[len("merged("):-1].split("+")) if name.startswith("merged(") else ()

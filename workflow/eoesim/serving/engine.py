@@ -156,6 +156,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.rec_breakdown = np.zeros((len(self.requests), len(BREAKDOWN_CATEGORIES)))
         self._build_instances(mcfg)
         self.groups = self.groups_at_once()
+        self.merges = self.merge_sets()
         self.stack_needs = self.hbm_needs()
         self._check_capacity()
         self._place_initial(mcfg.get("hot_set"))
@@ -220,6 +221,39 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         for inst in insts:
             best = max(best, sum(1 for s in inst.stacks if s == stack) / inst.shards)
         return size * best
+
+    def bytes_on(self, expert: str, inst: Instance, stack: int) -> float:
+        """Weight bytes of ``expert`` that ``inst`` holds in ``stack``: ``stack_bytes``, or, on a stack none of its
+        replicas reads (a weight summation brings its picks and the merged expert to the lead's instance, and
+        composed experts share one shape), ``inst``'s shards there."""
+        size = self.sizes.get(expert) or self.sizes[_lead(expert)]
+        return self.stack_bytes(expert, stack) or size * inst.stacks.count(stack) / inst.shards
+
+    def merge_sets(self) -> list[tuple[str, ...]]:
+        """The distinct picks (lead first) a weight-summation router merges, as routed (sub-routers' picks
+        included)."""
+        if self.composition != "weight_summation" or not self.morph.routers:
+            return []
+        return sorted({tuple(self._picked(node, r)) for node in self.morph.routers for r in range(len(self.requests))
+                       if len(self.decisions[node.index][r]) > 1})
+
+    def merge_needs(self, s: int) -> list[tuple[float, tuple[str, ...]]]:
+        """Per merge on stack ``s`` (a replica of its lead reads ``s``): the HBM it needs there - its picks and the
+        merged expert while merging, the merged expert and the KV cache of the longest request while it runs -
+        and the picks; the hot experts pinned there (static policy) are added to both."""
+        mem, out = self.stacks[s], []
+        for picks in self.merges:
+            lead = picks[0]
+            hosts = [i for i in self.replicas[lead] if s in i.stacks]
+            if not hosts:
+                continue
+            w = max(self.sizes[lead] * i.stacks.count(s) / i.shards for i in hosts)
+            needs = self.stack_needs[s]
+            kv = needs[lead][0] - needs[lead][1] if lead in needs else 0.0
+            hot = sum(mem.resident.get(h, 0.0) for h in mem.hot)
+            hot_else = sum(mem.resident.get(h, 0.0) for h in mem.hot if h not in picks)
+            out.append((max((len(picks) + 1) * w + hot_else, w + kv + hot), picks))
+        return out
 
     def groups_at_once(self) -> list[tuple[str, ...]]:
         """The distinct sets of experts one request runs together: the picks of a representation-averaging
@@ -375,13 +409,12 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             needs = self.stack_needs[s]
             group_kv = max((sum(needs[x][0] - needs[x][1] for x in g if x in needs) for g in self.groups),
                            default=0.0)
-            summed = self.composition == "weight_summation" and self.morph.routers
-            merged = self._largest_group(needs)[0] if summed else 0
+            merged = max((need for need, _ in self.merge_needs(s)), default=0.0)
             if (hot is None and self.policy == "static"
                     and sum(self.stack_bytes(n, s) for n in users) + max(group_kv, merged) > mem.capacity):
                 # static pins what it places: an automatic hot set leaves room to load the other experts a
                 # request runs at once and their KV (memory.py's transient buffer), else it would wait forever
-                buffer = self._largest_group(needs)[0]
+                buffer = max(self._largest_group(needs)[0], merged)
             for name in (hot if hot is not None else users):
                 if name not in users or (buffer and mem.free() - self.stack_bytes(name, s) < buffer):
                     continue
@@ -396,6 +429,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
             self.ddr.place(name, self.sizes[name])
         if hot is not None and self.policy == "static":
             self._check_hot_room()
+        self._check_merge_room()
 
     def _check_hot_room(self) -> None:
         """A static hot set the study names pins its experts: beside those outside it, every group of experts a
@@ -410,6 +444,25 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                         f"longest request they need {need / 2**30:.4g} GiB of the stack's {mem.capacity / 2**30:.4g}; "
                         "allowed: a hot set without those experts, cache_policy lru or lfu, or "
                         f"hardware.memory.hbm.capacity_gib >= {gib_at_least(need)}")
+
+    def _check_merge_room(self) -> None:
+        """A weight summation reads its picks while it writes the merged expert beside them, on the lead's stack:
+        the picks, the merged expert and the hot experts pinned there must fit at once, else the merge waits for
+        ever."""
+        for s, mem in enumerate(self.stacks):
+            need, picks = max(self.merge_needs(s), default=(0.0, ()))
+            if need <= mem.capacity:
+                continue
+            pinned = sorted(mem.hot)
+            key, allowed = (("mapping.hot_set", "a hot set without those experts, cache_policy lru or lfu, or ")
+                            if pinned else ("hardware.memory.hbm.capacity_gib", "fewer picks (eoe.router.k), "
+                                            "another eoe.composition.kind, or "))
+            beside = f" with the hot experts pinned there ({', '.join(pinned)})" if pinned else ""
+            raise ConfigError(
+                f"{key}: HBM stack {s} ({mem.capacity / 2**30:.4g} GiB) is too small to merge the picks "
+                f"{', '.join(picks)} (eoe.composition.kind weight_summation){beside}: the picks and the merged "
+                f"expert, or the merged expert with the KV cache of the longest request, need {need / 2**30:.4g} "
+                f"GiB at once; allowed: {allowed}hardware.memory.hbm.capacity_gib >= {gib_at_least(need)}")
 
     def _set_kv_partition(self) -> None:
         rq = self.requests

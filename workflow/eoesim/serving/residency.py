@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from eoesim.eoe.composition import merge_gemm, merge_memory_bytes
+from eoesim.eoe.composition import merge_gemm, merge_memory_bytes, merged_picks
 from eoesim.serving.fluid import Flow
 from eoesim.serving.instance import Instance
 from eoesim.serving.sequences import SWAPPED, Group
@@ -44,7 +44,7 @@ class ExpertResidency:
 
         streamed = self.cfg["expert_load"] == "streamed" and not whole
         for s in missing:
-            load = self.loads.get((s, name)) or self.start_load(s, name)
+            load = self.loads.get((s, name)) or self.start_load(s, name, self.bytes_on(name, inst, s))
             if not streamed:
                 load["waiters"].append(one_ready)
             elif load["flowing"]:
@@ -75,34 +75,40 @@ class ExpertResidency:
             mem = self.stacks[s]
             if not mem.is_resident(name) and (s, name) not in self.loads:
                 self.rec.cache_event("prefetch")
-                self.start_load(s, name, prefetch=True)
+                self.start_load(s, name, self.bytes_on(name, inst, s), prefetch=True)
 
-    def start_load(self, stack: int, name: str, prefetch: bool = False, protect: frozenset = frozenset(),
-                   ticket: float | None = None) -> dict[str, Any]:
-        """A load of ``name`` into ``stack``; ``ticket`` orders loads waiting for room (oldest first; a prefetch
-        comes after everything, a load without a ticket gets the next one)."""
+    def start_load(self, stack: int, name: str, nbytes: float, prefetch: bool = False,
+                   protect: frozenset = frozenset(), ticket: float | None = None) -> dict[str, Any]:
+        """A load of ``nbytes`` of ``name`` into ``stack``; ``ticket`` orders loads waiting for room (oldest first;
+        a prefetch comes after everything, a load without a ticket gets the next one)."""
         if ticket is None:
             ticket = float("inf") if prefetch else self.next_ticket()
         load = {"waiters": [], "started": [], "flowing": False, "t0": self.now, "prefetch": prefetch,
                 "stack": stack, "name": name, "ssd_start": None, "ssd_end": None, "copy_start": None,
-                "protect": protect, "ticket": ticket, "parked": None}
+                "protect": protect, "ticket": ticket, "parked": None, "nbytes": nbytes,
+                "picks": merged_picks(name), "picks_ticket": ticket}
+        for p in load["picks"]:  # a merge waiting for room keeps its picks from younger loads
+            self.stacks[stack].want(p, ticket, 1)
         self.loads[(stack, name)] = load
         self._try_load(stack, name, load)
         return load
 
     def _try_load(self, stack: int, name: str, load: dict[str, Any]) -> None:
         mem = self.stacks[stack]
-        nbytes = self.stack_bytes(name, stack)
+        nbytes = load["nbytes"]
+        if load["picks"] and not self._picks_resident(stack, load):
+            return
         if nbytes > mem.free():  # blocks taken ahead by multi-iteration steps go before idle experts
             self.reclaim_lookahead((stack,))
-        if mem.reserve(name, nbytes, load["protect"], load["ticket"]) is None:
+        protect = load["protect"] | frozenset(load["picks"])
+        if mem.reserve(name, nbytes, protect, load["ticket"]) is None:
             self._make_room(stack, nbytes)
-            if mem.reserve(name, nbytes, load["protect"], load["ticket"]) is None and not (
+            if mem.reserve(name, nbytes, protect, load["ticket"]) is None and not (
                     self.park_load_waiters(stack, name, load)
-                    and mem.reserve(name, nbytes, load["protect"], load["ticket"]) is not None):
+                    and mem.reserve(name, nbytes, protect, load["ticket"]) is not None):
                 self.pending_loads[stack].append((name, self.now))
                 return
-        if name.startswith("merged("):
+        if load["picks"]:
             self._merge(stack, name, load)
             return
         if self.ddr.has(name):
@@ -117,6 +123,33 @@ class ExpertResidency:
             self._started(load)
             self.flow(self.sizes[name], (self.package.SSD, self.package.DDR), float("inf"), self._ssd_done,
                       (name, self.now))
+
+    def _picks_resident(self, stack: int, load: dict[str, Any]) -> bool:
+        """Whether a merge's picks are all in ``stack``; else loads them (an older load may have evicted one while
+        the merge waited) and tries the merge again once they are."""
+        missing = [p for p in load["picks"] if not self.stacks[stack].is_resident(p)]
+        if not missing:
+            return True
+        state = {"n": len(missing)}
+
+        def pick_in() -> None:
+            state["n"] -= 1
+            if state["n"] == 0:
+                self._try_load(stack, load["name"], load)
+
+        retaken = False
+        for p in missing:
+            pick = self.loads.get((stack, p))
+            if pick is None:
+                pick = self.start_load(stack, p, load["nbytes"], protect=frozenset(load["picks"]),
+                                       ticket=load["ticket"])
+            elif load["ticket"] < pick["ticket"]:  # it goes by the older merge's ticket, keeping its other picks
+                pick["ticket"], pick["protect"] = load["ticket"], frozenset(load["picks"])
+                retaken = True
+            pick["waiters"].append(pick_in)
+        if retaken:
+            self.at(self.now, self.retry_loads, stack)
+        return False
 
     def _make_room(self, stack: int, nbytes: float) -> None:
         """Weights before KV: free KV on ``stack`` for a load by preempting (recompute) sequences that are not
@@ -160,7 +193,7 @@ class ExpertResidency:
     def _copy_to_stack(self, stack: int, name: str, load: dict[str, Any]) -> None:
         self._started(load)
         load["copy_start"] = self.now
-        nbytes = self.stack_bytes(name, stack)
+        nbytes = load["nbytes"]
         pk = self.package
         entry = pk.nearest_served(stack, pk.ddr_chiplet)
         if entry != pk.ddr_chiplet:  # a stack beside the DDR's chiplet is reached without the package network
@@ -168,19 +201,25 @@ class ExpertResidency:
         self.flow(nbytes, self.package.ddr_to_stack(stack), float("inf"), self._load_done, load)
 
     def _merge(self, stack: int, name: str, load: dict[str, Any]) -> None:
-        """Weight summation on the lead's stack: read the picks, write the merged expert."""
+        """Weight summation on the lead's stack: read the picks (pinned there until it ends), write the merged
+        expert."""
         self._started(load)
-        picks = name[len("merged("):-1].split("+")
-        lead = self.experts[picks[0]]
-        g = self.pricer.gemm(merge_gemm(lead, len(picks)), lead.bytes_per_weight)
+        mem = self.stacks[stack]
+        for p in load["picks"]:
+            mem.want(p, load["picks_ticket"], -1)
+            mem.admit(p)
+        lead = self.experts[load["picks"][0]]
+        g = self.pricer.gemm(merge_gemm(lead, len(load["picks"])), lead.bytes_per_weight)
         self.rec.gemm_energy(g, "merge")
-        nbytes = merge_memory_bytes(self.stack_bytes(name, stack), len(picks))
+        nbytes = merge_memory_bytes(load["nbytes"], len(load["picks"]))
         self.flow(nbytes, (stack,), nbytes / max(g.seconds, 1e-12), self._load_done, load)
 
     def _load_done(self, flow: Flow, load: dict[str, Any]) -> None:
         stack, name = load["stack"], load["name"]
         self.stacks[stack].loaded(name)
         del self.loads[(stack, name)]
+        for p in load["picks"]:  # the merge has read them
+            self.stacks[stack].release(p)
         if self.pending_loads[stack]:
             self.retry_loads(stack)
         self.rec.load_done("hbm", name, load["t0"], self.now, flow.nbytes, stack=stack, prefetch=load["prefetch"])
@@ -324,6 +363,7 @@ class ExpertResidency:
         # in the parts' order (a set of names would iterate in the order of this process's string hashes,
         # and the loads below would start in a different order in every run)
         need = list(dict.fromkeys((s, p.expert) for p in parts for s in p.inst.stacks))
+        host = {p.expert: p.inst for p in parts}
         if not owner.counted:
             owner.counted = True
             for p in parts:
@@ -352,7 +392,8 @@ class ExpertResidency:
                 protect = frozenset(x for st, x in need if st == s)
                 load = self.loads.get((s, e))
                 if load is None:
-                    load = self.start_load(s, e, protect=protect, ticket=owner.ticket)
+                    load = self.start_load(s, e, self.bytes_on(e, host[e], s), protect=protect,
+                                           ticket=owner.ticket)
                 elif owner.ticket < load["ticket"]:  # an older owner now waits for this load: it goes by that
                     load["ticket"] = owner.ticket      # owner's ticket and keeps that owner's other experts
                     load["protect"] = protect
