@@ -58,6 +58,19 @@ def test_many_to_many_replicates_and_round_robins():
     assert sum(hosted) == 8 and max(hosted) >= 1
 
 
+@pytest.mark.parametrize(("cfg", "fix"), [
+    ({"chiplets_per_expert": 2}, "fewer chiplets_per_expert"),
+    ({"chiplets_per_expert": 1, "chiplets_used": 3}, r"more mapping\.chiplets_used"),
+    # one chiplet per expert already: fewer per expert is no way out (it was suggested)
+    ({"chiplets_per_expert": 1}, r"a larger hardware\.package\.grid"),
+])
+def test_replicate_short_of_chiplets_names_a_way_out_the_study_has(cfg, fix):
+    n = 4 if cfg["chiplets_per_expert"] == 2 or "chiplets_used" in cfg else 7
+    with pytest.raises(ConfigError, match=r"mapping\.strategy: replicate needs .*allowed: at most \d experts on \d "
+                                          rf"chiplets \(or {fix}\)$"):
+        build_mapping({"strategy": "replicate", **cfg}, list("abcdefg")[:n], HW, POP)
+
+
 def test_mapping_errors():
     with pytest.raises(ConfigError, match="mapping.strategy"):
         build_mapping({"strategy": "random"}, ORDER, HW, POP)

@@ -875,6 +875,17 @@ def test_a_pick_from_another_stack_is_copied_whole_and_pinned_while_the_merge_re
     assert not eng.stacks[0].pinned("a") and not eng.stacks[0].pinned("b")  # the merge has read them
 
 
+@pytest.mark.parametrize("hot_set", [["a", "b", "c"], 3])
+def test_a_hot_set_past_the_stack_names_the_experts_that_fill_it(tmp_path, hot_set):
+    """A 2000 B stack holds two of the 944 B experts: the third of the hot set is refused, naming the two."""
+    p = params(tmp_path, [(0, 0, 4, 3)], experts=("a", "b", "c"), mapping={"cache_policy": "lru", "hot_set": hot_set})
+    p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=2000 / 2**30)
+    with pytest.raises(ConfigError, match=r"mapping\.hot_set: expert 'c' .* does not fit in hardware\.memory\.hbm\."
+                                          r"capacity_gib .* with the hot set before it there \(a, b\); allowed: a "
+                                          r"smaller hot set or more HBM$"):
+        check_point(p)
+
+
 def test_an_automatic_static_hot_set_leaves_room_for_a_groups_kv(tmp_path):
     """a, b and c (2832 B) fit the 9056 B stack that the group (a, b) with its KV needs (2 x (944 + 7 x 512));
     pinning all three would leave 6224 B of KV space for the group's 7168 B, with c pinned, and the request

@@ -109,8 +109,10 @@ def _replicate(cfg: Mapping[str, Any], order: Sequence[str], hw: Hardware, popul
         raise ConfigError(f"{path}.chiplets_used: {used} is not allowed; allowed: 1..{c}")
     slots = used // s
     if slots < n:
+        more = ("fewer chiplets_per_expert" if s > 1 else
+                f"more {path}.chiplets_used" if used < c else "a larger hardware.package.grid")
         raise ConfigError(f"{path}.strategy: replicate needs a group of {s} chiplet(s) per expert, {n * s} in all; "
-                          f"allowed: at most {slots} experts on {used} chiplets (or fewer chiplets_per_expert)")
+                          f"allowed: at most {slots} experts on {used} chiplets (or {more})")
     counts = {e: 1 for e in order}
     for _ in range(slots - n):
         best = max(order, key=lambda e: (popularity.get(e, 0.0) / counts[e], -order.index(e)))

@@ -422,8 +422,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                     if hot is not None:
                         raise ConfigError(f"mapping.hot_set: expert {name!r} ({self.stack_bytes(name, s) / 2**30:.3g} "
                                           f"GiB on stack {s}) does not fit in hardware.memory.hbm.capacity_gib "
-                                          f"({mem.capacity / 2**30:.3g} GiB per stack) with the hot set before it; "
-                                          "allowed: a smaller hot set or more HBM")
+                                          f"({mem.capacity / 2**30:.3g} GiB per stack) with the hot set before it "
+                                          f"there ({', '.join(mem.resident)}); allowed: a smaller hot set or more HBM")
                     continue
         for name in order:
             self.ddr.place(name, self.sizes[name])
