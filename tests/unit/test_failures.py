@@ -121,6 +121,22 @@ def test_spare_on_another_stack_reloads_the_expert_and_recomputes_the_kv(tmp_pat
     assert r.summary["cache"]["ddr_hits"] == 1
 
 
+def test_a_sequence_recomputed_on_the_spare_holds_the_kv_of_its_tokens_once(tmp_path):
+    """One token per step: prefill [10, 80], then a decode every 70 ns. Chiplet 0 fails at 745, in the iteration
+    [710, 780]: 10 tokens are out. The spare reads stack 1: a is loaded there [745, 815], the sequence prefills
+    its 4 + 10 tokens again [815, 885] (the 11th token), then decodes its 9 last ones [885, 1515]. Its context
+    ends at 4 + 20 tokens: 2 blocks of 16 tokens (512 B each) on stack 1. Before, the 10 recomputed tokens
+    stayed counted as prefilled once the prefill was done, and as generated: 34 tokens, 3 blocks."""
+    p = params(tmp_path, [(0, 0, 4, 20)], experts=("a",), ddr_gib=1.0, mapping={"hot_set": ["a"]})
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    p["serving"] = {"expert_load": "whole", "max_steps_per_event": 1}
+    p["failures"] = {"events": fail_chiplet_0(745), "policy": "spare"}
+    r = stitch_point(p, hand_model())
+    assert latencies_ns(r)[1][0] == pytest.approx(1515)
+    assert steps_ns(r, 1)[0] == pytest.approx((815, 885, 1, 1, 14))
+    assert r.summary["kv"]["hbm1"]["peak_bytes"] == 2 * 512
+
+
 def test_a_spare_that_moves_a_shard_to_another_stack_recomputes_the_kv(tmp_path):
     """Expert a split over chiplets 0, 1, 3 (tensor parallel; stacks 0, 1, 1). Chiplet 1 fails at 100 ns in the
     prefill; spare chiplet 2 reads stack 0, so the shards read stacks 0, 0, 1: the same set of stacks, but the

@@ -78,6 +78,12 @@ class Seq:
         """Tokens in the KV cache."""
         return self.prefilled + (self.generated - self.recompute if self.recompute else self.generated)
 
+    def end_recompute(self) -> None:
+        """Its prefill (prompt + generated tokens, after a recompute) is done: the generated tokens count once
+        in ``context`` again, as generated (counting them as prefilled too put them in the KV cache twice)."""
+        self.prefilled = self.prompt
+        self.recompute = 0
+
     @property
     def remaining(self) -> int:
         return self.out - self.generated

@@ -35,11 +35,11 @@ class TokenFlow:
         """The prompt is processed: the first token (or, after a recompute, the next one) is out."""
         if s.restore:  # a composition part got its KV back; it still waits for its group
             s.restore = False
-            s.recompute = 0
+            s.end_recompute()
             if s.role == "prefill" and s.remaining > 0:  # on a prefill instance: it decodes elsewhere
                 self._hand_over(s)
             return
-        s.recompute = 0
+        s.end_recompute()
         s.generated += 1
         first = s.t_first < 0
         if first:
