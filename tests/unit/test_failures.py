@@ -121,19 +121,26 @@ def test_spare_on_another_stack_reloads_the_expert_and_recomputes_the_kv(tmp_pat
     assert r.summary["cache"]["ddr_hits"] == 1
 
 
-def test_a_sequence_recomputed_on_the_spare_holds_the_kv_of_its_tokens_once(tmp_path):
-    """One token per step: prefill [10, 80], then a decode every 70 ns. Chiplet 0 fails at 745, in the iteration
-    [710, 780]: 10 tokens are out. The spare reads stack 1: a is loaded there [745, 815], the sequence prefills
-    its 4 + 10 tokens again [815, 885] (the 11th token), then decodes its 9 last ones [885, 1515]. Its context
-    ends at 4 + 20 tokens: 2 blocks of 16 tokens (512 B each) on stack 1. Before, the 10 recomputed tokens
-    stayed counted as prefilled once the prefill was done, and as generated: 34 tokens, 3 blocks."""
+@pytest.mark.parametrize("steps_per_event", [1, 64])
+def test_a_sequence_recomputed_on_the_spare_holds_the_kv_of_its_tokens_once(tmp_path, steps_per_event):
+    """Prefill [10, 80], then a decode every 70 ns. Chiplet 0 fails at 745, in the iteration [710, 780]: 10
+    tokens are out, 35 ns of chiplet time are lost. The spare reads stack 1: a is loaded there [745, 815], the
+    sequence prefills its 4 + 10 tokens again [815, 885] (the 11th token), then decodes its 9 last ones
+    [885, 1515]. Its context ends at 4 + 20 tokens: 2 blocks of 16 tokens (512 B each) on stack 1. Before, the
+    10 recomputed tokens stayed counted as prefilled once the prefill was done, and as generated: 34 tokens, 3
+    blocks. With up to 64 iterations a step (one step [80, 710 + ...) when the chiplet fails), the 9 iterations
+    done by 710 end it and only the 10th is lost, as iteration by iteration; before, all were lost: the sequence
+    prefilled 5 tokens again and ended at 2145."""
     p = params(tmp_path, [(0, 0, 4, 20)], experts=("a",), ddr_gib=1.0, mapping={"hot_set": ["a"]})
     p["hardware"]["memory"]["hbm"]["stacks"] = 2
-    p["serving"] = {"expert_load": "whole", "max_steps_per_event": 1}
+    p["serving"] = {"expert_load": "whole", "max_steps_per_event": steps_per_event}
     p["failures"] = {"events": fail_chiplet_0(745), "policy": "spare"}
     r = stitch_point(p, hand_model())
     assert latencies_ns(r)[1][0] == pytest.approx(1515)
     assert steps_ns(r, 1)[0] == pytest.approx((815, 885, 1, 1, 14))
+    decodes = steps_ns(r, 0)[1:]
+    assert sum(k for _, _, k, _, _ in decodes) == 9 and decodes[-1][1] == pytest.approx(710)
+    assert r.summary["failure"]["aborted_busy_s"] == pytest.approx(35 * NS)
     assert r.summary["kv"]["hbm1"]["peak_bytes"] == 2 * 512
 
 

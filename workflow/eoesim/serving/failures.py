@@ -13,8 +13,9 @@ The study's ``failures`` section (absent = nothing fails)::
 
 Semantics:
 
-- **Chiplet failure** at ``t_f``: the chiplet stops; the step its instance was running is lost (its
-  iterations are re-executed; the chiplet time already spent counts as ``aborted_busy_s``). The
+- **Chiplet failure** at ``t_f``: the chiplet stops; the iteration its instance was running is lost (it is
+  re-executed; the chiplet time spent on it counts as ``aborted_busy_s``) - a step of several decode
+  iterations keeps those complete by ``t_f``, as iteration by iteration they would be. The
   replacement is chosen by ``policy`` (eoe.mapping.failover_chiplet: the nearest free chiplet, or the
   least-loaded one in use). ``spare``: the instance continues on its chiplets with the failed one replaced;
   ``least_loaded``: its models move onto the instance that holds the replacement chiplet (co-location).
@@ -184,8 +185,7 @@ def fail_chiplet(engine, f: dict[str, Any]) -> None:
         target = _target_instance(engine, inst, c, to)
         if inst.step is not None:
             entry["steps_aborted"] += 1
-            engine.failures.aborted_busy_s += engine.now - inst.step.t0
-            engine.abort_step(inst)
+            engine.failures.aborted_busy_s += engine.fail_step(inst)
         inst.alive = False
         engine.redirect[inst.iid] = target
         for name, m in inst.models.items():

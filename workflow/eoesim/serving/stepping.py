@@ -409,9 +409,13 @@ class StepRunner:
             self.wake(w)
         self.wake(inst)
 
-    def abort_step(self, inst: Instance) -> None:
-        """Drop the step in flight (its chiplet failed): its flows stop, its sequences do not advance."""
+    def fail_step(self, inst: Instance) -> float:
+        """``inst``'s chiplet failed mid-step: the iterations of a multi-iteration step complete by now end it
+        (their tokens out when the last of them ended, as iteration by iteration they would have been), and the
+        one in progress is lost, its flows stopped - else ``max_steps_per_event`` decided how much work a failure
+        loses (all of a step's iterations). Returns the chiplet seconds lost."""
         step = inst.step
+        done, t_done = self._done_at_failure(step)
         for f in step.flows:
             if not f.done:
                 self.fluid.cancel(f, self.now)
@@ -423,3 +427,24 @@ class StepRunner:
                 cl.pending -= 1
                 if cl.pending == 0 and cl.members:
                     self.at(self.now + cl.k * cl.compose_s, self._finish_cluster, cl)
+        if not done:
+            return self.now - step.t0
+        fresh = build_step(inst, step.batches, done, self.background.slowdown(inst.chips[0]))
+        step.k, step.compute, step.bytes_per_shard = done, fresh.compute, fresh.bytes_per_shard
+        step.cluster, step.t_compute_end, step.t_coll_end = None, t_done, t_done
+        inst.step = step
+        self._finish_step(inst, step, t_done)
+        return self.now - t_done
+
+    def _done_at_failure(self, step: Step) -> tuple[int, float]:
+        """Iterations of ``step`` (moving its bytes) complete by now, and when the last of them ended."""
+        if step.k <= 1 or step.phase != 0 or step.prefill_tokens:
+            return 0, step.t0
+        per = step.compute.seconds / step.k  # the compute of an iteration: they are of equal length
+        done = min([int((self.now - step.t0) / max(per, 1e-30)), step.k - 1]
+                   + [self._iterations_done(step, f) for f in step.flows])
+        t_done = step.t0 + done * per
+        for f in step.flows:  # each flow moved the bytes of those iterations (and their latency) by then
+            surplus = f.nbytes - f.remaining - (step.bytes_after(done) + done * step.lat_iter_s * f.rate)
+            t_done = max(t_done, self.now - surplus / f.rate if f.rate > 0 else self.now)
+        return done, min(t_done, self.now)
