@@ -168,6 +168,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self.ddr_waiters: dict[str, list] = {}  # expert -> (stack, load) waiting for its SSD -> DDR read
         self.kv_waiters: list[list[Callable]] = [[] for _ in range(pk.n_stacks)]
         self.hand_overs: dict[Seq, tuple[Instance, Instance]] = {}  # prefilled, to move: (source, destination)
+        self.hand_over_wants: dict[Seq, tuple[int, list]] = {}  # its ticket, the (stack, expert) it wants there
         self.pending_loads: list[list[tuple[str, float]]] = [[] for _ in range(pk.n_stacks)]
         self._ticket = 0
         self.parked: dict[int, list] = {}  # ticket of an admission -> owners sent back to wait for it

@@ -124,7 +124,22 @@ class TokenFlow:
         s.state = MOVING
         self.use_expert(s.expert, dst)
         attempt = self.hand_overs[s] = (src, dst)
+        self._want_for_hand_over(s, dst)
         self.at(self.now, self._hand_over_try, s, attempt)
+
+    def _want_for_hand_over(self, s: Seq, dst: Instance | None) -> None:
+        """A sequence waiting to hand over to ``dst`` (None: no longer) wants its expert there under its ticket
+        until its KV moves, so no younger load evicts it meanwhile (memory.py). Else, with no one pinning it,
+        the expert that landed for it could be evicted by a load of another waiting hand-over's expert before
+        it moved, then reloaded, evicting that one, and so on for ever."""
+        ticket, need = self.hand_over_wants.pop(s, (0, []))
+        for st, e in need:
+            self.stacks[st].want(e, ticket, -1)
+        if dst is not None:
+            ticket, need = (s.group or s).ticket, [(st, s.expert) for st in sorted(set(dst.stacks))]
+            for st, e in need:
+                self.stacks[st].want(e, ticket, 1)
+            self.hand_over_wants[s] = (ticket, need)
 
     def _hand_over_try(self, s: Seq, attempt: tuple[Instance, Instance]) -> None:
         if self.hand_overs.get(s) is not attempt:  # it was preempted meanwhile (``_preempt_hand_overs``)
@@ -133,6 +148,7 @@ class TokenFlow:
         if not dst.alive:  # its decode instance failed while it waited: another replica takes it
             dst = self.choose_instance(s.expert, s.req, role="decode")
             attempt = self.hand_overs[s] = (src, dst)
+            self._want_for_hand_over(s, dst)
         if not self.weights_ready(dst, s.expert):  # weights before KV: its KV goes there once the expert does
             self.ensure_resident(s.expert, dst, lambda: self._hand_over_try(s, attempt), access=False)
             return
@@ -160,6 +176,7 @@ class TokenFlow:
                     self.kv_waiters[st].append(lambda: self._hand_over_try(s, attempt))
             return
         del self.hand_overs[s]
+        self._want_for_hand_over(s, None)  # its admission there pins the expert now
         nbytes = s.context * s.inst.models[s.expert].costs.kv_bytes_per_token * src.shards
         old_bpb, old_blocks = dict(s.kv_bpb), s.blocks
         self.count_held(s, 0, self.now)  # its blocks here leave the KV in use as it is handed over
@@ -208,6 +225,7 @@ class TokenFlow:
 
     def _recompute_hand_over(self, s: Seq) -> None:
         src, _dst = self.hand_overs.pop(s)
+        self._want_for_hand_over(s, None)
         self.preempt_for_recompute(src.models[s.expert], s)
         if not src.alive:  # its prefill instance failed since: it prefills again where that one's work went
             src.models[s.expert].waiting.remove(s)
