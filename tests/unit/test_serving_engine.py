@@ -355,12 +355,14 @@ def test_a_sequence_whose_decode_instance_fails_while_its_kv_moves_decodes_where
     assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(5 * C(1) * US + moved * US)
 
 
-def test_an_admission_waiting_for_the_expert_a_hand_over_pinned_runs_once_the_kv_has_moved(tmp_path):
+def test_an_admission_needing_the_room_of_the_expert_a_prefilled_sequence_left_runs_at_once(tmp_path):
     # a 1x4 grid of two stacks, both experts prefilling on stack 0 (chiplets 0 and 1) and decoding on stack 1
     # (2 and 3); each stack holds both experts and one KV block. A (e0, 16 tokens: 1 block) prefills [0, C(1)]
-    # and its KV moves to stack 1 [C(1), C(1) + 69.632 us] (17 x 4096 B at 1 GB/s); e0 stays pinned on stack 0
-    # until it has moved. B (e1, 32 tokens: 2 blocks) needs e0 evicted for its second block: it prefills once A's
-    # KV is out [118.632, 167.632] - its first token. Before, the end of the move woke nobody and B waited for ever.
+    # and its KV moves to stack 1 [C(1), C(1) + 69.632 us] (17 x 4096 B at 1 GB/s). B (e1, 32 tokens: 2 blocks)
+    # needs e0 evicted for its second block. Prefilled, A needs e0 on stack 0 no more (the move reads its KV, not
+    # the weights): e0 is unpinned and evicted as A's move begins, and B prefills [C(1), 2 C(1)]. Before, e0 stayed
+    # pinned until the KV had moved (B's first token at 2 C(1) + 69.632), and earlier still the end of the move
+    # woke nobody and B waited for ever.
     from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
 
     e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
@@ -373,9 +375,9 @@ def test_an_admission_waiting_for_the_expert_a_hand_over_pinned_runs_once_the_kv
     p["mapping"] = {"strategy": "many_to_many", "replicas": 2, "cache_policy": "lru"}
     p["hardware"]["memory"]["hbm"]["stacks"] = 2
     r = stitch_point(p, model(link_bw=1e9))
-    moved = 17 * kv_bytes_per_token(e) / 1e9 / US
     assert r.summary["unfinished_requests"] == 0
-    assert (r.engine.rec.first - r.engine.requests.arrival_s) / US == pytest.approx([C(1), 2 * C(1) + moved])
+    assert (r.engine.rec.first - r.engine.requests.arrival_s) / US == pytest.approx([C(1), 2 * C(1)])
+    assert not r.engine.stacks[0].is_resident("e0")
 
 
 def test_hand_overs_waiting_for_each_others_stacks_give_way_to_the_older(tmp_path):

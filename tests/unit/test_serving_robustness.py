@@ -281,6 +281,41 @@ STALLED = [
          "mapping": {"strategy": "many_to_many", "replicas": 3, "cache_policy": "lfu"},
          "serving": {"max_num_seqs": 2, "expert_load": "whole", "disaggregation": {"prefill_replicas": 1}}},
         id="a-hand-overs-expert-evicted-as-it-landed-3-replicas"),
+    # disaggregation, one expert per stack: prefilled sequences waiting to hand over their KV to a stack whose one
+    # expert only queued prefills pinned (with no KV) waited for ever, as their KV kept those prefills waiting; the
+    # hand-over's load now parks such owners under the sequence's ticket, and a hand-over recomputed on its
+    # prefill instance loads its expert there again (it could have left): 54 of 159
+    pytest.param(
+        {"seed": 5830,
+         "eoe": {"experts": [{"name": "e00", "preset": "tiny-25m"}, {"name": "e01", "preset": "tiny-25m"},
+                             {"name": "e02", "preset": "tiny-25m"}, {"name": "e03", "preset": "tiny-25m"}],
+                 "morphology": {"kind": "tree", "tree": {"root": ["e00", "e01", "e02", "e03"]}},
+                 "router": {"kind": "threshold", "threshold": 0.134, "cost": {"fixed_cycles": 70253, "hidden": 0}},
+                 "composition": {"kind": "sequential_aggregation"},
+                 "requests": {"arrival": "trace",
+                              "trace_format": "azure_llm_2023",
+                              "trace_file": str(AZURE_CONV),
+                              "count": 159,
+                              "time_scale": 0.07872}},
+         "hardware": {"package": {"grid": [4, 5]},
+                      "memory": {"hbm": {"stacks": 4,
+                                         "capacity_gib": 0.055314,
+                                         "serves": [[1, 9, 12, 13, 15, 17, 18], [3, 11], [0, 4, 6, 8, 10, 14],
+                                                    [2, 5, 7, 16, 19]],
+                                         "bandwidth_gb_per_s": 256.0},
+                                 "ddr": {"capacity_gib": 0.0}}},
+         "mapping": {"strategy": "many_to_many", "replicas": 2, "cache_policy": "lfu", "prefetch": True},
+         "serving": {"scheduler": "chunked_prefill",
+                     "preemption": "recompute",
+                     "kv_partition": "response_length",
+                     "max_num_seqs": 16,
+                     "chunk_tokens": 256,
+                     "kv_block_tokens": 16,
+                     "load_balance": "round_robin",
+                     "expert_load": "streamed",
+                     "max_steps_per_event": 64,
+                     "disaggregation": {"prefill_replicas": 1}}},
+        id="a-hand-over-waited-for-a-stack-queued-prefills-pinned"),
 ]
 
 

@@ -771,6 +771,31 @@ def test_a_chain_over_some_of_the_experts_leaves_the_others_unplaced(tmp_path):
     assert sorted(r.engine.replicas) == ["a", "b"]
 
 
+def test_two_stacks_each_full_with_kv_waiting_to_hand_over_to_the_other_trade_their_experts(tmp_path):
+    """a prefills on chiplet 0 (stack 0) and decodes on 3 (stack 1); b prefills on 1 (stack 1) and decodes on 2
+    (stack 0). A stack (2000 B) holds one expert (944 B) and a prompt's block (512 B), not two experts. a is
+    copied into stack 0 [5, 15], b into stack 1 over the link [8, 78]; R0 prefills [15, 85] and waits to hand
+    over to stack 1, whose load of a waits for room beside b and R1's block; R1 prefills [78, 148]. A prefilled
+    sequence needs its expert no more: a and b are unpinned and evicted - a copied into stack 1 [148, 218] over
+    the link, b into stack 0 [148, 158.02] (944 B of the DDR's 944 GB/s less the link copy's 16) - and each KV
+    moves (160 B over the link, 12 ns) and decodes 2 tokens (140 ns): R1 done at 310.02, R0 at 218 + 152 = 370.
+    Before, each prefilled sequence pinned its expert on its prefill stack and both waited for ever."""
+    p = params(tmp_path, [(0, 0, 4, 3), (0, 1, 4, 3)], ddr_gib=1.0,
+               serving={"expert_load": "whole", "disaggregation": {"prefill_replicas": 1}},
+               mapping={"strategy": "many_to_many", "replicas": 2, "cache_policy": "lru", "hot_set": [],
+                        "router_chiplet": 0})
+    p["hardware"]["memory"]["hbm"].update(stacks=2, capacity_gib=2000 / 2**30)
+    r = stitch_point(p, hand_model())
+    assert {n: [(i.chips, i.stacks, i.role) for i in r.engine.replicas[n]] for n in "ab"} == {
+        "a": [((0,), (0,), "prefill"), ((3,), (1,), "decode")], "b": [((1,), (1,), "prefill"), ((2,), (0,), "decode")]}
+    assert latencies_ns(r)[1] == pytest.approx([370, 310 + 944 / 928 - 1])
+    loads = sorted((x["expert"], x["stack"], x["issue_s"] / NS, x["hbm_ready_s"] / NS)
+                   for x in r.engine.rec.expert_loads)
+    assert loads == [
+        ("a", 0, 5, pytest.approx(15)), ("a", 1, pytest.approx(85), pytest.approx(218)),
+        ("b", 0, pytest.approx(148), pytest.approx(148 + 9 + 944 / 928)), ("b", 1, 8, pytest.approx(78))]
+
+
 def test_weight_summation_with_disaggregation_is_rejected(tmp_path):
     p = params(tmp_path, [(0, 0, 4, 3)], router={**TOPK, "k": 2}, composition="weight_summation",
                mapping={"strategy": "replicate"}, serving={"disaggregation": {"prefill_replicas": 1}})

@@ -25,10 +25,11 @@ class ExpertResidency:
         self.rec.cache_access(name, hit=all(self.stacks[s].is_resident(name) for s in set(inst.stacks)))
 
     def ensure_resident(self, name: str, inst: Instance, then: Callable[[], Any], whole: bool = False,
-                        access: bool = True) -> None:
+                        access: bool = True, ticket: int | None = None) -> None:
         """Call ``then`` once ``name`` may run on ``inst``: resident on every stack it reads, or (streamed
         loads, unless ``whole``) its loads have started. ``access``: this is a use of the expert (``use_expert``);
-        else only its arrival is awaited (a use counted elsewhere)."""
+        else only its arrival is awaited (a use counted elsewhere). ``ticket``: the loads go by the ticket of the
+        work waiting for them (default: the next one)."""
         if access:
             self.use_expert(name, inst)
         missing = [s for s in set(inst.stacks) if not self.stacks[s].is_resident(name)]
@@ -44,7 +45,13 @@ class ExpertResidency:
 
         streamed = self.cfg["expert_load"] == "streamed" and not whole
         for s in missing:
-            load = self.loads.get((s, name)) or self.start_load(s, name, self.bytes_on(name, inst, s))
+            load = self.loads.get((s, name))
+            if load is None:
+                load = self.start_load(s, name, self.bytes_on(name, inst, s), ticket=ticket)
+            elif ticket is not None and ticket < load["ticket"]:  # older work waits for it now
+                load["ticket"] = ticket
+                if self.pending_loads[s]:
+                    self.at(self.now, self.retry_loads, s)
             if not streamed:
                 load["waiters"].append(one_ready)
             elif load["flowing"]:
@@ -104,7 +111,7 @@ class ExpertResidency:
         if mem.reserve(name, nbytes, protect, load["ticket"]) is None:
             self._make_room(stack, nbytes)
             if mem.reserve(name, nbytes, protect, load["ticket"]) is None and not (
-                    self.park_load_waiters(stack, name, load)
+                    (self.park_load_waiters(stack, name, load) or self._park_for_load(stack, load, protect))
                     and mem.reserve(name, nbytes, protect, load["ticket"]) is not None):
                 self.pending_loads[stack].append((name, self.now))
                 return
@@ -123,6 +130,23 @@ class ExpertResidency:
             self._started(load)
             self.flow(self.sizes[name], (self.package.SSD, self.package.DDR), float("inf"), self._ssd_done,
                       (name, self.now))
+
+    def _park_for_load(self, stack: int, load: dict[str, Any], protect: frozenset) -> bool:
+        """Queued work before a load under an older ticket, as for an admission's KV (``owners_to_park``): owners
+        younger than the load (or queued behind others) that pin experts on ``stack`` with no KV there go back to
+        wait for their experts, and are admitted again once the load is in. Else prefilled sequences waiting to
+        hand over their KV to a stack whose one expert only queued prefills pinned waited for ever, while their
+        KV kept those prefills waiting. A prefetch parks nobody. True when enough could be unpinned."""
+        if load["prefetch"]:
+            return False
+        mem = self.stacks[stack]
+        chosen = self.owners_to_park(stack, load["nbytes"] - mem.free(), load["ticket"], protect)
+        if not chosen:
+            return False
+        load["parked"] = load["ticket"]
+        for owner in chosen:
+            self._park(owner, load["ticket"], stack)
+        return True
 
     def _picks_resident(self, stack: int, load: dict[str, Any]) -> bool:
         """Whether a merge's picks are all in ``stack``; else loads them (an older load may have evicted one while

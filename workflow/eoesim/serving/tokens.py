@@ -122,6 +122,12 @@ class TokenFlow:
         if s in m_src.running:
             m_src.running.remove(s)
         s.state = MOVING
+        # prefilled, it needs its expert here no more - only its KV, until that moves: the expert is unpinned, so
+        # a stack holding prefilled sequences waiting to hand over can load the expert of those coming the other
+        # way (else two stacks, each full with one expert and KV waiting to move to the other, wait for ever)
+        for st in set(src.stacks):
+            self.stacks[st].release(s.expert)
+        self.room_freed(src.stacks)
         self.use_expert(s.expert, dst)
         attempt = self.hand_overs[s] = (src, dst)
         self._want_for_hand_over(s, dst)
@@ -150,7 +156,8 @@ class TokenFlow:
             attempt = self.hand_overs[s] = (src, dst)
             self._want_for_hand_over(s, dst)
         if not self.weights_ready(dst, s.expert):  # weights before KV: its KV goes there once the expert does
-            self.ensure_resident(s.expert, dst, lambda: self._hand_over_try(s, attempt), access=False)
+            self.ensure_resident(s.expert, dst, lambda: self._hand_over_try(s, attempt), access=False,
+                                 ticket=(s.group or s).ticket)
             return
         bs = self.cfg["kv_block_tokens"]
         per_token = dst.models[s.expert].costs.kv_bytes_per_token
@@ -226,18 +233,18 @@ class TokenFlow:
     def _recompute_hand_over(self, s: Seq) -> None:
         src, _dst = self.hand_overs.pop(s)
         self._want_for_hand_over(s, None)
+        for st in set(src.stacks):  # queued to prefill again, it pins its expert there again
+            self.stacks[st].admit(s.expert)
         self.preempt_for_recompute(src.models[s.expert], s)
         if not src.alive:  # its prefill instance failed since: it prefills again where that one's work went
             src.models[s.expert].waiting.remove(s)
             src = self.where_work_went(src)
             self.rehome(s, src, keep_kv=False)
-        self.wake(src)
+        # its expert may have left the prefill stack while it waited (nothing pinned it): it is loaded again
+        self.ensure_resident(s.expert, src, lambda: self.wake(src), access=False, ticket=(s.group or s).ticket)
 
     def _handed_over(self, flow: Flow, arg: tuple) -> None:
         s, src, dst = arg
-        for st in set(src.stacks):
-            self.stacks[st].release(s.expert)
-        self.room_freed(src.stacks)  # its expert there may be unpinned now: what waits for room may evict it
         self.rec.kv_move(s, flow.nbytes)
         self.ensure_resident(s.expert, dst, lambda: self._join_decode(s, dst), access=False)
 
