@@ -10,12 +10,14 @@ Residency policies (``mapping.cache_policy``), decided in simulated time:
   needed and dropped as soon as no sequence of it is admitted on the stack (a transient buffer);
 - ``lru`` / ``lfu``: a loaded expert stays until room is needed; the victim is the least recently /
   least frequently (then least recently) used unpinned expert.
-An expert is *pinned* on a stack while a load of it is in flight or any sequence of it is admitted on an
-instance that reads it from that stack, so a copy in flight can never be evicted. The experts of a
-composition group are admitted together, once all are resident (eoesim.serving.residency): while a group
-waits, its experts are *wanted* under its ticket (groups and loads are served oldest first). A load may evict
-an unpinned expert only if no group older than the load's own ticket wants it, so two waiting groups cannot
-keep evicting each other's experts: the older one completes.
+An expert is *pinned* on a stack while a load of it is in flight, any sequence of it is admitted on an
+instance that reads it from that stack (a prefilled one waiting to hand over its KV excepted: the move
+reads KV, not weights), or a weight summation there reads it, so a copy in flight can never be evicted. The
+experts of a composition group are admitted together, once all are resident (eoesim.serving.residency):
+while a group waits, its experts are *wanted* under its ticket (groups and loads are served oldest first), as
+are a waiting merge's picks and the expert a waiting hand-over needs on its decode stack. A load may evict an
+unpinned expert only if no group older than the load's own ticket wants it, so two waiting groups cannot keep
+evicting each other's experts: the older one completes.
 
 KV before idle weights: idle (unpinned) experts are evicted for KV - those no waiting group wants first - when
 running sequences need blocks for their next decode step that the stack does not have (before any of them is
