@@ -232,9 +232,6 @@ def _move_model(engine, old: Instance, new: Instance, name: str, m: ModelState, 
     engine.model_on(new, name)
     engine.replicas[name] = [new if i is old else i for i in engine.replicas.get(name, [])] or [new]
     same_stacks = new.keeps_kv_of(old)
-    # a static batch in its prefill prefills again: a static batch decodes its members once formed, and a member
-    # kept in one without its prompt's KV would have decoded unprefilled (its first token never recorded)
-    static = engine.cfg["scheduler"] == "static"
     seqs = list(m.running) + list(m.waiting) + list(m.swapped)
     m.running.clear()
     m.waiting.clear()
@@ -243,7 +240,7 @@ def _move_model(engine, old: Instance, new: Instance, name: str, m: ModelState, 
         m.static_batch = None
     for s in seqs:
         entry["sequences_moved"] += 1
-        if not same_stacks or s.state == SWAPPED or (static and s.state == RUNNING and s.in_prefill):
+        if not same_stacks or s.state == SWAPPED:
             if s.state == RUNNING:
                 entry["sequences_recomputed"] += 1
             engine.rehome(s, new, keep_kv=False)
