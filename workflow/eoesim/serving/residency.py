@@ -25,11 +25,12 @@ class ExpertResidency:
         self.rec.cache_access(name, hit=all(self.stacks[s].is_resident(name) for s in set(inst.stacks)))
 
     def ensure_resident(self, name: str, inst: Instance, then: Callable[[], Any], whole: bool = False,
-                        access: bool = True, ticket: int | None = None) -> None:
+                        access: bool = True, holder: int | None = None) -> None:
         """Call ``then`` once ``name`` may run on ``inst``: resident on every stack it reads, or (streamed
         loads, unless ``whole``) its loads have started. ``access``: this is a use of the expert (``use_expert``);
-        else only its arrival is awaited (a use counted elsewhere). ``ticket``: the loads go by the ticket of the
-        work waiting for them (default: the next one)."""
+        else only its arrival is awaited (a use counted elsewhere). ``holder``: the ticket of work waiting for
+        the loads that holds KV elsewhere (a prefilled sequence to hand over): they go by it, and may park
+        younger work queued without KV (``_park_for_load``)."""
         if access:
             self.use_expert(name, inst)
         missing = [s for s in set(inst.stacks) if not self.stacks[s].is_resident(name)]
@@ -47,9 +48,12 @@ class ExpertResidency:
         for s in missing:
             load = self.loads.get((s, name))
             if load is None:
-                load = self.start_load(s, name, self.bytes_on(name, inst, s), ticket=ticket)
-            elif ticket is not None and ticket < load["ticket"]:  # older work waits for it now
-                load["ticket"] = ticket
+                load = self.start_load(s, name, self.bytes_on(name, inst, s), ticket=holder,
+                                       parks=holder is not None)
+            elif holder is not None:  # work holding KV waits for it now
+                load["parks"] = True
+                if holder < load["ticket"]:
+                    load["ticket"] = holder
                 if self.pending_loads[s]:
                     self.at(self.now, self.retry_loads, s)
             if not streamed:
@@ -85,14 +89,16 @@ class ExpertResidency:
                 self.start_load(s, name, self.bytes_on(name, inst, s), prefetch=True)
 
     def start_load(self, stack: int, name: str, nbytes: float, prefetch: bool = False,
-                   protect: frozenset = frozenset(), ticket: float | None = None) -> dict[str, Any]:
+                   protect: frozenset = frozenset(), ticket: float | None = None,
+                   parks: bool = False) -> dict[str, Any]:
         """A load of ``nbytes`` of ``name`` into ``stack``; ``ticket`` orders loads waiting for room (oldest first;
-        a prefetch comes after everything, a load without a ticket gets the next one)."""
+        a prefetch comes after everything, a load without a ticket gets the next one); ``parks``: it may park
+        younger work queued without KV (``_park_for_load``)."""
         if ticket is None:
             ticket = float("inf") if prefetch else self.next_ticket()
         load = {"waiters": [], "started": [], "flowing": False, "t0": self.now, "prefetch": prefetch,
                 "stack": stack, "name": name, "ssd_start": None, "ssd_end": None, "copy_start": None,
-                "protect": protect, "ticket": ticket, "parked": None, "nbytes": nbytes,
+                "protect": protect, "ticket": ticket, "parked": None, "nbytes": nbytes, "parks": parks,
                 "picks": merged_picks(name), "picks_ticket": ticket}
         for p in load["picks"]:  # a merge waiting for room keeps its picks from younger loads
             self.stacks[stack].want(p, ticket, 1)
@@ -132,12 +138,13 @@ class ExpertResidency:
                       (name, self.now))
 
     def _park_for_load(self, stack: int, load: dict[str, Any], protect: frozenset) -> bool:
-        """Queued work before a load under an older ticket, as for an admission's KV (``owners_to_park``): owners
-        younger than the load (or queued behind others) that pin experts on ``stack`` with no KV there go back to
-        wait for their experts, and are admitted again once the load is in. Else prefilled sequences waiting to
-        hand over their KV to a stack whose one expert only queued prefills pinned waited for ever, while their
-        KV kept those prefills waiting. A prefetch parks nobody. True when enough could be unpinned."""
-        if load["prefetch"]:
+        """Work holding KV before queued work (a load with ``parks``, for a prefilled sequence to hand over), as an
+        admission's KV goes before it (``owners_to_park``): owners younger than the load (or queued behind others)
+        that pin experts on ``stack`` with no KV there go back to wait for their experts, and are admitted again
+        once the load is in. Else prefilled sequences waiting to hand over their KV to a stack whose one expert
+        only queued prefills pinned waited for ever, while their KV kept those prefills waiting. True when enough
+        could be unpinned."""
+        if not load["parks"]:
             return False
         mem = self.stacks[stack]
         chosen = self.owners_to_park(stack, load["nbytes"] - mem.free(), load["ticket"], protect)

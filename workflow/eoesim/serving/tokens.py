@@ -157,7 +157,7 @@ class TokenFlow:
             self._want_for_hand_over(s, dst)
         if not self.weights_ready(dst, s.expert):  # weights before KV: its KV goes there once the expert does
             self.ensure_resident(s.expert, dst, lambda: self._hand_over_try(s, attempt), access=False,
-                                 ticket=(s.group or s).ticket)
+                                 holder=(s.group or s).ticket)
             return
         bs = self.cfg["kv_block_tokens"]
         per_token = dst.models[s.expert].costs.kv_bytes_per_token
@@ -241,7 +241,7 @@ class TokenFlow:
             src = self.where_work_went(src)
             self.rehome(s, src, keep_kv=False)
         # its expert may have left the prefill stack while it waited (nothing pinned it): it is loaded again
-        self.ensure_resident(s.expert, src, lambda: self.wake(src), access=False, ticket=(s.group or s).ticket)
+        self.ensure_resident(s.expert, src, lambda: self.wake(src), access=False)
 
     def _handed_over(self, flow: Flow, arg: tuple) -> None:
         s, src, dst = arg
