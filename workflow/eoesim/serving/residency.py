@@ -144,15 +144,10 @@ class ExpertResidency:
         once the load is in. Else prefilled sequences waiting to hand over their KV to a stack whose one expert
         only queued prefills pinned waited for ever, while their KV kept those prefills waiting. True when enough
         could be unpinned."""
-        if not load["parks"]:
-            return False
-        mem = self.stacks[stack]
-        chosen = self.owners_to_park(stack, load["nbytes"] - mem.free(), load["ticket"], protect)
-        if not chosen:
+        if not load["parks"] or not self.park_queued_owners(stack, load["nbytes"] - self.stacks[stack].free(),
+                                                            load["ticket"], protect):
             return False
         load["parked"] = load["ticket"]
-        for owner in chosen:
-            self._park(owner, load["ticket"], stack)
         return True
 
     def _picks_resident(self, stack: int, load: dict[str, Any]) -> bool:
