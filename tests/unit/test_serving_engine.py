@@ -230,8 +230,9 @@ def test_same_study_in_two_processes_gives_identical_summaries():
 
 def test_disaggregated_prefill_then_kv_moves_over_the_link_then_decode_elsewhere(tmp_path):
     # two replicas of one expert on a 1x2 grid, one HBM stack each; replica 0 prefills, replica 1 decodes.
-    # After the prefill (first token, C(1)) the sequence's KV - 16 prompt + 1 generated tokens - moves from
-    # stack 0 over link 0->1 (1 GB/s, the slowest device on the way) to stack 1; then 4 decodes on replica 1.
+    # After the prefill (first token, C(1)) the sequence's KV - its 16 prompt tokens: the first generated token's
+    # KV is written by the first decode, on replica 1 - moves from stack 0 over link 0->1 (1 GB/s, the slowest
+    # device on the way) to stack 1; then 4 decodes on replica 1.
     from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token
 
     e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
@@ -240,10 +241,10 @@ def test_disaggregated_prefill_then_kv_moves_over_the_link_then_decode_elsewhere
     p["mapping"] = {"strategy": "many_to_many", "replicas": 2, "cache_policy": "static"}
     p["hardware"]["memory"]["hbm"]["stacks"] = 2
     r = stitch_point(p, model(link_bw=1e9, hbm_bw=1e18))
-    kv_move = 17 * kv_bytes_per_token(e) / 1e9
+    kv_move = 16 * kv_bytes_per_token(e) / 1e9
     assert r.summary["ttft_s"]["mean"] == pytest.approx(C(1) * US)
     assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(5 * C(1) * US + kv_move)
-    assert r.summary["preemptions"]["kv_moved_bytes"] == pytest.approx(17 * kv_bytes_per_token(e))
+    assert r.summary["preemptions"]["kv_moved_bytes"] == pytest.approx(16 * kv_bytes_per_token(e))
     roles = {v["role"] for v in r.summary["batch"]["per_instance"].values()}
     assert roles == {"prefill", "decode"}
 
@@ -288,17 +289,17 @@ def test_a_hand_over_within_one_stack_reuses_the_room_of_the_blocks_it_leaves(tm
 @pytest.mark.parametrize("steps_per_event", [1, 64])
 def test_kv_in_use_counts_a_block_from_the_iteration_that_first_writes_it(tmp_path, steps_per_event):
     # one request, prompt 16 (1 block of 16 tokens), 40 tokens: prefill [0, C(1)], then decode iteration j
-    # over [(1 + j) C(1), (2 + j) C(1)] writes token 17 + j, so it needs block 2 from j = 0, block 3 from
-    # j = 15 and block 4 from j = 31; the run ends at 40 C(1). In use: 1 block for 1 C(1), 2 for 15, 3 for 16
-    # and 4 for 8: a mean of 111 / 40 blocks, a peak of 4. The 39 iterations as one event allocate the 4
-    # blocks at its start; counted from then the mean was 157 / 40.
+    # over [(1 + j) C(1), (2 + j) C(1)] writes token 17 + j (its input, the token before it), so it needs
+    # block 2 from j = 0, block 3 from j = 16 and block 4 from j = 32; the run ends at 40 C(1). In use: 1 block
+    # for 1 C(1), 2 for 16, 3 for 16 and 4 for 7: a mean of 109 / 40 blocks, a peak of 4. The 39 iterations as
+    # one event allocate the 4 blocks at its start; counted from then the mean was 157 / 40.
     from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token
 
     block = 16 * kv_bytes_per_token(Expert("e0", **EXPERT_PRESETS["tiny-25m"]))
     r = stitch_point(params(tmp_path, [(0.0, 16, 40)], serving={"max_steps_per_event": steps_per_event}), model())
     assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(40 * C(1) * US)
     kv = r.summary["kv"]["hbm0"]
-    assert kv["mean_bytes"] == pytest.approx(111 / 40 * block)
+    assert kv["mean_bytes"] == pytest.approx(109 / 40 * block)
     assert kv["peak_bytes"] == pytest.approx(4 * block)
     assert kv["peak_bytes_per_expert"] == {"e0": pytest.approx(4 * block)}
 
@@ -337,17 +338,17 @@ def test_a_hand_over_waiting_for_a_decode_instance_that_fails_goes_where_its_wor
 
 
 def test_a_sequence_whose_decode_instance_fails_while_its_kv_moves_decodes_where_its_work_went(tmp_path):
-    # the first disaggregation case: the 16 + 1 tokens' KV moves to stack 1 [49, 118.632] (69,632 B at 1 GB/s)
+    # the first disaggregation case: the 16 prompt tokens' KV moves to stack 1 [49, 114.536] (65,536 B at 1 GB/s)
     # and chiplet 1, its decode replica, fails at 80 us meanwhile. When the KV lands, the sequence goes where
     # that replica's work went, chiplet 0's replica (least_loaded), which reads stack 0: it prefills its 17
-    # tokens again, emitting its second token [118.632, 167.632], then decodes 3 [167.632, 314.632]. Before, it
-    # joined the failed replica and never finished.
+    # tokens again (the prompt and its first token), emitting its second token [114.536, 163.536], then decodes
+    # 3 [163.536, 310.536]. Before, it joined the failed replica and never finished.
     p = params(tmp_path, [(0.0, 16, 5)], grid=(1, 2), serving={"disaggregation": {"prefill_replicas": 1}})
     p["mapping"] = {"strategy": "many_to_many", "replicas": 2, "cache_policy": "static"}
     p["hardware"]["memory"]["hbm"]["stacks"] = 2
     p["failures"] = {"events": [{"kind": "chiplet", "chiplet": 1, "at_s": 80 * US}], "policy": "least_loaded"}
     r = stitch_point(p, model(link_bw=1e9, hbm_bw=1e18))
-    moved = 17 * 4096 / 1e9 / US
+    moved = 16 * 4096 / 1e9 / US
     st = r.engine.rec.steps_array()
     assert [(int(i), t0 / US, int(n)) for i, t0, n in zip(st["inst"], st["t0"], st["tokens"])] == [
         pytest.approx(x) for x in [(0, 0, 16), (0, C(1) + moved, 17)] + [(0, (j + 2) * C(1) + moved, 1)
@@ -408,7 +409,7 @@ def test_a_hand_over_brings_the_expert_to_the_decode_stack_before_its_kv(tmp_pat
     # two replicas on a 1x2 grid, one stack each, nothing in HBM at first (whole loads, links 1 GB/s, the DDR
     # beside chiplet 0). The prefill replica's stack loads the expert without crossing a link; prefill [0,
     # C(1)]. The hand-over then loads the expert into the decode stack (39064064 B over the link) and moves the
-    # KV (17 tokens x 4096 B) after it: the KV never holds room the expert's load needs (weights before KV;
+    # KV (16 prompt tokens x 4096 B) after it: the KV never holds room the expert's load needs (weights before KV;
     # before, the KV moved first and the load waited for it). Decode of 2 tokens follows.
     from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
 
@@ -420,7 +421,7 @@ def test_a_hand_over_brings_the_expert_to_the_decode_stack_before_its_kv(tmp_pat
     p["hardware"]["memory"]["ddr"] = {"capacity_gib": 1.0}
     r = stitch_point(p, model(link_bw=1e9, ssd_bw=1e9))
     load = [x for x in r.engine.rec.expert_loads if x["stack"] == 1][0]
-    weights_s, kv_s = param_bytes(e) / 1e9, 17 * kv_bytes_per_token(e) / 1e9
+    weights_s, kv_s = param_bytes(e) / 1e9, 16 * kv_bytes_per_token(e) / 1e9
     assert load["issue_s"] == pytest.approx(C(1) * US, rel=1e-6)
     assert load["hbm_ready_s"] == pytest.approx(C(1) * US + weights_s, rel=1e-6)
     assert r.engine.rec.done[0] == pytest.approx(C(1) * US + weights_s + kv_s + 2 * C(1) * US, rel=1e-6)

@@ -778,7 +778,8 @@ def test_two_stacks_each_full_with_kv_waiting_to_hand_over_to_the_other_trade_th
     over to stack 1, whose load of a waits for room beside b and R1's block; R1 prefills [78, 148]. A prefilled
     sequence needs its expert no more: a and b are unpinned and evicted - a copied into stack 1 [148, 218] over
     the link, b into stack 0 [148, 158.02] (944 B of the DDR's 944 GB/s less the link copy's 16) - and each KV
-    moves (160 B over the link, 12 ns) and decodes 2 tokens (140 ns): R1 done at 310.02, R0 at 218 + 152 = 370.
+    moves (its 4 prompt tokens, 128 B over the link, 10 ns) and decodes 2 tokens (140 ns): R1 done at 308.02, R0 at
+    218 + 150 = 368.
     Before, each prefilled sequence pinned its expert on its prefill stack and both waited for ever."""
     p = params(tmp_path, [(0, 0, 4, 3), (0, 1, 4, 3)], ddr_gib=1.0,
                serving={"expert_load": "whole", "disaggregation": {"prefill_replicas": 1}},
@@ -788,7 +789,7 @@ def test_two_stacks_each_full_with_kv_waiting_to_hand_over_to_the_other_trade_th
     r = stitch_point(p, hand_model())
     assert {n: [(i.chips, i.stacks, i.role) for i in r.engine.replicas[n]] for n in "ab"} == {
         "a": [((0,), (0,), "prefill"), ((3,), (1,), "decode")], "b": [((1,), (1,), "prefill"), ((2,), (0,), "decode")]}
-    assert latencies_ns(r)[1] == pytest.approx([370, 310 + 944 / 928 - 1])
+    assert latencies_ns(r)[1] == pytest.approx([368, 308 + 944 / 928 - 1])
     loads = sorted((x["expert"], x["stack"], x["issue_s"] / NS, x["hbm_ready_s"] / NS)
                    for x in r.engine.rec.expert_loads)
     assert loads == [

@@ -119,12 +119,12 @@ def decode_steps(decodes: list, kv: KVSpace, block_tokens: int, limit: int) -> i
         return 0
     k = min(limit, min(s.remaining for s in decodes))
     while k >= 1:
-        needs = [max(0, blocks_for(s.context + k, block_tokens) - s.blocks) for s in decodes]
+        needs = [max(0, blocks_for(s.cached + k, block_tokens) - s.blocks) for s in decodes]
         if all(n == 0 for n in needs) or _fits_all(decodes, needs, kv):
             for s, n in zip(decodes, needs):
                 if n:
                     kv.alloc(s, n, hold=False)  # the later iterations' blocks are in use once those begin
-                kv.hold(s, blocks_for(s.context + 1, block_tokens))
+                kv.hold(s, blocks_for(s.cached + 1, block_tokens))
             return k
         k = k // 2 if k > 1 else 0
     return 0

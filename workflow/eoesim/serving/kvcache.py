@@ -101,7 +101,7 @@ class KVCache:
         bs = self.cfg["kv_block_tokens"]
         need: dict[int, float] = defaultdict(float)
         for seq in m.running:
-            more = blocks_for(seq.context + 1, bs) - seq.blocks
+            more = blocks_for(seq.cached + 1, bs) - seq.blocks
             if more > 0:
                 for s, bpb in seq.kv_bpb.items():
                     need[s] += more * bpb
@@ -169,7 +169,7 @@ class KVCache:
                 ms = member.step
                 for b in (ms.batches if ms is not None else ()):
                     for seq in b.decodes:
-                        extra = seq.blocks - blocks_for(seq.context + ms.k, bs)
+                        extra = seq.blocks - blocks_for(seq.cached + ms.k, bs)
                         if extra > 0:
                             self.release_blocks(seq, extra)
                             freed = True
@@ -201,7 +201,7 @@ class KVCache:
         wrote is counted from the start of the first iteration that wrote it (iterations of equal length), as
         iteration by iteration it was allocated then."""
         bs = self.cfg["kv_block_tokens"]
-        ctx = seq.context
+        ctx = seq.cached
         target = min(seq.blocks, blocks_for(ctx + k, bs))
         for b in range(seq.held + 1, target + 1):
             j = max(0, (b - 1) * bs - ctx)  # the iteration writing the block's first token
@@ -267,7 +267,7 @@ class KVCache:
             victim.preemptions += 1
             self.rec.preemption(victim, "swap", self.now)
             # the blocks holding its context move (not any a multi-step decode allocated ahead)
-            filled = min(victim.blocks, blocks_for(victim.context, self.cfg["kv_block_tokens"]))
+            filled = min(victim.blocks, blocks_for(victim.cached, self.cfg["kv_block_tokens"]))
             nbytes = filled * sum(victim.kv_bpb.values())
             victim.swapped_bytes = nbytes
             victim.state = SWAPPED
@@ -309,7 +309,7 @@ class KVCache:
     def _swap_in(self, inst: Instance, m: ModelState) -> None:
         while m.swapped:
             s = m.swapped[0]
-            need = blocks_for(s.context + 1, self.cfg["kv_block_tokens"])
+            need = blocks_for(s.cached + 1, self.cfg["kv_block_tokens"])
             wm = self.cfg["kv_watermark"]  # a swap-in is admitted as a prompt is
             self.evict_for_admissions({st: need * bpb / (1.0 - wm) if s.group is not None
                                        else self.stacks[st].kv_space_for(s.expert, need * bpb, wm)

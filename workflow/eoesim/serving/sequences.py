@@ -75,8 +75,15 @@ class Seq:
 
     @property
     def context(self) -> int:
-        """Tokens in the KV cache."""
+        """Tokens of the sequence so far: the prompt (or the part of it prefilled) and the generated tokens
+        (vLLM's sequence length; ``cached`` are those in the KV cache)."""
         return self.prefilled + (self.generated - self.recompute if self.recompute else self.generated)
+
+    @property
+    def cached(self) -> int:
+        """Tokens whose KV is in the cache: ``context`` less the last generated token, the next decode step's
+        input, whose KV that step writes (vLLM allocates a decode step's slots for ``context`` tokens)."""
+        return self.context - (1 if self.generated > self.recompute else 0)
 
     def end_recompute(self) -> None:
         """Its prefill (prompt + generated tokens, after a recompute) is done: the generated tokens count once

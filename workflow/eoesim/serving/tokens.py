@@ -164,7 +164,7 @@ class TokenFlow:
         new_bpb: dict[int, float] = {}
         for st in dst.stacks:
             new_bpb[st] = new_bpb.get(st, 0.0) + bs * per_token
-        need = blocks_for(s.context + 1, bs)
+        need = blocks_for(s.cached + 1, bs)
         # its blocks on a stack the decode instance also reads are freed as the new ones are taken
         held = {st: s.blocks * bpb for st, bpb in s.kv_bpb.items()}
         # KV before idle weights, as for an admission (its expert stays)
@@ -184,7 +184,7 @@ class TokenFlow:
             return
         del self.hand_overs[s]
         self._want_for_hand_over(s, None)  # its admission there pins the expert now
-        nbytes = s.context * s.inst.models[s.expert].costs.kv_bytes_per_token * src.shards
+        nbytes = s.cached * s.inst.models[s.expert].costs.kv_bytes_per_token * src.shards
         old_bpb, old_blocks = dict(s.kv_bpb), s.blocks
         self.count_held(s, 0, self.now)  # its blocks here leave the KV in use as it is handed over
         s.kv_bpb, s.blocks = new_bpb, 0
