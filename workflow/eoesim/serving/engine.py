@@ -157,6 +157,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self._build_instances(mcfg)
         self.groups = self.groups_at_once()
         self.merges = self.merge_sets()
+        self.lone_blocks = self._lone_blocks()
         self.stack_needs = self.hbm_needs()
         self._check_capacity()
         self._place_initial(mcfg.get("hot_set"))
@@ -299,13 +300,19 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         prompt = rq.prompt_tokens + before * rq.output_tokens
         return int(np.max(prompt)), int(np.max(prompt + rq.output_tokens))
 
+    def _lone_blocks(self) -> float:
+        """KV space, in blocks, planning leaves every expert for the longest sequence it runs, alone
+        (batching.lone_sequence_blocks)."""
+        prompt, longest = self._longest_sequence()
+        return lone_sequence_blocks(prompt, longest, self.cfg["kv_block_tokens"], self.cfg["kv_watermark"],
+                                    self.cfg["scheduler"] == "static")
+
     def hbm_needs(self, replicas: Mapping[str, list[Instance]] | None = None) -> list[dict[str, tuple[float, float]]]:
         """Per stack, per expert served from it (by ``replicas``, default the engine's): (its weights there +
         the KV cache of the longest request on it - prompt + output tokens in whole blocks, the prompt with the
         admission watermark kept free -, its weights there)."""
         replicas = self.replicas if replicas is None else replicas
-        prompt, longest = self._longest_sequence()
-        bs, wm = self.cfg["kv_block_tokens"], self.cfg["kv_watermark"]
+        bs = self.cfg["kv_block_tokens"]
         out = []
         for s in range(len(self.stacks)):
             needs = {}
@@ -315,7 +322,7 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
                     continue
                 per_token = max(i.models[n].costs.kv_bytes_per_token * i.stacks.count(s) for i in reads)
                 weights = self.sizes[n] * max(i.stacks.count(s) / i.shards for i in reads)
-                kv = lone_sequence_blocks(prompt, longest, bs, wm, self.cfg["scheduler"] == "static") * bs * per_token
+                kv = self.lone_blocks * bs * per_token
                 needs[n] = (weights + kv, weights)
             out.append(needs)
         return out

@@ -31,7 +31,7 @@ class KVCache:
             whole = self.cfg["scheduler"] == "static"
             needs += [(p, blocks_for(p.prompt_total + (p.remaining if whole else 0), bs)) for p in seq.group.parts
                       if p is not seq and p.blocks == 0 and p.state == WAITING]
-        wm = self.cfg["kv_watermark"]
+        wm = self.admission_watermark(needs)
         want: dict[tuple[int, str], float] = defaultdict(float)
         per_stack: dict[int, float] = defaultdict(float)
         for p, n in needs:
@@ -63,6 +63,19 @@ class KVCache:
                 self.wake(p.inst)
         self.release_parked((seq.group or seq).ticket)
         return True
+
+    def admission_watermark(self, needs: list[tuple[Seq, int]]) -> float:
+        """The share of the KV space an admission of ``needs`` (sequence, blocks) keeps free: the watermark
+        (``serving.kv_watermark``), except for a recomputed sequence admitted again with its generated tokens
+        (prompt + generated), which keeps free only what planning left room for beside it - the space a lone
+        longest sequence needs (``lone_blocks``). With the whole watermark such a sequence could need more
+        than any stack can give it and wait for ever; vLLM v0 drops it (``AllocStatus.NEVER``, the request
+        ignored), here it finishes."""
+        wm = self.cfg["kv_watermark"]
+        for p, n in needs:
+            if p.recompute and n:
+                wm = min(wm, max(0.0, 1.0 - (p.blocks + n) / self.lone_blocks))
+        return wm
 
     def evict_for_admissions(self, spaces: dict[int, float], ticket: int, protect: frozenset = frozenset()) -> None:
         """``evict_for_admission`` on every stack of ``spaces`` (stack -> KV space), or on none when one of them
