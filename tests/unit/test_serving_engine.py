@@ -164,21 +164,23 @@ def test_preemption_by_recompute_is_counted_when_decode_blocks_run_out(tmp_path)
     assert r.summary["preemptions"]["swap_out_bytes"] == 0.0
 
 
-def test_a_recomputed_sequence_longer_than_the_watermark_allows_is_admitted_again_once_alone(tmp_path):
+@pytest.mark.parametrize("preemption", ["recompute", "swap"])
+def test_a_preempted_sequence_longer_than_the_watermark_allows_is_admitted_again_once_alone(tmp_path, preemption):
     # 16-token blocks, watermark 0.5; planning leaves room for the longest sequence alone: 48 + 80 tokens = 8
     # blocks (its 3 prompt blocks with half the space free need only 6). Z (prompt 16) and Y (prompt 48) are
     # prefilled together (Y's 3 blocks fit beside Z's 1 with 4 free); decode step j needs ceil((16+j)/16) +
-    # ceil((48+j)/16) blocks: 8 up to j = 32, 10 at j = 33, so Y (admitted last) is preempted by recompute
-    # after 1 + 32 tokens. Its 48 + 33 tokens (6 blocks) never fit with half of the 8 free: it is admitted
-    # again with only the 2 blocks planning left beside it free, once Z is done, and recomputed in one prefill
+    # ceil((48+j)/16) blocks: 8 up to j = 32, 10 at j = 33, so Y (admitted last) is preempted after 1 + 32
+    # tokens. Its 48 + 33 tokens (6 blocks) never fit with half of the 8 free: it is admitted again (recomputed
+    # in one prefill that emits its 34th token, or its 5 blocks swapped in - over links that take no time - to
+    # decode it) with only the 2 blocks planning left beside it free, once Z is done
     from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, param_bytes
 
     e = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
     block = 16 * kv_bytes_per_token(e)
     hbm = (param_bytes(e) + 8 * block) / 2**30
     rows = [(0.0, 16, 80), (0.0, 48, 80)]
-    r = stitch_point(params(tmp_path, rows, hbm_gib=hbm, serving={"kv_watermark": 0.5, "kv_block_tokens": 16}),
-                     model())
+    r = stitch_point(params(tmp_path, rows, hbm_gib=hbm, serving={"kv_watermark": 0.5, "kv_block_tokens": 16,
+                                                                  "preemption": preemption}), model())
     assert r.summary["preemptions"]["total"] == 1
     z_done = C(2) + 32 * C(2) + 47 * C(1)  # prefill, 32 decodes beside Y, 47 alone
     assert done_times(r) / US == pytest.approx([z_done, z_done + C(1) + 46 * C(1)])

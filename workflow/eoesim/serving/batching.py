@@ -28,7 +28,7 @@ from eoesim.serving.sequences import RUNNING, Seq
 
 
 class KVSpace(Protocol):
-    def fits(self, seq: Seq, blocks: int, watermark: bool) -> bool: ...
+    def fits(self, seq: Seq, blocks: int, watermark: float) -> bool: ...
     def alloc(self, seq: Seq, blocks: int, hold: bool = True) -> None: ...
     def hold(self, seq: Seq, blocks: int) -> None: ...
     def admit(self, seq: Seq) -> None: ...
@@ -135,7 +135,7 @@ def _fits_all(seqs: list, needs: list, kv: KVSpace) -> bool:
     tally = getattr(kv, "fits_many", None)
     if tally is not None:
         return tally(seqs, needs)
-    return all(kv.fits(s, n, watermark=False) for s, n in zip(seqs, needs) if n)
+    return all(kv.fits(s, n, 0.0) for s, n in zip(seqs, needs) if n)
 
 
 def form_batch(m: ModelState, policy: str, cfg: dict, kv: KVSpace, decode_ok: bool, prefill_ok: bool,

@@ -66,14 +66,14 @@ class KVCache:
 
     def admission_watermark(self, needs: list[tuple[Seq, int]]) -> float:
         """The share of the KV space an admission of ``needs`` (sequence, blocks) keeps free: the watermark
-        (``serving.kv_watermark``), except for a recomputed sequence admitted again with its generated tokens
-        (prompt + generated), which keeps free only what planning left room for beside it - the space a lone
-        longest sequence needs (``lone_blocks``). With the whole watermark such a sequence could need more
-        than any stack can give it and wait for ever; vLLM v0 drops it (``AllocStatus.NEVER``, the request
-        ignored), here it finishes."""
+        (``serving.kv_watermark``), except for a preempted sequence admitted again with its generated tokens
+        (recomputed, or swapped in), which keeps free only what planning left room for beside it - the space a
+        lone longest sequence needs (``lone_blocks``). With the whole watermark such a sequence could need more
+        than any stack can give it and wait for ever; vLLM v0 drops a recomputed one (``AllocStatus.NEVER``,
+        the request ignored) and leaves a swapped one waiting (``AllocStatus.LATER``); here it finishes."""
         wm = self.cfg["kv_watermark"]
         for p, n in needs:
-            if p.recompute and n:
+            if n and (p.recompute or p.state == SWAPPED):
                 wm = min(wm, max(0.0, 1.0 - (p.blocks + n) / self.lone_blocks))
         return wm
 
@@ -128,10 +128,11 @@ class KVCache:
             evicted = (short > 0 and bool(mem.evict_idle(short))) or evicted
         return evicted
 
-    def fits(self, seq: Seq, blocks: int, watermark: bool) -> bool:
-        """Whether ``blocks`` more fit on the sequence's stacks (within its expert's quota unless it is a part
-        of a composition group, which runs on the shared space: eoesim.serving.memory)."""
-        wm = self.cfg["kv_watermark"] if watermark else 0.0
+    def fits(self, seq: Seq, blocks: int, watermark: float) -> bool:
+        """Whether ``blocks`` more fit on the sequence's stacks with the ``watermark`` share of the KV space
+        kept free (within its expert's quota unless it is a part of a composition group, which runs on the
+        shared space: eoesim.serving.memory)."""
+        wm = watermark
 
         def room() -> bool:
             for s, bpb in seq.kv_bpb.items():
@@ -323,11 +324,11 @@ class KVCache:
         while m.swapped:
             s = m.swapped[0]
             need = blocks_for(s.cached + 1, self.cfg["kv_block_tokens"])
-            wm = self.cfg["kv_watermark"]  # a swap-in is admitted as a prompt is
+            wm = self.admission_watermark([(s, need)])  # a swap-in is admitted as a prompt is
             self.evict_for_admissions({st: need * bpb / (1.0 - wm) if s.group is not None
                                        else self.stacks[st].kv_space_for(s.expert, need * bpb, wm)
                                        for st, bpb in s.kv_bpb.items()}, (s.group or s).ticket)
-            if not self.fits(s, need, watermark=True):
+            if not self.fits(s, need, wm):
                 return
             self.release_parked((s.group or s).ticket)
             m.swapped.popleft()
