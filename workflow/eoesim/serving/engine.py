@@ -62,6 +62,7 @@ from eoesim.errors import ConfigError, SimulationError
 from eoesim.serving.background import BackgroundLoad
 from eoesim.serving.batching import ModelState, lone_sequence_blocks
 from eoesim.serving.costs import ModelCosts, shared_pricer
+from eoesim.serving.countdown import after_all
 from eoesim.serving.dispatch import Dispatcher
 from eoesim.serving.fluid import Flow, Fluid
 from eoesim.serving.instance import Instance
@@ -760,13 +761,8 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         if all(self.stacks[s].is_resident(key) for s in set(inst.stacks)):
             self.dispatcher.expert(key, r, ctx, self.router_chiplet, self.now, first, done, inst=inst)
             return
-        state = {"n": len(names)}
-
-        def pick_ready() -> None:
-            state["n"] -= 1
-            if state["n"] == 0:
-                self.dispatcher.expert(key, r, ctx, self.router_chiplet, self.now, first, done, inst=inst)
-
+        pick_ready = after_all(len(names), lambda: self.dispatcher.expert(key, r, ctx, self.router_chiplet, self.now,
+                                                                          first, done, inst=inst))
         for n in names:
             self.ensure_resident(n, inst, pick_ready, whole=True)  # merging reads whole experts
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from eoesim.eoe.composition import merge_gemm, merge_memory_bytes, merged_picks
+from eoesim.serving.countdown import after_all
 from eoesim.serving.fluid import Flow
 from eoesim.serving.instance import Instance
 from eoesim.serving.sequences import SWAPPED, Group
@@ -37,13 +38,7 @@ class ExpertResidency:
         if not missing:
             then()
             return
-        state = {"n": len(missing)}
-
-        def one_ready() -> None:
-            state["n"] -= 1
-            if state["n"] == 0:
-                then()
-
+        one_ready = after_all(len(missing), then)
         streamed = self.cfg["expert_load"] == "streamed" and not whole
         for s in missing:
             load = self.loads.get((s, name))
@@ -156,13 +151,7 @@ class ExpertResidency:
         missing = [p for p in load["picks"] if not self.stacks[stack].is_resident(p)]
         if not missing:
             return True
-        state = {"n": len(missing)}
-
-        def pick_in() -> None:
-            state["n"] -= 1
-            if state["n"] == 0:
-                self._try_load(stack, load["name"], load)
-
+        pick_in = after_all(len(missing), self._try_load, stack, load["name"], load)
         retaken = False
         for p in missing:
             pick = self.loads.get((stack, p))
@@ -406,13 +395,7 @@ class ExpertResidency:
         missing = [(s, e) for s, e in need if not self.stacks[s].is_resident(e)
                    and not (streamed and self.loads.get((s, e), {}).get("flowing"))]
         if missing:
-            state = {"n": len(missing)}
-
-            def ready() -> None:
-                state["n"] -= 1
-                if state["n"] == 0:
-                    self.admit_parts(parts, owner)
-
+            ready = after_all(len(missing), self.admit_parts, parts, owner)
             retaken = set()
             for s, e in missing:
                 protect = frozenset(x for st, x in need if st == s)
