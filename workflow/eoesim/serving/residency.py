@@ -47,8 +47,7 @@ class ExpertResidency:
                                        parks=holder is not None)
             elif holder is not None:  # work holding KV waits for it now
                 load["parks"] = True
-                if holder < load["ticket"]:
-                    load["ticket"] = holder
+                retake(load, holder)
                 if self.pending_loads[s]:
                     self.at(self.now, self.retry_loads, s)
             if not streamed:
@@ -158,9 +157,8 @@ class ExpertResidency:
             if pick is None:
                 pick = self.start_load(stack, p, load["nbytes"], protect=frozenset(load["picks"]),
                                        ticket=load["ticket"])
-            elif load["ticket"] < pick["ticket"]:  # it goes by the older merge's ticket, keeping its other picks
-                pick["ticket"], pick["protect"] = load["ticket"], frozenset(load["picks"])
-                retaken = True
+            else:  # it goes by an older merge's ticket, keeping its other picks
+                retaken = retake(pick, load["ticket"], frozenset(load["picks"])) or retaken
             pick["waiters"].append(pick_in)
         if retaken:
             self.at(self.now, self.retry_loads, stack)
@@ -403,9 +401,7 @@ class ExpertResidency:
                 if load is None:
                     load = self.start_load(s, e, self.bytes_on(e, host[e], s), protect=protect,
                                            ticket=owner.ticket)
-                elif owner.ticket < load["ticket"]:  # an older owner now waits for this load: it goes by that
-                    load["ticket"] = owner.ticket      # owner's ticket and keeps that owner's other experts
-                    load["protect"] = protect
+                elif retake(load, owner.ticket, protect):  # by an older owner's ticket, keeping its other experts
                     retaken.add(s)
                 if streamed and load["flowing"]:
                     ready()
@@ -447,3 +443,13 @@ def _queued_without_kv(seq: Any) -> bool:
     """Queued on a live instance (waiting, or swapped out) with no KV in HBM."""
     return _queue_of(seq) is not None and seq.blocks == 0 and seq.inst.alive
 
+
+def retake(load: dict[str, Any], ticket: int, protect: frozenset | None = None) -> bool:
+    """Older work (``ticket``) now waits for ``load``: the load goes by that ticket - and keeps that work's other
+    experts (``protect``) - when it is older than the load's own; True when it was."""
+    if ticket >= load["ticket"]:
+        return False
+    load["ticket"] = ticket
+    if protect is not None:
+        load["protect"] = protect
+    return True
