@@ -1029,3 +1029,29 @@ def test_events_that_go_on_without_an_iteration_ending_are_a_livelock_error(tmp_
                                               r"iteration ended at 0 s, then 4 x 65536 events up to 0 s"):
         engine.run()
     assert len(spins) == MAX_IDLE_CHECKS * PROGRESS_CHECK_EVENTS
+
+
+@pytest.mark.parametrize("preemption", ["recompute", "swap"])
+def test_a_part_whose_partner_is_recomputed_runs_one_token_past_the_composition_however_long_the_step(
+        tmp_path, preemption):
+    """The study above, recompute and swap: parts run out of blocks and are recomputed, their KV restored while
+    their partners still run. A partner stepping alone takes the composed token as its next input, so it
+    generates one token past the group's last composition and waits: a step of up to 64 iterations ran it ahead
+    by as many tokens, and took blocks ahead that a step formed beside it then lacked (serving.max_steps_per_event
+    changed which part was preempted). Every step, request and preemption is now the same one iteration per
+    event or 64."""
+    runs = {}
+    for k in (1, 64):
+        p = params(tmp_path, [(0, 0, 64, 64), (0, 0, 64, 64)], experts=("a", "b"), router={**TOPK, "k": 2},
+                   mapping={"router_chiplet": 0, "cache_policy": "lru", "hot_set": ["a", "b"]},
+                   serving={"kv_watermark": 0.0, "preemption": preemption, "max_steps_per_event": k})
+        p["hardware"]["memory"]["hbm"].update(stacks=1, capacity_gib=10080 / 2**30)
+        runs[k] = stitch_point(p, hand_model())
+    one, many = runs[1], runs[64]
+    assert one.summary["preemptions"]["total"] >= 1
+    assert many.summary["preemptions"] == one.summary["preemptions"]
+    for a, b in zip(latencies_ns(one), latencies_ns(many)):
+        assert b == pytest.approx(a, rel=1e-9)
+    assert [i.iterations for i in many.engine.instances] == [i.iterations for i in one.engine.instances]
+    assert [i.busy_s for i in many.engine.instances] == pytest.approx([i.busy_s for i in one.engine.instances],
+                                                                      rel=1e-9)

@@ -113,21 +113,34 @@ def _admit(seq: Seq, kv: KVSpace, block_tokens: int, tokens: int) -> bool:
 
 
 def decode_steps(decodes: list, kv: KVSpace, block_tokens: int, limit: int) -> int:
-    """How many decode steps the batch can take as one event: at most ``limit``, until a sequence emits
-    its last token, and while the KV blocks the steps need fit (allocated here). 0 = not one step fits."""
+    """How many decode steps the batch may take as one event: at most ``limit``, until a sequence emits
+    its last token; 0 when the blocks of one step do not fit. Only the first step's blocks are allocated
+    here, as iteration by iteration: the later ones are taken once the step's length is known (``take_ahead``),
+    so no batch formed beside this one sees less room than it would one iteration at a time."""
     if not decodes:
         return 0
-    k = min(limit, min(s.remaining for s in decodes))
-    while k >= 1:
+    needs = [max(0, blocks_for(s.cached + 1, block_tokens) - s.blocks) for s in decodes]
+    if any(needs) and not _fits_all(decodes, needs, kv):
+        return 0
+    for s, n in zip(decodes, needs):
+        if n:
+            kv.alloc(s, n)
+        kv.hold(s, blocks_for(s.cached + 1, block_tokens))
+    return min(limit, min(s.remaining for s in decodes))
+
+
+def take_ahead(decodes: list, kv: KVSpace, block_tokens: int, k: int) -> int:
+    """Allocate the blocks of ``k`` decode iterations of ``decodes`` (the first one's are taken): fewer
+    iterations, halving, while they do not fit. Returns the iterations allocated (at least 1)."""
+    while k > 1:
         needs = [max(0, blocks_for(s.cached + k, block_tokens) - s.blocks) for s in decodes]
-        if all(n == 0 for n in needs) or _fits_all(decodes, needs, kv):
+        if not any(needs) or _fits_all(decodes, needs, kv):
             for s, n in zip(decodes, needs):
                 if n:
                     kv.alloc(s, n, hold=False)  # the later iterations' blocks are in use once those begin
-                kv.hold(s, blocks_for(s.cached + 1, block_tokens))
             return k
-        k = k // 2 if k > 1 else 0
-    return 0
+        k //= 2
+    return 1
 
 
 def _fits_all(seqs: list, needs: list, kv: KVSpace) -> bool:

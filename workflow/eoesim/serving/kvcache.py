@@ -172,22 +172,28 @@ class KVCache:
         if self.cfg["scheduler"] == "static":
             return False
         short = set(stacks)
-        bs = self.cfg["kv_block_tokens"]
         freed = False
         for inst in self.instances:
             step = inst.step
             if step is None or step.k <= 1 or step.phase != 0 or short.isdisjoint(inst.stacks):
                 continue
-            self.interrupt(inst)
-            for member in (step.cluster.members if step.cluster is not None else [inst]):
-                ms = member.step
-                for b in (ms.batches if ms is not None else ()):
-                    for seq in b.decodes:
-                        extra = seq.blocks - blocks_for(seq.cached + ms.k, bs)
-                        if extra > 0:
-                            self.release_blocks(seq, extra)
-                            freed = True
+            members = step.cluster.members if step.cluster is not None else [inst]
+            seqs = [s for m in members if m.step is not None for b in m.step.batches for s in b.decodes]
+            held = sum(s.blocks for s in seqs)
+            self.interrupt(inst)  # a step cut short gives its blocks ahead back (StepRunner._shorten)
+            freed = freed or sum(s.blocks for s in seqs) < held
         return freed
+
+    def release_ahead(self, decodes: list[Seq], k: int) -> None:
+        """The sequences decode ``k`` iterations in their step: the blocks they took ahead for later ones go
+        back (not under static batching, whose admission reserves the whole output)."""
+        if self.cfg["scheduler"] == "static":
+            return
+        bs = self.cfg["kv_block_tokens"]
+        for seq in decodes:
+            extra = seq.blocks - blocks_for(seq.cached + k, bs)
+            if extra > 0:
+                self.release_blocks(seq, extra)
 
     def release_blocks(self, seq: Seq, blocks: int) -> None:
         """Give back ``blocks`` of a running sequence's blocks (its last ones, not yet written)."""

@@ -10,7 +10,7 @@ change its batch (``interrupt``), so the event granularity changes no result.
 """
 from __future__ import annotations
 
-from eoesim.serving.batching import form_batch
+from eoesim.serving.batching import form_batch, take_ahead
 from eoesim.serving.fluid import Flow
 from eoesim.serving.instance import Instance, Step, build_step
 from eoesim.serving.sequences import RUNNING
@@ -112,6 +112,7 @@ class StepRunner:
     def _shorten(self, step: Step, k_new: int) -> None:
         fresh = build_step(step.inst, step.batches, k_new, self.background.slowdown(step.inst.chips[0]))
         step.k, step.compute, step.bytes_per_shard = k_new, fresh.compute, fresh.bytes_per_shard
+        self.release_ahead([s for b in step.batches for s in b.decodes], k_new)
         step.coll_bytes, step.coll_rounds = fresh.coll_bytes, fresh.coll_rounds
         if step.phase != 0:  # already done with its (now fewer) iterations
             return
@@ -137,7 +138,7 @@ class StepRunner:
             self._start_cluster([inst] + partners, {inst.iid: batches})
             return
         k = min(b.steps for b in batches) if all(not b.prefills for b in batches) else 1
-        self._start_step(inst, batches, k, None)
+        self._start_step(inst, batches, self._final_k([batches], k), None)
 
     def _batches(self, inst: Instance, limit: int) -> list:
         cfg = self.cfg
@@ -214,10 +215,12 @@ class StepRunner:
         if len(members) == 1:
             m = members[0]
             bs = batches[m.iid]
-            self._start_step(m, bs, min(b.steps for b in bs) if all(not b.prefills for b in bs) else 1, None)
+            k = min(b.steps for b in bs) if all(not b.prefills for b in bs) else 1
+            self._start_step(m, bs, self._final_k([bs], k), None)
             return
         mixed = any(b.prefills for m in members for b in batches[m.iid])
         k = 1 if mixed else min(b.steps for m in members for b in batches[m.iid])
+        k = self._final_k([batches[m.iid] for m in members], k)
         compose = max((g.delay_s for m in members for b in batches[m.iid] for s in b.decodes
                        if (g := s.group) is not None), default=0.0)
         cluster = Cluster(members, k, self.now, compose)
@@ -229,6 +232,22 @@ class StepRunner:
         for m, st in zip(members, steps):
             m.gang_wait = False
             self._launch(m, st, cluster, st.bytes_per_shard / mean if mean > 0 and st.bytes_per_shard > 0 else 1.0)
+
+    def _final_k(self, batch_lists: list[list], k: int) -> int:
+        """The iterations of a step whose batches allow ``k``, their blocks allocated (batching.take_ahead, once
+        every batch of the step is formed): fewer when a composition group's part steps without a partner (in
+        prefill, blocked, queued) - its next input is the group's composed token, so it generates at most one
+        token past the group's last composition (iteration by iteration it would then wait, blocked); parts
+        stepping together are composed every iteration."""
+        if k <= 1:
+            return k
+        decodes = [s for bs in batch_lists for b in bs for s in b.decodes]
+        stepping = set(map(id, decodes))
+        for s in decodes:
+            g = s.group
+            if g is not None and any(id(p) not in stepping for p in g.parts):
+                k = min(k, max(1, g.composed + 1 - s.generated))
+        return take_ahead(decodes, self, self.cfg["kv_block_tokens"], k)
 
     def _start_step(self, inst: Instance, batches: list, k: int, cluster: Cluster | None) -> None:
         self._launch(inst, build_step(inst, batches, k, self.background.slowdown(inst.chips[0])), cluster, 1.0)
@@ -358,7 +377,10 @@ class StepRunner:
         self.at(self.now + last_layer, self._step_end, inst, step)
 
     def _finish_cluster(self, cluster: Cluster) -> None:
-        for m in cluster.members:
+        """The members end in the order of their ids, so the one that forms the next batches first - taking KV
+        blocks first where they share a stack - is the same whether the cluster ran one iteration or several
+        (``serving.max_steps_per_event``), not the one that happened to start this step."""
+        for m in sorted(cluster.members, key=lambda i: i.iid):
             if m.step is not None and m.step.cluster is cluster:
                 self._finish_step(m, m.step, self.now)
 
