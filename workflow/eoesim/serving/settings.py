@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "disaggregation": None,
     "expert_load": "streamed",
     "slo": {"ttft_s": None, "tpot_s": None},
-    "max_steps_per_event": 64,
+    "max_steps_per_event": 512,
 }
 
 
