@@ -132,13 +132,12 @@ class KVCache:
         """Whether ``blocks`` more fit on the sequence's stacks with the ``watermark`` share of the KV space
         kept free (within its expert's quota unless it is a part of a composition group, which runs on the
         shared space: eoesim.serving.memory)."""
-        wm = watermark
 
         def room() -> bool:
             for s, bpb in seq.kv_bpb.items():
                 mem = self.stacks[s]
                 free = mem.kv_room(seq.expert) if seq.group is None else mem.kv_space() - mem.kv_used
-                if free - wm * mem.kv_space() < blocks * bpb:
+                if free - watermark * mem.kv_space() < blocks * bpb:
                     return False
             return True
 
