@@ -6,7 +6,8 @@ composition groups step together as a cluster (gang): a cluster's step starts on
 ends when the slowest is done plus the compositions. A step's HBM traffic is one flow per shard on the fluid
 model, capped at bytes / compute seconds (the roofline); tensor-parallel collectives follow on the ring's links.
 A step of several identical decode iterations is cut at the exact iteration in progress when anything would
-change its batch (``interrupt``), so the event granularity changes no result.
+change its batch (``interrupt``), so the event granularity changes no scheduling decision (the bytes of
+its iterations flow as one transfer, so timing can still differ slightly: docs/design.md).
 """
 from __future__ import annotations
 
@@ -137,8 +138,7 @@ class StepRunner:
         if partners:
             self._start_cluster([inst] + partners, {inst.iid: batches})
             return
-        k = min(b.steps for b in batches) if all(not b.prefills for b in batches) else 1
-        self._start_step(inst, batches, self._final_k([batches], k), None)
+        self._start_step(inst, batches, self._final_k([batches]), None)
 
     def _batches(self, inst: Instance, limit: int) -> list:
         cfg = self.cfg
@@ -214,13 +214,9 @@ class StepRunner:
         members = [m for m in members if batches[m.iid]]
         if len(members) == 1:
             m = members[0]
-            bs = batches[m.iid]
-            k = min(b.steps for b in bs) if all(not b.prefills for b in bs) else 1
-            self._start_step(m, bs, self._final_k([bs], k), None)
+            self._start_step(m, batches[m.iid], self._final_k([batches[m.iid]]), None)
             return
-        mixed = any(b.prefills for m in members for b in batches[m.iid])
-        k = 1 if mixed else min(b.steps for m in members for b in batches[m.iid])
-        k = self._final_k([batches[m.iid] for m in members], k)
+        k = self._final_k([batches[m.iid] for m in members])
         compose = max((g.delay_s for m in members for b in batches[m.iid] for s in b.decodes
                        if (g := s.group) is not None), default=0.0)
         cluster = Cluster(members, k, self.now, compose)
@@ -233,15 +229,20 @@ class StepRunner:
             m.gang_wait = False
             self._launch(m, st, cluster, st.bytes_per_shard / mean if mean > 0 and st.bytes_per_shard > 0 else 1.0)
 
-    def _final_k(self, batch_lists: list[list], k: int) -> int:
-        """The iterations of a step whose batches allow ``k``, their blocks allocated (batching.take_ahead, once
-        every batch of the step is formed): fewer when a composition group's part steps without a partner (in
-        prefill, blocked, queued) - its next input is the group's composed token, so it generates at most one
+    def _final_k(self, batch_lists: list[list]) -> int:
+        """The iterations of a step of these batches (one per instance), their blocks allocated
+        (batching.take_ahead, once every batch of the step is formed): one when any batch prefills, else as
+        many as every batch allows - fewer when a composition group's part steps without a partner (in
+        prefill, blocked, queued): its next input is the group's composed token, so it generates at most one
         token past the group's last composition (iteration by iteration it would then wait, blocked); parts
         stepping together are composed every iteration."""
+        batches = [b for bs in batch_lists for b in bs]
+        if any(b.prefills for b in batches):
+            return 1
+        k = min(b.steps for b in batches)
         if k <= 1:
             return k
-        decodes = [s for bs in batch_lists for b in bs for s in b.decodes]
+        decodes = [s for b in batches for s in b.decodes]
         stepping = set(map(id, decodes))
         for s in decodes:
             g = s.group
