@@ -86,6 +86,36 @@ def test_memory_bound_decode_takes_its_bytes_over_the_stack_bandwidth(tmp_path):
     assert r.summary["e2e_latency_s"]["mean"] == pytest.approx(prefill + decode1 + decode2)
 
 
+@pytest.mark.parametrize("steps_per_event", [1, 64])
+def test_parts_stepping_together_on_one_stack_pay_every_iterations_tail(tmp_path, steps_per_event):
+    """Top-2 representation averaging over two experts on one stack, the second with a wider FFN (more
+    bytes); each iteration computes C(1) on either chiplet, so a part alone streams at most its bytes / C(1)
+    (its cap), and the two together overfill the stack. Iteration by iteration both get half the stack
+    until the smaller is done, then the larger goes on alone at its cap: T = 2 b0 / bw + (b1 - b0) C / b1,
+    plus the composition (one GEMM, 1 unit). Several iterations per event pay the same tail every iteration
+    (before, their bytes shared the stack evenly to the end: (b0 + b1) / bw, TPOT 2 % lower)."""
+    from eoesim.eoe.expert import EXPERT_PRESETS, Expert, kv_bytes_per_token, streamed_weight_bytes
+
+    e0 = Expert("e0", **EXPERT_PRESETS["tiny-25m"])
+    e1 = Expert("e1", **{**EXPERT_PRESETS["tiny-25m"], "d_ff": 2048})
+    w0, w1, kv = streamed_weight_bytes(e0), streamed_weight_bytes(e1), kv_bytes_per_token(e0)
+    c = C(1) * US
+    bw = 1.5 * w0 / c  # each alone under the stack's bandwidth (caps 463 and 548 GB/s), both over it
+    p = params(tmp_path, [(0.0, 16, 40)], experts=2, grid=(1, 2), serving={"max_steps_per_event": steps_per_event})
+    p["eoe"]["experts"][1]["d_ff"] = 2048
+    p["eoe"]["router"]["k"] = 2
+    p["eoe"]["composition"] = {"kind": "representation_average"}
+    p["hardware"]["memory"]["hbm"]["stacks"] = 1
+    tpot = stitch_point(p, model(hbm_bw=bw)).summary["tpot_s"]["mean"]
+    tail, even = [], []
+    for j in range(1, 40):  # decode j reads 16 + j cached tokens and writes one
+        b0, b1 = w0 + (17 + j) * kv, w1 + (17 + j) * kv
+        tail.append(2 * b0 / bw + (b1 - b0) * c / b1 + US)
+        even.append((b0 + b1) / bw + US)
+    assert tpot == pytest.approx(np.mean(tail), rel=1e-6)
+    assert np.mean(even) < 0.98 * tpot
+
+
 def test_continuous_vs_static_batching_finish_times_by_hand(tmp_path):
     # three requests at t=0 (outputs 2, 4, 6) and a fourth at 1 us (output 2), prompts of 16 tokens
     rows = [(0.0, 16, 2), (0.0, 16, 4), (0.0, 16, 6), (1e-6, 16, 2)]

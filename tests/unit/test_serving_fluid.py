@@ -3,7 +3,7 @@ import heapq
 
 import pytest
 
-from eoesim.serving.fluid import Fluid
+from eoesim.serving.fluid import Fluid, together_s
 
 
 class Clock:
@@ -23,8 +23,8 @@ class Clock:
         starts = sorted(starts, key=lambda s: s[0])
         while self.events or starts:
             if starts and (not self.events or starts[0][0] <= self.events[0][0]):
-                t, name, nbytes, path, cap, *weight = starts.pop(0)
-                flow = self.fluid.start(t, nbytes, path, cap, owner=name, weight=weight[0] if weight else 1.0)
+                t, name, nbytes, path, cap = starts.pop(0)
+                flow = self.fluid.start(t, nbytes, path, cap, owner=name)
                 continue
             t, _, version, flow = heapq.heappop(self.events)
             if t > until:
@@ -83,23 +83,19 @@ def test_a_capacity_drop_retimes_the_running_flow():
     assert flow.done
 
 
-@pytest.mark.parametrize("b_path", [(0,), (0, 1)])  # one device (water-filling), two (progressive filling)
-def test_weighted_flows_share_a_full_device_in_proportion_to_their_weights(b_path):
-    # capacity 100, weights 1 and 3: 25 and 75 B/s, so 100 B and 300 B both end at 4 s; unweighted, a ends at 2 s
-    # (50 B/s) and b's last 200 B run alone at 100 B/s, also ending at 4 s
-    c = Clock([100.0, 1000.0])
-    c.run(starts=[(0.0, "a", 100.0, (0,), float("inf"), 1.0), (0.0, "b", 300.0, b_path, float("inf"), 3.0)])
-    assert c.finished["a"] == pytest.approx(4.0)
-    assert c.finished["b"] == pytest.approx(4.0)
-    even = Clock([100.0, 1000.0])
-    even.run(starts=[(0.0, "a", 100.0, (0,), float("inf")), (0.0, "b", 300.0, b_path, float("inf"))])
-    assert even.finished["a"] == pytest.approx(2.0)
-    assert even.finished["b"] == pytest.approx(4.0)
-
-
-def test_a_weighted_flow_still_stops_at_its_cap():
-    # weight 3 would give a 75 B/s; its cap holds it at 30 and b (weight 1) takes the other 70
+def test_flows_moved_together_end_with_their_tail_alone_at_its_cap():
+    # capacity 100 B/s, caps 80: a (100 B) and b (50 B) at 50 B/s each until b is done at 1 s; a's last 50 B run
+    # alone at its cap, 80 B/s: 0.625 s more. Shared evenly to the end the 150 B would take 1.5 s
+    flows = [((0,), 100.0, 80.0), ((0,), 50.0, 80.0)]
+    assert together_s(flows, [100.0]) == pytest.approx(1.625)
     c = Clock([100.0])
-    c.run(starts=[(0.0, "a", 30.0, (0,), 30.0, 3.0), (0.0, "b", 70.0, (0,), float("inf"), 1.0)])
-    assert c.finished["a"] == pytest.approx(1.0)
-    assert c.finished["b"] == pytest.approx(1.0)
+    c.run(starts=[(0.0, "a", 100.0, (0,), 80.0), (0.0, "b", 50.0, (0,), 80.0)])
+    assert max(c.finished.values()) == pytest.approx(1.625)
+
+
+def test_flows_moved_together_across_devices_are_held_by_the_fullest():
+    # x crosses device 0 (30 B/s) and device 1 (100 B/s), y only device 1: x is held at 30 and y takes the 70
+    # left, so 30 B and 70 B both end at 1 s; then z (10 B, cap 5) alone: 2 s
+    assert together_s([((0, 1), 30.0, float("inf")), ((1,), 70.0, float("inf"))], [30.0, 100.0]) == pytest.approx(1.0)
+    assert together_s([((1,), 10.0, 5.0)], [30.0, 100.0]) == pytest.approx(2.0)
+    assert together_s([((1,), 0.0, 5.0)], [30.0, 100.0]) == 0.0

@@ -5,9 +5,7 @@ bytes per second. A *flow* moves ``nbytes`` across an ordered set of devices (it
 demand cap (bytes per second it cannot exceed, e.g. an iteration that streams ``B`` bytes while it
 computes for ``C`` seconds never needs more than ``B / C``). Rates are max-min fair: progressive filling
 raises every unfrozen flow's rate together until a flow reaches its cap or a device on its path is full
-(the flows crossing a full device are frozen there). A flow's ``weight`` (1 unless its owner says) scales
-its share: the flows of instances stepping in lock step over several iterations get weights in proportion
-to their bytes, so they progress at one iteration rate as they would iteration by iteration. Rates are
+(the flows crossing a full device are frozen there). Rates are
 recomputed whenever a flow starts or ends, over the flows that share a device with it (flows elsewhere keep
 their rates), and every flow's remaining bytes are advanced to that moment first, so a flow's duration is
 exact for piecewise-constant sharing. A flow whose devices stay below capacity with it admitted changes
@@ -29,10 +27,9 @@ EPS_RATE = 1e-9  # relative tolerance of "device full" / "flow at cap"
 
 class Flow:
     __slots__ = ("fid", "path", "cap", "remaining", "rate", "t_upd", "version", "owner", "done", "nbytes",
-                 "t_start", "weight")
+                 "t_start")
 
-    def __init__(self, fid: int, path: tuple[int, ...], nbytes: float, cap: float, now: float, owner: Any,
-                 weight: float = 1.0):
+    def __init__(self, fid: int, path: tuple[int, ...], nbytes: float, cap: float, now: float, owner: Any):
         self.fid = fid
         self.path = path
         self.cap = cap
@@ -44,7 +41,6 @@ class Flow:
         self.version = 0
         self.owner = owner
         self.done = False
-        self.weight = weight
 
     def __hash__(self) -> int:
         """By id number, not address: the sets of flows iterate alike in every run (identical summaries)."""
@@ -104,10 +100,9 @@ class Fluid:
             self._reshare(flows, now)
 
     # --- flows ---------------------------------------------------------------------------------------
-    def start(self, now: float, nbytes: float, path: tuple[int, ...], cap: float = INF, owner: Any = None,
-              weight: float = 1.0) -> Flow:
+    def start(self, now: float, nbytes: float, path: tuple[int, ...], cap: float = INF, owner: Any = None) -> Flow:
         """A new flow of ``nbytes`` over ``path``; its completion is scheduled through ``schedule``."""
-        flow = Flow(self._next_id, path, float(nbytes), float(cap), now, owner, float(weight))
+        flow = Flow(self._next_id, path, float(nbytes), float(cap), now, owner)
         self._next_id += 1
         if flow.remaining <= EPS_BYTES or not path:
             flow.remaining = 0.0
@@ -204,27 +199,27 @@ class Fluid:
         active = set(flows)
         rate = dict.fromkeys(flows, 0.0)
         while active:
-            count = dict.fromkeys(devs, 0.0)  # the weight of the active flows on each device
+            count = dict.fromkeys(devs, 0)  # active flows on each device
             for f in active:
                 for d in f.path:
-                    count[d] += f.weight
+                    count[d] += 1
             inc = INF
             for d, n in count.items():
                 if n:
                     inc = min(inc, rem[d] / n)
             for f in active:
-                inc = min(inc, (f.cap - rate[f]) / f.weight)
+                inc = min(inc, f.cap - rate[f])
             if inc == INF:
                 raise ValueError("fluid: a flow has neither a cap nor a device with finite capacity")
             inc = max(inc, 0.0)
             for f in active:
-                rate[f] += inc * f.weight
+                rate[f] += inc
                 for d in f.path:
-                    rem[d] -= inc * f.weight
+                    rem[d] -= inc
             full = {d for d, n in count.items() if n and rem[d] <= EPS_RATE * max(self.capacity[d], 1.0)}
             frozen = {f for f in active if rate[f] >= f.cap * (1 - EPS_RATE) or any(d in full for d in f.path)}
             if not frozen:  # numerical safety: freeze the most constrained flow
-                frozen = {min(active, key=lambda f: (f.cap - rate[f]) / f.weight)}
+                frozen = {min(active, key=lambda f: f.cap - rate[f])}
             active -= frozen
         for d in devs:
             self.load[d] = sum(f.rate for f in self.flows_on[d] if f not in flows)
@@ -242,13 +237,13 @@ class Fluid:
         self._account(d, now)
         other = sum(f.rate for f in self.flows_on[d] if f not in flows)
         left = max(0.0, self.capacity[d] - other)
-        ordered = sorted(flows, key=lambda f: (f.cap / f.weight, f.fid))
-        weight = sum(f.weight for f in ordered)
+        ordered = sorted(flows, key=lambda f: (f.cap, f.fid))
+        n = len(ordered)
         load = other
         for f in ordered:
             f.advance(now)
-            rate = min(f.cap, left * f.weight / weight)
-            weight -= f.weight
+            rate = min(f.cap, left / n)
+            n -= 1
             left -= rate
             load += rate
             if rate != f.rate or f.version == 0:
@@ -256,3 +251,45 @@ class Fluid:
                 f.version += 1
                 self.schedule(f.finish_time(), f)
         self.load[d] = load
+
+def together_s(flows: Sequence[tuple[tuple[int, ...], float, float]], capacity: Sequence[float]) -> float:
+    """Seconds until every one of ``flows`` - (path, bytes, cap) started together on otherwise idle devices -
+    is done, max-min fair, the rates of the others rising as each finishes: an iteration of flows that wait
+    for each other at its end (a cluster's members, a sharded step's shards) taken one at a time, its tail
+    (the last flows alone, held at their caps) included."""
+    left = [b for _, b, _ in flows]
+    active = [i for i in range(len(flows)) if left[i] > EPS_BYTES]
+    t = 0.0
+    while active:
+        rate = dict.fromkeys(active, 0.0)
+        rem: dict[int, float] = {}
+        for i in active:
+            for d in flows[i][0]:
+                rem[d] = capacity[d]
+        rising = list(active)
+        while rising:
+            count = dict.fromkeys(rem, 0)
+            for i in rising:
+                for d in flows[i][0]:
+                    count[d] += 1
+            inc = min([rem[d] / n for d, n in count.items() if n] + [flows[i][2] - rate[i] for i in rising])
+            if inc == INF:
+                raise ValueError("fluid: a flow has neither a cap nor a device with finite capacity")
+            inc = max(inc, 0.0)
+            for i in rising:
+                rate[i] += inc
+                for d in flows[i][0]:
+                    rem[d] -= inc
+            full = {d for d, n in count.items() if n and rem[d] <= EPS_RATE * max(capacity[d], 1.0)}
+            still = [i for i in rising
+                     if rate[i] < flows[i][2] * (1 - EPS_RATE) and not any(d in full for d in flows[i][0])]
+            rising = still if len(still) < len(rising) else []  # numerical safety: none froze
+        dt = min(left[i] / rate[i] if rate[i] > 0 else INF for i in active)
+        if dt == INF:
+            raise ValueError("fluid: flows that never finish")
+        t += dt
+        for i in active:
+            left[i] -= rate[i] * dt
+        active = [i for i in active if left[i] > EPS_BYTES + EPS_RATE * flows[i][1]]
+    return t
+

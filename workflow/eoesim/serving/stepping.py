@@ -12,7 +12,7 @@ its iterations flow as one transfer, so timing can still differ slightly: docs/d
 from __future__ import annotations
 
 from eoesim.serving.batching import form_batch, take_ahead
-from eoesim.serving.fluid import Flow
+from eoesim.serving.fluid import Flow, together_s
 from eoesim.serving.instance import Instance, Step, build_step
 from eoesim.serving.sequences import RUNNING
 
@@ -221,13 +221,10 @@ class StepRunner:
                        if (g := s.group) is not None), default=0.0)
         cluster = Cluster(members, k, self.now, compose)
         steps = [build_step(m, batches[m.iid], k, self.background.slowdown(m.chips[0])) for m in members]
-        # several iterations in lock step: each member's bytes flow in proportion to its share of an iteration's
-        # bytes, so none runs ahead on a stack they share (iteration by iteration it would wait for the others)
-        moving = [st.bytes_per_shard for st in steps if st.bytes_per_shard > 0]
-        mean = sum(moving) / len(moving) if k > 1 and moving else 0.0
+        floor = self._iterations_floor(steps)
         for m, st in zip(members, steps):
             m.gang_wait = False
-            self._launch(m, st, cluster, st.bytes_per_shard / mean if mean > 0 and st.bytes_per_shard > 0 else 1.0)
+            self._launch(m, st, cluster, floor)
 
     def _final_k(self, batch_lists: list[list]) -> int:
         """The iterations of a step of these batches (one per instance), their blocks allocated
@@ -251,11 +248,32 @@ class StepRunner:
         return take_ahead(decodes, self, self.cfg["kv_block_tokens"], k)
 
     def _start_step(self, inst: Instance, batches: list, k: int, cluster: Cluster | None) -> None:
-        self._launch(inst, build_step(inst, batches, k, self.background.slowdown(inst.chips[0])), cluster, 1.0)
+        step = build_step(inst, batches, k, self.background.slowdown(inst.chips[0]))
+        self._launch(inst, step, cluster, self._iterations_floor([step]))
 
-    def _launch(self, inst: Instance, step: Step, cluster: Cluster | None, weight: float) -> None:
-        """Start a built step: its HBM bytes as one flow per shard (``weight``: its share, fluid.Flow), or a
-        compute timer when it moves none."""
+    def _iterations_floor(self, steps: list[Step]) -> float:
+        """Seconds a step of several iterations whose flows wait for each other at every iteration's end (a
+        sharded step's shards, a cluster's members) takes at least: k times one iteration's flows moved
+        together on idle devices (fluid.together_s). Iteration by iteration, the flows with fewer bytes finish
+        first and the last ones go on alone, held at their caps (their compute), while the stack has room;
+        their bytes moved as one flow each over k iterations would share the stack evenly and skip that tail
+        every iteration (the default study served 1-3 % faster so). 0 for one flow or one iteration."""
+        k = steps[0].k
+        moving = [st for st in steps if st.bytes_per_shard > 0]
+        if k <= 1 or sum(st.inst.shards for st in moving) <= 1:
+            return 0.0
+        pk = self.package
+        flows = []
+        for st in moving:
+            c = st.compute.seconds
+            cap = st.bytes_per_shard / c if c > 0 else float("inf")
+            flows += [(pk.stack_path(s, chip), st.bytes_per_shard / k, cap) for chip, s in zip(st.inst.chips,
+                                                                                              st.inst.stacks)]
+        return k * together_s(flows, self.fluid.capacity)
+
+    def _launch(self, inst: Instance, step: Step, cluster: Cluster | None, floor_s: float) -> None:
+        """Start a built step: its HBM bytes as one flow per shard, capped so that it takes its compute time,
+        and ``floor_s`` (``_iterations_floor``), at least; or a compute timer when it moves none."""
         step.t0 = self.now
         step.cluster = cluster
         inst.step = step
@@ -263,15 +281,15 @@ class StepRunner:
         c = step.compute.seconds
         pk = self.package
         if step.bytes_per_shard > 0:
-            cap = step.bytes_per_shard / c if c > 0 else float("inf")
+            paced = max(c, floor_s)
+            cap = step.bytes_per_shard / paced if paced > 0 else float("inf")
             flows = []
             step.flows_left = inst.shards
             fl, curves = self.fluid, self.curves
             for chip, s in zip(inst.chips, inst.stacks):
                 path = pk.stack_path(s, chip)
                 step.lat_iter_s = max(step.lat_iter_s, sum(curves[d].latency_at(fl.utilization(d)) for d in path))
-                flows.append(fl.start(self.now, step.bytes_per_shard, path, cap, owner=(self._step_bytes_done, step),
-                                      weight=weight))
+                flows.append(fl.start(self.now, step.bytes_per_shard, path, cap, owner=(self._step_bytes_done, step)))
             step.flows = tuple(flows)
         else:
             self.at(self.now + c, self._compute_timer_done, inst, step)
