@@ -116,6 +116,26 @@ def test_parts_stepping_together_on_one_stack_pay_every_iterations_tail(tmp_path
     assert np.mean(even) < 0.98 * tpot
 
 
+def test_a_composition_part_frees_its_kv_at_its_last_token_while_its_partner_lags(tmp_path):
+    """Request 1 is averaged over e0 (chiplet 0, stack 0) and e1 (chiplet 1, stack 1); request 0, on e1 only,
+    arrives first with a 512-token prompt. The part on e0 prefills at once and has its only token at 1 + C(1);
+    the part on e1 prefills in the next iteration, after request 0's: C(1) + C(1), composed 1 unit later. The
+    part on e0 runs no more after its token: its 16 tokens of KV (65,536 B) are freed then, not held until the
+    composition (where a stack short of room could preempt and recompute it, to wait again)."""
+    path = tmp_path / "lagging_partner.csv"
+    path.write_text("arrival_s,domain,prompt_tokens,output_tokens\n0.0,1,512,1\n1e-6,0,16,1\n")
+    p = params(tmp_path, [], experts=2, grid=(1, 2))
+    p["eoe"]["requests"] = {"arrival": "trace", "trace_file": str(path)}
+    p["eoe"]["router"] = {"kind": "fixed", "assignment": {"0": ["e0", "e1"], "1": ["e1"]}, "cost": {"hidden": 0}}
+    p["eoe"]["composition"] = {"kind": "representation_average"}
+    p["hardware"]["memory"]["hbm"]["stacks"] = 2
+    r = stitch_point(p, model())
+    rec = r.engine.rec
+    assert done_times(r) / US == pytest.approx([C(1), 2 * C(1) + 1])
+    assert rec.kv_delta[0] == [65536.0, -65536.0]
+    assert np.array(rec.kv_t[0]) / US == pytest.approx([1.0, 1.0 + C(1)])
+
+
 def test_continuous_vs_static_batching_finish_times_by_hand(tmp_path):
     # three requests at t=0 (outputs 2, 4, 6) and a fourth at 1 us (output 2), prompts of 16 tokens
     rows = [(0.0, 16, 2), (0.0, 16, 4), (0.0, 16, 6), (1e-6, 16, 2)]

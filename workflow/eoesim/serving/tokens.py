@@ -28,6 +28,7 @@ class TokenFlow:
         if g is not None:
             s.blocked = s.generated > g.composed
             self._compose(g, t1, paid=step.cluster is not None)
+            self._part_done(s, t1)
         elif s.remaining <= 0:
             self._seq_done(s, t1)
 
@@ -54,6 +55,7 @@ class TokenFlow:
         if g is not None:
             s.blocked = s.generated > g.composed
             self._compose(g, t)
+            self._part_done(s, t)
             return
         if first and s.on_first is not None:
             s.on_first(t)
@@ -85,6 +87,14 @@ class TokenFlow:
             self._unblock(g)
         else:
             self.at(t_c, self._unblock, g)
+
+    def _part_done(self, s: Seq, t: float) -> None:
+        """A composition part that has generated its last token runs no more: its KV and its expert's pin are
+        freed now, while its partners still generate theirs (one lags after a preemption) - else a finished
+        part held its KV until the group's last composition, and could be preempted and recomputed meanwhile
+        to wait again. The request is done at the group's last composition (``_compose``)."""
+        if s.remaining <= 0 and s.state != DONE:
+            self._seq_done(s, t, notify=False)
 
     def _unblock(self, g: Group) -> None:
         for p in g.parts:
