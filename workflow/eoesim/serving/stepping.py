@@ -4,10 +4,12 @@ A step starts when its instance is idle and has work (``_try_start``): batches a
 (eoesim.serving.batching), preempting when a decode finds no KV block. Instances holding parts of the same
 composition groups step together as a cluster (gang): a cluster's step starts on all its instances at once and
 ends when the slowest is done plus the compositions. A step's HBM traffic is one flow per shard on the fluid
-model, capped at bytes / compute seconds (the roofline); tensor-parallel collectives follow on the ring's links.
-A step of several identical decode iterations is cut at the exact iteration in progress when anything would
-change its batch (``interrupt``), so the event granularity changes no scheduling decision (the bytes of
-its iterations flow as one transfer, so timing can still differ slightly: docs/design.md).
+model, capped at bytes / compute seconds (the roofline) - for a step of several iterations whose flows wait for
+each other at every iteration's end, at least k times one such iteration (``_iterations_floor``); tensor-parallel
+collectives follow on the ring's links. A step of several identical decode iterations is cut at the exact
+iteration in progress when anything would change its batch (``interrupt``), so the event granularity changes
+a scheduling decision only through timing within microseconds, its iterations' bytes flowing as one transfer
+(docs/design.md).
 """
 from __future__ import annotations
 
