@@ -252,6 +252,7 @@ class Fluid:
                 self.schedule(f.finish_time(), f)
         self.load[d] = load
 
+
 def together_s(flows: Sequence[tuple[tuple[int, ...], float, float]], capacity: Sequence[float]) -> float:
     """Seconds until every one of ``flows`` - (path, bytes, cap) started together on otherwise idle devices -
     is done, max-min fair, the rates of the others rising as each finishes: an iteration of flows that wait
@@ -292,4 +293,3 @@ def together_s(flows: Sequence[tuple[tuple[int, ...], float, float]], capacity: 
             left[i] -= rate[i] * dt
         active = [i for i in active if left[i] > EPS_BYTES + EPS_RATE * flows[i][1]]
     return t
-
