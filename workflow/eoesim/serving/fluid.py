@@ -196,31 +196,9 @@ class Fluid:
             self._account(d, now)
             other = sum(f.rate for f in self.flows_on[d] if f not in flows)
             rem[d] = max(0.0, self.capacity[d] - other)
-        active = set(flows)
-        rate = dict.fromkeys(flows, 0.0)
-        while active:
-            count = dict.fromkeys(devs, 0)  # active flows on each device
-            for f in active:
-                for d in f.path:
-                    count[d] += 1
-            inc = INF
-            for d, n in count.items():
-                if n:
-                    inc = min(inc, rem[d] / n)
-            for f in active:
-                inc = min(inc, f.cap - rate[f])
-            if inc == INF:
-                raise ValueError("fluid: a flow has neither a cap nor a device with finite capacity")
-            inc = max(inc, 0.0)
-            for f in active:
-                rate[f] += inc
-                for d in f.path:
-                    rem[d] -= inc
-            full = {d for d, n in count.items() if n and rem[d] <= EPS_RATE * max(self.capacity[d], 1.0)}
-            frozen = {f for f in active if rate[f] >= f.cap * (1 - EPS_RATE) or any(d in full for d in f.path)}
-            if not frozen:  # numerical safety: freeze the most constrained flow
-                frozen = {min(active, key=lambda f: f.cap - rate[f])}
-            active -= frozen
+        members = list(flows)
+        rates = max_min_rates([f.path for f in members], [f.cap for f in members], rem, self.capacity)
+        rate = dict(zip(members, rates))
         for d in devs:
             self.load[d] = sum(f.rate for f in self.flows_on[d] if f not in flows)
         for f in flows:
@@ -253,6 +231,38 @@ class Fluid:
         self.load[d] = load
 
 
+def max_min_rates(paths: Sequence[tuple[int, ...]], caps: Sequence[float], room: dict[int, float],
+                  capacity: Sequence[float]) -> list[float]:
+    """Max-min fair rates by progressive filling: every unfrozen flow's rate rises together until it reaches
+    its cap or a device on its path has no ``room`` left (bytes per second, by device; consumed here)."""
+    rate = [0.0] * len(paths)
+    active = list(range(len(paths)))
+    while active:
+        count = dict.fromkeys(room, 0)  # active flows on each device
+        for i in active:
+            for d in paths[i]:
+                count[d] += 1
+        inc = INF
+        for d, n in count.items():
+            if n:
+                inc = min(inc, room[d] / n)
+        for i in active:
+            inc = min(inc, caps[i] - rate[i])
+        if inc == INF:
+            raise ValueError("fluid: a flow has neither a cap nor a device with finite capacity")
+        inc = max(inc, 0.0)
+        for i in active:
+            rate[i] += inc
+            for d in paths[i]:
+                room[d] -= inc
+        full = {d for d, n in count.items() if n and room[d] <= EPS_RATE * max(capacity[d], 1.0)}
+        frozen = {i for i in active if rate[i] >= caps[i] * (1 - EPS_RATE) or any(d in full for d in paths[i])}
+        if not frozen:  # numerical safety: freeze the most constrained flow
+            frozen = {min(active, key=lambda i: caps[i] - rate[i])}
+        active = [i for i in active if i not in frozen]
+    return rate
+
+
 def together_s(flows: Sequence[tuple[tuple[int, ...], float, float]], capacity: Sequence[float]) -> float:
     """Seconds until every one of ``flows`` - (path, bytes, cap) started together on otherwise idle devices -
     is done, max-min fair, the rates of the others rising as each finishes: an iteration of flows that wait
@@ -262,34 +272,13 @@ def together_s(flows: Sequence[tuple[tuple[int, ...], float, float]], capacity: 
     active = [i for i in range(len(flows)) if left[i] > EPS_BYTES]
     t = 0.0
     while active:
-        rate = dict.fromkeys(active, 0.0)
-        rem: dict[int, float] = {}
-        for i in active:
-            for d in flows[i][0]:
-                rem[d] = capacity[d]
-        rising = list(active)
-        while rising:
-            count = dict.fromkeys(rem, 0)
-            for i in rising:
-                for d in flows[i][0]:
-                    count[d] += 1
-            inc = min([rem[d] / n for d, n in count.items() if n] + [flows[i][2] - rate[i] for i in rising])
-            if inc == INF:
-                raise ValueError("fluid: a flow has neither a cap nor a device with finite capacity")
-            inc = max(inc, 0.0)
-            for i in rising:
-                rate[i] += inc
-                for d in flows[i][0]:
-                    rem[d] -= inc
-            full = {d for d, n in count.items() if n and rem[d] <= EPS_RATE * max(capacity[d], 1.0)}
-            still = [i for i in rising
-                     if rate[i] < flows[i][2] * (1 - EPS_RATE) and not any(d in full for d in flows[i][0])]
-            rising = still if len(still) < len(rising) else []  # numerical safety: none froze
-        dt = min(left[i] / rate[i] if rate[i] > 0 else INF for i in active)
+        room = {d: capacity[d] for i in active for d in flows[i][0]}
+        rates = max_min_rates([flows[i][0] for i in active], [flows[i][2] for i in active], room, capacity)
+        dt = min(left[i] / r if r > 0 else INF for i, r in zip(active, rates))
         if dt == INF:
             raise ValueError("fluid: flows that never finish")
         t += dt
-        for i in active:
-            left[i] -= rate[i] * dt
+        for i, r in zip(active, rates):
+            left[i] -= r * dt
         active = [i for i in active if left[i] > EPS_BYTES + EPS_RATE * flows[i][1]]
     return t
