@@ -37,6 +37,12 @@ class Cluster:
 SMALL_TRANSFER_BYTES = 64 * 1024
 
 
+def stream_cap(nbytes: float, seconds: float) -> float:
+    """The rate a step's bytes never need to exceed: all of them within ``seconds`` (its compute, the
+    roofline's overlap of streaming with compute), unbounded when it computes for no time."""
+    return nbytes / seconds if seconds > 0 else float("inf")
+
+
 class StepRunner:
     def wake(self, inst: Instance) -> None:
         """Something changed for ``inst``: start a step if it is idle; cut a multi-iteration step short."""
@@ -264,14 +270,13 @@ class StepRunner:
         moving = [st for st in steps if st.bytes_per_shard > 0]
         if k <= 1 or sum(st.inst.shards for st in moving) <= 1:
             return 0.0
-        pk = self.package
-        flows = []
-        for st in moving:
-            c = st.compute.seconds
-            cap = st.bytes_per_shard / c if c > 0 else float("inf")
-            flows += [(pk.stack_path(s, chip), st.bytes_per_shard / k, cap) for chip, s in zip(st.inst.chips,
-                                                                                              st.inst.stacks)]
+        flows = [(path, st.bytes_per_shard / k, stream_cap(st.bytes_per_shard, st.compute.seconds))
+                 for st in moving for path in self._shard_paths(st.inst)]
         return k * together_s(flows, self.fluid.capacity)
+
+    def _shard_paths(self, inst: Instance) -> list[tuple[int, ...]]:
+        """The devices each shard of ``inst`` reads its stack over."""
+        return [self.package.stack_path(s, chip) for chip, s in zip(inst.chips, inst.stacks)]
 
     def _launch(self, inst: Instance, step: Step, cluster: Cluster | None, floor_s: float) -> None:
         """Start a built step: its HBM bytes as one flow per shard, capped so that it takes its compute time,
@@ -281,15 +286,12 @@ class StepRunner:
         inst.step = step
         inst.events += 1
         c = step.compute.seconds
-        pk = self.package
         if step.bytes_per_shard > 0:
-            paced = max(c, floor_s)
-            cap = step.bytes_per_shard / paced if paced > 0 else float("inf")
+            cap = stream_cap(step.bytes_per_shard, max(c, floor_s))
             flows = []
             step.flows_left = inst.shards
             fl, curves = self.fluid, self.curves
-            for chip, s in zip(inst.chips, inst.stacks):
-                path = pk.stack_path(s, chip)
+            for path in self._shard_paths(inst):
                 step.lat_iter_s = max(step.lat_iter_s, sum(curves[d].latency_at(fl.utilization(d)) for d in path))
                 flows.append(fl.start(self.now, step.bytes_per_shard, path, cap, owner=(self._step_bytes_done, step)))
             step.flows = tuple(flows)
