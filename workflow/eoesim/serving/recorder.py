@@ -1,15 +1,18 @@
 """What a serving run observes while it runs: request times, steps, tokens, KV use, loads, traffic, energy.
 
 The recorder only collects; eoesim.serving.metrics turns it into the summary. Steps are kept as parallel
-lists (one entry per step: instance, start, end, iterations, sequences, tokens, prompt tokens), KV in use as
-changes per stack, inter-token gaps as (gap, count) pairs, expert loads as (tier, expert, start,
-end, bytes) rows, and package traffic as (source chiplet, destination chiplet, kind) -> bytes.
+columns (one entry per step: instance, start, end, iterations, sequences, tokens, prompt tokens), KV in use as
+changes per stack, inter-token gaps as (gap, count) pairs, the HBM traffic as columns per model batch of a step,
+expert loads as (tier, expert, start, end, bytes) rows, and package traffic as (source chiplet, destination
+chiplet, kind) -> bytes. The series that grow with every step are ``array.array`` columns: 8 bytes a value,
+where a list of Python floats takes 32 (a 10^6-request run records ~5 x 10^6 steps).
 """
 from __future__ import annotations
 
 import math
+from array import array
 from collections import defaultdict
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -26,14 +29,14 @@ class Recorder:
         self.first = np.full(n, np.nan)
         self.done = np.full(n, np.nan)
         self.queue_s = np.zeros(n)  # admission wait of the request's sequences (summed)
-        self.step_inst: list[int] = []
-        self.step_t0: list[float] = []
-        self.step_t1: list[float] = []
-        self.step_k: list[int] = []
-        self.step_seqs: list[int] = []
-        self.step_tokens: list[int] = []
-        self.step_prefill: list[int] = []
-        self.step_compute_s: list[float] = []
+        self.step_inst = array("q")
+        self.step_t0 = array("d")
+        self.step_t1 = array("d")
+        self.step_k = array("q")
+        self.step_seqs = array("q")
+        self.step_tokens = array("q")
+        self.step_prefill = array("q")
+        self.step_compute_s = array("d")
         self.labels: dict[tuple[str, frozenset], int] = defaultdict(int)
         self._step_labels: dict[tuple, int] = {}  # (compute labels, stack, tensor parallel) -> iterations
         self.mac_j = 0.0
@@ -41,15 +44,22 @@ class Recorder:
         self.chiplet_busy_s: dict[int, float] = defaultdict(float)
         # KV in use per stack, as changes in recording order (a multi-iteration step's later blocks are
         # recorded when it ends, at the times their iterations began): time, expert, bytes
-        self.kv_t: list[list[float]] = [[] for _ in engine.stacks]
+        self.kv_t = [array("d") for _ in engine.stacks]
         self.kv_expert: list[list[str]] = [[] for _ in engine.stacks]
-        self.kv_delta: list[list[float]] = [[] for _ in engine.stacks]
-        self.itl_gap: list[float] = []  # inter-token gaps, each standing for itl_count tokens
-        self.itl_count: list[int] = []
+        self.kv_delta = [array("d") for _ in engine.stacks]
+        self.itl_gap = array("d")  # inter-token gaps, each standing for itl_count tokens
+        self.itl_count = array("q")
         self.last_token: dict[int, float] = {}
         self.loads: list[tuple[str, str, float, float, float, int]] = []  # tier, expert, t0, t1, bytes, stack
         self.expert_loads: list[dict[str, Any]] = []  # one per load into an HBM stack
-        self.hbm_streams: list[tuple] = []  # (t0, stack, chiplet, expert, weights, kv read, kv write, request)
+        # HBM traffic per model batch of a step, as columns (hbm_stream_rows)
+        self.hbm_t0 = array("d")
+        self.hbm_chip = array("q")
+        self.hbm_expert: list[str] = []
+        self.hbm_weights = array("d")
+        self.hbm_kv_read = array("d")
+        self.hbm_kv_write = array("d")
+        self.hbm_request = array("q")
         self.ssd_reads: list[tuple[str, float, float]] = []
         self.traffic_bytes: dict[tuple[int, int, str], float] = defaultdict(float)
         self.cache = {"accesses": 0, "hbm_hits": 0, "prefetches": 0}
@@ -59,8 +69,6 @@ class Recorder:
         self.kv_moved_bytes = 0.0  # KV handed from a prefill to a decode instance (disaggregation)
         self.kv_swap_bytes = {"out": 0.0, "in": 0.0}  # KV swapped to DDR and back (swap preemption)
         self.compositions = 0
-        self.seq_waits: list[float] = []
-        self.seq_experts: dict[str, list[float]] = defaultdict(list)
         self.rel_s = np.zeros(n)
         self.t_end = 0.0
 
@@ -82,8 +90,6 @@ class Recorder:
 
     def seq_done(self, seq, t: float) -> None:
         self.queue_s[seq.req] += seq.wait_s
-        self.seq_waits.append(seq.wait_s)
-        self.seq_experts[seq.expert].append(seq.wait_s)
         self.rel_s[seq.req] = max(self.rel_s[seq.req], seq.rel_s)
         self.last_token.pop(seq.sid, None)
 
@@ -131,8 +137,13 @@ class Recorder:
         read_tokens = (sum(s.context for s in batch.decodes) * k + len(batch.decodes) * k * (k - 1) // 2
                        + sum(s.context for s, _ in batch.prefills))
         seqs = batch.decodes or [s for s, _ in batch.prefills]
-        self.hbm_streams.append((t0, inst.stacks[0], inst.chips[0], batch.model.name, costs.weight_bytes * k,
-                                 kv * read_tokens, written, seqs[0].req if seqs else -1))
+        self.hbm_t0.append(t0)
+        self.hbm_chip.append(inst.chips[0])
+        self.hbm_expert.append(batch.model.name)
+        self.hbm_weights.append(costs.weight_bytes * k)
+        self.hbm_kv_read.append(kv * read_tokens)
+        self.hbm_kv_write.append(written)
+        self.hbm_request.append(seqs[0].req if seqs else -1)
 
     def gemm_energy(self, cost: Cost, kind: str) -> None:
         self.mac_j += cost.mac_j
@@ -191,6 +202,12 @@ class Recorder:
         self.done = np.array(self._done, dtype=float)
 
     # --- views ---------------------------------------------------------------------------------------------
+    def hbm_stream_rows(self) -> Iterator[tuple[float, int, str, float, float, float, int]]:
+        """(start, chiplet, expert, weight bytes, KV bytes read, KV bytes written, request) per model batch of a
+        step (the request of its first sequence), in recording order."""
+        return zip(self.hbm_t0, self.hbm_chip, self.hbm_expert, self.hbm_weights, self.hbm_kv_read,
+                   self.hbm_kv_write, self.hbm_request)
+
     def steps_array(self) -> dict[str, Any]:
         return {"inst": np.array(self.step_inst, dtype=np.int64), "t0": np.array(self.step_t0),
                 "t1": np.array(self.step_t1), "k": np.array(self.step_k, dtype=np.int64),

@@ -109,7 +109,7 @@ def hbm_segments(engine, capacity_bytes: float) -> tuple[pd.DataFrame, HbmLayout
         off += _align(size)
     rows: list[tuple] = []
     kv_written: dict[int, float] = {}
-    for t0, _stack, chip, expert, w, kv_r, kv_w, req in engine.rec.hbm_streams:
+    for t0, chip, expert, w, kv_r, kv_w, req in engine.rec.hbm_stream_rows():
         base = bases.get(expert, 0)
         common = (int(req), int(chip), "step")
         if w > 0:
