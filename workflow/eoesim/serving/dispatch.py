@@ -34,11 +34,12 @@ class Dispatcher:
 
     def __init__(self, engine) -> None:
         self.e = engine
+        self.prompt = engine.requests.prompt_tokens.tolist()  # per request, as Python ints
+        self.output = engine.requests.output_tokens.tolist()
 
     def start(self, r: int) -> None:
         e = self.e
-        p = int(e.requests.prompt_tokens[r])
-        e.req_state[r] = {"p": p, "o": int(e.requests.output_tokens[r])}
+        p = self.prompt[r]
 
         def first(t: float) -> None:
             e.request_first(r, t)
@@ -64,8 +65,7 @@ class Dispatcher:
         e = self.e
         inst = inst or e.choose_instance(name, r)
         dt = e.small_transfer(src, inst.chips[0], ctx * TOKEN_ID_BYTES, t)
-        o = e.req_state[r]["o"]
-        seq = e.submit(name, inst, r, ctx, o, t + dt, first, lambda tt: done(tt, inst.chips[0]), group)
+        seq = e.submit(name, inst, r, ctx, self.output[r], t + dt, first, lambda tt: done(tt, inst.chips[0]), group)
         seq.weight = weight
         e.attribute(r, "network", dt * weight)
 
@@ -118,13 +118,12 @@ class Dispatcher:
                  done: Done) -> None:
         """Picks (or chain stages) one after the other; the last one's tokens answer."""
         last = i == len(picks) - 1
-        st = self.e.req_state[r]
 
         def stage_done(tt: float, chip: int) -> None:
             if last:
                 done(tt, chip)
             else:
-                self.sequence(picks, i + 1, r, st["p"] + st["o"], chip, tt, first, done)
+                self.sequence(picks, i + 1, r, self.prompt[r] + self.output[r], chip, tt, first, done)
 
         self.node(picks[i], r, ctx, src, t, first if last else _ignore, stage_done)
 
@@ -142,12 +141,12 @@ class Dispatcher:
         minst = e.choose_instance(mgr, r)
         if e.prefetch_n:
             e.prefetch_expert(mgr, r, t)
-        st = e.req_state[r]
+        out = self.output[r]
         pending = {"n": len(node.children), "t": t}
-        mctx = st["p"] + len(node.children) * st["o"]
+        mctx = self.prompt[r] + len(node.children) * out
 
         def branch_done(tt: float, chip: int) -> None:
-            arrive = tt + e.small_transfer(chip, minst.chips[0], st["o"] * TOKEN_ID_BYTES, tt)
+            arrive = tt + e.small_transfer(chip, minst.chips[0], out * TOKEN_ID_BYTES, tt)
             pending["n"] -= 1
             pending["t"] = max(pending["t"], arrive)
             if pending["n"] == 0:

@@ -165,7 +165,6 @@ class Engine(ExpertResidency, KVCache, StepRunner, TokenFlow):
         self._set_kv_partition()
         self.dispatcher = Dispatcher(self)
         self._start_background()
-        self.req_state: dict[int, dict[str, Any]] = {}
         self.loads: dict[tuple[int, str], dict[str, Any]] = {}  # (stack, expert) -> load in flight
         self.ddr_waiters: dict[str, list] = {}  # expert -> (stack, load) waiting for its SSD -> DDR read
         self.kv_waiters: list[list[Callable]] = [[] for _ in range(pk.n_stacks)]
