@@ -111,14 +111,14 @@ def hbm_segments(engine, capacity_bytes: float) -> tuple[pd.DataFrame, HbmLayout
     kv_written: dict[int, float] = {}
     for t0, chip, expert, w, kv_r, kv_w, req in engine.rec.hbm_stream_rows():
         base = bases.get(expert, 0)
-        common = (int(req), int(chip), "step")
+        common = (req, chip, "step")  # ints: the recorder keeps them in integer columns
         if w > 0:
             rows.append((t0, "weights", False, base, w) + common)
         if kv_r > 0:
             rows.append((t0, "kv_read", False, -1, kv_r) + common)
         if kv_w > 0:
-            start = kv_written.get(int(req), 0.0)
-            kv_written[int(req)] = start + kv_w
+            start = kv_written.get(req, 0.0)
+            kv_written[req] = start + kv_w
             rows.append((t0, "kv_write", True, -1 - int(start), kv_w) + common)
     pk = engine.package
     for x in engine.rec.expert_loads:
